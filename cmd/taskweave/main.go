@@ -1,0 +1,89 @@
+// Command taskweave is the one binary of the project: it prepares corpora
+// (preprocess), trains the shared encoder (train), scores checkpoints
+// (evaluate, predict), runs whole jobs (run, schedule, runs, promote,
+// rollback, validate) and measures speed (bench).
+//
+// Flags use the standard library's flag package on purpose: Beam registers
+// its runner flags (--runner, --project, --endpoint, …) on flag.CommandLine,
+// and Beam workers re-execute this binary with their own flags and no
+// subcommand, so beam.Init must see them untouched.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"sort"
+	"strings"
+
+	"github.com/apache/beam/sdks/v2/go/pkg/beam"
+)
+
+// command is one subcommand. setup registers the subcommand's own flags on
+// fs (which is flag.CommandLine, shared with Beam's runner flags) and returns
+// the function to run once the flags are parsed.
+type command struct {
+	summary string
+	setup   func(fs *flag.FlagSet) func(ctx context.Context, args []string) error
+}
+
+var commands = map[string]command{}
+
+// register is called from each subcommand file's init.
+func register(name, summary string, setup func(fs *flag.FlagSet) func(ctx context.Context, args []string) error) {
+	if _, dup := commands[name]; dup {
+		panic("taskweave: subcommand registered twice: " + name)
+	}
+	commands[name] = command{summary: summary, setup: setup}
+}
+
+func usage() {
+	fmt.Fprintf(os.Stderr, "usage: taskweave <command> [flags] [args]\n\ncommands:\n")
+	names := make([]string, 0, len(commands))
+	for n := range commands {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		fmt.Fprintf(os.Stderr, "  %-11s %s\n", n, commands[n].summary)
+	}
+	fmt.Fprintf(os.Stderr, "\nRun 'taskweave <command> -h' for a command's flags.\n")
+}
+
+func main() {
+	// A Beam worker (Dataflow, Flink, prism loopback) starts this binary with
+	// flags only; beam.Init runs the worker harness and never returns then.
+	if len(os.Args) < 2 || strings.HasPrefix(os.Args[1], "-") {
+		flag.Parse()
+		beam.Init()
+		usage()
+		os.Exit(2)
+	}
+	name := os.Args[1]
+	cmd, ok := commands[name]
+	if !ok {
+		if name == "help" {
+			usage()
+			return
+		}
+		fmt.Fprintf(os.Stderr, "taskweave: unknown command %q\n\n", name)
+		usage()
+		os.Exit(2)
+	}
+	run := cmd.setup(flag.CommandLine)
+	flag.CommandLine.Usage = func() {
+		fmt.Fprintf(os.Stderr, "usage: taskweave %s [flags] [args]\n%s\n\nflags:\n", name, cmd.summary)
+		flag.PrintDefaults()
+	}
+	if err := flag.CommandLine.Parse(os.Args[2:]); err != nil {
+		os.Exit(2)
+	}
+	beam.Init()
+	ctx, stop := signalContext()
+	defer stop()
+	if err := run(ctx, flag.CommandLine.Args()); err != nil {
+		fmt.Fprintf(os.Stderr, "taskweave %s: %v\n", name, err)
+		os.Exit(1)
+	}
+}
