@@ -1,0 +1,88 @@
+package model
+
+import "fmt"
+
+// HeadKind names what a task head predicts and which loss trains it.
+type HeadKind string
+
+const (
+	// SequenceClassification: pooler → dropout → linear, cross-entropy (Hugging Face BertForSequenceClassification).
+	SequenceClassification HeadKind = "sequence_classification"
+	// TokenClassification: dropout → linear on every token, cross-entropy with ignore index -100.
+	TokenClassification HeadKind = "token_classification"
+	// SequenceRegression: pooler → dropout → linear to one value, mean squared error.
+	SequenceRegression HeadKind = "sequence_regression"
+	// MaskedLM: dense → GELU → LayerNorm → decoder tied to the word embeddings plus its own bias.
+	MaskedLM HeadKind = "masked_lm"
+)
+
+// IgnoreIndex marks a label that is not scored.
+const IgnoreIndex = -100
+
+// HeadSpec declares one task head.
+type HeadSpec struct {
+	Task      string
+	Kind      HeadKind
+	NumLabels int // classes; 1 for regression; ignored (vocab size) for masked_lm
+	Layer     int // encoder layer (1..L) whose output the head reads; 0 = the top layer
+}
+
+// Batch is one batch of one task, right-padded to T.
+type Batch struct {
+	Task         string
+	B, T         int
+	InputIDs     []int32   // B*T
+	TokenTypeIDs []int32   // B*T; nil means all zero
+	Mask         []int32   // B*T, 1 = real token; nil means all real
+	Labels       []int32   // B, sequence classification (-100 = not scored)
+	Targets      []float32 // B, regression
+	TokenLabels  []int32   // B*T, -100 = not scored (token tasks and masked LM)
+}
+
+// Param is one named parameter tensor with its gradient. W and G have the
+// same length; Shape is row-major, Linear weights are [out, in] like torch.
+type Param struct {
+	Name  string
+	Shape []int
+	W, G  []float32
+	Decay bool // false for biases and LayerNorm parameters: AdamW applies no weight decay
+}
+
+// Output is the result of Forward. Logits aliases a buffer of the model and is
+// valid until the next Forward or Predict.
+type Output struct {
+	Loss      float32
+	Logits    []float32 // [B,labels], [B,T,labels], or [Scored,vocab] for masked_lm
+	NumLabels int
+	Scored    int // examples or tokens that contributed to Loss
+}
+
+// RNGState is the dropout random stream: a seed and how far it has advanced.
+// Restoring it makes a resumed run draw the same dropout masks.
+type RNGState struct {
+	Seed    uint64
+	Counter uint64
+}
+
+func (h HeadSpec) validate(cfg Config) error {
+	if h.Task == "" {
+		return fmt.Errorf("model: a head has no task name")
+	}
+	switch h.Kind {
+	case SequenceClassification, TokenClassification:
+		if h.NumLabels < 1 {
+			return fmt.Errorf("model: head %q (%s) has num_labels %d; it needs at least 1", h.Task, h.Kind, h.NumLabels)
+		}
+	case SequenceRegression:
+		if h.NumLabels != 1 && h.NumLabels != 0 {
+			return fmt.Errorf("model: regression head %q has num_labels %d; it must be 1", h.Task, h.NumLabels)
+		}
+	case MaskedLM:
+	default:
+		return fmt.Errorf("model: head %q has unknown kind %q; use sequence_classification, token_classification, sequence_regression or masked_lm", h.Task, h.Kind)
+	}
+	if h.Layer < 0 || h.Layer > cfg.NumHiddenLayers {
+		return fmt.Errorf("model: head %q reads layer %d but the encoder has layers 1..%d (0 = top)", h.Task, h.Layer, cfg.NumHiddenLayers)
+	}
+	return nil
+}

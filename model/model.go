@@ -1,0 +1,242 @@
+package model
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"strings"
+)
+
+// linear is a torch-style Linear: y = x·Wᵀ + b with W stored [out, in].
+type linear struct {
+	w, b    *Param
+	in, out int
+}
+
+// layerNorm normalises rows of width n, then scales by g and shifts by b.
+type layerNorm struct {
+	g, b *Param
+	n    int
+	eps  float32
+}
+
+// encLayer is one post-LayerNorm BERT block.
+type encLayer struct {
+	q, k, v, o linear
+	aln        layerNorm
+	inter, out linear
+	oln        layerNorm
+}
+
+// head is one task head and its parameters.
+type head struct {
+	spec  HeadSpec
+	layer int // resolved 1..L
+	cls   linear
+	// masked_lm only: transform dense + LayerNorm, decoder bias (weight tied to word embeddings).
+	dense linear
+	ln    layerNorm
+	bias  *Param
+}
+
+// Model is a BERT encoder with task heads. See the package doc for the
+// concurrency and buffer-reuse contract.
+type Model struct {
+	cfg    Config
+	heads  []*head
+	byTask map[string]*head
+
+	params      []*Param
+	byName      map[string]*Param
+	nEnc        int
+	layerParams [][]*Param
+
+	word, pos, typ *Param
+	eln            layerNorm
+	layers         []*encLayer
+	pooler         linear
+
+	training bool
+	rng      RNGState
+
+	st state
+}
+
+// New builds a model with BERT's initialisation (normal(0, 0.02) weights and
+// embeddings, zero biases, unit LayerNorm scales) drawn from seed, which also
+// seeds the dropout stream.
+func New(cfg Config, heads []HeadSpec, seed uint64) (*Model, error) {
+	if cfg.HiddenAct == "" {
+		cfg.HiddenAct = "gelu"
+	}
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	m := &Model{cfg: cfg, byTask: map[string]*head{}, byName: map[string]*Param{}}
+	H, I := cfg.HiddenSize, cfg.IntermediateSize
+	eps := float32(cfg.LayerNormEps)
+	m.word = m.newParam("embeddings.word_embeddings.weight", cfg.VocabSize, H)
+	m.pos = m.newParam("embeddings.position_embeddings.weight", cfg.MaxPositionEmbeddings, H)
+	m.typ = m.newParam("embeddings.token_type_embeddings.weight", cfg.TypeVocabSize, H)
+	m.eln = m.newLayerNorm("embeddings.LayerNorm", H, eps)
+	for i := 0; i < cfg.NumHiddenLayers; i++ {
+		start := len(m.params)
+		p := fmt.Sprintf("encoder.layer.%d.", i)
+		l := &encLayer{
+			q:     m.newLinear(p+"attention.self.query", H, H),
+			k:     m.newLinear(p+"attention.self.key", H, H),
+			v:     m.newLinear(p+"attention.self.value", H, H),
+			o:     m.newLinear(p+"attention.output.dense", H, H),
+			aln:   m.newLayerNorm(p+"attention.output.LayerNorm", H, eps),
+			inter: m.newLinear(p+"intermediate.dense", H, I),
+			out:   m.newLinear(p+"output.dense", I, H),
+			oln:   m.newLayerNorm(p+"output.LayerNorm", H, eps),
+		}
+		m.layers = append(m.layers, l)
+		m.layerParams = append(m.layerParams, m.params[start:len(m.params):len(m.params)])
+	}
+	m.pooler = m.newLinear("pooler.dense", H, H)
+	m.nEnc = len(m.params)
+	for _, spec := range heads {
+		if err := spec.validate(cfg); err != nil {
+			return nil, err
+		}
+		if _, dup := m.byTask[spec.Task]; dup {
+			return nil, fmt.Errorf("model: two heads for task %q; task names must be unique", spec.Task)
+		}
+		h := &head{spec: spec, layer: spec.Layer}
+		if h.layer == 0 {
+			h.layer = cfg.NumHiddenLayers
+		}
+		p := "heads." + spec.Task + "."
+		switch spec.Kind {
+		case SequenceRegression:
+			h.spec.NumLabels = 1
+			h.cls = m.newLinear(p+"classifier", H, 1)
+		case SequenceClassification, TokenClassification:
+			h.cls = m.newLinear(p+"classifier", H, spec.NumLabels)
+		case MaskedLM:
+			h.spec.NumLabels = cfg.VocabSize
+			h.dense = m.newLinear(p+"predictions.transform.dense", H, H)
+			h.ln = m.newLayerNorm(p+"predictions.transform.LayerNorm", H, eps)
+			h.bias = m.newParam(p+"predictions.bias", cfg.VocabSize)
+		}
+		m.heads = append(m.heads, h)
+		m.byTask[spec.Task] = h
+	}
+	m.init(seed)
+	m.Seed(seed)
+	return m, nil
+}
+
+func (m *Model) newParam(name string, shape ...int) *Param {
+	n := 1
+	for _, s := range shape {
+		n *= s
+	}
+	p := &Param{Name: name, Shape: shape, W: make([]float32, n), G: make([]float32, n),
+		Decay: !(strings.HasSuffix(name, ".bias") || strings.Contains(name, "LayerNorm"))}
+	m.params = append(m.params, p)
+	m.byName[name] = p
+	return p
+}
+
+func (m *Model) newLinear(prefix string, in, out int) linear {
+	return linear{w: m.newParam(prefix+".weight", out, in), b: m.newParam(prefix+".bias", out), in: in, out: out}
+}
+
+func (m *Model) newLayerNorm(prefix string, n int, eps float32) layerNorm {
+	return layerNorm{g: m.newParam(prefix+".weight", n), b: m.newParam(prefix+".bias", n), n: n, eps: eps}
+}
+
+func (m *Model) init(seed uint64) {
+	r := rand.New(rand.NewPCG(seed, 0x9e3779b97f4a7c15))
+	for _, p := range m.params {
+		switch {
+		case strings.Contains(p.Name, "LayerNorm.weight"):
+			for i := range p.W {
+				p.W[i] = 1
+			}
+		case strings.HasSuffix(p.Name, ".bias"):
+			// zero
+		default:
+			for i := range p.W {
+				p.W[i] = float32(r.NormFloat64() * 0.02)
+			}
+		}
+	}
+}
+
+// Config returns the encoder configuration.
+func (m *Model) Config() Config { return m.cfg }
+
+// Heads returns the head specs, with NumLabels and Layer resolved.
+func (m *Model) Heads() []HeadSpec {
+	out := make([]HeadSpec, len(m.heads))
+	for i, h := range m.heads {
+		out[i] = h.spec
+	}
+	return out
+}
+
+// Params returns every parameter: encoder first (embeddings, layers, pooler),
+// then the heads in the order they were declared.
+func (m *Model) Params() []*Param { return m.params }
+
+// EncoderParams returns the embeddings, every encoder layer and the pooler.
+func (m *Model) EncoderParams() []*Param { return m.params[:m.nEnc:m.nEnc] }
+
+// LayerParams returns the parameters of encoder layer i (0-based).
+func (m *Model) LayerParams(i int) []*Param {
+	if i < 0 || i >= len(m.layerParams) {
+		return nil
+	}
+	return m.layerParams[i]
+}
+
+// HeadParams returns the parameters owned by the head of task (for a
+// masked_lm head, not the tied word embeddings).
+func (m *Model) HeadParams(task string) []*Param {
+	h, ok := m.byTask[task]
+	if !ok {
+		return nil
+	}
+	p := "heads." + h.spec.Task + "."
+	var out []*Param
+	for _, q := range m.params[m.nEnc:] {
+		if strings.HasPrefix(q.Name, p) {
+			out = append(out, q)
+		}
+	}
+	return out
+}
+
+// Param returns the parameter with the given name, or nil.
+func (m *Model) Param(name string) *Param { return m.byName[name] }
+
+// SetTraining switches dropout on (true) or off.
+func (m *Model) SetTraining(train bool) { m.training = train }
+
+// Training reports whether dropout is on.
+func (m *Model) Training() bool { return m.training }
+
+// Seed restarts the dropout stream from seed.
+func (m *Model) Seed(seed uint64) { m.rng = RNGState{Seed: seed} }
+
+// RNGState returns the dropout stream's position, for resuming.
+func (m *Model) RNGState() RNGState { return m.rng }
+
+// SetRNGState restores a position returned by RNGState.
+func (m *Model) SetRNGState(s RNGState) { m.rng = s }
+
+// ZeroGrad clears every gradient.
+func (m *Model) ZeroGrad() {
+	for _, p := range m.params {
+		clear(p.G)
+	}
+}
+
+// GradNorm is the global L2 norm of the gradients of params.
+func GradNorm(params []*Param) float64 { return ClipGradNorm(params, 0) }
+
+var _ = math.Sqrt
