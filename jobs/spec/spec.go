@@ -17,6 +17,8 @@ import (
 	"strings"
 
 	"github.com/goccy/go-yaml"
+
+	"github.com/taskweave/taskweave/jobs/schedule"
 )
 
 // Spec is a whole job.
@@ -357,6 +359,11 @@ func (s *Spec) Validate() error {
 	oneOf("evaluate.split", s.Evaluate.Split, Splits)
 	oneOf("train.eval_split", s.Train.EvalSplit, Splits)
 	oneOf("runner.name", s.Runner.Name, Runners)
+	if s.Schedule != "" {
+		if _, err := schedule.Parse(s.Schedule); err != nil {
+			bad("schedule", "%v", err)
+		}
+	}
 	return errors.Join(errs...)
 }
 

@@ -45,6 +45,7 @@ func TestParseErrors(t *testing.T) {
 		{"bad task type", strings.Replace(minimal, "sequence_classification", "seq", 1), []string{"line 7", "tasks[0].type", "token_classification"}},
 		{"no train split", strings.Replace(minimal, "train: [train.tsv]", "test: [t.tsv]", 1), []string{"tasks[0].paths.train", "missing"}},
 		{"bad split", strings.Replace(minimal, "validation: [dev.tsv]", "dev: [dev.tsv]", 1), []string{"tasks[0].paths.dev", "validation"}},
+		{"bad cron", minimal + "schedule: \"0 3 * *\"\n", []string{"line 12", "schedule", "five fields"}},
 		{"wrong type", minimal + "train:\n  steps: many\n", []string{"steps"}},
 	}
 	for _, c := range cases {
