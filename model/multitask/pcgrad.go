@@ -1,0 +1,100 @@
+package multitask
+
+import (
+	"encoding/json"
+	"fmt"
+)
+
+// PCGrad (Yu et al. 2020) projects conflicting gradients: for each task i,
+// g_i' starts as g_i and, for every other task j in a random order (drawn
+// per step from a seeded generator), if g_i'·g_j < 0 the component along
+// g_j is removed, g_i' −= (g_i'·g_j)/‖g_j‖²·g_j. The combined shared
+// gradient is Σ_i g_i'. Projections use the original g_j, as in the paper.
+type PCGrad struct {
+	RNG uint64 // splitmix64 state: one word, so resume is exact
+}
+
+// NewPCGrad seeds the task-order generator.
+func NewPCGrad(seed uint64) *PCGrad { return &PCGrad{RNG: seed} }
+
+func (s *PCGrad) Name() string         { return "pcgrad" }
+func (s *PCGrad) NeedsGradients() bool { return true }
+func (s *PCGrad) Weights() []float64   { return nil }
+func (s *PCGrad) State() ([]byte, error) {
+	return json.Marshal(s.RNG)
+}
+func (s *PCGrad) SetState(b []byte) error {
+	if err := json.Unmarshal(b, &s.RNG); err != nil {
+		return fmt.Errorf("multitask: pcgrad state: %w", err)
+	}
+	return nil
+}
+
+// next is splitmix64.
+func (s *PCGrad) next() uint64 {
+	s.RNG += 0x9e3779b97f4a7c15
+	z := s.RNG
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9
+	z = (z ^ (z >> 27)) * 0x94d049bb133111eb
+	return z ^ (z >> 31)
+}
+
+// perm is a Fisher–Yates shuffle of 0..n-1.
+func (s *PCGrad) perm(n int) []int {
+	p := make([]int, n)
+	for i := range p {
+		p[i] = i
+	}
+	for i := n - 1; i > 0; i-- {
+		j := int(s.next() % uint64(i+1))
+		p[i], p[j] = p[j], p[i]
+	}
+	return p
+}
+
+func (s *PCGrad) Combine(in Input) (Result, error) {
+	if err := checkInput(in, true); err != nil {
+		return Result{}, err
+	}
+	k := len(in.Tasks)
+	if k == 0 {
+		return Result{}, nil
+	}
+	d := len(in.Grads[0])
+	sq := make([]float64, k)
+	for j, g := range in.Grads {
+		sq[j] = dot(g, g)
+	}
+	acc := make([]float64, d)
+	cur := make([]float64, d)
+	for i, gi := range in.Grads {
+		for x, v := range gi {
+			cur[x] = float64(v)
+		}
+		for _, j := range s.perm(k) {
+			if j == i || sq[j] == 0 {
+				continue
+			}
+			gj := in.Grads[j]
+			p := 0.0
+			for x, v := range gj {
+				p += cur[x] * float64(v)
+			}
+			if p < 0 {
+				c := p / sq[j]
+				for x, v := range gj {
+					cur[x] -= c * float64(v)
+				}
+			}
+		}
+		for x, v := range cur {
+			acc[x] += v
+		}
+	}
+	out := make([]float32, d)
+	for x, v := range acc {
+		out[x] = float32(v)
+	}
+	w := ones(k)
+	return Result{Weights: w, HeadWeights: w, Shared: out, Loss: weightedLoss(w, in.Losses)}, nil
+}
