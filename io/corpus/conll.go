@@ -1,0 +1,194 @@
+package corpus
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"strings"
+)
+
+// sentence collects the lines of one CoNLL or CoNLL-U sentence. The first
+// problem found marks it bad; the lines after that are still consumed (up to
+// the blank line) so the next sentence starts in the right place.
+type sentence struct {
+	start       int // line of the first line that belongs to it
+	words, tags []string
+	wordLines   []int  // line of each word, for pointing at a bad tag
+	raw         []byte // the sentence's text, up to a little over rawLimit
+	bytes       int
+	badLine     int
+	badReason   string
+	id          string // CoNLL-U sent_id
+}
+
+func (s *sentence) started() bool { return s.start > 0 }
+
+func (s *sentence) add(lineNo int, line []byte) {
+	if s.start == 0 {
+		s.start = lineNo
+	}
+	s.bytes += len(line) + 1
+	if len(s.raw) <= rawLimit+4 {
+		if len(s.raw) > 0 {
+			s.raw = append(s.raw, '\n')
+		}
+		s.raw = append(s.raw, line[:min(len(line), rawLimit+4)]...)
+	}
+}
+
+func (s *sentence) fail(lineNo int, format string, args ...any) {
+	if s.badReason == "" {
+		s.badLine, s.badReason = lineNo, fmt.Sprintf(format, args...)
+	}
+}
+
+// finish turns a collected sentence into a record or a rejection.
+func (r *Reader) finish(s *sentence) (Record, *Rejection, error) {
+	id := r.nextID()
+	if s.id != "" {
+		id = r.base + ":" + s.id
+	}
+	if s.badReason == "" && len(s.words) == 0 {
+		s.fail(s.start, "sentence has no tokens (only comments or multiword/empty-node lines); remove it or add its token lines")
+	}
+	if s.badReason == "" && !r.opt.Unlabeled {
+		i, why, loose := checkTags(r.opt.TagScheme, s.tags)
+		if i >= 0 {
+			s.fail(s.wordLines[i], "token %d (%q): %s", i+1, s.words[i], why)
+		} else {
+			r.stats.LooseIOB2 += loose
+		}
+	}
+	if s.badReason != "" {
+		rej := r.reject(s.badLine, s.raw, "%s", s.badReason)
+		if s.badLine != s.start {
+			rej.Reason = fmt.Sprintf("%s (in the sentence starting at line %d)", s.badReason, s.start)
+		}
+		return Record{}, rej, nil
+	}
+	rec := Record{File: r.file, Line: s.start, ID: id, Words: s.words}
+	if !r.opt.Unlabeled {
+		rec.Tags = s.tags
+	}
+	return rec, nil, nil
+}
+
+// conllReader reads CoNLL column files: one token per line, the columns
+// split on TAB when the line has one (WNUT17) and on runs of spaces
+// otherwise (CoNLL-2003), sentences separated by whitespace-only lines,
+// -DOCSTART- lines as document breaks. The first token line fixes the
+// number of columns; a line with another count is a truncated or broken
+// line, never silently read with the tag taken from the wrong column.
+type conllReader struct {
+	r         *Reader
+	width     int
+	widthLine int
+}
+
+func splitColumns(line []byte) []string {
+	s := string(line)
+	if strings.IndexByte(s, '\t') >= 0 {
+		f := strings.Split(strings.TrimRight(s, " \t"), "\t")
+		for i := range f {
+			f[i] = strings.TrimSpace(f[i])
+		}
+		return f
+	}
+	return strings.FieldsFunc(s, func(c rune) bool { return c == ' ' })
+}
+
+// columns resolves the word and tag columns for a file of the given width;
+// tag is -1 for unlabeled reading.
+func (c *conllReader) columns(width int) (word, tag int, why string) {
+	o := c.r.opt
+	word, tag = o.WordColumn, -1
+	if !o.Unlabeled {
+		switch {
+		case o.TagColumn > 0:
+			tag = o.TagColumn
+		case o.TagColumn == 0:
+			tag = width - 1
+		default:
+			tag = width + o.TagColumn
+		}
+		if tag < 0 || tag == word {
+			return 0, 0, fmt.Sprintf("a line with %d column(s) has no tag column apart from the word (column %d); a tag is missing, or read the file as unlabeled", width, word)
+		}
+	}
+	if need := max(word, tag) + 1; width < need {
+		return 0, 0, fmt.Sprintf("line has %d column(s) but the word/tag columns (%d/%d, 0-based) need %d; the line is truncated or the column options are wrong", width, word, tag, need)
+	}
+	return word, tag, ""
+}
+
+func (c *conllReader) next() (Record, *Rejection, error) {
+	r := c.r
+	var s sentence
+	for {
+		line, size, err := r.lines.next()
+		if err == io.EOF {
+			if s.started() { // CoNLL-2003 has no blank line after its last sentence
+				return r.finish(&s)
+			}
+			return Record{}, nil, io.EOF
+		}
+		if err != nil {
+			return Record{}, nil, fmt.Errorf("%s: reading line %d: %w", r.file, r.lines.n+1, err)
+		}
+		lineNo := r.lines.n
+		if size <= r.opt.MaxRecordBytes && isBlank(line) {
+			if s.started() {
+				return r.finish(&s)
+			}
+			continue
+		}
+		if bytes.HasPrefix(line, []byte("-DOCSTART-")) {
+			if f := splitColumns(line); len(f) > 0 && f[0] == "-DOCSTART-" {
+				if s.started() {
+					return r.finish(&s) // the DOCSTART line itself carries nothing
+				}
+				continue
+			}
+		}
+		s.add(lineNo, line)
+		if s.badReason != "" {
+			continue
+		}
+		if size > r.opt.MaxRecordBytes {
+			s.fail(lineNo, "%s", r.tooLong(size))
+			continue
+		}
+		if s.bytes > r.opt.MaxRecordBytes {
+			s.fail(lineNo, "sentence is over %d bytes without a blank line; separate sentences with blank lines", r.opt.MaxRecordBytes)
+			continue
+		}
+		if msg := checkText(line); msg != "" {
+			s.fail(lineNo, "%s", msg)
+			continue
+		}
+		f := splitColumns(line)
+		word, tag, why := c.columns(len(f))
+		if why != "" {
+			s.fail(lineNo, "%s", why)
+			continue
+		}
+		if c.width == 0 {
+			c.width, c.widthLine = len(f), lineNo
+		} else if len(f) != c.width {
+			s.fail(lineNo, "line has %d columns but the file's first token line (line %d) has %d; a column is missing or extra, fix the line", len(f), c.widthLine, c.width)
+			continue
+		}
+		if f[word] == "" {
+			s.fail(lineNo, "word column %d is empty; fix the line", word)
+			continue
+		}
+		s.words, s.wordLines = append(s.words, f[word]), append(s.wordLines, lineNo)
+		if tag >= 0 {
+			if f[tag] == "" {
+				s.fail(lineNo, "tag column %d is empty; add the tag", tag)
+				continue
+			}
+			s.tags = append(s.tags, f[tag])
+		}
+	}
+}

@@ -1,0 +1,115 @@
+package corpus
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+)
+
+// conlluReader reads CoNLL-U: ten TAB-separated columns (ID FORM LEMMA UPOS
+// XPOS FEATS HEAD DEPREL DEPS MISC), # comment lines before each sentence.
+// Only syntactic words become tokens: multiword ranges ("1-2") and empty
+// nodes ("8.1") are checked for their place and skipped. Word IDs must run
+// 1, 2, 3, … so a lost line shows up as a rejection.
+type conlluReader struct {
+	r *Reader
+}
+
+func (c *conlluReader) next() (Record, *Rejection, error) {
+	r := c.r
+	tagCol := 3
+	if strings.EqualFold(r.opt.TagField, "xpos") {
+		tagCol = 4
+	}
+	var s sentence
+	for {
+		line, size, err := r.lines.next()
+		if err == io.EOF {
+			if s.started() {
+				return r.finish(&s)
+			}
+			return Record{}, nil, io.EOF
+		}
+		if err != nil {
+			return Record{}, nil, fmt.Errorf("%s: reading line %d: %w", r.file, r.lines.n+1, err)
+		}
+		lineNo := r.lines.n
+		if size <= r.opt.MaxRecordBytes && isBlank(line) {
+			if s.started() {
+				return r.finish(&s)
+			}
+			continue
+		}
+		s.add(lineNo, line)
+		if s.badReason != "" {
+			continue
+		}
+		if size > r.opt.MaxRecordBytes {
+			s.fail(lineNo, "%s", r.tooLong(size))
+			continue
+		}
+		if s.bytes > r.opt.MaxRecordBytes {
+			s.fail(lineNo, "sentence is over %d bytes without a blank line; separate sentences with blank lines", r.opt.MaxRecordBytes)
+			continue
+		}
+		if msg := checkText(line); msg != "" {
+			s.fail(lineNo, "%s", msg)
+			continue
+		}
+		if line[0] == '#' {
+			if v, ok := bytes.CutPrefix(line, []byte("# sent_id")); ok {
+				if v, ok = bytes.CutPrefix(bytes.TrimLeft(v, " \t"), []byte("=")); ok {
+					s.id = string(bytes.TrimSpace(v))
+				}
+			}
+			continue
+		}
+		f := strings.Split(string(line), "\t")
+		if len(f) != 10 {
+			s.fail(lineNo, "line has %d TAB-separated columns, CoNLL-U needs 10; the line is truncated or uses spaces instead of TABs", len(f))
+			continue
+		}
+		id := f[0]
+		if a, b, ok := strings.Cut(id, "-"); ok { // multiword token: the words follow on their own lines
+			lo, err1 := strconv.Atoi(a)
+			hi, err2 := strconv.Atoi(b)
+			if err1 != nil || err2 != nil || lo != len(s.words)+1 || hi < lo {
+				s.fail(lineNo, "multiword range %q does not start at the next word ID %d; fix the ID column", id, len(s.words)+1)
+			}
+			continue
+		}
+		if a, b, ok := strings.Cut(id, "."); ok { // empty node: not a surface word
+			n, err1 := strconv.Atoi(a)
+			_, err2 := strconv.Atoi(b)
+			if err1 != nil || err2 != nil || n != len(s.words) {
+				s.fail(lineNo, "empty node %q does not follow word %d; fix the ID column", id, len(s.words))
+			}
+			continue
+		}
+		n, err := strconv.Atoi(id)
+		if err != nil || n != len(s.words)+1 {
+			s.fail(lineNo, "word ID %q where %d was expected; a line is missing or the ID column is broken", id, len(s.words)+1)
+			continue
+		}
+		if f[1] == "" {
+			s.fail(lineNo, "FORM (column 2) is empty; fix the line")
+			continue
+		}
+		s.words, s.wordLines = append(s.words, f[1]), append(s.wordLines, lineNo)
+		if r.opt.Unlabeled {
+			continue
+		}
+		if tag := f[tagCol]; tag == "" || tag == "_" {
+			name := strings.ToUpper(r.opt.TagField)
+			if name == "" {
+				name = "UPOS"
+			}
+			s.fail(lineNo, "%s (column %d) is %q, no tag; annotate the word or read the other tag field", name, tagCol+1, tag)
+			continue
+		} else {
+			s.tags = append(s.tags, tag)
+		}
+	}
+}

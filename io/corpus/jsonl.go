@@ -1,0 +1,256 @@
+package corpus
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+)
+
+// jsonlReader reads one JSON object per line: {"text": …, "label": …} for
+// sentence tasks, {"tokens": […], "tags": […]} for token tasks (TokenLevel),
+// keys configurable. Labels and tags may be strings or numbers; a number
+// keeps its literal spelling ("1", "0.25") so that regression targets and
+// integer class ids survive unchanged.
+type jsonlReader struct {
+	r *Reader
+}
+
+func (j *jsonlReader) next() (Record, *Rejection, error) {
+	r := j.r
+	for {
+		line, size, err := r.lines.next()
+		if err == io.EOF {
+			return Record{}, nil, io.EOF
+		}
+		if err != nil {
+			return Record{}, nil, fmt.Errorf("%s: reading line %d: %w", r.file, r.lines.n+1, err)
+		}
+		lineNo := r.lines.n
+		if size <= r.opt.MaxRecordBytes && isBlank(line) {
+			continue
+		}
+		id := r.nextID()
+		if size > r.opt.MaxRecordBytes {
+			return Record{}, r.reject(lineNo, line, "%s", r.tooLong(size)), nil
+		}
+		rec, why := j.parse(line)
+		if why != "" {
+			return Record{}, r.reject(lineNo, line, "%s", why), nil
+		}
+		rec.File, rec.Line = r.file, lineNo
+		if rec.ID == "" {
+			rec.ID = id
+		} else {
+			rec.ID = r.base + ":" + rec.ID
+		}
+		return rec, nil, nil
+	}
+}
+
+func (j *jsonlReader) parse(line []byte) (Record, string) {
+	o := j.r.opt
+	var rec Record
+	// encoding/json would quietly turn bad bytes into U+FFFD.
+	if msg := checkText(line); msg != "" {
+		return rec, msg
+	}
+	if t := bytes.TrimLeft(line, " \t"); len(t) == 0 || t[0] != '{' {
+		return rec, "line is not a JSON object (it must start with '{'); write one object per line"
+	}
+	dec := json.NewDecoder(bytes.NewReader(line))
+	dec.UseNumber()
+	var obj map[string]json.RawMessage
+	if err := dec.Decode(&obj); err != nil {
+		return rec, jsonProblem(err, len(line))
+	}
+	end := dec.InputOffset()
+	if _, err := dec.Token(); err == nil {
+		return rec, fmt.Sprintf("more than one JSON value on the line (the object ends at byte %d); put each object on its own line", end)
+	} else if err != io.EOF {
+		return rec, fmt.Sprintf("stray characters after the JSON object (which ends at byte %d); remove them", end)
+	}
+	keys := func() string {
+		var ks []string
+		for k := range obj {
+			ks = append(ks, fmt.Sprintf("%q", k))
+		}
+		if len(ks) == 0 {
+			return "none"
+		}
+		slices.Sort(ks)
+		return strings.Join(ks, ", ")
+	}
+	lookup := func(names ...string) (string, json.RawMessage) {
+		for _, n := range names {
+			if v, ok := obj[n]; ok && string(v) != "null" {
+				return n, v
+			}
+		}
+		return "", nil
+	}
+	missing := func(names ...string) string {
+		return fmt.Sprintf("no %s key with a value (keys found: %s); add it, or name the right key in the task config", quoteAll(names), keys())
+	}
+
+	if o.IDColumn != "" {
+		if k, v := lookup(o.IDColumn); k != "" {
+			s, ok := scalar(v)
+			if !ok || s == "" {
+				return rec, fmt.Sprintf("id key %q must be a non-empty string or number, found %s", k, v)
+			}
+			rec.ID = s
+		} else {
+			return rec, missing(o.IDColumn)
+		}
+	}
+
+	if o.TokenLevel {
+		wk, tk := cmp(o.WordsKey, "tokens"), cmp(o.TagsKey, "tags")
+		k, v := lookup(wk)
+		if k == "" {
+			return rec, missing(wk)
+		}
+		words, why := stringList(k, v, false)
+		if why != "" {
+			return rec, why
+		}
+		if len(words) == 0 {
+			return rec, fmt.Sprintf("key %q is an empty list; a token example needs at least one word", k)
+		}
+		for i, w := range words {
+			if strings.TrimSpace(w) == "" {
+				return rec, fmt.Sprintf("word %d of %q is empty or whitespace; remove it together with its tag", i+1, k)
+			}
+		}
+		rec.Words = words
+		if o.Unlabeled {
+			return rec, ""
+		}
+		k, v = lookup(tk)
+		if k == "" {
+			return rec, missing(tk)
+		}
+		tags, why := stringList(k, v, true)
+		if why != "" {
+			return rec, why
+		}
+		if len(tags) != len(words) {
+			return rec, fmt.Sprintf("%d words but %d tags; every word needs exactly one tag", len(words), len(tags))
+		}
+		i, why, loose := checkTags(o.TagScheme, tags)
+		if i >= 0 {
+			return rec, fmt.Sprintf("word %d (%q): %s", i+1, words[i], why)
+		}
+		j.r.stats.LooseIOB2 += loose
+		rec.Tags = tags
+		return rec, ""
+	}
+
+	textNames := []string{o.TextColumn}
+	if o.TextColumn == "" {
+		textNames = []string{"text", "sentence"}
+	}
+	k, v := lookup(textNames...)
+	if k == "" {
+		return rec, missing(textNames...)
+	}
+	var err error
+	if rec.Text, err = textValue(k, v); err != nil {
+		return rec, err.Error()
+	}
+	if o.TextBColumn != "" {
+		k, v := lookup(o.TextBColumn)
+		if k == "" {
+			return rec, missing(o.TextBColumn)
+		}
+		if rec.TextB, err = textValue(k, v); err != nil {
+			return rec, err.Error()
+		}
+	}
+	if o.Unlabeled {
+		return rec, ""
+	}
+	lk := cmp(o.LabelColumn, "label")
+	k, v = lookup(lk)
+	if k == "" {
+		return rec, missing(lk)
+	}
+	label, ok := scalar(v)
+	if !ok {
+		return rec, fmt.Sprintf("label key %q must be a string or a number, found %s", k, clip(v))
+	}
+	if strings.TrimSpace(label) == "" {
+		return rec, fmt.Sprintf("label key %q is empty; give the label, or read the file as unlabeled", k)
+	}
+	rec.Label = label
+	return rec, ""
+}
+
+func textValue(k string, v json.RawMessage) (string, error) {
+	var s string
+	if err := json.Unmarshal(v, &s); err != nil {
+		return "", fmt.Errorf("key %q must be a string, found %s", k, clip(v))
+	}
+	if strings.TrimSpace(s) == "" {
+		return "", fmt.Errorf("key %q is empty; every example needs text", k)
+	}
+	return s, nil
+}
+
+// scalar reads a JSON string or number as text.
+func scalar(v json.RawMessage) (string, bool) {
+	var s string
+	if json.Unmarshal(v, &s) == nil {
+		return s, true
+	}
+	var n json.Number
+	if len(v) > 0 && v[0] != '"' && json.Unmarshal(v, &n) == nil {
+		return n.String(), true
+	}
+	return "", false
+}
+
+func stringList(k string, v json.RawMessage, numbersOK bool) ([]string, string) {
+	var items []json.RawMessage
+	if err := json.Unmarshal(v, &items); err != nil {
+		return nil, fmt.Sprintf("key %q must be a list, found %s", k, clip(v))
+	}
+	out := make([]string, len(items))
+	for i, it := range items {
+		s, ok := scalar(it)
+		if !ok || (!numbersOK && it[0] != '"') {
+			want := "a string"
+			if numbersOK {
+				want = "a string or a number"
+			}
+			return nil, fmt.Sprintf("item %d of %q must be %s, found %s", i+1, k, want, clip(it))
+		}
+		out[i] = s
+	}
+	return out, ""
+}
+
+func clip(v json.RawMessage) string {
+	if len(v) > 40 {
+		return string(v[:40]) + "…"
+	}
+	return string(v)
+}
+
+func jsonProblem(err error, n int) string {
+	var syn *json.SyntaxError
+	var typ *json.UnmarshalTypeError
+	switch {
+	case errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF):
+		return fmt.Sprintf("the JSON object is cut off after %d bytes (unexpected end of line); the line or the file is truncated, re-export it", n)
+	case errors.As(err, &syn):
+		return fmt.Sprintf("malformed JSON at byte %d: %v; fix the line so it is one valid JSON object", syn.Offset, syn)
+	case errors.As(err, &typ):
+		return fmt.Sprintf("line is not a JSON object of keys (%v); write one object per line", err)
+	}
+	return fmt.Sprintf("malformed JSON: %v; fix the line so it is one valid JSON object", err)
+}
