@@ -89,11 +89,12 @@ func ReadFile(ctx context.Context, p string) ([]byte, error) {
 	return data, nil
 }
 
-// Writer is what Create returns: Close commits, Abort discards.
+// Writer is the dynamic type of what Create returns: Close commits, Abort
+// discards everything written and leaves the destination as it was (a no-op
+// after Close). Create's signature stays io.WriteCloser as the contract fixes;
+// use the Abort helper or a type assertion to reach Abort.
 type Writer interface {
 	io.WriteCloser
-	// Abort discards everything written; the destination is left as it was.
-	// It is safe to call after Close (it then does nothing).
 	Abort()
 }
 
@@ -102,7 +103,7 @@ type Writer interface {
 // finalised on Close). A write is discarded if ctx is cancelled before Close
 // or if the caller calls Abort (see the package-level Abort helper). Parent
 // directories are created as needed.
-func Create(ctx context.Context, p string) (Writer, error) {
+func Create(ctx context.Context, p string) (io.WriteCloser, error) {
 	if isLocal(p) {
 		return createLocal(ctx, p)
 	}
@@ -182,7 +183,7 @@ func WriteFile(ctx context.Context, p string, data []byte) error {
 		return err
 	}
 	if _, err := w.Write(data); err != nil {
-		w.Abort()
+		Abort(w)
 		return err
 	}
 	return w.Close()

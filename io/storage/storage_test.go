@@ -125,10 +125,11 @@ func TestCreateIsAtomic(t *testing.T) {
 					p := storage.Join(root, tc.name, "shard.parquet")
 					wctx, cancel := context.WithCancel(ctx)
 					defer cancel()
-					w, err := storage.Create(wctx, p)
+					cw, err := storage.Create(wctx, p)
 					if err != nil {
 						t.Fatal(err)
 					}
+					w := cw.(storage.Writer)
 					if _, err := w.Write(big); err != nil {
 						t.Fatal(err)
 					}
@@ -179,7 +180,7 @@ func TestList(t *testing.T) {
 				t.Fatal(err)
 			}
 			w.Write([]byte("partial"))
-			defer w.Abort()
+			defer storage.Abort(w)
 			for _, tc := range []struct {
 				glob string
 				want []string
