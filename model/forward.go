@@ -1,19 +1,334 @@
 package model
 
-import "errors"
+import (
+	"errors"
+	"fmt"
+)
 
-// state holds the activations of the last Forward.
-type state struct{}
+// layerAct holds what one encoder layer keeps for its backward pass.
+type layerAct struct {
+	q, k, v, p, pdrop, ctx []float32
+	dropA, dropF           []float32 // hidden dropout masks (nil when off)
+	xhat1, rstd1, h1       []float32
+	u, g                   []float32 // intermediate before and after GELU
+	xhat2, rstd2           []float32
+}
 
-var errTodo = errors.New("model: not implemented yet")
+// state holds the activations of the last Forward and the scratch buffers.
+type state struct {
+	B, T, N   int
+	depth     int // layers run
+	head      *head
+	valid     bool
+	hasLoss   bool
+	dropoutOn bool
+
+	mask  []int32
+	xhat0 []float32
+	rstd0 []float32
+	drop0 []float32
+	hs    [][]float32 // hs[0] embeddings output, hs[l] output of layer l
+	acts  []layerAct
+
+	hd     headAct
+	tmpH   []float32 // [N,H] scratch
+	dh     []float32 // backward: gradient flowing down
+	t1, t2 []float32
+	dq     []float32
+	dk, dv []float32
+	di     []float32
+
+	attnTmp [][2][]float32
+	ids     []int32
+	types   []int32
+}
+
+// resize makes every buffer fit a B×T batch through depth layers.
+func (m *Model) resize(B, T, depth int, dropout bool) {
+	st := &m.st
+	H, I, A := m.cfg.HiddenSize, m.cfg.IntermediateSize, m.cfg.NumAttentionHeads
+	N := B * T
+	st.B, st.T, st.N, st.depth, st.dropoutOn = B, T, N, depth, dropout
+	if cap(st.mask) < N {
+		st.mask = make([]int32, N)
+	}
+	st.mask = st.mask[:N]
+	grow(&st.xhat0, N*H)
+	grow(&st.rstd0, N)
+	for len(st.hs) <= depth {
+		st.hs = append(st.hs, nil)
+	}
+	for l := 0; l <= depth; l++ {
+		grow(&st.hs[l], N*H)
+	}
+	for len(st.acts) < depth {
+		st.acts = append(st.acts, layerAct{})
+	}
+	for l := 0; l < depth; l++ {
+		a := &st.acts[l]
+		for _, b := range []*[]float32{&a.q, &a.k, &a.v, &a.ctx, &a.xhat1, &a.h1, &a.xhat2} {
+			grow(b, N*H)
+		}
+		grow(&a.rstd1, N)
+		grow(&a.rstd2, N)
+		grow(&a.u, N*I)
+		grow(&a.g, N*I)
+		grow(&a.p, B*A*T*T)
+		if dropout {
+			grow(&a.pdrop, B*A*T*T)
+			grow(&a.dropA, N*H)
+			grow(&a.dropF, N*H)
+		}
+	}
+	if dropout {
+		grow(&st.drop0, N*H)
+	}
+	grow(&st.tmpH, N*H)
+}
+
+// check validates a batch against the model and returns its head.
+func (m *Model) check(b *Batch) (*head, error) {
+	if b == nil {
+		return nil, errors.New("model: nil batch")
+	}
+	h, ok := m.byTask[b.Task]
+	if !ok {
+		return nil, fmt.Errorf("model: batch for task %q, but the model has no head for it; declare it in the heads", b.Task)
+	}
+	N := b.B * b.T
+	if b.B <= 0 || b.T <= 0 {
+		return nil, fmt.Errorf("model: batch for %q has B=%d T=%d; both must be positive", b.Task, b.B, b.T)
+	}
+	if b.T > m.cfg.MaxPositionEmbeddings {
+		return nil, fmt.Errorf("model: batch for %q has T=%d > max_position_embeddings %d; truncate the sequences", b.Task, b.T, m.cfg.MaxPositionEmbeddings)
+	}
+	lens := []struct {
+		name string
+		got  int
+		want int
+		opt  bool
+	}{
+		{"InputIDs", len(b.InputIDs), N, false}, {"TokenTypeIDs", len(b.TokenTypeIDs), N, true},
+		{"Mask", len(b.Mask), N, true}, {"Labels", len(b.Labels), b.B, true},
+		{"Targets", len(b.Targets), b.B, true}, {"TokenLabels", len(b.TokenLabels), N, true},
+	}
+	for _, l := range lens {
+		if l.got != l.want && !(l.opt && l.got == 0) {
+			return nil, fmt.Errorf("model: batch for %q: %s has %d values, want B*T=%d or B=%d as documented", b.Task, l.name, l.got, N, b.B)
+		}
+	}
+	for i, id := range b.InputIDs {
+		if id < 0 || int(id) >= m.cfg.VocabSize {
+			return nil, fmt.Errorf("model: batch for %q: input id %d at position %d is outside the vocabulary [0,%d)", b.Task, id, i, m.cfg.VocabSize)
+		}
+	}
+	for i, t := range b.TokenTypeIDs {
+		if t < 0 || int(t) >= m.cfg.TypeVocabSize {
+			return nil, fmt.Errorf("model: batch for %q: token type %d at position %d is outside [0,%d)", b.Task, t, i, m.cfg.TypeVocabSize)
+		}
+	}
+	return h, nil
+}
 
 // Forward runs the encoder and the batch's head. When the batch carries
-// labels it also computes the loss and keeps what Backward needs.
-func (m *Model) Forward(b *Batch) (*Output, error) { return nil, errTodo }
-
-// Backward adds d(scale·Loss)/dθ of the last Forward into every Param.G.
-func (m *Model) Backward(scale float32) error { return errTodo }
+// labels (Labels, Targets or TokenLabels, as the head needs) it also computes
+// the loss, and Backward may follow.
+func (m *Model) Forward(b *Batch) (*Output, error) {
+	h, err := m.check(b)
+	if err != nil {
+		return nil, err
+	}
+	return m.run(b, h, m.training, false)
+}
 
 // Predict returns logits without dropout: [B,labels] for sequence heads,
 // [B,T,labels] for token heads, [B,T,vocab] for masked_lm. The slice is new.
-func (m *Model) Predict(b *Batch) ([]float32, error) { return nil, errTodo }
+func (m *Model) Predict(b *Batch) ([]float32, error) {
+	h, err := m.check(b)
+	if err != nil {
+		return nil, err
+	}
+	out, err := m.run(b, h, false, true)
+	if err != nil {
+		return nil, err
+	}
+	m.st.valid = false
+	return append([]float32(nil), out.Logits...), nil
+}
+
+func (m *Model) run(b *Batch, h *head, dropout, predict bool) (*Output, error) {
+	dropout = dropout && (m.cfg.HiddenDropoutProb > 0 || m.cfg.AttentionProbsDropoutProb > 0)
+	m.resize(b.B, b.T, h.layer, dropout)
+	st := &m.st
+	st.valid, st.head = false, h
+	for i := range st.mask {
+		st.mask[i] = 1
+		if b.Mask != nil {
+			st.mask[i] = b.Mask[i]
+		}
+	}
+	m.embeddingsForward(b)
+	for l := 0; l < h.layer; l++ {
+		m.layerForward(l)
+	}
+	out, err := m.headForward(b, h, predict)
+	if err != nil {
+		return nil, err
+	}
+	st.valid = true
+	st.hasLoss = st.hd.loss != lossNone
+	return out, nil
+}
+
+// Backward adds d(scale·Loss)/dθ of the last Forward into every Param.G.
+func (m *Model) Backward(scale float32) error {
+	st := &m.st
+	if !st.valid {
+		return errors.New("model: Backward without a preceding Forward of a labelled batch")
+	}
+	if !st.hasLoss {
+		return fmt.Errorf("model: the last batch (task %q) had no labels, so there is no loss to differentiate", st.head.spec.Task)
+	}
+	H, I := m.cfg.HiddenSize, m.cfg.IntermediateSize
+	N := st.N
+	grow(&st.dh, N*H)
+	grow(&st.t1, N*H)
+	grow(&st.t2, N*H)
+	grow(&st.dq, N*H)
+	grow(&st.dk, N*H)
+	grow(&st.dv, N*H)
+	grow(&st.di, N*I)
+	m.headBackward(scale)
+	for l := st.depth - 1; l >= 0; l-- {
+		m.layerBackward(l)
+	}
+	m.embeddingsBackward()
+	return nil
+}
+
+func (m *Model) embeddingsForward(b *Batch) {
+	st := &m.st
+	H, T := m.cfg.HiddenSize, b.T
+	x := st.xhat0
+	word, pos, typ := m.word.W, m.pos.W, m.typ.W
+	parallelFor(st.N, rowsPer(H), func(lo, hi int) {
+		for r := lo; r < hi; r++ {
+			id := int(b.InputIDs[r])
+			tt := 0
+			if b.TokenTypeIDs != nil {
+				tt = int(b.TokenTypeIDs[r])
+			}
+			t := r % T
+			xr := x[r*H : (r+1)*H]
+			wr, pr, tr := word[id*H:(id+1)*H], pos[t*H:(t+1)*H], typ[tt*H:(tt+1)*H]
+			for j := range xr {
+				xr[j] = wr[j] + pr[j] + tr[j]
+			}
+		}
+	})
+	layerNormForward(m.eln, x, st.N, st.xhat0, st.hs[0], st.rstd0)
+	if st.dropoutOn && m.cfg.HiddenDropoutProb > 0 {
+		m.dropoutMask(st.drop0, m.cfg.HiddenDropoutProb)
+		mulInto(st.hs[0], st.hs[0], st.drop0)
+	}
+	st.ids, st.types = st.ids[:0], st.types[:0]
+	st.ids = append(st.ids, b.InputIDs...)
+	if b.TokenTypeIDs != nil {
+		st.types = append(st.types, b.TokenTypeIDs...)
+	}
+}
+
+func (m *Model) embeddingsBackward() {
+	st := &m.st
+	H, T := m.cfg.HiddenSize, st.T
+	d := st.dh
+	if st.dropoutOn && m.cfg.HiddenDropoutProb > 0 {
+		mulInto(d, d, st.drop0)
+	}
+	layerNormBackward(m.eln, d, st.xhat0, st.rstd0, st.N, d)
+	wg, pg, tg := m.word.G, m.pos.G, m.typ.G
+	// Split columns so that repeated ids never race.
+	parallelFor(H, 16, func(lo, hi int) {
+		for r := 0; r < st.N; r++ {
+			id, t, tt := int(st.ids[r]), r%T, 0
+			if len(st.types) > 0 {
+				tt = int(st.types[r])
+			}
+			dr := d[r*H+lo : r*H+hi]
+			w, p, ty := wg[id*H+lo:id*H+hi], pg[t*H+lo:t*H+hi], tg[tt*H+lo:tt*H+hi]
+			for j, v := range dr {
+				w[j] += v
+				p[j] += v
+				ty[j] += v
+			}
+		}
+	})
+}
+
+func (m *Model) layerForward(l int) {
+	st := &m.st
+	L, a := m.layers[l], &st.acts[l]
+	x, out := st.hs[l], st.hs[l+1]
+	N, I := st.N, m.cfg.IntermediateSize
+	pd, ph := m.cfg.AttentionProbsDropoutProb, m.cfg.HiddenDropoutProb
+	linearForward(L.q, x, N, a.q)
+	linearForward(L.k, x, N, a.k)
+	linearForward(L.v, x, N, a.v)
+	var pdrop []float32
+	if st.dropoutOn && pd > 0 {
+		pdrop = a.pdrop
+		m.dropoutMask(pdrop, pd)
+	}
+	m.attentionForward(a.q, a.k, a.v, a.p, pdrop, a.ctx, st.mask, st.B, st.T)
+	// Attention output: LN(x + drop(ctx·Woᵀ + bo)).
+	linearForward(L.o, a.ctx, N, st.tmpH)
+	var dropA, dropF []float32
+	if st.dropoutOn && ph > 0 {
+		dropA, dropF = a.dropA, a.dropF
+		m.dropoutMask(dropA, ph)
+		m.dropoutMask(dropF, ph)
+	}
+	addMulInto(a.xhat1, x, st.tmpH, dropA)
+	layerNormForward(L.aln, a.xhat1, N, a.xhat1, a.h1, a.rstd1)
+	// Feed-forward: LN(h1 + drop(gelu(h1·Wiᵀ + bi)·Woutᵀ + bout)).
+	linearForward(L.inter, a.h1, N, a.u)
+	geluForward(a.u[:N*I], a.g[:N*I])
+	linearForward(L.out, a.g, N, st.tmpH)
+	addMulInto(a.xhat2, a.h1, st.tmpH, dropF)
+	layerNormForward(L.oln, a.xhat2, N, a.xhat2, out, a.rstd2)
+}
+
+// layerBackward turns st.dh = dL/d(output of layer l) into dL/d(its input).
+func (m *Model) layerBackward(l int) {
+	st := &m.st
+	L, a := m.layers[l], &st.acts[l]
+	x := st.hs[l]
+	N := st.N
+	d := st.dh
+	drop := st.dropoutOn && m.cfg.HiddenDropoutProb > 0
+	var pdrop []float32
+	if st.dropoutOn && m.cfg.AttentionProbsDropoutProb > 0 {
+		pdrop = a.pdrop
+	}
+	// Output LayerNorm; d becomes the gradient of h1 + drop(ffn).
+	layerNormBackward(L.oln, d, a.xhat2, a.rstd2, N, d)
+	dffn := d
+	if drop {
+		dffn = st.t1
+		mulInto(dffn, d, a.dropF)
+	}
+	linearBackward(L.out, a.g, dffn, N, st.di, false)
+	geluBackward(a.u, st.di)
+	linearBackward(L.inter, a.h1, st.di, N, d, true) // d now dL/dh1
+	layerNormBackward(L.aln, d, a.xhat1, a.rstd1, N, d)
+	datt := d
+	if drop {
+		datt = st.t1
+		mulInto(datt, d, a.dropA)
+	}
+	linearBackward(L.o, a.ctx, datt, N, st.t2, false)
+	m.attentionBackward(a.q, a.k, a.v, a.p, pdrop, st.t2, st.dq, st.dk, st.dv, st.B, st.T)
+	linearBackward(L.q, x, st.dq, N, d, true)
+	linearBackward(L.k, x, st.dk, N, d, true)
+	linearBackward(L.v, x, st.dv, N, d, true)
+}

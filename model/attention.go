@@ -1,0 +1,144 @@
+package model
+
+import (
+	"math"
+	"runtime"
+)
+
+// Attention works on one (batch row, head) pair at a time: Q, K, V and the
+// context are [N,H] buffers and the pair's slices are the d columns of head h
+// in rows b·T…b·T+T-1, read with leading dimension H. Pairs run on one
+// goroutine per core with OpenBLAS held to one thread, so the small GEMMs do
+// not each fan out over both cores.
+
+// attnScratch returns per-worker [T,T] scratch buffers.
+func (st *state) attnScratch(T int) [][2][]float32 {
+	w := runtime.GOMAXPROCS(0)
+	for len(st.attnTmp) < w {
+		st.attnTmp = append(st.attnTmp, [2][]float32{})
+	}
+	for i := 0; i < w; i++ {
+		grow(&st.attnTmp[i][0], T*T)
+		grow(&st.attnTmp[i][1], T*T)
+	}
+	return st.attnTmp[:w]
+}
+
+// attentionForward computes P = softmax(QKᵀ/√d + mask) into p[B,A,T,T] and
+// ctx = drop(P)·V. drop is nil without dropout. keyMask[b*T+s] = 0 hides key s.
+func (m *Model) attentionForward(q, k, v, p, drop, ctx []float32, keyMask []int32, B, T int) {
+	H, A := m.cfg.HiddenSize, m.cfg.NumAttentionHeads
+	d := H / A
+	scale := float32(1 / math.Sqrt(float64(d)))
+	tmp := m.st.attnScratch(T)
+	setBLASThreads(1)
+	defer setBLASThreads(runtime.GOMAXPROCS(0))
+	parallelWorkers(B*A, func(w, i int) {
+		b, h := i/A, i%A
+		off := b*T*H + h*d
+		pb := p[i*T*T : (i+1)*T*T]
+		gemm(false, true, T, T, d, scale, q[off:], H, k[off:], H, 0, pb, T)
+		softmaxMasked(pb, T, keyMask[b*T:(b+1)*T])
+		src := pb
+		if drop != nil {
+			src = tmp[w][0][:T*T]
+			db := drop[i*T*T : (i+1)*T*T]
+			for j := range src {
+				src[j] = pb[j] * db[j]
+			}
+		}
+		gemm(false, false, T, d, T, 1, src, T, v[off:], H, 0, ctx[off:], H)
+	})
+}
+
+// softmaxMasked turns each row of s[T,T] into probabilities over the keys
+// whose mask is 1. Hidden keys get exactly 0, as exp of BERT's additive
+// float32-min bias does; a row with no visible key is uniform, as there.
+func softmaxMasked(s []float32, T int, keyMask []int32) {
+	visible := 0
+	for _, mk := range keyMask {
+		if mk != 0 {
+			visible++
+		}
+	}
+	for t := 0; t < T; t++ {
+		row := s[t*T : (t+1)*T]
+		if visible == 0 {
+			for j := range row {
+				row[j] = 1 / float32(T)
+			}
+			continue
+		}
+		mx := float32(math.Inf(-1))
+		for j, v := range row {
+			if keyMask[j] != 0 && v > mx {
+				mx = v
+			}
+		}
+		var sum float32
+		for j, v := range row {
+			if keyMask[j] == 0 {
+				row[j] = 0
+				continue
+			}
+			e := expf(v - mx)
+			row[j] = e
+			sum += e
+		}
+		inv := 1 / sum
+		for j := range row {
+			row[j] *= inv
+		}
+	}
+}
+
+// attentionBackward turns dctx into dq, dk, dv (overwritten).
+func (m *Model) attentionBackward(q, k, v, p, drop, dctx, dq, dk, dv []float32, B, T int) {
+	H, A := m.cfg.HiddenSize, m.cfg.NumAttentionHeads
+	d := H / A
+	scale := float32(1 / math.Sqrt(float64(d)))
+	tmp := m.st.attnScratch(T)
+	setBLASThreads(1)
+	defer setBLASThreads(runtime.GOMAXPROCS(0))
+	parallelWorkers(B*A, func(w, i int) {
+		b, h := i/A, i%A
+		off := b*T*H + h*d
+		pb := p[i*T*T : (i+1)*T*T]
+		dp := tmp[w][0][:T*T]
+		// dP' = dctx·Vᵀ, dV = P'ᵀ·dctx with P' the dropped probabilities.
+		gemm(false, true, T, T, d, 1, dctx[off:], H, v[off:], H, 0, dp, T)
+		src := pb
+		var db []float32
+		if drop != nil {
+			db = drop[i*T*T : (i+1)*T*T]
+			src = tmp[w][1][:T*T]
+			for j := range src {
+				src[j] = pb[j] * db[j]
+			}
+		}
+		gemm(true, false, T, d, T, 1, src, T, dctx[off:], H, 0, dv[off:], H)
+		// Softmax backward: dS = P ⊙ (dP − Σ P⊙dP) row by row.
+		for t := 0; t < T; t++ {
+			pr := pb[t*T : (t+1)*T]
+			dr := dp[t*T : (t+1)*T]
+			if db != nil {
+				dbr := db[t*T : (t+1)*T]
+				for j := range dr {
+					dr[j] *= dbr[j]
+				}
+			}
+			var dot float32
+			for j := range dr {
+				dot += pr[j] * dr[j]
+			}
+			for j := range dr {
+				dr[j] = pr[j] * (dr[j] - dot)
+			}
+		}
+		gemm(false, false, T, d, T, scale, dp, T, k[off:], H, 0, dq[off:], H)
+		gemm(true, false, T, d, T, scale, dp, T, q[off:], H, 0, dk[off:], H)
+	})
+}
+
+// expf is exp for float32 arguments.
+func expf(x float32) float32 { return float32(math.Exp(float64(x))) }

@@ -1,0 +1,32 @@
+package model
+
+// Dropout masks come from a counter-based generator: element i of the k-th
+// mask drawn since Seed is a pure function of (seed, k, i). Masks are thus
+// the same whatever the goroutine split, and resuming needs only (seed, k).
+
+func mix64(x uint64) uint64 {
+	x ^= x >> 30
+	x *= 0xbf58476d1ce4e5b9
+	x ^= x >> 27
+	x *= 0x94d049bb133111eb
+	x ^= x >> 31
+	return x
+}
+
+// dropoutMask fills mask with 0 (dropped, probability p) or 1/(1-p) (kept)
+// and advances the stream by one mask.
+func (m *Model) dropoutMask(mask []float32, p float64) {
+	key := mix64(m.rng.Seed ^ mix64(m.rng.Counter+0x632be59bd9b4e019))
+	m.rng.Counter++
+	threshold := uint64(p * (1 << 32))
+	keep := float32(1 / (1 - p))
+	parallelFor(len(mask), 1<<15, func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			if mix64(key+uint64(i)*0x9e3779b97f4a7c15)>>32 < threshold {
+				mask[i] = 0
+			} else {
+				mask[i] = keep
+			}
+		}
+	})
+}

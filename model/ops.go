@@ -1,0 +1,189 @@
+package model
+
+import (
+	"math"
+	"runtime"
+)
+
+// grow returns (*buf)[:n], reallocating only when the capacity is short, so
+// buffers settle at the largest batch seen.
+func grow(buf *[]float32, n int) []float32 {
+	if cap(*buf) < n {
+		*buf = make([]float32, n)
+	}
+	*buf = (*buf)[:n]
+	return *buf
+}
+
+// rowsPer is the smallest number of rows worth a goroutine for an
+// element-wise pass over rows of width w.
+func rowsPer(w int) int { return max(1, 4096/max(w, 1)) }
+
+// linearForward computes y[n,out] = x[n,in]·Wᵀ + b.
+func linearForward(l linear, x []float32, n int, y []float32) {
+	out := l.out
+	bias := l.b.W
+	parallelFor(n, rowsPer(out), func(lo, hi int) {
+		for r := lo; r < hi; r++ {
+			copy(y[r*out:(r+1)*out], bias)
+		}
+	})
+	gemm(false, true, n, out, l.in, 1, x, l.in, l.w.W, l.in, 1, y, out)
+}
+
+// linearBackward adds dW += dyᵀ·x and db += Σ dy, and sets dx = dy·W
+// (or adds it when accumulate). dx may be nil when the input needs no gradient.
+func linearBackward(l linear, x, dy []float32, n int, dx []float32, accumulate bool) {
+	gemm(true, false, l.out, l.in, n, 1, dy, l.out, x, l.in, 1, l.w.G, l.in)
+	colSumAdd(dy, n, l.out, l.b.G)
+	if dx != nil {
+		beta := float32(0)
+		if accumulate {
+			beta = 1
+		}
+		gemm(false, false, n, l.in, l.out, 1, dy, l.out, l.w.W, l.in, beta, dx, l.in)
+	}
+}
+
+// colSumAdd adds the column sums of a[n,w] into dst[w].
+func colSumAdd(a []float32, n, w int, dst []float32) {
+	workers := runtime.GOMAXPROCS(0)
+	if n*w < 1<<16 || workers == 1 {
+		for r := 0; r < n; r++ {
+			row := a[r*w : (r+1)*w]
+			for j, v := range row {
+				dst[j] += v
+			}
+		}
+		return
+	}
+	// Split the columns, so each goroutine owns its slice of dst.
+	parallelFor(w, 16, func(lo, hi int) {
+		d := dst[lo:hi]
+		for r := 0; r < n; r++ {
+			row := a[r*w+lo : r*w+hi]
+			for j, v := range row {
+				d[j] += v
+			}
+		}
+	})
+}
+
+// layerNormForward normalises each row of x[n,ln.n]: xhat = (x-μ)/σ, y = xhat·g + b.
+// xhat may alias x.
+func layerNormForward(ln layerNorm, x []float32, n int, xhat, y, rstd []float32) {
+	w := ln.n
+	g, b := ln.g.W, ln.b.W
+	eps := float64(ln.eps)
+	parallelFor(n, rowsPer(w), func(lo, hi int) {
+		for r := lo; r < hi; r++ {
+			xr := x[r*w : (r+1)*w]
+			var s float64
+			for _, v := range xr {
+				s += float64(v)
+			}
+			mean := s / float64(w)
+			var ss float64
+			for _, v := range xr {
+				d := float64(v) - mean
+				ss += d * d
+			}
+			rs := 1 / math.Sqrt(ss/float64(w)+eps)
+			rstd[r] = float32(rs)
+			xh := xhat[r*w : (r+1)*w]
+			yr := y[r*w : (r+1)*w]
+			m32, rs32 := float32(mean), float32(rs)
+			for j := range xr {
+				v := (xr[j] - m32) * rs32
+				xh[j] = v
+				yr[j] = v*g[j] + b[j]
+			}
+		}
+	})
+}
+
+// layerNormBackward adds dg += Σ dy·xhat and db += Σ dy, and writes
+// dx = σ⁻¹·(dxhat − mean(dxhat) − xhat·mean(dxhat·xhat)) with dxhat = dy·g.
+// dx may alias dy.
+func layerNormBackward(ln layerNorm, dy, xhat, rstd []float32, n int, dx []float32) {
+	w := ln.n
+	g := ln.g.W
+	// Parameter gradients: split by columns so each goroutine owns its part.
+	parallelFor(w, 16, func(lo, hi int) {
+		dg, db := ln.g.G[lo:hi], ln.b.G[lo:hi]
+		for r := 0; r < n; r++ {
+			d := dy[r*w+lo : r*w+hi]
+			xh := xhat[r*w+lo : r*w+hi]
+			for j := range d {
+				dg[j] += d[j] * xh[j]
+				db[j] += d[j]
+			}
+		}
+	})
+	parallelFor(n, rowsPer(w), func(lo, hi int) {
+		for r := lo; r < hi; r++ {
+			d := dy[r*w : (r+1)*w]
+			xh := xhat[r*w : (r+1)*w]
+			var s1, s2 float64
+			for j := range d {
+				t := float64(d[j] * g[j])
+				s1 += t
+				s2 += t * float64(xh[j])
+			}
+			m1, m2 := float32(s1/float64(w)), float32(s2/float64(w))
+			rs := rstd[r]
+			o := dx[r*w : (r+1)*w]
+			for j := range d {
+				o[j] = rs * (d[j]*g[j] - m1 - xh[j]*m2)
+			}
+		}
+	})
+}
+
+const invSqrt2 = 0.70710678118654752440
+const invSqrt2Pi = 0.39894228040143267794
+
+// geluForward writes y = x·Φ(x) with the exact (erf) Gaussian CDF, as BERT's "gelu".
+func geluForward(x, y []float32) {
+	parallelFor(len(x), 1<<14, func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			v := float64(x[i])
+			y[i] = float32(0.5 * v * (1 + math.Erf(v*invSqrt2)))
+		}
+	})
+}
+
+// geluBackward multiplies d in place by dGELU/dx at x: Φ(x) + x·φ(x).
+func geluBackward(x, d []float32) {
+	parallelFor(len(x), 1<<14, func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			v := float64(x[i])
+			g := 0.5*(1+math.Erf(v*invSqrt2)) + v*invSqrt2Pi*math.Exp(-0.5*v*v)
+			d[i] *= float32(g)
+		}
+	})
+}
+
+// mulInto writes dst = a·b element-wise.
+func mulInto(dst, a, b []float32) {
+	parallelFor(len(dst), 1<<15, func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			dst[i] = a[i] * b[i]
+		}
+	})
+}
+
+// addMulInto writes dst = a + b·c element-wise (c nil: dst = a + b).
+func addMulInto(dst, a, b, c []float32) {
+	parallelFor(len(dst), 1<<15, func(lo, hi int) {
+		if c == nil {
+			for i := lo; i < hi; i++ {
+				dst[i] = a[i] + b[i]
+			}
+			return
+		}
+		for i := lo; i < hi; i++ {
+			dst[i] = a[i] + b[i]*c[i]
+		}
+	})
+}
