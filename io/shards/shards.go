@@ -1,0 +1,181 @@
+package shards
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"path"
+	"strings"
+
+	"github.com/parquet-go/parquet-go"
+	"github.com/taskweave/taskweave/io/storage"
+)
+
+// FormatVersion is written into every shard's created_by field. Fixing it
+// (instead of parquet-go's default, which embeds the module version and build
+// hash of whatever binary runs) keeps shards byte-identical across binaries.
+const FormatVersion = "1"
+
+// RowGroupRows bounds a row group: the writer holds one row group in memory
+// before flushing, and readers page through one at a time.
+const RowGroupRows = 8192
+
+// Columns are the column names every shard carries, in schema order.
+var Columns = []string{"task", "split", "example_id", "input_ids", "token_type_ids", "label",
+	"target", "token_labels", "word_ids", "words", "text"}
+
+// Writer writes rows to one shard. It does not close the underlying writer.
+type Writer struct {
+	pw   *parquet.GenericWriter[Row]
+	rows int64
+}
+
+// Option tunes a Writer.
+type Option func(*config)
+
+type config struct{ rowGroupRows int64 }
+
+// WithRowGroupRows sets the maximum number of rows per row group.
+func WithRowGroupRows(n int) Option { return func(c *config) { c.rowGroupRows = int64(n) } }
+
+// NewWriter starts a shard on w. The file is complete only after Close.
+func NewWriter(w io.Writer, opts ...Option) *Writer {
+	c := config{rowGroupRows: RowGroupRows}
+	for _, o := range opts {
+		o(&c)
+	}
+	pw := parquet.NewGenericWriter[Row](w,
+		parquet.Compression(&parquet.Zstd),
+		parquet.MaxRowsPerRowGroup(c.rowGroupRows),
+		parquet.CreatedBy("taskweave", FormatVersion, "shards"),
+	)
+	return &Writer{pw: pw}
+}
+
+// Write appends rows.
+func (w *Writer) Write(rows ...Row) error {
+	if _, err := w.pw.Write(rows); err != nil {
+		return fmt.Errorf("shards: writing rows %d..%d: %w", w.rows, w.rows+int64(len(rows)), err)
+	}
+	w.rows += int64(len(rows))
+	return nil
+}
+
+// Rows returns the number of rows written so far.
+func (w *Writer) Rows() int64 { return w.rows }
+
+// Close flushes the last row group and writes the footer.
+func (w *Writer) Close() error {
+	if err := w.pw.Close(); err != nil {
+		return fmt.Errorf("shards: finishing shard: %w", err)
+	}
+	return nil
+}
+
+// WriteFile writes rows as one shard at p (local or gs://); the shard appears
+// only when complete.
+func WriteFile(ctx context.Context, p string, rows []Row, opts ...Option) error {
+	f, err := storage.Create(ctx, p)
+	if err != nil {
+		return err
+	}
+	w := NewWriter(f, opts...)
+	if err := w.Write(rows...); err != nil {
+		storage.Abort(f)
+		return fmt.Errorf("%s: %w", p, err)
+	}
+	if err := w.Close(); err != nil {
+		storage.Abort(f)
+		return fmt.Errorf("%s: %w", p, err)
+	}
+	return f.Close()
+}
+
+// Reader streams rows from one shard; memory stays bounded by a page per
+// column, whatever the shard's size.
+type Reader struct {
+	f  *parquet.File
+	pr *parquet.GenericReader[Row]
+}
+
+// OpenReader opens a shard for streaming. It checks that the file carries
+// every taskweave column so a wrong file fails here, not mid-training.
+func OpenReader(r io.ReaderAt, size int64) (*Reader, error) {
+	f, err := parquet.OpenFile(r, size)
+	if err != nil {
+		return nil, fmt.Errorf("shards: not a readable Parquet file: %w", err)
+	}
+	var missing []string
+	for _, c := range Columns {
+		if _, ok := f.Schema().Lookup(c); !ok {
+			missing = append(missing, c)
+		}
+	}
+	if len(missing) > 0 {
+		return nil, fmt.Errorf("shards: Parquet file lacks column(s) %s: not a taskweave shard (re-run preprocess to write one)", strings.Join(missing, ", "))
+	}
+	return &Reader{f: f, pr: parquet.NewGenericReader[Row](f)}, nil
+}
+
+// NumRows returns the number of rows in the shard.
+func (r *Reader) NumRows() int64 { return r.f.NumRows() }
+
+// Read fills buf with the next rows and returns how many it read; io.EOF
+// (possibly with n > 0) after the last row. Rows returned by earlier calls
+// stay valid: buf's elements are reset first, so their slices are never
+// reused for new data.
+func (r *Reader) Read(buf []Row) (int, error) {
+	clear(buf)
+	n, err := r.pr.Read(buf)
+	if err != nil && !errors.Is(err, io.EOF) {
+		return n, fmt.Errorf("shards: reading rows: %w", err)
+	}
+	return n, err
+}
+
+// Close releases the reader (not the underlying io.ReaderAt).
+func (r *Reader) Close() error { return r.pr.Close() }
+
+// ReadAll reads every row of the shard at p (local or gs://).
+func ReadAll(ctx context.Context, p string) ([]Row, error) {
+	data, err := storage.ReadFile(ctx, p)
+	if err != nil {
+		return nil, err
+	}
+	r, err := OpenReader(bytes.NewReader(data), int64(len(data)))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", p, err)
+	}
+	defer r.Close()
+	rows := make([]Row, 0, r.NumRows())
+	buf := make([]Row, 256)
+	for {
+		n, err := r.Read(buf)
+		rows = append(rows, buf[:n]...)
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", p, err)
+		}
+	}
+	if int64(len(rows)) != r.NumRows() {
+		return nil, fmt.Errorf("%s: read %d rows, footer says %d: the file is damaged; re-run preprocess", p, len(rows), r.NumRows())
+	}
+	return rows, nil
+}
+
+// ShardPath names shard i of n for a task and split:
+// <out>/<task>/<split>/part-00000-of-00004.parquet.
+func ShardPath(out, task, split string, i, n int) string {
+	return storage.Join(out, task, split, ShardName(i, n))
+}
+
+// ShardName is the base name of shard i of n.
+func ShardName(i, n int) string { return fmt.Sprintf("part-%05d-of-%05d.parquet", i, n) }
+
+// RelPath is a shard path relative to the output directory, as the manifest
+// records it (always slash-separated).
+func RelPath(task, split string, i, n int) string { return path.Join(task, split, ShardName(i, n)) }
