@@ -142,9 +142,6 @@ func importHF(fs FS, where string, raw []byte, opt Options) (*model.Model, Meta,
 	if err := assign(m, named, file, optional, cfg); err != nil {
 		return nil, Meta{}, err
 	}
-	if _, ok := named["pooler.dense.weight"]; !ok {
-		fmt.Fprintf(warnTo(opt), "note: checkpoint %s has no pooler (normal for %s); the pooler keeps its random initialisation\n", where, orBertModel(arch))
-	}
 
 	meta := Meta{Lowercase: true, MaxSeqLen: cfg.MaxPositionEmbeddings, Tasks: tasks,
 		Extra: map[string]any{"imported_from": "huggingface", "architecture": orBertModel(arch), "weights_file": path.Base(file)}}
@@ -175,6 +172,9 @@ func importHF(fs FS, where string, raw []byte, opt Options) (*model.Model, Meta,
 		// Weights only: usable as initial weights with the trainer's vocabulary.
 	default:
 		return nil, Meta{}, fmt.Errorf("checkpoint %s: %w", where, err)
+	}
+	if _, ok := named["pooler.dense.weight"]; !ok {
+		fmt.Fprintf(warnTo(opt), "note: checkpoint %s has no pooler (normal for %s); the pooler keeps its random initialisation\n", where, orBertModel(arch))
 	}
 	return m, meta, nil
 }
