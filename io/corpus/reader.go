@@ -274,9 +274,16 @@ func (l *lineReader) next() (line []byte, size int, err error) {
 		return nil, 0, io.EOF
 	}
 	l.buf = l.buf[:0]
+	var prev, last byte // the line's last two bytes, for the terminator of a line cut off in l.buf
 	for {
 		chunk, err := l.br.ReadSlice('\n')
 		size += len(chunk)
+		switch n := len(chunk); {
+		case n >= 2:
+			prev, last = chunk[n-2], chunk[n-1]
+		case n == 1:
+			prev, last = last, chunk[0]
+		}
 		if room := l.max + 2 - len(l.buf); room > 0 {
 			l.buf = append(l.buf, chunk[:min(room, len(chunk))]...)
 		}
@@ -296,17 +303,15 @@ func (l *lineReader) next() (line []byte, size int, err error) {
 		break
 	}
 	l.n++
-	line = l.buf
-	if len(line) < size { // cut off: report the length, keep the head
-		return line[:min(len(line), l.max)], size, nil
-	}
-	if n := len(line); n > 0 && line[n-1] == '\n' {
-		line = line[:n-1]
+	if last == '\n' {
 		size--
-		if n := len(line); n > 0 && line[n-1] == '\r' {
-			line = line[:n-1]
+		if prev == '\r' {
 			size--
 		}
+	}
+	line = l.buf[:min(len(l.buf), size)]
+	if len(line) > l.max { // cut off: the caller sees size > max and keeps the head for the record
+		return line[:l.max], size, nil
 	}
 	if l.n == 1 {
 		if t, ok := bytes.CutPrefix(line, bom); ok {
