@@ -164,3 +164,34 @@ func TestParityThroughImporter(t *testing.T) {
 type discard struct{}
 
 func (discard) Write(p []byte) (int, error) { return len(p), nil }
+
+// TestParityCamphr compares the imported camphr model (pytorch_model.bin)
+// with the reference encoder's logits on the same weights
+// (testdata/gen_camphr_golden.py).
+func TestParityCamphr(t *testing.T) {
+	raw, err := os.ReadFile("testdata/camphr_golden.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var g golden
+	if err := json.Unmarshal(raw, &g); err != nil {
+		t.Fatal(err)
+	}
+	b := &model.Batch{Task: "ner", B: len(g.InputIDs), T: len(g.InputIDs[0])}
+	var want [][]float64
+	for i := range g.InputIDs {
+		b.InputIDs = append(b.InputIDs, g.InputIDs[i]...)
+		b.Mask = append(b.Mask, g.AttentionMask[i]...)
+		b.TokenTypeIDs = append(b.TokenTypeIDs, g.TokenTypeIDs[i]...)
+		want = append(want, g.TokLogits[i]...)
+	}
+	m, _, err := LoadWith(LocalDir("testdata/tiny_bert_camphr_ner"), Options{TaskName: "ner", AllowVocabTruncation: true, Warn: discard{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	logits, err := m.Predict(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	compareRows(t, "camphr token logits", logits, want, func(r int) bool { return b.Mask[r] == 1 })
+}
