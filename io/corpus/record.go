@@ -8,14 +8,14 @@ package corpus
 // Sentence tasks fill Text (and TextB for pairs) and Label; token tasks
 // fill Words and Tags (one tag per word).
 type Record struct {
-	File  string // source path as given
-	Line  int    // 1-based line where the record starts
-	ID    string // stable example id: "<base name>:<record number>" or the file's own index column
-	Text  string
-	TextB string
-	Label string // "" for unlabeled (test) data
-	Words []string
-	Tags  []string
+	File  string   `json:"file"` // source path as given
+	Line  int      `json:"line"` // 1-based line where the record starts
+	ID    string   `json:"id"`   // stable example id: "<base name>:<record number>" or the file's own index column
+	Text  string   `json:"text,omitempty"`
+	TextB string   `json:"text_b,omitempty"`
+	Label string   `json:"label,omitempty"` // "" for unlabeled (test) data
+	Words []string `json:"words,omitempty"`
+	Tags  []string `json:"tags,omitempty"`
 }
 
 // Rejection is a record that failed validation. Raw holds the offending
