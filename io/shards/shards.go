@@ -107,9 +107,13 @@ func OpenReader(r io.ReaderAt, size int64) (*Reader, error) {
 	if err != nil {
 		return nil, fmt.Errorf("shards: not a readable Parquet file: %w", err)
 	}
+	have := map[string]bool{}
+	for _, fld := range f.Schema().Fields() {
+		have[fld.Name()] = true
+	}
 	var missing []string
 	for _, c := range Columns {
-		if _, ok := f.Schema().Lookup(c); !ok {
+		if !have[c] {
 			missing = append(missing, c)
 		}
 	}
