@@ -60,7 +60,7 @@ func (r *Reader) finish(s *sentence) (Record, *Rejection, error) {
 		}
 	}
 	if s.badReason != "" {
-		rej := r.reject(s.badLine, s.raw, "%s", s.badReason)
+		rej := r.reject(s.badLine, s.raw, s.bytes-1, "%s", s.badReason)
 		if s.badLine != s.start {
 			rej.Reason = fmt.Sprintf("sentence starting at line %d: %s", s.start, s.badReason)
 		}

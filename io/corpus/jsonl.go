@@ -35,11 +35,11 @@ func (j *jsonlReader) next() (Record, *Rejection, error) {
 		}
 		id := r.nextID()
 		if size > r.opt.MaxRecordBytes {
-			return Record{}, r.reject(lineNo, line, "%s", r.tooLong(size)), nil
+			return Record{}, r.reject(lineNo, line, size, "%s", r.tooLong(size)), nil
 		}
 		rec, why := j.parse(line)
 		if why != "" {
-			return Record{}, r.reject(lineNo, line, "%s", why), nil
+			return Record{}, r.reject(lineNo, line, size, "%s", why), nil
 		}
 		rec.File, rec.Line = r.file, lineNo
 		if rec.ID == "" {
@@ -61,17 +61,9 @@ func (j *jsonlReader) parse(line []byte) (Record, string) {
 	if t := bytes.TrimLeft(line, " \t"); len(t) == 0 || t[0] != '{' {
 		return rec, "line is not a JSON object (it must start with '{'); write one object per line"
 	}
-	dec := json.NewDecoder(bytes.NewReader(line))
-	dec.UseNumber()
 	var obj map[string]json.RawMessage
-	if err := dec.Decode(&obj); err != nil {
+	if err := json.Unmarshal(line, &obj); err != nil {
 		return rec, jsonProblem(err, len(line))
-	}
-	end := dec.InputOffset()
-	if _, err := dec.Token(); err == nil {
-		return rec, fmt.Sprintf("more than one JSON value on the line (the object ends at byte %d); put each object on its own line", end)
-	} else if err != io.EOF {
-		return rec, fmt.Sprintf("stray characters after the JSON object (which ends at byte %d); remove them", end)
 	}
 	keys := func() string {
 		var ks []string
@@ -245,8 +237,10 @@ func jsonProblem(err error, n int) string {
 	var syn *json.SyntaxError
 	var typ *json.UnmarshalTypeError
 	switch {
-	case errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF):
+	case errors.As(err, &syn) && syn.Offset >= int64(n) && strings.Contains(syn.Error(), "end of JSON input"):
 		return fmt.Sprintf("the JSON object is cut off after %d bytes (unexpected end of line); the line or the file is truncated, re-export it", n)
+	case errors.As(err, &syn) && strings.Contains(syn.Error(), "after top-level value"):
+		return fmt.Sprintf("extra characters after the JSON object, at byte %d (%v); put one object on each line and nothing else", syn.Offset, syn)
 	case errors.As(err, &syn):
 		return fmt.Sprintf("malformed JSON at byte %d: %v; fix the line so it is one valid JSON object", syn.Offset, syn)
 	case errors.As(err, &typ):

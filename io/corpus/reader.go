@@ -250,8 +250,10 @@ func (r *Reader) nextID() string {
 	return r.base + ":" + strconv.Itoa(r.seq)
 }
 
-func (r *Reader) reject(line int, raw []byte, format string, args ...any) *Rejection {
-	return &Rejection{File: r.file, Line: line, Reason: fmt.Sprintf(format, args...), Raw: rawText(raw)}
+// reject builds a rejection; raw is the record's text or a prefix of its
+// total bytes.
+func (r *Reader) reject(line int, raw []byte, total int, format string, args ...any) *Rejection {
+	return &Rejection{File: r.file, Line: line, Reason: fmt.Sprintf(format, args...), Raw: rawText(raw, total)}
 }
 
 // String formats a rejection the way error messages do: file:line: reason.
@@ -362,14 +364,12 @@ func checkText(line []byte) string {
 
 // rawText keeps a rejected record readable in JSON: invalid UTF-8 bytes
 // become \xNN escapes (encoding/json would turn them into U+FFFD) and the
-// text is cut to about rawLimit bytes.
-func rawText(raw []byte) string {
+// text is cut to about rawLimit bytes. raw may already be a prefix of a
+// record of total bytes.
+func rawText(raw []byte, total int) string {
 	var b strings.Builder
-	for i := 0; i < len(raw); {
-		if b.Len() >= rawLimit {
-			fmt.Fprintf(&b, "…[%d bytes in all]", len(raw))
-			break
-		}
+	i := 0
+	for i < len(raw) && b.Len() < rawLimit {
 		r, w := utf8.DecodeRune(raw[i:])
 		if r == utf8.RuneError && w == 1 {
 			fmt.Fprintf(&b, `\x%02X`, raw[i])
@@ -377,6 +377,9 @@ func rawText(raw []byte) string {
 			b.Write(raw[i : i+w])
 		}
 		i += w
+	}
+	if i < len(raw) || total > len(raw) {
+		fmt.Fprintf(&b, "…[%d bytes in all]", max(total, len(raw)))
 	}
 	return b.String()
 }

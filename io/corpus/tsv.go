@@ -104,10 +104,10 @@ func (t *tsvReader) next() (Record, *Rejection, error) {
 		}
 		id := r.nextID()
 		if size > r.opt.MaxRecordBytes {
-			return Record{}, r.reject(lineNo, line, "%s", r.tooLong(size)), nil
+			return Record{}, r.reject(lineNo, line, size, "%s", r.tooLong(size)), nil
 		}
 		if msg := checkText(line); msg != "" {
-			return Record{}, r.reject(lineNo, line, "row has %s", msg), nil
+			return Record{}, r.reject(lineNo, line, size, "row has %s", msg), nil
 		}
 		fields := strings.Split(string(line), "\t")
 		if len(fields) != len(t.header) {
@@ -115,7 +115,7 @@ func (t *tsvReader) next() (Record, *Rejection, error) {
 			if len(fields) < len(t.header) {
 				how = "a field is missing (truncated row or absent label); complete the row"
 			}
-			return Record{}, r.reject(lineNo, line, "row has %d TAB-separated fields, the header has %d (%s); %s",
+			return Record{}, r.reject(lineNo, line, size, "row has %d TAB-separated fields, the header has %d (%s); %s",
 				len(fields), len(t.header), strings.Join(t.header, ", "), how), nil
 		}
 		for i := range fields {
@@ -123,21 +123,21 @@ func (t *tsvReader) next() (Record, *Rejection, error) {
 		}
 		rec := Record{File: r.file, Line: lineNo, ID: id, Text: fields[t.text]}
 		if rec.Text == "" {
-			return Record{}, r.reject(lineNo, line, "column %q is empty; every example needs text", t.header[t.text]), nil
+			return Record{}, r.reject(lineNo, line, size, "column %q is empty; every example needs text", t.header[t.text]), nil
 		}
 		if t.textB >= 0 {
 			if rec.TextB = fields[t.textB]; rec.TextB == "" {
-				return Record{}, r.reject(lineNo, line, "column %q is empty; a pair task needs both texts", t.header[t.textB]), nil
+				return Record{}, r.reject(lineNo, line, size, "column %q is empty; a pair task needs both texts", t.header[t.textB]), nil
 			}
 		}
 		if t.label >= 0 {
 			if rec.Label = fields[t.label]; rec.Label == "" {
-				return Record{}, r.reject(lineNo, line, "column %q is empty; give the label, or read the file as unlabeled", t.header[t.label]), nil
+				return Record{}, r.reject(lineNo, line, size, "column %q is empty; give the label, or read the file as unlabeled", t.header[t.label]), nil
 			}
 		}
 		if t.id >= 0 {
 			if fields[t.id] == "" {
-				return Record{}, r.reject(lineNo, line, "id column %q is empty; every row needs its id", t.header[t.id]), nil
+				return Record{}, r.reject(lineNo, line, size, "id column %q is empty; every row needs its id", t.header[t.id]), nil
 			}
 			rec.ID = r.base + ":" + fields[t.id]
 		}
