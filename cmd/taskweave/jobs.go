@@ -1,0 +1,141 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/taskweave/taskweave/jobs/registry"
+	"github.com/taskweave/taskweave/jobs/runner"
+	"github.com/taskweave/taskweave/jobs/runs"
+	"github.com/taskweave/taskweave/jobs/schedule"
+	"github.com/taskweave/taskweave/jobs/spec"
+)
+
+func init() {
+	register("validate", "check a job spec without running it", func(fs *flag.FlagSet) func(context.Context, []string) error {
+		return func(ctx context.Context, args []string) error {
+			if len(args) != 1 {
+				return errors.New("usage: taskweave validate job.yaml")
+			}
+			s, err := spec.Load(args[0])
+			if err != nil {
+				return err
+			}
+			fmt.Printf("%s: ok — job %q, %d tasks, model %s, strategy %s, output %s\n", args[0], s.Name, len(s.Tasks),
+				nonEmptyStr(s.Model.Size, s.Model.Init), s.Train.Strategy.Name, s.Path(s.Output))
+			if s.Schedule != "" {
+				next, _ := schedule.Next(s.Schedule, time.Now(), 1)
+				fmt.Printf("schedule %q: next run %s\n", s.Schedule, next[0].Format(time.RFC3339))
+			}
+			return nil
+		}
+	})
+	register("runs", "list a job's run records", func(fs *flag.FlagSet) func(context.Context, []string) error {
+		limit := fs.Int("n", 20, "show at most this many runs")
+		return func(ctx context.Context, args []string) error {
+			if len(args) != 1 {
+				return errors.New("usage: taskweave runs job.yaml")
+			}
+			s, err := spec.Load(args[0])
+			if err != nil {
+				return err
+			}
+			recs, err := runs.List(ctx, runner.RunsDir(s))
+			if err != nil {
+				return err
+			}
+			if len(recs) == 0 {
+				fmt.Printf("no runs yet under %s\n", runner.RunsDir(s))
+				return nil
+			}
+			tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', 0)
+			fmt.Fprintln(tw, "RUN\tSTARTED\tSECONDS\tOUTCOME\tMETRICS\tREASON")
+			for i, r := range recs {
+				if i == *limit {
+					break
+				}
+				secs := ""
+				if !r.Finished.IsZero() {
+					secs = fmt.Sprintf("%.0f", r.Finished.Sub(r.Started).Seconds())
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", r.ID, r.Started.Local().Format("2006-01-02 15:04"), secs, r.Outcome, fmtScores(r.Metrics), r.Reason)
+			}
+			return tw.Flush()
+		}
+	})
+	register("promote", "point production at a registered model version", func(fs *flag.FlagSet) func(context.Context, []string) error {
+		reg := fs.String("registry", "", "registry location (default: the job spec's registry)")
+		cfg := fs.String("config", "", "job spec whose registry to use")
+		reason := fs.String("reason", "manual promotion", "reason recorded with the pointer")
+		return func(ctx context.Context, args []string) error {
+			if len(args) != 1 {
+				return errors.New("usage: taskweave promote [--config job.yaml | --registry DIR] VERSION")
+			}
+			r, err := openRegistry(*reg, *cfg)
+			if err != nil {
+				return err
+			}
+			p, err := r.Promote(ctx, args[0], *reason)
+			if err != nil {
+				return err
+			}
+			fmt.Printf("production → %s (%s)\n", p.Version, p.Reason)
+			return nil
+		}
+	})
+	register("rollback", "point production back at the previous version", func(fs *flag.FlagSet) func(context.Context, []string) error {
+		reg := fs.String("registry", "", "registry location (default: the job spec's registry)")
+		cfg := fs.String("config", "", "job spec whose registry to use")
+		reason := fs.String("reason", "manual rollback", "reason recorded with the pointer")
+		return func(ctx context.Context, args []string) error {
+			if len(args) != 0 {
+				return errors.New("usage: taskweave rollback [--config job.yaml | --registry DIR]")
+			}
+			r, err := openRegistry(*reg, *cfg)
+			if err != nil {
+				return err
+			}
+			p, err := r.Rollback(ctx, *reason)
+			if err != nil {
+				return err
+			}
+			fmt.Printf("production → %s (%s)\n", p.Version, p.Reason)
+			return nil
+		}
+	})
+}
+
+func openRegistry(reg, cfg string) (*registry.Registry, error) {
+	switch {
+	case reg != "":
+		return registry.Open(reg), nil
+	case cfg != "":
+		s, err := spec.Load(cfg)
+		if err != nil {
+			return nil, err
+		}
+		return registry.Open(s.Path(s.Registry.Path)), nil
+	}
+	return nil, errors.New("say which registry: --config job.yaml or --registry DIR")
+}
+
+func fmtScores(m map[string]float64) string {
+	var parts []string
+	for _, k := range sortedKeys(m) {
+		parts = append(parts, fmt.Sprintf("%s=%.4f", k, m[k]))
+	}
+	return strings.Join(parts, " ")
+}
+
+func nonEmptyStr(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
+}
