@@ -1,0 +1,444 @@
+package trainer
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"os"
+	"path"
+	"path/filepath"
+	"sort"
+
+	"github.com/parquet-go/parquet-go"
+
+	"github.com/taskweave/taskweave/io/shards"
+	"github.com/taskweave/taskweave/io/storage"
+	"github.com/taskweave/taskweave/model"
+)
+
+// manifestFile is the part of <data>/manifest.json the trainer reads
+// (docs/architecture.md, io/manifest). A private decoder keeps the trainer
+// independent of io/manifest's Go types; the JSON is the contract.
+type manifestFile struct {
+	FormatVersion int `json:"format_version"`
+	Tokenizer     struct {
+		VocabSHA256 string `json:"vocab_sha256"`
+		VocabSize   int    `json:"vocab_size"`
+		Lowercase   bool   `json:"lowercase"`
+		MaxSeqLen   int    `json:"max_seq_len"`
+	} `json:"tokenizer"`
+	Tasks map[string]struct {
+		Type      string   `json:"type"`
+		TagScheme string   `json:"tag_scheme"`
+		Labels    []string `json:"labels"`
+		Splits    map[string]struct {
+			Examples int64    `json:"examples"`
+			Tokens   int64    `json:"tokens"`
+			Shards   []string `json:"shards"`
+		} `json:"splits"`
+	} `json:"tasks"`
+}
+
+func readManifest(ctx context.Context, dir string) (*manifestFile, string, error) {
+	p := storage.Join(dir, "manifest.json")
+	b, err := storage.ReadFile(ctx, p)
+	if err != nil {
+		return nil, p, fmt.Errorf("reading the preprocessed data's manifest: %w (run `taskweave preprocess` first, or point --data at its output)", err)
+	}
+	var m manifestFile
+	if err := json.Unmarshal(b, &m); err != nil {
+		return nil, p, fmt.Errorf("%s: not valid JSON: %w", p, err)
+	}
+	return &m, p, nil
+}
+
+// example is one training example, unpadded.
+type example struct {
+	ids, types []int32
+	label      int32
+	target     float32
+	tokLabels  []int32
+}
+
+// shardReader streams one Parquet shard row by row. A local shard is read in
+// place (parquet-go reads pages through ReaderAt); a gs:// shard is fetched
+// whole, so memory is bounded by the largest shard, not by the corpus.
+type shardReader struct {
+	path   string
+	closer io.Closer
+	r      *parquet.GenericReader[shards.Row]
+	buf    []shards.Row
+	n, i   int
+	row    int64
+}
+
+func openShard(ctx context.Context, p string) (*shardReader, error) {
+	var ra io.ReaderAt
+	var size int64
+	var closer io.Closer = io.NopCloser(nil)
+	if storage.IsGCS(p) {
+		b, err := storage.ReadFile(ctx, p)
+		if err != nil {
+			return nil, fmt.Errorf("shard %s: %w", p, err)
+		}
+		ra, size = bytes.NewReader(b), int64(len(b))
+	} else {
+		f, err := os.Open(p)
+		if err != nil {
+			return nil, fmt.Errorf("shard %s: %w", p, err)
+		}
+		st, err := f.Stat()
+		if err != nil {
+			f.Close()
+			return nil, fmt.Errorf("shard %s: %w", p, err)
+		}
+		ra, size, closer = f, st.Size(), f
+	}
+	pf, err := parquet.OpenFile(ra, size)
+	if err != nil {
+		closer.Close()
+		return nil, fmt.Errorf("shard %s is corrupt or truncated: %w (re-run preprocessing to rewrite it)", p, err)
+	}
+	return &shardReader{path: p, closer: closer, r: parquet.NewGenericReader[shards.Row](pf), buf: make([]shards.Row, 64)}, nil
+}
+
+// next returns the next row, or io.EOF after the last.
+func (s *shardReader) next() (*shards.Row, error) {
+	if s.i >= s.n {
+		var n int
+		var err error
+		func() {
+			// parquet-go can panic on some malformed pages; a bad shard must
+			// become an error naming the file, not a crash.
+			defer func() {
+				if r := recover(); r != nil {
+					err = fmt.Errorf("%v", r)
+				}
+			}()
+			n, err = s.r.Read(s.buf)
+		}()
+		if n == 0 {
+			if err == nil || errors.Is(err, io.EOF) {
+				return nil, io.EOF
+			}
+			return nil, fmt.Errorf("shard %s is corrupt or truncated near row %d: %w (re-run preprocessing to rewrite it)", s.path, s.row, err)
+		}
+		if err != nil && !errors.Is(err, io.EOF) {
+			return nil, fmt.Errorf("shard %s is corrupt or truncated near row %d: %w (re-run preprocessing to rewrite it)", s.path, s.row+int64(n), err)
+		}
+		s.n, s.i = n, 0
+	}
+	r := &s.buf[s.i]
+	s.i++
+	s.row++
+	return r, nil
+}
+
+func (s *shardReader) close() {
+	s.r.Close()
+	s.closer.Close()
+}
+
+// toExample copies a row out of the reader's buffer and checks it against
+// the task and the model.
+func toExample(r *shards.Row, t *taskData, file string, row int64, maxLen, vocab int) (example, error) {
+	bad := func(format string, a ...any) (example, error) {
+		return example{}, fmt.Errorf("shard %s row %d (example %s): %s", file, row, r.ExampleID, fmt.Sprintf(format, a...))
+	}
+	if r.Task != t.name {
+		return bad("task %q, but the manifest lists this shard under task %q", r.Task, t.name)
+	}
+	n := len(r.InputIDs)
+	if n == 0 || n > maxLen {
+		return bad("%d tokens; the model takes 1..%d (re-run preprocessing with max_seq_len <= %d)", n, maxLen, maxLen)
+	}
+	for _, id := range r.InputIDs {
+		if id < 0 || int(id) >= vocab {
+			return bad("token id %d outside the vocabulary of %d", id, vocab)
+		}
+	}
+	e := example{ids: append([]int32(nil), r.InputIDs...), label: r.Label, target: r.Target}
+	if len(r.TokenTypeIDs) == n {
+		e.types = append([]int32(nil), r.TokenTypeIDs...)
+	}
+	switch t.kind {
+	case model.SequenceClassification:
+		if r.Label < 0 || int(r.Label) >= t.numLabels {
+			return bad("label %d outside 0..%d", r.Label, t.numLabels-1)
+		}
+	case model.TokenClassification:
+		if len(r.TokenLabels) != n {
+			return bad("%d token labels for %d tokens", len(r.TokenLabels), n)
+		}
+		for _, l := range r.TokenLabels {
+			if l != model.IgnoreIndex && (l < 0 || int(l) >= t.numLabels) {
+				return bad("token label %d outside 0..%d", l, t.numLabels-1)
+			}
+		}
+		e.tokLabels = append([]int32(nil), r.TokenLabels...)
+	}
+	return e, nil
+}
+
+// batchConfig shapes batches.
+type batchConfig struct {
+	examples int // examples per batch (when tokens == 0)
+	tokens   int // padded tokens per batch, if > 0
+	padTo    int // pad every batch to this length (0 = dynamic padding)
+	pool     int // batches per length-bucketing pool
+	shuffle  int // shuffle buffer, in examples
+	maxLen   int
+	vocab    int
+}
+
+// stream is one task's endless, deterministic sequence of training batches:
+// shards visited in a seeded order each epoch, rows through a bounded
+// shuffle buffer, then pools of rows sorted by length and cut into batches
+// (length bucketing keeps padding low) whose order is shuffled again. Every
+// random choice comes from one generator seeded by (seed, task), so the
+// sequence is a pure function of the seed: resuming replays it up to the
+// saved batch count without running the model.
+type stream struct {
+	ctx    context.Context
+	t      *taskData
+	cfg    batchConfig
+	rng    *rand.Rand
+	order  []int
+	next   int // index into order
+	epoch  int
+	rd     *shardReader
+	buf    []example
+	queue  []*model.Batch
+	drawn  int64
+	closed bool
+}
+
+func newStream(ctx context.Context, t *taskData, cfg batchConfig, seed uint64) *stream {
+	h := uint64(14695981039346656037)
+	for _, c := range []byte(t.name) {
+		h = (h ^ uint64(c)) * 1099511628211
+	}
+	return &stream{ctx: ctx, t: t, cfg: cfg, rng: rand.New(rand.NewPCG(seed, h))}
+}
+
+// raw returns the next row of the endless epoch sequence.
+func (s *stream) raw() (example, error) {
+	for {
+		if s.rd == nil {
+			if s.next >= len(s.order) {
+				if s.order != nil {
+					s.epoch++
+				}
+				s.order = s.rng.Perm(len(s.t.train))
+				s.next = 0
+			}
+			rd, err := openShard(s.ctx, s.t.train[s.order[s.next]])
+			if err != nil {
+				return example{}, err
+			}
+			s.next++
+			s.rd = rd
+		}
+		r, err := s.rd.next()
+		if err == io.EOF {
+			s.rd.close()
+			s.rd = nil
+			continue
+		}
+		if err != nil {
+			return example{}, err
+		}
+		return toExample(r, s.t, s.rd.path, s.rd.row-1, s.cfg.maxLen, s.cfg.vocab)
+	}
+}
+
+// shuffled returns the next row through the shuffle buffer.
+func (s *stream) shuffled() (example, error) {
+	for len(s.buf) < s.cfg.shuffle {
+		e, err := s.raw()
+		if err != nil {
+			return example{}, err
+		}
+		s.buf = append(s.buf, e)
+	}
+	j := s.rng.IntN(len(s.buf))
+	out := s.buf[j]
+	e, err := s.raw()
+	if err != nil {
+		return example{}, err
+	}
+	s.buf[j] = e
+	return out, nil
+}
+
+// Next returns the next batch.
+func (s *stream) Next() (*model.Batch, error) {
+	if len(s.queue) == 0 {
+		if err := s.fill(); err != nil {
+			return nil, err
+		}
+	}
+	b := s.queue[0]
+	s.queue = s.queue[1:]
+	s.drawn++
+	return b, nil
+}
+
+func (s *stream) fill() error {
+	var pool []example
+	if s.cfg.tokens > 0 {
+		tok := 0
+		for tok < s.cfg.pool*s.cfg.tokens {
+			e, err := s.shuffled()
+			if err != nil {
+				return err
+			}
+			pool = append(pool, e)
+			tok += len(e.ids)
+		}
+	} else {
+		for len(pool) < s.cfg.pool*s.cfg.examples {
+			e, err := s.shuffled()
+			if err != nil {
+				return err
+			}
+			pool = append(pool, e)
+		}
+	}
+	s.queue = makeBatches(s.t, pool, s.cfg)
+	s.rng.Shuffle(len(s.queue), func(i, j int) { s.queue[i], s.queue[j] = s.queue[j], s.queue[i] })
+	return nil
+}
+
+// makeBatches sorts examples by length and cuts them into batches.
+func makeBatches(t *taskData, pool []example, cfg batchConfig) []*model.Batch {
+	sort.SliceStable(pool, func(i, j int) bool { return len(pool[i].ids) < len(pool[j].ids) })
+	var out []*model.Batch
+	for lo := 0; lo < len(pool); {
+		hi := lo + 1
+		if cfg.tokens > 0 {
+			for hi < len(pool) && (hi+1-lo)*padLen(len(pool[hi].ids), cfg) <= cfg.tokens {
+				hi++
+			}
+		} else {
+			hi = min(lo+cfg.examples, len(pool))
+		}
+		out = append(out, pad(t, pool[lo:hi], cfg))
+		lo = hi
+	}
+	return out
+}
+
+func padLen(n int, cfg batchConfig) int {
+	if cfg.padTo > n {
+		return cfg.padTo
+	}
+	return n
+}
+
+// pad builds a right-padded batch: pad id 0, mask 0, labels -100.
+func pad(t *taskData, ex []example, cfg batchConfig) *model.Batch {
+	T := 0
+	for _, e := range ex {
+		T = max(T, len(e.ids))
+	}
+	T = padLen(T, cfg)
+	B := len(ex)
+	b := &model.Batch{Task: t.name, B: B, T: T,
+		InputIDs: make([]int32, B*T), TokenTypeIDs: make([]int32, B*T), Mask: make([]int32, B*T)}
+	switch t.kind {
+	case model.SequenceClassification:
+		b.Labels = make([]int32, B)
+	case model.SequenceRegression:
+		b.Targets = make([]float32, B)
+	case model.TokenClassification:
+		b.TokenLabels = make([]int32, B*T)
+		for i := range b.TokenLabels {
+			b.TokenLabels[i] = model.IgnoreIndex
+		}
+	}
+	for i, e := range ex {
+		copy(b.InputIDs[i*T:], e.ids)
+		copy(b.TokenTypeIDs[i*T:], e.types)
+		for j := range e.ids {
+			b.Mask[i*T+j] = 1
+		}
+		switch t.kind {
+		case model.SequenceClassification:
+			b.Labels[i] = e.label
+		case model.SequenceRegression:
+			b.Targets[i] = e.target
+		case model.TokenClassification:
+			copy(b.TokenLabels[i*T:], e.tokLabels)
+		}
+	}
+	return b
+}
+
+// evalExamples streams a task's evaluation split in shard order and calls fn
+// with length-sorted batches of up to 1024 rows, padded like training.
+func evalExamples(ctx context.Context, t *taskData, cfg batchConfig, fn func(b *model.Batch, ex []example) error) error {
+	const poolSize = 1024
+	var pool []example
+	flush := func() error {
+		if len(pool) == 0 {
+			return nil
+		}
+		c := cfg
+		c.tokens, c.examples = 0, 64
+		sort.SliceStable(pool, func(i, j int) bool { return len(pool[i].ids) < len(pool[j].ids) })
+		for lo := 0; lo < len(pool); lo += c.examples {
+			hi := min(lo+c.examples, len(pool))
+			if err := fn(pad(t, pool[lo:hi], c), pool[lo:hi]); err != nil {
+				return err
+			}
+		}
+		pool = pool[:0]
+		return nil
+	}
+	for _, p := range t.eval {
+		rd, err := openShard(ctx, p)
+		if err != nil {
+			return err
+		}
+		for {
+			r, err := rd.next()
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				rd.close()
+				return err
+			}
+			e, err := toExample(r, t, p, rd.row-1, cfg.maxLen, cfg.vocab)
+			if err != nil {
+				rd.close()
+				return err
+			}
+			pool = append(pool, e)
+			if len(pool) == poolSize {
+				if err := flush(); err != nil {
+					rd.close()
+					return err
+				}
+			}
+		}
+		rd.close()
+	}
+	return flush()
+}
+
+// resolveShard makes a manifest shard path absolute against the data dir.
+func resolveShard(dir, p string) string {
+	if storage.IsGCS(p) || filepath.IsAbs(p) {
+		return p
+	}
+	if storage.IsGCS(dir) {
+		return storage.Join(dir, path.Clean(p))
+	}
+	return filepath.Join(dir, filepath.FromSlash(p))
+}
