@@ -30,6 +30,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"maps"
 	"path"
 	"path/filepath"
 	"slices"
@@ -143,7 +144,7 @@ func (m *Manifest) Validate() error {
 	if len(m.Tasks) == 0 {
 		return errors.New("no tasks: the run produced nothing; check the job's task list")
 	}
-	for _, name := range slices.Sorted(mapKeys(m.Tasks)) {
+	for _, name := range slices.Sorted(maps.Keys(m.Tasks)) {
 		t := m.Tasks[name]
 		switch t.Type {
 		case SequenceClassification, SequenceRegression:
@@ -174,26 +175,16 @@ func (m *Manifest) Validate() error {
 	return nil
 }
 
-func mapKeys[V any](m map[string]V) func(func(string) bool) {
-	return func(yield func(string) bool) {
-		for k := range m {
-			if !yield(k) {
-				return
-			}
-		}
-	}
-}
-
 // ShardPaths resolves a split's shards against the manifest's path (local or
 // gs://). Missing tasks or splits are errors naming what exists.
 func (m *Manifest) ShardPaths(manifestPath, task, split string) ([]string, error) {
 	t, ok := m.Tasks[task]
 	if !ok {
-		return nil, fmt.Errorf("%s: no task %q (have %s)", manifestPath, task, strings.Join(slices.Sorted(mapKeys(m.Tasks)), ", "))
+		return nil, fmt.Errorf("%s: no task %q (have %s)", manifestPath, task, strings.Join(slices.Sorted(maps.Keys(m.Tasks)), ", "))
 	}
 	s, ok := t.Splits[split]
 	if !ok {
-		return nil, fmt.Errorf("%s: task %q has no split %q (have %s)", manifestPath, task, split, strings.Join(slices.Sorted(mapKeys(t.Splits)), ", "))
+		return nil, fmt.Errorf("%s: task %q has no split %q (have %s)", manifestPath, task, split, strings.Join(slices.Sorted(maps.Keys(t.Splits)), ", "))
 	}
 	dir := dirOf(manifestPath)
 	out := make([]string, len(s.Shards))
