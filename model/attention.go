@@ -8,8 +8,7 @@ import (
 // Attention works on one (batch row, head) pair at a time: Q, K, V and the
 // context are [N,H] buffers and the pair's slices are the d columns of head h
 // in rows b·T…b·T+T-1, read with leading dimension H. Pairs run on one
-// goroutine per core with OpenBLAS held to one thread, so the small GEMMs do
-// not each fan out over both cores.
+// goroutine per core, each making single-threaded BLAS calls.
 
 // attnScratch returns per-worker [T,T] scratch buffers.
 func (st *state) attnScratch(T int) [][2][]float32 {
@@ -31,13 +30,11 @@ func (m *Model) attentionForward(q, k, v, p, drop, ctx []float32, keyMask []int3
 	d := H / A
 	scale := float32(1 / math.Sqrt(float64(d)))
 	tmp := m.st.attnScratch(T)
-	setBLASThreads(1)
-	defer setBLASThreads(runtime.GOMAXPROCS(0))
 	parallelWorkers(B*A, func(w, i int) {
 		b, h := i/A, i%A
 		off := b*T*H + h*d
 		pb := p[i*T*T : (i+1)*T*T]
-		gemm(false, true, T, T, d, scale, q[off:], H, k[off:], H, 0, pb, T)
+		gemm1(false, true, T, T, d, scale, q[off:], H, k[off:], H, 0, pb, T)
 		softmaxMasked(pb, T, keyMask[b*T:(b+1)*T])
 		src := pb
 		if drop != nil {
@@ -47,7 +44,7 @@ func (m *Model) attentionForward(q, k, v, p, drop, ctx []float32, keyMask []int3
 				src[j] = pb[j] * db[j]
 			}
 		}
-		gemm(false, false, T, d, T, 1, src, T, v[off:], H, 0, ctx[off:], H)
+		gemm1(false, false, T, d, T, 1, src, T, v[off:], H, 0, ctx[off:], H)
 	})
 }
 
@@ -98,15 +95,13 @@ func (m *Model) attentionBackward(q, k, v, p, drop, dctx, dq, dk, dv []float32, 
 	d := H / A
 	scale := float32(1 / math.Sqrt(float64(d)))
 	tmp := m.st.attnScratch(T)
-	setBLASThreads(1)
-	defer setBLASThreads(runtime.GOMAXPROCS(0))
 	parallelWorkers(B*A, func(w, i int) {
 		b, h := i/A, i%A
 		off := b*T*H + h*d
 		pb := p[i*T*T : (i+1)*T*T]
 		dp := tmp[w][0][:T*T]
 		// dP' = dctx·Vᵀ, dV = P'ᵀ·dctx with P' the dropped probabilities.
-		gemm(false, true, T, T, d, 1, dctx[off:], H, v[off:], H, 0, dp, T)
+		gemm1(false, true, T, T, d, 1, dctx[off:], H, v[off:], H, 0, dp, T)
 		src := pb
 		var db []float32
 		if drop != nil {
@@ -116,7 +111,7 @@ func (m *Model) attentionBackward(q, k, v, p, drop, dctx, dq, dk, dv []float32, 
 				src[j] = pb[j] * db[j]
 			}
 		}
-		gemm(true, false, T, d, T, 1, src, T, dctx[off:], H, 0, dv[off:], H)
+		gemm1(true, false, T, d, T, 1, src, T, dctx[off:], H, 0, dv[off:], H)
 		// Softmax backward: dS = P ⊙ (dP − Σ P⊙dP) row by row.
 		for t := 0; t < T; t++ {
 			pr := pb[t*T : (t+1)*T]
@@ -135,10 +130,7 @@ func (m *Model) attentionBackward(q, k, v, p, drop, dctx, dq, dk, dv []float32, 
 				dr[j] = pr[j] * (dr[j] - dot)
 			}
 		}
-		gemm(false, false, T, d, T, scale, dp, T, k[off:], H, 0, dq[off:], H)
-		gemm(true, false, T, d, T, scale, dp, T, q[off:], H, 0, dk[off:], H)
+		gemm1(false, false, T, d, T, scale, dp, T, k[off:], H, 0, dq[off:], H)
+		gemm1(true, false, T, d, T, scale, dp, T, q[off:], H, 0, dk[off:], H)
 	})
 }
-
-// expf is exp for float32 arguments.
-func expf(x float32) float32 { return float32(math.Exp(float64(x))) }

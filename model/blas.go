@@ -1,6 +1,9 @@
 package model
 
 import (
+	"runtime"
+	"sync"
+
 	"gonum.org/v1/gonum/blas"
 	"gonum.org/v1/gonum/blas/blas32"
 )
@@ -8,7 +11,57 @@ import (
 // gemm computes C = alpha·op(A)·op(B) + beta·C on row-major buffers, where
 // op(A) is m×k and op(B) is k×n. It goes through whatever blas32 currently
 // uses: gonum's pure-Go kernels, or OpenBLAS under the openblas build tag.
+//
+// With OpenBLAS the library runs single-threaded and large products are
+// split here, by rows (or columns) of C, over one goroutine per core. Go then
+// schedules all the parallel work of a step, elementwise passes included, and
+// no OpenBLAS worker threads spin-wait against Go's.
 func gemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	if m == 0 || n == 0 {
+		return
+	}
+	workers := runtime.GOMAXPROCS(0)
+	if !splitGEMM || workers < 2 || m*n*k < 1<<19 {
+		gemm1(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+		return
+	}
+	var wg sync.WaitGroup
+	if m >= n {
+		chunk := (m + workers - 1) / workers
+		chunk = (chunk + 7) &^ 7
+		for i0 := 0; i0 < m; i0 += chunk {
+			rows := min(chunk, m-i0)
+			ao := i0 * lda
+			if transA {
+				ao = i0
+			}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				gemm1(transA, transB, rows, n, k, alpha, a[ao:], lda, b, ldb, beta, c[i0*ldc:], ldc)
+			}()
+		}
+	} else {
+		chunk := (n + workers - 1) / workers
+		chunk = (chunk + 7) &^ 7
+		for j0 := 0; j0 < n; j0 += chunk {
+			cols := min(chunk, n-j0)
+			bo := j0
+			if transB {
+				bo = j0 * ldb
+			}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				gemm1(transA, transB, m, cols, k, alpha, a, lda, b[bo:], ldb, beta, c[j0:], ldc)
+			}()
+		}
+	}
+	wg.Wait()
+}
+
+// gemm1 is one BLAS call on the calling goroutine.
+func gemm1(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
 	if m == 0 || n == 0 {
 		return
 	}

@@ -9,28 +9,17 @@ void openblas_set_num_threads(int);
 import "C"
 
 import (
-	"runtime"
-
 	"gonum.org/v1/gonum/blas/blas32"
 	"gonum.org/v1/netlib/blas/netlib"
 )
 
 const backendName = "openblas"
 
+// OpenBLAS runs single-threaded (whatever OPENBLAS_NUM_THREADS says); gemm
+// splits large products over goroutines instead, see blas.go.
+const splitGEMM = true
+
 func init() {
 	blas32.Use(netlib.Implementation{})
-	setBLASThreads(runtime.GOMAXPROCS(0))
+	C.openblas_set_num_threads(1)
 }
-
-// setBLASThreads sets how many threads OpenBLAS uses for one call. The model
-// drops it to 1 around sections where its own goroutines already run one
-// small GEMM per core (attention), so the two kinds of threads do not fight.
-func setBLASThreads(n int) {
-	if n == blasThreads {
-		return
-	}
-	blasThreads = n
-	C.openblas_set_num_threads(C.int(n))
-}
-
-var blasThreads int

@@ -4,5 +4,5 @@ package model
 
 const backendName = "gonum (pure Go)"
 
-// setBLASThreads is a no-op: gonum's kernels spawn their own goroutines.
-func setBLASThreads(n int) {}
+// gonum's kernels spread one call over all cores themselves.
+const splitGEMM = false

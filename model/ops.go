@@ -146,9 +146,10 @@ const invSqrt2Pi = 0.39894228040143267794
 // geluForward writes y = x·Φ(x) with the exact (erf) Gaussian CDF, as BERT's "gelu".
 func geluForward(x, y []float32) {
 	parallelFor(len(x), 1<<14, func(lo, hi int) {
-		for i := lo; i < hi; i++ {
-			v := float64(x[i])
-			y[i] = float32(0.5 * v * (1 + math.Erf(v*invSqrt2)))
+		x, y := x[lo:hi], y[lo:hi]
+		for i, v := range x {
+			c, _ := phiAndPdf(v)
+			y[i] = v * c
 		}
 	})
 }
@@ -156,10 +157,10 @@ func geluForward(x, y []float32) {
 // geluBackward multiplies d in place by dGELU/dx at x: Φ(x) + x·φ(x).
 func geluBackward(x, d []float32) {
 	parallelFor(len(x), 1<<14, func(lo, hi int) {
-		for i := lo; i < hi; i++ {
-			v := float64(x[i])
-			g := 0.5*(1+math.Erf(v*invSqrt2)) + v*invSqrt2Pi*math.Exp(-0.5*v*v)
-			d[i] *= float32(g)
+		x, d := x[lo:hi], d[lo:hi]
+		for i, v := range x {
+			c, p := phiAndPdf(v)
+			d[i] *= c + v*p
 		}
 	})
 }

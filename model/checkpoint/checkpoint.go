@@ -239,8 +239,8 @@ func taskInfos(heads []model.HeadSpec, infos []TaskInfo) ([]TaskInfo, error) {
 // Options adjust Load.
 type Options struct {
 	// TaskName names the task of an imported Hugging Face classifier head.
-	// Default: the directory's base name when fs has a String method
-	// (LocalDir does), else "classifier". Ignored for taskweave checkpoints.
+	// Default: the directory's base name when fs tells its path (LocalDir
+	// and io/storage.DirFS do), else "classifier". Ignored for taskweave checkpoints.
 	TaskName string
 	// AllowVocabTruncation accepts a vocab.txt with MORE entries than the
 	// embedding matrix has rows by keeping only its first vocab_size entries
@@ -474,10 +474,14 @@ func readAll(fs FS, name string) ([]byte, error) {
 
 func isNotExist(err error) bool { return errors.Is(err, os.ErrNotExist) }
 
-// dirName is how messages name the directory.
+// dirName is how messages name the directory: its path when fs tells it
+// (LocalDir through String, io/storage.DirFS through Base).
 func dirName(fs FS) string {
-	if s, ok := fs.(fmt.Stringer); ok {
-		return s.String()
+	switch d := fs.(type) {
+	case interface{ Base() string }:
+		return d.Base()
+	case fmt.Stringer:
+		return d.String()
 	}
 	return fmt.Sprintf("%T", fs)
 }

@@ -275,8 +275,10 @@ func guessTagScheme(labels []string) string {
 
 // defaultTaskName names an imported head after its directory.
 func defaultTaskName(fs FS) string {
-	if s, ok := fs.(fmt.Stringer); ok {
-		if b := path.Base(strings.TrimRight(strings.ReplaceAll(s.String(), "\\", "/"), "/")); b != "." && b != "/" && b != "" {
+	_, named := fs.(interface{ Base() string })
+	if _, ok := fs.(fmt.Stringer); ok || named {
+		d := strings.TrimRight(strings.ReplaceAll(dirName(fs), "\\", "/"), "/")
+		if b := path.Base(d); b != "." && b != "/" && b != "" && !strings.HasSuffix(b, ":") {
 			return b
 		}
 	}
