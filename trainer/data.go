@@ -3,57 +3,26 @@ package trainer
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"math/rand/v2"
 	"os"
-	"path"
-	"path/filepath"
 	"sort"
 
-	"github.com/parquet-go/parquet-go"
-
+	"github.com/taskweave/taskweave/io/manifest"
 	"github.com/taskweave/taskweave/io/shards"
 	"github.com/taskweave/taskweave/io/storage"
 	"github.com/taskweave/taskweave/model"
 )
 
-// manifestFile is the part of <data>/manifest.json the trainer reads
-// (docs/architecture.md, io/manifest). A private decoder keeps the trainer
-// independent of io/manifest's Go types; the JSON is the contract.
-type manifestFile struct {
-	FormatVersion int `json:"format_version"`
-	Tokenizer     struct {
-		VocabSHA256 string `json:"vocab_sha256"`
-		VocabSize   int    `json:"vocab_size"`
-		Lowercase   bool   `json:"lowercase"`
-		MaxSeqLen   int    `json:"max_seq_len"`
-	} `json:"tokenizer"`
-	Tasks map[string]struct {
-		Type      string   `json:"type"`
-		TagScheme string   `json:"tag_scheme"`
-		Labels    []string `json:"labels"`
-		Splits    map[string]struct {
-			Examples int64    `json:"examples"`
-			Tokens   int64    `json:"tokens"`
-			Shards   []string `json:"shards"`
-		} `json:"splits"`
-	} `json:"tasks"`
-}
-
-func readManifest(ctx context.Context, dir string) (*manifestFile, string, error) {
-	p := storage.Join(dir, "manifest.json")
-	b, err := storage.ReadFile(ctx, p)
+func readManifest(ctx context.Context, dir string) (*manifest.Manifest, string, error) {
+	p := manifest.Path(dir)
+	m, err := manifest.Read(ctx, p)
 	if err != nil {
 		return nil, p, fmt.Errorf("reading the preprocessed data's manifest: %w (run `taskweave preprocess` first, or point --data at its output)", err)
 	}
-	var m manifestFile
-	if err := json.Unmarshal(b, &m); err != nil {
-		return nil, p, fmt.Errorf("%s: not valid JSON: %w", p, err)
-	}
-	return &m, p, nil
+	return m, p, nil
 }
 
 // example is one training example, unpadded.
@@ -70,7 +39,7 @@ type example struct {
 type shardReader struct {
 	path   string
 	closer io.Closer
-	r      *parquet.GenericReader[shards.Row]
+	r      *shards.Reader
 	buf    []shards.Row
 	n, i   int
 	row    int64
@@ -98,12 +67,12 @@ func openShard(ctx context.Context, p string) (*shardReader, error) {
 		}
 		ra, size, closer = f, st.Size(), f
 	}
-	pf, err := parquet.OpenFile(ra, size)
+	r, err := shards.OpenReader(ra, size)
 	if err != nil {
 		closer.Close()
 		return nil, fmt.Errorf("shard %s is corrupt or truncated: %w (re-run preprocessing to rewrite it)", p, err)
 	}
-	return &shardReader{path: p, closer: closer, r: parquet.NewGenericReader[shards.Row](pf), buf: make([]shards.Row, 64)}, nil
+	return &shardReader{path: p, closer: closer, r: r, buf: make([]shards.Row, 64)}, nil
 }
 
 // next returns the next row, or io.EOF after the last.
@@ -430,15 +399,4 @@ func evalExamples(ctx context.Context, t *taskData, cfg batchConfig, fn func(b *
 		rd.close()
 	}
 	return flush()
-}
-
-// resolveShard makes a manifest shard path absolute against the data dir.
-func resolveShard(dir, p string) string {
-	if storage.IsGCS(p) || filepath.IsAbs(p) {
-		return p
-	}
-	if storage.IsGCS(dir) {
-		return storage.Join(dir, path.Clean(p))
-	}
-	return filepath.Join(dir, filepath.FromSlash(p))
 }

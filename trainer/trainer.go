@@ -246,13 +246,13 @@ func (tr *Trainer) setup(ctx context.Context) error {
 		if !ok || len(split.Shards) == 0 {
 			return fmt.Errorf("task %q has no train shards in %s", o.Name, manPath)
 		}
-		for _, s := range split.Shards {
-			t.train = append(t.train, resolveShard(cfg.Data, s))
+		if t.train, err = man.ShardPaths(manPath, o.Name, "train"); err != nil {
+			return err
 		}
 		t.trainN = split.Examples
-		if ev, ok := mt.Splits[cfg.EvalSplit]; ok {
-			for _, s := range ev.Shards {
-				t.eval = append(t.eval, resolveShard(cfg.Data, s))
+		if _, ok := mt.Splits[cfg.EvalSplit]; ok {
+			if t.eval, err = man.ShardPaths(manPath, o.Name, cfg.EvalSplit); err != nil {
+				return err
 			}
 		}
 		if t.weight == 0 {

@@ -3,7 +3,6 @@ package trainer
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -11,8 +10,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/parquet-go/parquet-go"
-
+	"github.com/taskweave/taskweave/io/manifest"
 	"github.com/taskweave/taskweave/io/shards"
 	"github.com/taskweave/taskweave/model"
 	"github.com/taskweave/taskweave/model/checkpoint"
@@ -20,21 +18,9 @@ import (
 
 const testVocab = 40
 
-// writeShard writes rows with parquet-go, as io/shards' writer does.
 func writeShard(t *testing.T, path string, rows []shards.Row) {
 	t.Helper()
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	var buf bytes.Buffer
-	w := parquet.NewGenericWriter[shards.Row](&buf, parquet.MaxRowsPerRowGroup(16))
-	if _, err := w.Write(rows); err != nil {
-		t.Fatal(err)
-	}
-	if err := w.Close(); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil {
+	if err := shards.WriteFile(context.Background(), path, rows, shards.WithRowGroupRows(16)); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -81,11 +67,10 @@ func synthData(t *testing.T, nTrain int) string {
 		}
 		return rows
 	}
-	man := map[string]any{"format_version": 1,
-		"tokenizer": map[string]any{"vocab_size": testVocab, "lowercase": false, "max_seq_len": 32}}
-	tasks := map[string]any{}
+	man := &manifest.Manifest{FormatVersion: manifest.FormatVersion, Fingerprint: "sha256:00", Tasks: map[string]manifest.Task{},
+		Tokenizer: manifest.Tokenizer{VocabSize: testVocab, MaxSeqLen: 32}}
 	for _, task := range []string{"sent", "ner"} {
-		splits := map[string]any{}
+		splits := map[string]manifest.Split{}
 		for _, sp := range []struct {
 			name   string
 			n, shs int
@@ -98,17 +83,15 @@ func synthData(t *testing.T, nTrain int) string {
 				writeShard(t, filepath.Join(dir, rel), rows[s*per:min((s+1)*per, len(rows))])
 				paths = append(paths, rel)
 			}
-			splits[sp.name] = map[string]any{"examples": sp.n, "shards": paths}
+			splits[sp.name] = manifest.Split{Examples: int64(sp.n), Shards: paths}
 		}
 		if task == "sent" {
-			tasks[task] = map[string]any{"type": "sequence_classification", "labels": []string{"neg", "pos"}, "splits": splits}
+			man.Tasks[task] = manifest.Task{Type: "sequence_classification", Labels: []string{"neg", "pos"}, Splits: splits}
 		} else {
-			tasks[task] = map[string]any{"type": "token_classification", "tag_scheme": "iob2", "labels": []string{"O", "B-X", "I-X"}, "splits": splits}
+			man.Tasks[task] = manifest.Task{Type: "token_classification", TagScheme: "iob2", Labels: []string{"O", "B-X", "I-X"}, Splits: splits}
 		}
 	}
-	man["tasks"] = tasks
-	b, _ := json.Marshal(man)
-	if err := os.WriteFile(filepath.Join(dir, "manifest.json"), b, 0o644); err != nil {
+	if err := manifest.Write(context.Background(), manifest.Path(dir), man); err != nil {
 		t.Fatal(err)
 	}
 	var v []string
