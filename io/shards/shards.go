@@ -1,7 +1,6 @@
 package shards
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -96,8 +95,9 @@ func WriteFile(ctx context.Context, p string, rows []Row, opts ...Option) error 
 // Reader streams rows from one shard; memory stays bounded by a page per
 // column, whatever the shard's size.
 type Reader struct {
-	f  *parquet.File
-	pr *parquet.GenericReader[Row]
+	f      *parquet.File
+	pr     *parquet.GenericReader[Row]
+	closer io.Closer // the storage reader when opened by Open
 }
 
 // OpenReader opens a shard for streaming. It checks that the file carries
@@ -123,13 +123,29 @@ func OpenReader(r io.ReaderAt, size int64) (*Reader, error) {
 	return &Reader{f: f, pr: parquet.NewGenericReader[Row](f)}, nil
 }
 
+// Open opens the shard at p (local or gs://) for streaming; gs:// objects are
+// read with ranged requests, never downloaded whole. Close releases both.
+func Open(ctx context.Context, p string) (*Reader, error) {
+	ra, err := storage.OpenAt(ctx, p)
+	if err != nil {
+		return nil, err
+	}
+	r, err := OpenReader(ra, ra.Size())
+	if err != nil {
+		ra.Close()
+		return nil, fmt.Errorf("%s: %w", p, err)
+	}
+	r.closer = ra
+	return r, nil
+}
+
 // NumRows returns the number of rows in the shard.
 func (r *Reader) NumRows() int64 { return r.f.NumRows() }
 
 // Read fills buf with the next rows and returns how many it read; io.EOF
 // (possibly with n > 0) after the last row. Rows returned by earlier calls
 // stay valid: buf's elements are reset first, so their slices are never
-// reused for new data.
+// handed back to the decoder for reuse.
 func (r *Reader) Read(buf []Row) (int, error) {
 	clear(buf)
 	n, err := r.pr.Read(buf)
@@ -139,18 +155,22 @@ func (r *Reader) Read(buf []Row) (int, error) {
 	return n, err
 }
 
-// Close releases the reader (not the underlying io.ReaderAt).
-func (r *Reader) Close() error { return r.pr.Close() }
+// Close releases the reader, and the underlying file if Open opened it.
+func (r *Reader) Close() error {
+	err := r.pr.Close()
+	if r.closer != nil {
+		if cerr := r.closer.Close(); err == nil {
+			err = cerr
+		}
+	}
+	return err
+}
 
 // ReadAll reads every row of the shard at p (local or gs://).
 func ReadAll(ctx context.Context, p string) ([]Row, error) {
-	data, err := storage.ReadFile(ctx, p)
+	r, err := Open(ctx, p)
 	if err != nil {
 		return nil, err
-	}
-	r, err := OpenReader(bytes.NewReader(data), int64(len(data)))
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", p, err)
 	}
 	defer r.Close()
 	rows := make([]Row, 0, r.NumRows())

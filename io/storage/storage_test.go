@@ -381,3 +381,54 @@ func count(m *sync.Map) int {
 	m.Range(func(any, any) bool { n++; return true })
 	return n
 }
+
+func TestOpenAt(t *testing.T) {
+	ctx := context.Background()
+	// 3.5 blocks of distinct bytes, so a wrong offset shows.
+	data := make([]byte, 3<<20+1<<19)
+	for i := range data {
+		data[i] = byte(i*7 + i>>12)
+	}
+	for name, root := range roots(t) {
+		t.Run(name, func(t *testing.T) {
+			p := storage.Join(root, "big.bin")
+			if err := storage.WriteFile(ctx, p, data); err != nil {
+				t.Fatal(err)
+			}
+			r, err := storage.OpenAt(ctx, p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer r.Close()
+			if r.Size() != int64(len(data)) {
+				t.Fatalf("Size = %d, want %d", r.Size(), len(data))
+			}
+			for _, tc := range []struct {
+				off, n int
+				eof    bool
+			}{
+				{0, 10, false},
+				{1<<20 - 5, 10, false},      // straddles a block boundary
+				{100, 2<<20 + 12345, false}, // spans three blocks
+				{len(data) - 4, 4, false},   // footer-style read at the end
+				{len(data) - 4, 10, true},   // past the end
+				{3 << 20, 1 << 19, false},   // the short last block
+				{0, len(data), false},       // everything
+				{len(data) + 10, 1, true},   // beyond
+			} {
+				buf := make([]byte, tc.n)
+				n, err := r.ReadAt(buf, int64(tc.off))
+				want := data[min(tc.off, len(data)):min(tc.off+tc.n, len(data))]
+				if !bytes.Equal(buf[:n], want) {
+					t.Fatalf("ReadAt(%d, %d) returned wrong bytes", tc.off, tc.n)
+				}
+				if tc.eof != (err == io.EOF) || (!tc.eof && err != nil) {
+					t.Fatalf("ReadAt(%d, %d) err = %v, want EOF=%v", tc.off, tc.n, err, tc.eof)
+				}
+			}
+			if _, err := storage.OpenAt(ctx, storage.Join(root, "absent")); !errors.Is(err, fs.ErrNotExist) {
+				t.Fatalf("OpenAt of a missing file: %v", err)
+			}
+		})
+	}
+}
