@@ -2,15 +2,40 @@
 // imports Hugging Face BERT checkpoints.
 //
 // A checkpoint directory (../shared/DESIGN.md) holds config.json (the
-// encoder config under Hugging Face BERT keys plus a "taskweave" section
-// with heads, tasks and the sha256 of every other file), model.safetensors
-// (encoder tensors under Hugging Face BertModel names, heads under
-// heads.<task>.…), vocab.txt and tasks.json. Save writes config.json last,
-// and Load checks the recorded hashes, so a directory left half-written by
-// an interrupted Save is refused instead of loaded with mixed weights.
+// encoder config under Hugging Face BERT keys, model_type "bert",
+// architectures ["BertModel"], plus a "taskweave" object with the format
+// version, task names, heads, casing, max sequence length, Meta.Extra —
+// where the trainer keeps sharing and strategy — and the sha256 of every
+// other file), model.safetensors (encoder tensors under Hugging Face
+// BertModel names, heads under heads.<task>.…), vocab.txt, tasks.json (the
+// TaskInfo list) and, beyond the contract, tokenizer_config.json
+// (do_lower_case, model_max_length) so that transformers' BertTokenizer
+// reads the directory too.
+//
+// Save writes each file atomically through FS.Create and config.json last;
+// Load checks the recorded hashes. A directory where a Save stopped halfway
+// (no config.json) or whose files come from two Saves is therefore refused
+// instead of loaded with mixed weights. A failed write is aborted (the
+// writer's Abort method, which LocalDir's and io/storage's writers have),
+// never published.
 //
 // Load also imports Hugging Face BertModel, BertForSequenceClassification
-// and BertForTokenClassification directories (model.safetensors or
-// pytorch_model.bin), with or without the "bert." prefix and with the old
-// LayerNorm gamma/beta names.
+// and BertForTokenClassification directories: model.safetensors (F32, F16,
+// BF16, F64; read with this package's own reader) or pytorch_model.bin
+// (through github.com/nlpodyssey/gopickle, which unpickles without running
+// Python), with or without the "bert." prefix, with the old LayerNorm
+// gamma/beta names, ignoring the position_ids buffer. classifier.* becomes
+// the head of one task named by Options.TaskName or after the directory,
+// labelled from id2label. Refused with a message naming the tensor or file
+// and both sizes: a tensor whose shape disagrees with config.json, a
+// missing tensor (except the pooler of token and bare models, which
+// Hugging Face builds without one), a tensor the model has no place for
+// (unless listed in Options.IgnoreTensors), and a vocab.txt whose length
+// differs from vocab_size (a longer one is accepted, truncated and warned,
+// with Options.AllowVocabTruncation).
+//
+// Additions to docs/architecture.md's contract: LoadWith and Options,
+// Meta.Task, ReadSafetensors/WriteSafetensors and Tensor, JSON tags on
+// TaskInfo. Save requires len(Meta.Vocab) == vocab_size and a label list for
+// every classification head.
 package checkpoint

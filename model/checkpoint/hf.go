@@ -147,8 +147,9 @@ func importHF(fs FS, where string, raw []byte, opt Options) (*model.Model, Meta,
 		Extra: map[string]any{"imported_from": "huggingface", "architecture": orBertModel(arch), "weights_file": path.Base(file)}}
 	if b, err := readAll(fs, TokenizerConfigFile); err == nil {
 		var tc struct {
-			DoLowerCase    *bool `json:"do_lower_case"`
-			ModelMaxLength *int  `json:"model_max_length"`
+			DoLowerCase *bool `json:"do_lower_case"`
+			// float: transformers writes 1e30-ish "no limit" values here.
+			ModelMaxLength *float64 `json:"model_max_length"`
 		}
 		if err := json.Unmarshal(b, &tc); err != nil {
 			return nil, Meta{}, fmt.Errorf("checkpoint %s: %s: %w", where, TokenizerConfigFile, err)
@@ -156,8 +157,8 @@ func importHF(fs FS, where string, raw []byte, opt Options) (*model.Model, Meta,
 		if tc.DoLowerCase != nil {
 			meta.Lowercase = *tc.DoLowerCase
 		}
-		if tc.ModelMaxLength != nil && *tc.ModelMaxLength > 0 && *tc.ModelMaxLength < meta.MaxSeqLen {
-			meta.MaxSeqLen = *tc.ModelMaxLength
+		if tc.ModelMaxLength != nil && *tc.ModelMaxLength > 0 && *tc.ModelMaxLength < float64(meta.MaxSeqLen) {
+			meta.MaxSeqLen = int(*tc.ModelMaxLength)
 		}
 	} else if !isNotExist(err) {
 		return nil, Meta{}, fmt.Errorf("checkpoint %s: %w", where, err)

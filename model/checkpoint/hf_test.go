@@ -204,6 +204,27 @@ func TestImportRefusals(t *testing.T) {
 	}
 }
 
+// TestImportTokenizerConfig: casing and length come from
+// tokenizer_config.json, including transformers' huge "no limit" length.
+func TestImportTokenizerConfig(t *testing.T) {
+	for _, c := range []struct {
+		json      string
+		lowercase bool
+		maxLen    int
+	}{
+		{`{"do_lower_case": false, "model_max_length": 1000000000000000019884624838656}`, false, 32},
+		{`{"model_max_length": 24}`, true, 24},
+		{`{"do_lower_case": true, "model_max_length": 512}`, true, 32},
+	} {
+		dir := hfDir(t, "testdata/ref", nil, nil)
+		os.WriteFile(filepath.Join(dir, "tokenizer_config.json"), []byte(c.json), 0o644)
+		_, meta, err := Load(LocalDir(dir))
+		if err != nil || meta.Lowercase != c.lowercase || meta.MaxSeqLen != c.maxLen {
+			t.Errorf("%s: lowercase %v max %d, err %v; want %v %d", c.json, meta.Lowercase, meta.MaxSeqLen, err, c.lowercase, c.maxLen)
+		}
+	}
+}
+
 func TestImportVocabSizeChecks(t *testing.T) {
 	write := func(n int) string {
 		dir := hfDir(t, "testdata/ref", nil, nil)
