@@ -1,0 +1,51 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/taskweave/taskweave/pipelines/evaluate"
+)
+
+func init() {
+	register("evaluate", "score a checkpoint's heads over a split of the shards (Beam pipeline); writes report.json/.md, charts, predictions",
+		func(fs *flag.FlagSet) func(ctx context.Context, args []string) error {
+			var o evaluate.Options
+			var tasks string
+			fs.StringVar(&o.Model, "model", "", "checkpoint directory (local or gs://)")
+			fs.StringVar(&o.Data, "data", "", "shards directory written by preprocess (local or gs://), or its manifest.json")
+			fs.StringVar(&o.Split, "split", "test", "split to score")
+			fs.StringVar(&o.Out, "out", "", "report directory (local or gs://)")
+			fs.StringVar(&tasks, "tasks", "", "comma-separated tasks to score (default: every task of the split)")
+			fs.IntVar(&o.BatchSize, "batch", 32, "examples per model batch")
+			fs.StringVar(&o.Compare, "compare", "", "second checkpoint to score on the same shards, reported side by side")
+			return func(ctx context.Context, args []string) error {
+				if len(args) > 0 {
+					return fmt.Errorf("unexpected arguments %q; every input is a flag (see -h)", args)
+				}
+				for _, t := range strings.Split(tasks, ",") {
+					if t = strings.TrimSpace(t); t != "" {
+						o.Tasks = append(o.Tasks, t)
+					}
+				}
+				o.Log = os.Stderr
+				rep, err := evaluate.Run(ctx, o)
+				if err != nil {
+					return err
+				}
+				for _, t := range rep.Tasks {
+					for _, m := range rep.Models {
+						r := t.Results[m.Name]
+						fmt.Printf("%-12s %-8s %-16s %.4f  (%d examples)\n", t.Task, m.Name, r.Primary, r.Score, r.Examples)
+					}
+				}
+				for _, u := range rep.Unscored {
+					fmt.Printf("%-12s %-8s not scored: %s\n", u.Task, u.Model, u.Reason)
+				}
+				return nil
+			}
+		})
+}

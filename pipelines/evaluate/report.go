@@ -1,0 +1,231 @@
+package evaluate
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/taskweave/taskweave/io/storage"
+	"github.com/taskweave/taskweave/transforms/score"
+)
+
+// Report is report.json.
+type Report struct {
+	FormatVersion int          `json:"format_version"`
+	Created       string       `json:"created"`
+	Split         string       `json:"split"`
+	Data          DataInfo     `json:"data"`
+	Models        []ModelInfo  `json:"models"`
+	Tasks         []TaskReport `json:"tasks"`
+	Unscored      []Unscored   `json:"unscored_tasks"`
+	Throughput    Throughput   `json:"throughput"`
+	Charts        []string     `json:"charts"`
+}
+
+// DataInfo identifies the shards scored.
+type DataInfo struct {
+	Path           string `json:"path"`
+	Manifest       string `json:"manifest"`
+	ManifestSHA256 string `json:"manifest_sha256"`
+	Fingerprint    string `json:"fingerprint"` // the manifest's own inputs+config fingerprint
+	VocabSHA256    string `json:"vocab_sha256"`
+}
+
+// ModelInfo identifies one checkpoint: Name is "model" or "compare".
+type ModelInfo struct {
+	Name        string            `json:"name"`
+	Path        string            `json:"path"`
+	Fingerprint string            `json:"fingerprint"` // sha256 over the per-file hashes
+	Files       map[string]string `json:"files"`
+	VocabSHA256 string            `json:"vocab_sha256"`
+	Tasks       []string          `json:"tasks"`
+}
+
+// TaskReport is one task's figures per checkpoint, with deltas
+// (compare − model) when two were scored.
+type TaskReport struct {
+	Task             string                       `json:"task"`
+	Kind             string                       `json:"kind"`
+	TagScheme        string                       `json:"tag_scheme,omitempty"`
+	ManifestExamples int64                        `json:"manifest_examples"`
+	Results          map[string]score.TaskMetrics `json:"results"`
+	Deltas           []Delta                      `json:"deltas,omitempty"`
+}
+
+// Delta is one metric of both checkpoints and their difference.
+type Delta struct {
+	Metric  string  `json:"metric"`
+	Model   float64 `json:"model"`
+	Compare float64 `json:"compare"`
+	Delta   float64 `json:"delta"`
+}
+
+// Unscored is a task of the split that a checkpoint has no head for.
+type Unscored struct {
+	Task   string `json:"task"`
+	Model  string `json:"model"`
+	Reason string `json:"reason"`
+}
+
+// Throughput is the pipeline's wall time and the WordPiece tokens it scored
+// (summed over checkpoints).
+type Throughput struct {
+	Seconds         float64 `json:"seconds"`
+	Examples        int64   `json:"examples"`
+	Tokens          int64   `json:"tokens"`
+	TokensPerSecond float64 `json:"tokens_per_second"`
+}
+
+type named struct {
+	name string
+	v    float64
+}
+
+// headline lists a task's metrics in report order.
+func headline(m score.TaskMetrics) []named {
+	var out []named
+	switch {
+	case m.Class != nil:
+		out = append(out, named{"accuracy", m.Class.Accuracy}, named{"macro_f1", m.Class.MacroF1}, named{"mcc", m.Class.MCC})
+		for i, c := range m.Class.PerClass {
+			out = append(out, named{"f1[" + labelAt(m.Labels, i) + "]", c.F1})
+		}
+	case m.Regression != nil:
+		out = append(out, named{"pearson", m.Regression.Pearson}, named{"spearman", m.Regression.Spearman}, named{"mse", m.Regression.MSE})
+	case m.Entities != nil:
+		e := m.Entities
+		out = append(out, named{"precision", e.Micro.Precision}, named{"recall", e.Micro.Recall}, named{"f1", e.Micro.F1},
+			named{"token_accuracy", e.TokenAccuracy})
+		for _, t := range e.Types {
+			out = append(out, named{"f1[" + t + "]", e.PerType[t].F1})
+		}
+	case m.TokenAccuracy != nil:
+		out = append(out, named{"token_accuracy", *m.TokenAccuracy})
+	}
+	return out
+}
+
+func labelAt(labels []string, i int) string {
+	if i < len(labels) {
+		return labels[i]
+	}
+	return fmt.Sprint(i)
+}
+
+func deltas(a, b score.TaskMetrics) []Delta {
+	bv := map[string]float64{}
+	for _, n := range headline(b) {
+		bv[n.name] = n.v
+	}
+	var out []Delta
+	for _, n := range headline(a) {
+		if v, ok := bv[n.name]; ok {
+			out = append(out, Delta{Metric: n.name, Model: n.v, Compare: v, Delta: v - n.v})
+		}
+	}
+	return out
+}
+
+func writeReport(ctx context.Context, out string, rep *Report) error {
+	charts, err := writeCharts(ctx, out, rep)
+	if err != nil {
+		return err
+	}
+	rep.Charts = charts
+	if rep.Unscored == nil {
+		rep.Unscored = []Unscored{}
+	}
+	b, err := json.MarshalIndent(rep, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := storage.WriteFile(ctx, storage.Join(out, "report.json"), append(b, '\n')); err != nil {
+		return err
+	}
+	return storage.WriteFile(ctx, storage.Join(out, "report.md"), markdown(rep))
+}
+
+func markdown(rep *Report) []byte {
+	var b bytes.Buffer
+	compare := len(rep.Models) > 1
+	fmt.Fprintf(&b, "# Evaluation report: split %s\n\n", rep.Split)
+	fmt.Fprintf(&b, "| | path | fingerprint |\n| --- | --- | --- |\n")
+	fmt.Fprintf(&b, "| data | `%s` | `%s` (manifest `%s`) |\n", rep.Data.Path, rep.Data.Fingerprint, rep.Data.ManifestSHA256)
+	for _, m := range rep.Models {
+		fmt.Fprintf(&b, "| %s | `%s` | `%s` |\n", m.Name, m.Path, m.Fingerprint)
+	}
+	fmt.Fprintf(&b, "\nScored %d examples, %d WordPiece tokens in %.1f s (%.0f tokens/s).\n",
+		rep.Throughput.Examples, rep.Throughput.Tokens, rep.Throughput.Seconds, rep.Throughput.TokensPerSecond)
+	for _, c := range rep.Charts {
+		fmt.Fprintf(&b, "\n![%s](%s)\n", c, c)
+	}
+	for _, t := range rep.Tasks {
+		m := t.Results["model"]
+		fmt.Fprintf(&b, "\n## %s (%s", t.Task, t.Kind)
+		if t.TagScheme != "" {
+			fmt.Fprintf(&b, ", %s", t.TagScheme)
+		}
+		fmt.Fprintf(&b, ")\n\n%d examples", m.Examples)
+		if m.Unlabeled > 0 {
+			fmt.Fprintf(&b, " (%d without gold labels, not scored)", m.Unlabeled)
+		}
+		if m.Words > 0 {
+			fmt.Fprintf(&b, ", %d words", m.Words)
+		}
+		fmt.Fprintf(&b, ", %d tokens.\n\n", m.Tokens)
+		if compare {
+			fmt.Fprintf(&b, "| metric | model | compare | Δ |\n| --- | ---: | ---: | ---: |\n")
+			for _, d := range t.Deltas {
+				fmt.Fprintf(&b, "| %s | %.4f | %.4f | %+.4f |\n", d.Metric, d.Model, d.Compare, d.Delta)
+			}
+		} else {
+			fmt.Fprintf(&b, "| metric | value |\n| --- | ---: |\n")
+			for _, n := range headline(m) {
+				fmt.Fprintf(&b, "| %s | %.4f |\n", n.name, n.v)
+			}
+		}
+		switch {
+		case m.Class != nil:
+			fmt.Fprintf(&b, "\n| class | precision | recall | F1 | support |\n| --- | ---: | ---: | ---: | ---: |\n")
+			for i, c := range m.Class.PerClass {
+				fmt.Fprintf(&b, "| %s | %.4f | %.4f | %.4f | %d |\n", labelAt(m.Labels, i), c.Precision, c.Recall, c.F1, c.Support)
+			}
+			fmt.Fprintf(&b, "\nConfusion matrix (rows gold, columns predicted):\n\n| gold \\ pred |")
+			for i := range m.Class.Confusion {
+				fmt.Fprintf(&b, " %s |", labelAt(m.Labels, i))
+			}
+			fmt.Fprintf(&b, "\n| --- |%s\n", strings.Repeat(" ---: |", len(m.Class.Confusion)))
+			for i, row := range m.Class.Confusion {
+				fmt.Fprintf(&b, "| %s |", labelAt(m.Labels, i))
+				for _, v := range row {
+					fmt.Fprintf(&b, " %d |", v)
+				}
+				b.WriteByte('\n')
+			}
+		case m.Entities != nil:
+			e := m.Entities
+			fmt.Fprintf(&b, "\nEntity scores (conlleval chunk rules, scheme %s):\n\n| type | precision | recall | F1 | gold | predicted | correct |\n| --- | ---: | ---: | ---: | ---: | ---: | ---: |\n", e.Scheme)
+			types := append([]string(nil), e.Types...)
+			sort.Strings(types)
+			for _, ty := range types {
+				c := e.PerType[ty]
+				fmt.Fprintf(&b, "| %s | %.4f | %.4f | %.4f | %d | %d | %d |\n", ty, c.Precision, c.Recall, c.F1, c.Support, c.Predicted, c.Correct)
+			}
+			c := e.Micro
+			fmt.Fprintf(&b, "| **micro** | %.4f | %.4f | %.4f | %d | %d | %d |\n", c.Precision, c.Recall, c.F1, c.Support, c.Predicted, c.Correct)
+			if e.GoldInvalid > 0 || e.PredInvalid > 0 {
+				fmt.Fprintf(&b, "\nIll-formed %s tags: %d gold, %d predicted (read with conlleval's rules).\n", e.Scheme, e.GoldInvalid, e.PredInvalid)
+			}
+		}
+	}
+	if len(rep.Unscored) > 0 {
+		fmt.Fprintf(&b, "\n## Tasks not scored\n\n| task | checkpoint | reason |\n| --- | --- | --- |\n")
+		for _, u := range rep.Unscored {
+			fmt.Fprintf(&b, "| %s | %s | %s |\n", u.Task, u.Model, u.Reason)
+		}
+	}
+	return b.Bytes()
+}

@@ -1,0 +1,290 @@
+package score
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"reflect"
+	"sort"
+	"strings"
+
+	"github.com/apache/beam/sdks/v2/go/pkg/beam"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/register"
+	"github.com/parquet-go/parquet-go"
+
+	"github.com/taskweave/taskweave/io/shards"
+	"github.com/taskweave/taskweave/io/storage"
+	"github.com/taskweave/taskweave/model/checkpoint"
+)
+
+func init() {
+	beam.RegisterType(reflect.TypeOf((*shards.Row)(nil)).Elem())
+	beam.RegisterType(reflect.TypeOf((*ShardRef)(nil)).Elem())
+	beam.RegisterType(reflect.TypeOf((*Prediction)(nil)).Elem())
+	// The accumulator holds maps and pointers; JSON keeps it exact and
+	// independent of the schema coder's support for them.
+	beam.RegisterCoder(reflect.TypeOf((*Acc)(nil)).Elem(), encodeAcc, decodeAcc)
+
+	register.DoFn3x1[context.Context, ShardRef, func(string, shards.Row), error](&ReadShardFn{})
+	register.DoFn4x1[context.Context, string, shards.Row, func(Prediction), error](&ScoreFn{})
+	register.Combiner2[Acc, Prediction](&MetricsFn{})
+	register.DoFn3x1[context.Context, string, func(*Prediction) bool, error](&WritePredictionsFn{})
+	register.DoFn3x1[context.Context, string, Acc, error](&WriteMetricsFn{})
+	register.Function1x2(KeyByPart)
+	register.Function1x2(KeyByTask)
+	register.Emitter2[string, shards.Row]()
+	register.Emitter1[Prediction]()
+	register.Iter1[*Prediction]()
+}
+
+func encodeAcc(a Acc) ([]byte, error) { return json.Marshal(a) }
+
+func decodeAcc(b []byte) (Acc, error) {
+	var a Acc
+	err := json.Unmarshal(b, &a)
+	return a, err
+}
+
+var (
+	examplesScored = beam.NewCounter("taskweave.evaluate", "examples_scored")
+	tokensScored   = beam.NewCounter("taskweave.evaluate", "tokens_scored")
+)
+
+// ReadShardFn streams the rows of one shard file (local or gs://), keyed by
+// the shard's file name so predictions can be written per shard.
+type ReadShardFn struct{}
+
+// ProcessElement reads ref's rows and checks each belongs to ref's task.
+func (f *ReadShardFn) ProcessElement(ctx context.Context, ref ShardRef, emit func(string, shards.Row)) error {
+	data, err := storage.ReadFile(ctx, ref.Path)
+	if err != nil {
+		return err
+	}
+	r := parquet.NewGenericReader[shards.Row](bytes.NewReader(data))
+	defer r.Close()
+	buf := make([]shards.Row, 256)
+	for {
+		n, err := r.Read(buf)
+		for _, row := range buf[:n] {
+			if row.Task != ref.Task {
+				return fmt.Errorf("score: %s holds a row of task %q (example %s) but the manifest lists it under task %q; re-run preprocess",
+					ref.Path, row.Task, row.ExampleID, ref.Task)
+			}
+			emit(ref.Part, row)
+		}
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("score: reading %s: %w", ref.Path, err)
+		}
+	}
+}
+
+// ScoreFn scores rows with one checkpoint. Rows are buffered per task and
+// scored length-sorted in batches when a task's buffer holds FlushRows rows
+// and in FinishBundle; the checkpoint is loaded once per DoFn instance.
+type ScoreFn struct {
+	Name      string     // "model" or "compare": tags every Prediction
+	Model     string     // checkpoint directory, local or gs://
+	BatchSize int        // examples per model batch
+	FlushRows int        // rows buffered per task before scoring
+	Tasks     []TaskSpec // tasks to score (each must have a head)
+
+	m     Predictor
+	specs map[string]TaskSpec
+	buf   map[string][]pending
+	bt    batcher
+}
+
+// Setup loads the checkpoint and checks it has a head for every task.
+func (f *ScoreFn) Setup(ctx context.Context) error {
+	m, meta, err := checkpoint.Load(storage.Dir(ctx, f.Model))
+	if err != nil {
+		return fmt.Errorf("score: loading checkpoint %s: %w", f.Model, err)
+	}
+	heads := map[string]bool{}
+	for _, h := range m.Heads() {
+		heads[h.Task] = true
+	}
+	_ = meta
+	f.specs = map[string]TaskSpec{}
+	for _, t := range f.Tasks {
+		if !heads[t.Name] {
+			return fmt.Errorf("score: checkpoint %s has no head for task %q", f.Model, t.Name)
+		}
+		f.specs[t.Name] = t
+	}
+	m.SetTraining(false)
+	f.m = m
+	f.buf = map[string][]pending{}
+	if f.BatchSize <= 0 {
+		f.BatchSize = 32
+	}
+	if f.FlushRows < f.BatchSize {
+		f.FlushRows = f.BatchSize * 16
+	}
+	return nil
+}
+
+// ProcessElement buffers one row; a full buffer is scored at once.
+func (f *ScoreFn) ProcessElement(ctx context.Context, part string, row shards.Row, emit func(Prediction)) error {
+	if _, ok := f.specs[row.Task]; !ok {
+		return fmt.Errorf("score: example %s is of task %q, which this evaluation does not score", row.ExampleID, row.Task)
+	}
+	f.buf[row.Task] = append(f.buf[row.Task], pending{part: part, row: row})
+	if len(f.buf[row.Task]) >= f.FlushRows {
+		return f.flush(ctx, row.Task, emit)
+	}
+	return nil
+}
+
+// FinishBundle scores whatever is still buffered.
+func (f *ScoreFn) FinishBundle(ctx context.Context, emit func(Prediction)) error {
+	tasks := make([]string, 0, len(f.buf))
+	for t := range f.buf {
+		tasks = append(tasks, t)
+	}
+	sort.Strings(tasks)
+	for _, t := range tasks {
+		if err := f.flush(ctx, t, emit); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (f *ScoreFn) flush(ctx context.Context, task string, emit func(Prediction)) error {
+	rows := f.buf[task]
+	if len(rows) == 0 {
+		return nil
+	}
+	var toks int64
+	err := f.bt.scoreRows(f.m, f.specs[task], f.Name, rows, f.BatchSize, func(p Prediction) {
+		toks += p.Tokens
+		emit(p)
+	})
+	examplesScored.Inc(ctx, int64(len(rows)))
+	tokensScored.Inc(ctx, toks)
+	f.buf[task] = rows[:0]
+	return err
+}
+
+// KeyByPart keys a prediction by model, task and shard file, the unit of one
+// predictions file.
+func KeyByPart(p Prediction) (string, Prediction) { return p.Key() + "/" + p.Part, p }
+
+// KeyByTask keys a prediction by model and task, the unit of the metrics.
+func KeyByTask(p Prediction) (string, Prediction) { return p.Key(), p }
+
+// MetricsFn combines predictions into one Acc per key.
+type MetricsFn struct {
+	Tasks []TaskSpec
+}
+
+// CreateAccumulator returns an empty accumulator; it learns its task from
+// the first prediction added (a CombineFn does not see its key).
+func (f *MetricsFn) CreateAccumulator() Acc { return Acc{} }
+
+// AddInput counts one prediction.
+func (f *MetricsFn) AddInput(a Acc, p Prediction) (Acc, error) {
+	if a.Kind == "" {
+		var spec *TaskSpec
+		for i := range f.Tasks {
+			if f.Tasks[i].Name == p.Task {
+				spec = &f.Tasks[i]
+			}
+		}
+		if spec == nil {
+			return a, fmt.Errorf("score: no task spec for %q", p.Task)
+		}
+		var err error
+		if a, err = newAcc(*spec); err != nil {
+			return a, err
+		}
+	}
+	err := a.add(p)
+	return a, err
+}
+
+// MergeAccumulators adds b's counts into a.
+func (f *MetricsFn) MergeAccumulators(a, b Acc) (Acc, error) {
+	err := a.merge(b)
+	return a, err
+}
+
+// WritePredictionsFn writes the predictions of one (model, task, shard) as
+// one Parquet file, sorted by example id, atomically.
+type WritePredictionsFn struct {
+	Out   string     // the report directory
+	Tasks []TaskSpec // for the label names
+}
+
+// PredictionsPath is where the predictions of one shard of one task go:
+// <out>/predictions/<task>/<part> for the evaluated model and
+// <out>/compare/predictions/<task>/<part> for the --compare one.
+func PredictionsPath(out, model, task, part string) string {
+	if model == "model" {
+		return storage.Join(out, "predictions", task, part)
+	}
+	return storage.Join(out, model, "predictions", task, part)
+}
+
+// ProcessElement writes one file.
+func (f *WritePredictionsFn) ProcessElement(ctx context.Context, key string, iter func(*Prediction) bool) error {
+	var preds []Prediction
+	var p Prediction
+	for iter(&p) {
+		preds = append(preds, p)
+		p = Prediction{}
+	}
+	if len(preds) == 0 {
+		return nil
+	}
+	sort.Slice(preds, func(i, j int) bool { return preds[i].ExampleID < preds[j].ExampleID })
+	first := preds[0]
+	dst := PredictionsPath(f.Out, first.Model, first.Task, first.Part)
+	if !strings.HasSuffix(dst, ".parquet") {
+		dst += ".parquet"
+	}
+	w, err := storage.Create(ctx, dst)
+	if err != nil {
+		return err
+	}
+	defer storage.Abort(w)
+	var labels []string
+	for _, t := range f.Tasks {
+		if t.Name == first.Task {
+			labels = t.Labels
+		}
+	}
+	if err := writePredictions(w, preds, labels); err != nil {
+		return fmt.Errorf("score: writing %s: %w", dst, err)
+	}
+	return w.Close()
+}
+
+// WriteMetricsFn writes each (model, task)'s figures as JSON to
+// <out>/_metrics/<model>/<task>.json, where the driver collects them for the
+// report (this works the same whether the pipeline ran locally or remotely).
+type WriteMetricsFn struct {
+	Out string
+}
+
+// MetricsPath is where WriteMetricsFn puts one (model, task)'s figures.
+func MetricsPath(out, model, task string) string {
+	return storage.Join(out, "_metrics", model, task+".json")
+}
+
+// ProcessElement writes one file.
+func (f *WriteMetricsFn) ProcessElement(ctx context.Context, key string, a Acc) error {
+	model, _, _ := strings.Cut(key, "/")
+	data, err := json.MarshalIndent(a.Result(model), "", "  ")
+	if err != nil {
+		return err
+	}
+	return storage.WriteFile(ctx, MetricsPath(f.Out, model, a.Task), append(data, '\n'))
+}
