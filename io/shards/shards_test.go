@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -400,5 +401,36 @@ func TestIndependentReader(t *testing.T) {
 		if !reflect.DeepEqual(r, w) {
 			t.Errorf("DuckDB row %s:\n got %+v\nwant %+v", g.ExampleID, r, w)
 		}
+	}
+}
+
+var update = flag.Bool("update", false, "rewrite testdata/golden.parquet")
+
+// A shard written by an earlier process must match byte for byte: the local
+// and gs:// runs of the pipeline are separate processes and their shards are
+// compared for identity. A parquet-go upgrade may legitimately change the
+// bytes; then re-run with -update and say so in the commit.
+func TestGoldenShard(t *testing.T) {
+	rows := makeRows(50, 9)
+	got := write(t, rows)
+	const golden = "testdata/golden.parquet"
+	if *update {
+		if err := os.WriteFile(golden, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(golden)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Errorf("shard bytes differ from %s (%d vs %d bytes): non-deterministic writer or changed parquet-go; if intended, run go test ./io/shards -run GoldenShard -update", golden, len(got), len(want))
+	}
+	back, err := shards.ReadAll(context.Background(), golden)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(normalize(back), normalize(rows)) {
+		t.Fatal("rows read from the golden shard differ from the rows it was written from")
 	}
 }
