@@ -76,13 +76,52 @@ func (r *Reader) finish(s *sentence) (Record, *Rejection, error) {
 // conllReader reads CoNLL column files: one token per line, the columns
 // split on TAB when the line has one (WNUT17) and on runs of spaces
 // otherwise (CoNLL-2003), sentences separated by whitespace-only lines,
-// -DOCSTART- lines as document breaks. The first token line fixes the
-// number of columns; a line with another count is a truncated or broken
-// line, never silently read with the tag taken from the wrong column.
+// -DOCSTART- lines as document breaks. Every token line must have the
+// file's number of columns, the most common count at its start; a line with
+// another count is truncated or broken, and is never read with the tag
+// taken from the wrong column.
 type conllReader struct {
-	r         *Reader
-	width     int
-	widthLine int
+	r       *Reader
+	sniffed bool
+	width   int
+	source  string // how width was found, for messages
+}
+
+// sniffWidth takes the most common column count (the larger one on a tie)
+// of the complete lines already in the read buffer, so that one truncated
+// first line cannot turn the whole file into rejections.
+func (c *conllReader) sniffWidth() {
+	br := c.r.lines.br
+	buf, err := br.Peek(br.Size())
+	if err == nil || len(buf) == br.Size() { // more may follow: drop the partial last line
+		buf = buf[:max(0, bytes.LastIndexByte(buf, '\n'))]
+	}
+	counts := map[int]int{}
+	for _, line := range bytes.Split(buf, []byte("\n")) {
+		line = bytes.TrimPrefix(bytes.TrimSuffix(line, []byte("\r")), bom)
+		if isBlank(line) {
+			continue
+		}
+		if f := splitColumns(line); f[0] != "-DOCSTART-" {
+			counts[len(f)]++
+		}
+	}
+	for w, n := range counts {
+		if n > counts[c.width] || (n == counts[c.width] && w > c.width) {
+			c.width = w
+		}
+	}
+	if c.width > 0 {
+		c.source = fmt.Sprintf("the file's token lines have %d (the most common count among the first %d)", c.width, sum(counts))
+	}
+}
+
+func sum(m map[int]int) int {
+	n := 0
+	for _, v := range m {
+		n += v
+	}
+	return n
 }
 
 func splitColumns(line []byte) []string {
@@ -123,6 +162,10 @@ func (c *conllReader) columns(width int) (word, tag int, why string) {
 
 func (c *conllReader) next() (Record, *Rejection, error) {
 	r := c.r
+	if !c.sniffed {
+		c.sniffed = true
+		c.sniffWidth()
+	}
 	var s sentence
 	for {
 		line, size, err := r.lines.next()
@@ -172,10 +215,10 @@ func (c *conllReader) next() (Record, *Rejection, error) {
 			s.fail(lineNo, "%s", why)
 			continue
 		}
-		if c.width == 0 {
-			c.width, c.widthLine = len(f), lineNo
+		if c.width == 0 { // nothing to go by at the start: the first line sets it
+			c.width, c.source = len(f), fmt.Sprintf("the file's first token line (line %d) has %d", lineNo, len(f))
 		} else if len(f) != c.width {
-			s.fail(lineNo, "line has %d columns but the file's first token line (line %d) has %d; a column is missing or extra, fix the line", len(f), c.widthLine, c.width)
+			s.fail(lineNo, "line has %d columns where %s; a column is missing or extra, fix the line", len(f), c.source)
 			continue
 		}
 		if f[word] == "" {
