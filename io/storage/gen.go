@@ -22,6 +22,9 @@ import (
 // ReadGen reads p together with its generation. Absent objects give an error
 // satisfying errors.Is(err, fs.ErrNotExist) (and gen 0).
 func ReadGen(ctx context.Context, p string) (data []byte, gen int64, err error) {
+	if err := checkPath("read", p); err != nil {
+		return nil, 0, err
+	}
 	if isLocal(p) {
 		return readGenLocal(p)
 	}
@@ -45,6 +48,9 @@ func ReadGen(ctx context.Context, p string) (data []byte, gen int64, err error) 
 // (gen 0: only if p does not exist yet) and returns the new generation. A lost
 // race gives an error wrapping ErrPrecondition; the caller should re-read.
 func WriteGen(ctx context.Context, p string, data []byte, gen int64) (newGen int64, err error) {
+	if err := checkPath("write", p); err != nil {
+		return 0, err
+	}
 	if gen < 0 {
 		return 0, fmt.Errorf("storage: write %s: negative generation %d", p, gen)
 	}
@@ -105,6 +111,9 @@ func (i Info) Checksum() string {
 
 // Stat returns size and, on gs://, the generation and server checksums.
 func Stat(ctx context.Context, p string) (Info, error) {
+	if err := checkPath("stat", p); err != nil {
+		return Info{}, err
+	}
 	if isLocal(p) {
 		st, err := os.Stat(p)
 		if err != nil {

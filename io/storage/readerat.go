@@ -25,6 +25,9 @@ type ReaderAt interface {
 // fetched in 1 MiB blocks with a small LRU cache, so memory stays bounded
 // whatever the object's size.
 func OpenAt(ctx context.Context, p string) (ReaderAt, error) {
+	if err := checkPath("open", p); err != nil {
+		return nil, err
+	}
 	if isLocal(p) {
 		f, err := os.Open(p)
 		if err != nil {

@@ -30,6 +30,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"net/http"
 	"os"
 	"path"
 	"path/filepath"
@@ -41,6 +42,7 @@ import (
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/io/filesystem"
 	_ "github.com/apache/beam/sdks/v2/go/pkg/beam/io/filesystem/gcs"   // registers gs://
 	_ "github.com/apache/beam/sdks/v2/go/pkg/beam/io/filesystem/local" // registers plain paths
+	"google.golang.org/api/googleapi"
 )
 
 const gsPrefix = "gs://"
@@ -64,6 +66,9 @@ func Join(base string, elem ...string) string {
 
 // Open opens a file or object for reading.
 func Open(ctx context.Context, p string) (io.ReadCloser, error) {
+	if err := checkPath("open", p); err != nil {
+		return nil, err
+	}
 	fsys, err := beamFS(p)
 	if err != nil {
 		return nil, err
@@ -104,6 +109,9 @@ type Writer interface {
 // or if the caller calls Abort (see the package-level Abort helper). Parent
 // directories are created as needed.
 func Create(ctx context.Context, p string) (io.WriteCloser, error) {
+	if err := checkPath("create", p); err != nil {
+		return nil, err
+	}
 	if isLocal(p) {
 		return createLocal(ctx, p)
 	}
@@ -159,6 +167,10 @@ func (w *remoteWriter) Close() error {
 	w.done = true
 	err := w.w.Close()
 	w.cancel()
+	var ge *googleapi.Error
+	if errors.As(err, &ge) && ge.Code == http.StatusNotFound {
+		return pathErr("close", w.path, fmt.Errorf("bucket not found (create it or fix the path): %w", err))
+	}
 	if err != nil {
 		return pathErr("close", w.path, err)
 	}
@@ -193,6 +205,12 @@ func WriteFile(ctx context.Context, p string, data []byte) error {
 // within one path segment and `**` crosses segments, as in Beam) and returns
 // the matches sorted. No match is not an error.
 func List(ctx context.Context, glob string) ([]string, error) {
+	if strings.TrimSpace(glob) == "" {
+		return nil, errors.New("storage: list: empty pattern")
+	}
+	if IsGCS(glob) && strings.HasPrefix(strings.TrimPrefix(glob, gsPrefix), "/") {
+		return nil, fmt.Errorf("storage: list %s: no bucket; write gs://bucket/dir/*", glob)
+	}
 	fsys, err := beamFS(glob)
 	if err != nil {
 		return nil, err
@@ -215,6 +233,9 @@ func List(ctx context.Context, glob string) ([]string, error) {
 // Exists reports whether a file or object exists. On gs:// a "directory" (a
 // common prefix without an object of its own) does not exist.
 func Exists(ctx context.Context, p string) (bool, error) {
+	if err := checkPath("stat", p); err != nil {
+		return false, err
+	}
 	if isLocal(p) {
 		_, err := os.Stat(p)
 		if err == nil {
@@ -240,6 +261,9 @@ func Exists(ctx context.Context, p string) (bool, error) {
 
 // Size returns the size of a file or object in bytes.
 func Size(ctx context.Context, p string) (int64, error) {
+	if err := checkPath("stat", p); err != nil {
+		return 0, err
+	}
 	fsys, err := beamFS(p)
 	if err != nil {
 		return 0, err
@@ -254,6 +278,9 @@ func Size(ctx context.Context, p string) (int64, error) {
 // Remove deletes a file or object. Removing something absent is an error
 // satisfying errors.Is(err, fs.ErrNotExist).
 func Remove(ctx context.Context, p string) error {
+	if err := checkPath("remove", p); err != nil {
+		return err
+	}
 	fsys, err := beamFS(p)
 	if err != nil {
 		return err
@@ -304,6 +331,25 @@ func (d DirFS) resolve(op, name string) (string, error) {
 		return "", &fs.PathError{Op: op, Path: name, Err: fmt.Errorf("invalid name in %s: use a relative, slash-separated path without '..'", d.base)}
 	}
 	return Join(d.base, name), nil
+}
+
+// checkPath rejects paths that cannot name a file or object before any
+// backend sees them (GCS would happily create an object with an empty name).
+func checkPath(op, p string) error {
+	if strings.TrimSpace(p) == "" {
+		return fmt.Errorf("storage: %s: empty path", op)
+	}
+	if !IsGCS(p) {
+		return nil
+	}
+	bucket, object, _ := strings.Cut(strings.TrimPrefix(p, gsPrefix), "/")
+	if bucket == "" {
+		return fmt.Errorf("storage: %s %s: no bucket; write gs://bucket/dir/name", op, p)
+	}
+	if object == "" || strings.HasSuffix(object, "/") {
+		return fmt.Errorf("storage: %s %s: names a bucket or directory, not an object; add a file name (gs://%s/dir/name)", op, p, bucket)
+	}
+	return nil
 }
 
 // isLocal reports whether p goes to Beam's "default" (local) filesystem.

@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 
@@ -430,5 +431,40 @@ func TestOpenAt(t *testing.T) {
 				t.Fatalf("OpenAt of a missing file: %v", err)
 			}
 		})
+	}
+}
+
+func TestBadPaths(t *testing.T) {
+	ctx := context.Background()
+	bucket := gcstest.Start(t)
+	for _, tc := range []struct {
+		path, want string
+	}{
+		{"", "empty path"},
+		{"  ", "empty path"},
+		{"gs://" + bucket, "names a bucket or directory, not an object"},
+		{"gs://" + bucket + "/dir/", "names a bucket or directory, not an object"},
+		{"gs:///obj", "no bucket"},
+		{"s3://b/k", "s3://b/k"}, // not registered in Beam, and no generations
+	} {
+		checks := map[string]error{}
+		_, checks["ReadFile"] = storage.ReadFile(ctx, tc.path)
+		checks["WriteFile"] = storage.WriteFile(ctx, tc.path, []byte("x"))
+		_, checks["Exists"] = storage.Exists(ctx, tc.path)
+		_, _, checks["ReadGen"] = storage.ReadGen(ctx, tc.path)
+		_, checks["WriteGen"] = storage.WriteGen(ctx, tc.path, []byte("x"), 0)
+		_, checks["OpenAt"] = storage.OpenAt(ctx, tc.path)
+		for op, err := range checks {
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("%s(%q) error = %v; want one containing %q", op, tc.path, err, tc.want)
+			}
+		}
+	}
+	if got, _ := storage.List(ctx, "gs://"+bucket+"/*"); len(got) != 0 {
+		t.Fatalf("rejected writes left objects: %q", got)
+	}
+	err := storage.WriteFile(ctx, "gs://no-such-bucket-here/obj", []byte("x"))
+	if err == nil || !strings.Contains(err.Error(), "bucket not found") {
+		t.Fatalf("write into a missing bucket: %v", err)
 	}
 }
