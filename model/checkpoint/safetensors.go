@@ -239,11 +239,14 @@ func WriteSafetensors(w io.Writer, tensors []*Tensor, metadata map[string]string
 	binary.LittleEndian.PutUint64(lenBuf[:], uint64(len(hdr)))
 	bw.Write(lenBuf[:])
 	bw.Write(hdr)
-	var word [4]byte
+	chunk := make([]byte, 0, 1<<16)
 	for _, t := range sorted {
-		for _, v := range t.Data {
-			binary.LittleEndian.PutUint32(word[:], math.Float32bits(v))
-			if _, err := bw.Write(word[:]); err != nil {
+		for start := 0; start < len(t.Data); start += cap(chunk) / 4 {
+			chunk = chunk[:0]
+			for _, v := range t.Data[start:min(len(t.Data), start+cap(chunk)/4)] {
+				chunk = binary.LittleEndian.AppendUint32(chunk, math.Float32bits(v))
+			}
+			if _, err := bw.Write(chunk); err != nil {
 				return fmt.Errorf("safetensors: writing tensor %q: %w", t.Name, err)
 			}
 		}
