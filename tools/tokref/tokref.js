@@ -5,13 +5,18 @@
 // "##" and 100 chars per word, and the five special tokens as added tokens.
 //
 // Regenerate (from the repository root, after `npm ci --prefix tools/tokref`):
-//   node tools/tokref/tokref.js /work/shared/corpora transforms/wordpiece/testdata
+//   node tools/tokref/tokref.js /work/shared/corpora .
 //
-// Outputs (gzip):
-//   golden.jsonl.gz        one line per input: {"src","text","cased":[...],"uncased":[...]}
-//   unicode_sweep.tsv.gz   every code point's fate in the normaliser (cased and
-//                          uncased) and whether the pre-tokenizer splits it as
-//                          punctuation; code point ranges not listed are unchanged
+// Outputs:
+//   transforms/wordpiece/testdata/golden.jsonl.gz
+//       one line per input: {"src","text","cased":[...],"uncased":[...]}
+//   transforms/wordpiece/testdata/unicode_sweep.tsv.gz
+//       every code point's fate in the normaliser (cased and uncased) and
+//       whether the pre-tokenizer splits it as punctuation; code point ranges
+//       not listed are unchanged
+//   transforms/align/testdata/pairs.jsonl
+//       [CLS] a [SEP] b [SEP] with longest-first truncation at several max
+//       lengths (cased vocabulary): {"a","b","max_len","tokens","type_ids"}
 'use strict';
 const fs = require('fs');
 const path = require('path');
@@ -157,12 +162,38 @@ function sweep() {
   return lines.join('\n') + '\n';
 }
 
+// Sentence pairs of every length combination up to 9 words, truncated
+// longest-first the way BertTokenizerFast does with truncation=True.
+async function pairs(vocab) {
+  const words = ['the', 'unaffable', 'cat', 'sat', 'on', 'tokenization', 'mat', 'and', 'purred', 'loudly'];
+  const lines = [];
+  // 4 is left out on purpose: with room for one id, Hugging Face truncates one
+  // sequence to zero, which moves it whole to the overflow list and gives
+  // inconsistent results (see transforms/align package doc).
+  for (const maxLen of [3, 5, 6, 7, 8, 11, 16]) {
+    const t = await build(vocab, false);
+    t.setPostProcessor(tk.bertProcessing(['[SEP]', 102], ['[CLS]', 101]));
+    t.setTruncation(maxLen, { strategy: 'LongestFirst' });
+    for (let na = 1; na <= 9; na++) {
+      for (let nb = 1; nb <= 9; nb++) {
+        const a = words.slice(0, na).join(' ');
+        const b = words.slice(10 - nb).join(' ');
+        const e = await t.encode(a, b);
+        lines.push(JSON.stringify({ a, b, max_len: maxLen, tokens: e.getTokens(), type_ids: e.getTypeIds() }));
+      }
+    }
+  }
+  return lines.join('\n') + '\n';
+}
+
 async function main() {
-  const [corpora, out] = process.argv.slice(2);
-  if (!corpora || !out) {
-    console.error('usage: node tools/tokref/tokref.js <corpora dir> <output dir>');
+  const [corpora, root] = process.argv.slice(2);
+  if (!corpora || !root) {
+    console.error('usage: node tools/tokref/tokref.js <corpora dir> <repository root>');
     process.exit(2);
   }
+  const out = path.join(root, 'transforms/wordpiece/testdata');
+  const alignOut = path.join(root, 'transforms/align/testdata');
   const cased = await build(path.join(corpora, 'bert_vocab/google_cased_en_vocab.txt'), false);
   const uncased = await build(path.join(corpora, 'bert_vocab/google_uncased_en_vocab.txt'), true);
   const cases = inputs(corpora);
@@ -176,8 +207,10 @@ async function main() {
   fs.mkdirSync(out, { recursive: true });
   fs.writeFileSync(path.join(out, 'golden.jsonl.gz'), zlib.gzipSync(lines.join('\n') + '\n', { level: 9 }));
   fs.writeFileSync(path.join(out, 'unicode_sweep.tsv.gz'), zlib.gzipSync(sweep(), { level: 9 }));
+  fs.mkdirSync(alignOut, { recursive: true });
+  fs.writeFileSync(path.join(alignOut, 'pairs.jsonl'), await pairs(path.join(corpora, 'bert_vocab/google_cased_en_vocab.txt')));
   const version = require('tokenizers/package.json').version;
-  console.log(`tokenizers ${version} (node ${process.version}): ${cases.length} golden cases, unicode sweep written to ${out}`);
+  console.log(`tokenizers ${version} (node ${process.version}): ${cases.length} golden cases, unicode sweep and pairs written under ${root}`);
 }
 
 main().catch((e) => { console.error(e); process.exit(1); });

@@ -1,0 +1,314 @@
+// Package align turns corpus records into shard rows for one task: WordPiece
+// ids framed by [CLS]/[SEP], label ids, and for token tasks the label on the
+// first subword of each word (-100 on the other subwords and on specials)
+// with word_ids pointing back at the source words.
+//
+// Nothing is cut silently. A sentence example longer than MaxSeqLen is
+// truncated (longest-first for pairs, as Hugging Face's fast tokenizers do,
+// except at MaxSeqLen 4 where the reference's result is an artefact of
+// cutting one sequence to nothing) and counted in Stats.Truncated. A token sentence longer than MaxSeqLen is
+// split into consecutive windows on word boundaries, each its own row with
+// id "<id>#w<k>" (k from 0) and its own words and word_ids; a single word
+// with more pieces than fit in one window is the only thing split inside a
+// word, its label staying on its very first piece.
+package align
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"strconv"
+	"strings"
+
+	"github.com/taskweave/taskweave/io/corpus"
+	"github.com/taskweave/taskweave/io/shards"
+	"github.com/taskweave/taskweave/transforms/wordpiece"
+)
+
+// Task types.
+const (
+	SequenceClassification = "sequence_classification"
+	SequenceRegression     = "sequence_regression"
+	TokenClassification    = "token_classification"
+)
+
+// Ignore marks a position that no loss or metric scores.
+const Ignore int32 = -100
+
+// Task says how to align the records of one task and split.
+type Task struct {
+	Name, Split string
+	Type        string           // SequenceClassification, SequenceRegression or TokenClassification
+	LabelIDs    map[string]int32 // label (or tag) → id; unused for regression
+	MaxSeqLen   int              // ids per row, [CLS] and [SEP] included
+}
+
+// Validate reports a task that cannot be aligned.
+func (t Task) Validate() error {
+	switch t.Type {
+	case SequenceClassification, TokenClassification:
+		if len(t.LabelIDs) == 0 {
+			return fmt.Errorf("align: task %s has no labels; list them in the job spec or collect them from the train split", t.Name)
+		}
+	case SequenceRegression:
+	default:
+		return fmt.Errorf("align: task %s: unknown type %q; use %s, %s or %s", t.Name, t.Type, SequenceClassification, SequenceRegression, TokenClassification)
+	}
+	if t.MaxSeqLen < 3 {
+		return fmt.Errorf("align: task %s: max_seq_len %d is too small; it must leave room for [CLS], [SEP] and one token (3 or more)", t.Name, t.MaxSeqLen)
+	}
+	return nil
+}
+
+// Stats counts what one record became.
+type Stats struct {
+	Rows      int // rows produced
+	Tokens    int // ids over all rows, specials included
+	Truncated int // 1 when a sentence example lost ids to MaxSeqLen
+	Windows   int // extra rows from splitting a long token sentence (Rows-1)
+}
+
+// ErrUnknownLabel is wrapped by a *RecordError whose label is not in
+// Task.LabelIDs.
+var ErrUnknownLabel = errors.New("unknown label")
+
+// RecordError is a record that cannot be aligned: an unknown label, a
+// regression target that is not a number, or tags that do not match the
+// words. The pipeline keeps it as a rejection in the train split and stops
+// the run in the others; Rejection gives the former.
+type RecordError struct {
+	File        string
+	Line        int
+	Task, Split string
+	Reason      string
+	Raw         string
+	unknown     bool
+}
+
+func (e *RecordError) Error() string {
+	return fmt.Sprintf("%s:%d: task %s, split %s: %s", e.File, e.Line, e.Task, e.Split, e.Reason)
+}
+
+// Unwrap makes errors.Is(err, ErrUnknownLabel) true for unknown labels.
+func (e *RecordError) Unwrap() error {
+	if e.unknown {
+		return ErrUnknownLabel
+	}
+	return nil
+}
+
+// Rejection is the error as a corpus.Rejection for rejected/<task>.jsonl.
+func (e *RecordError) Rejection() corpus.Rejection {
+	return corpus.Rejection{File: e.File, Line: e.Line, Reason: e.Reason, Raw: e.Raw}
+}
+
+func recordError(t Task, rec corpus.Record, unknown bool, format string, args ...any) *RecordError {
+	raw := rec.Text
+	if rec.TextB != "" {
+		raw += "\t" + rec.TextB
+	}
+	if rec.Words != nil {
+		raw = strings.Join(rec.Words, " ")
+	}
+	if len(raw) > 1024 {
+		raw = raw[:1024]
+	}
+	return &RecordError{File: rec.File, Line: rec.Line, Task: t.Name, Split: t.Split,
+		Reason: fmt.Sprintf(format, args...), Raw: raw, unknown: unknown}
+}
+
+// Align turns one record into one row, or several windows for a long token
+// sentence. Records without a label (test data) get label -1 and token
+// labels -100.
+func Align(tok *wordpiece.Tokenizer, t Task, rec corpus.Record) ([]shards.Row, Stats, error) {
+	if err := t.Validate(); err != nil {
+		return nil, Stats{}, err
+	}
+	if t.Type == TokenClassification {
+		return alignTokens(tok, t, rec)
+	}
+	row, truncated, err := alignSentence(tok, t, rec)
+	if err != nil {
+		return nil, Stats{}, err
+	}
+	st := Stats{Rows: 1, Tokens: len(row.InputIDs)}
+	if truncated {
+		st.Truncated = 1
+	}
+	return []shards.Row{row}, st, nil
+}
+
+func alignSentence(tok *wordpiece.Tokenizer, t Task, rec corpus.Record) (shards.Row, bool, error) {
+	row := shards.Row{Task: t.Name, Split: t.Split, ExampleID: rec.ID, Label: -1, Text: rec.Text}
+	switch {
+	case rec.Label == "":
+		if t.Type == SequenceRegression {
+			row.Target = float32(math.NaN()) // no target: test data
+		}
+	case t.Type == SequenceRegression:
+		v, err := strconv.ParseFloat(strings.TrimSpace(rec.Label), 64)
+		if err != nil || math.IsNaN(v) || math.IsInf(v, 0) || math.Abs(v) > math.MaxFloat32 {
+			return row, false, recordError(t, rec, false, "regression target %q is not a finite number; fix the label column", rec.Label)
+		}
+		row.Target = float32(v)
+	default:
+		id, ok := t.LabelIDs[rec.Label]
+		if !ok {
+			return row, false, recordError(t, rec, true, "label %q is not one of the task's %d labels; fix the record or add the label to the task's labels in the job spec", rec.Label, len(t.LabelIDs))
+		}
+		row.Label = id
+	}
+
+	a := tok.Encode(rec.Text)
+	var b []int32
+	pair := rec.TextB != ""
+	if pair {
+		b = tok.Encode(rec.TextB)
+		row.Text = rec.Text + " [SEP] " + rec.TextB
+	}
+	na, nb, truncated := truncateLengths(len(a), len(b), pair, t.MaxSeqLen)
+	n := na + 2
+	if pair {
+		n += nb + 1
+	}
+	ids := make([]int32, 0, n)
+	ids = append(ids, tok.CLS())
+	ids = append(ids, a[:na]...)
+	ids = append(ids, tok.SEP())
+	types := make([]int32, n)
+	if pair {
+		ids = append(ids, b[:nb]...)
+		ids = append(ids, tok.SEP())
+		for i := na + 2; i < n; i++ {
+			types[i] = 1
+		}
+	}
+	row.InputIDs, row.TokenTypeIDs = ids, types
+	return row, truncated, nil
+}
+
+// truncateLengths is Hugging Face tokenizers' longest-first truncation as
+// tokenizers 0.23.2 does it (checked on every length pair up to 30 pieces
+// and max lengths 5 to 26): with room for L ids besides the specials, a pair
+// that does not fit keeps the shorter sequence whole if it takes at most
+// half, otherwise both are cut to L/2, the longer one getting the odd id.
+// When even the shorter sequence alone has MaxSeqLen ids or more, the first
+// gets L/2 and the second the rest, whichever is longer.
+func truncateLengths(na, nb int, pair bool, maxSeqLen int) (int, int, bool) {
+	specials := 2
+	if pair {
+		specials = 3
+	}
+	room := max(maxSeqLen-specials, 0)
+	if na+nb <= room {
+		return na, nb, false
+	}
+	if !pair {
+		return room, 0, true
+	}
+	n1, n2, swap := na, nb, false
+	if n1 > n2 {
+		n1, n2, swap = n2, n1, true
+	}
+	if n1 >= maxSeqLen {
+		return room / 2, room/2 + room%2, true
+	}
+	n2 = max(n1, room-n1)
+	if n1+n2 > room {
+		n1 = room / 2
+		n2 = n1 + room%2
+	}
+	if swap {
+		n1, n2 = n2, n1
+	}
+	return min(na, n1), min(nb, n2), true
+}
+
+func alignTokens(tok *wordpiece.Tokenizer, t Task, rec corpus.Record) ([]shards.Row, Stats, error) {
+	labeled := len(rec.Tags) > 0
+	if labeled && len(rec.Tags) != len(rec.Words) {
+		return nil, Stats{}, recordError(t, rec, false, "%d tags for %d words; every word needs exactly one tag", len(rec.Tags), len(rec.Words))
+	}
+	labels := make([]int32, len(rec.Words))
+	for i := range labels {
+		labels[i] = Ignore
+		if !labeled {
+			continue
+		}
+		id, ok := t.LabelIDs[rec.Tags[i]]
+		if !ok {
+			return nil, Stats{}, recordError(t, rec, true, "tag %q of word %d (%q) is not one of the task's %d labels; fix the record or add the tag to the task's labels in the job spec",
+				rec.Tags[i], i+1, rec.Words[i], len(t.LabelIDs))
+		}
+		labels[i] = id
+	}
+
+	pieces := tok.EncodeWords(rec.Words)
+	unk := []int32{tok.UNK()}
+	for i, p := range pieces {
+		if len(p) == 0 {
+			// A word of nothing but control or zero-width characters still
+			// needs a position to carry its label.
+			pieces[i] = unk
+		}
+	}
+
+	room := t.MaxSeqLen - 2
+	var rows []shards.Row
+	st := Stats{}
+	// w is the next word to place; off the next piece of it (non-zero only
+	// while a word too long for one window is being spread over several).
+	for w, off := 0, 0; w < len(rec.Words) || len(rows) == 0; {
+		first := w
+		ids := []int32{tok.CLS()}
+		wordIDs := []int32{-1}
+		tl := []int32{Ignore}
+		for w < len(rec.Words) {
+			p := pieces[w][off:]
+			used := len(ids) - 1
+			if used+len(p) > room {
+				if used > 0 {
+					break // the word starts the next window
+				}
+				p = p[:room] // a word alone too long for a window: spread it
+			}
+			for j, id := range p {
+				ids = append(ids, id)
+				wordIDs = append(wordIDs, int32(w-first))
+				if off == 0 && j == 0 {
+					tl = append(tl, labels[w])
+				} else {
+					tl = append(tl, Ignore)
+				}
+			}
+			if off+len(p) < len(pieces[w]) {
+				off += len(p)
+				break
+			}
+			w, off = w+1, 0
+		}
+		// The words of this window: a word spread over windows appears in
+		// each of them.
+		last := w
+		if off > 0 {
+			last = w + 1
+		}
+		ids = append(ids, tok.SEP())
+		wordIDs = append(wordIDs, -1)
+		tl = append(tl, Ignore)
+		rows = append(rows, shards.Row{
+			Task: t.Name, Split: t.Split, ExampleID: rec.ID, Label: -1,
+			InputIDs: ids, TokenTypeIDs: make([]int32, len(ids)), TokenLabels: tl, WordIDs: wordIDs,
+			Words: rec.Words[first:last:last],
+		})
+		st.Tokens += len(ids)
+	}
+	if len(rows) > 1 {
+		for k := range rows {
+			rows[k].ExampleID = rec.ID + "#w" + strconv.Itoa(k)
+		}
+	}
+	st.Rows = len(rows)
+	st.Windows = len(rows) - 1
+	return rows, st, nil
+}
