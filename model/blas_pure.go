@@ -6,3 +6,6 @@ const backendName = "gonum (pure Go)"
 
 // gonum's kernels spread one call over all cores themselves.
 const splitGEMM = false
+
+// BLASCore names the kernel set in use.
+func BLASCore() string { return "gonum" }

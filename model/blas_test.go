@@ -10,7 +10,7 @@ import (
 // against a float64 triple loop, for every transpose combination and with
 // leading dimensions wider than the matrices, as attention uses them.
 func TestGEMM(t *testing.T) {
-	t.Logf("backend: %s", Backend())
+	t.Logf("backend: %s, kernels %s", Backend(), BLASCore())
 	r := rand.New(rand.NewPCG(1, 2))
 	for _, tc := range []struct {
 		ta, tb  bool
