@@ -83,7 +83,7 @@ func (o Options) Validate() error {
 	switch strings.ToLower(o.TagScheme) {
 	case "", "iob1", "iob2", "none":
 	default:
-		return fmt.Errorf("corpus: unknown tag scheme %q; use iob1, iob2 or leave it empty", o.TagScheme)
+		return fmt.Errorf("corpus: unknown tag scheme %q; use iob1, iob2, none or leave it empty", o.TagScheme)
 	}
 	switch strings.ToLower(o.TagField) {
 	case "", "upos", "xpos":

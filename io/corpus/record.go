@@ -2,6 +2,27 @@
 // CoNLL-U, JSONL) as streams of records. A malformed record never stops a
 // read: it comes back as a Rejection carrying file, line and reason, so the
 // pipeline can keep it aside and count it.
+//
+// A Reader takes an io.Reader (the caller opens local or gs:// files) and
+// holds one record and one line buffer at a time; lines of any length up to
+// Options.MaxRecordBytes (8 MiB by default) are read whole, longer ones are
+// rejected. Input that is not text at all (gzip, UTF-16) and a TSV header
+// without the configured columns are errors; everything else that is wrong
+// with a record is a Rejection: invalid UTF-8, NUL bytes, a row or line with
+// the wrong number of columns, an empty text/word/label, words and tags of
+// different lengths, a tag that is not O/B-X/I-X under an IOB scheme,
+// malformed or truncated JSON, a CoNLL-U word ID out of sequence. After the
+// last record, CheckNotEmpty (ReadAll calls it) turns an empty or
+// all-rejected corpus into an error.
+//
+// Conventions shared by all formats: lines end in LF or CRLF; a UTF-8 BOM at
+// the start of the file is dropped; lines holding only whitespace and BOMs
+// are blank (WNUT17 separates sentences with lone TABs and ends a file with a
+// stray BOM). Record ids are "<base name of the file>:<n>", n counting
+// records from 1 with rejected ones included, so fixing one record does not
+// renumber the rest; a TSV "index" column (or Options.IDColumn), a JSONL id
+// key or a CoNLL-U "# sent_id" replaces n. Base names, not paths, keep ids
+// equal between a local and a gs:// copy of a corpus.
 package corpus
 
 // Record is one example as read from a corpus, before tokenization.
