@@ -434,3 +434,48 @@ func TestGoldenShard(t *testing.T) {
 		t.Fatal("rows read from the golden shard differ from the rows it was written from")
 	}
 }
+
+func BenchmarkWrite(b *testing.B) {
+	rows := makeRows(20000, 10)
+	var size int
+	for b.Loop() {
+		var buf bytes.Buffer
+		w := shards.NewWriter(&buf)
+		if err := w.Write(rows...); err != nil {
+			b.Fatal(err)
+		}
+		if err := w.Close(); err != nil {
+			b.Fatal(err)
+		}
+		size = buf.Len()
+	}
+	b.ReportMetric(float64(len(rows))*float64(b.N)/b.Elapsed().Seconds(), "rows/s")
+	b.ReportMetric(float64(size), "bytes/shard")
+}
+
+func BenchmarkRead(b *testing.B) {
+	rows := makeRows(20000, 11)
+	var buf bytes.Buffer
+	w := shards.NewWriter(&buf)
+	w.Write(rows...)
+	w.Close()
+	data := buf.Bytes()
+	batch := make([]shards.Row, 512)
+	for b.Loop() {
+		r, err := shards.OpenReader(bytes.NewReader(data), int64(len(data)))
+		if err != nil {
+			b.Fatal(err)
+		}
+		for {
+			_, err := r.Read(batch)
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				b.Fatal(err)
+			}
+		}
+		r.Close()
+	}
+	b.ReportMetric(float64(len(rows))*float64(b.N)/b.Elapsed().Seconds(), "rows/s")
+}

@@ -250,6 +250,10 @@ func TestGenerations(t *testing.T) {
 			if g3 == g1 || g3 == g2 {
 				t.Fatalf("re-created object reused generation %d", g3)
 			}
+			// Local bookkeeping (the generation sidecar) stays out of listings.
+			if got, err := storage.List(ctx, storage.Join(root, "pointers", "*")); err != nil || len(got) != 1 || got[0] != p {
+				t.Fatalf("List(pointers/*) = %q, %v; want only %s", got, err, p)
+			}
 		})
 	}
 }
