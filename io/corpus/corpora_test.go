@@ -40,6 +40,7 @@ type summary struct {
 	entities        map[string]int // chunks by type (B- tags) for IOB2 tasks
 	firstID         string
 	lastID          string
+	looseIOB2       int // I-X tags starting a chunk in an iob2 file
 }
 
 func summarize(t *testing.T, path string, opt Options) summary {
@@ -83,6 +84,7 @@ func summarize(t *testing.T, path string, opt Options) summary {
 	if err := rd.CheckNotEmpty(); err != nil {
 		t.Fatal(err)
 	}
+	s.looseIOB2 = rd.Stats().LooseIOB2
 	if len(tags) > 0 {
 		s.labels = map[string]int{"#tags": len(tags)}
 		if opt.TagScheme == "" {
@@ -124,7 +126,8 @@ func TestRealCorpora(t *testing.T) {
 
 		{"wnut17/wnut17train.conll", ner(0), summary{records: 3394, tokens: 62730, labels: map[string]int{"#tags": 13},
 			entities: map[string]int{"": 1975}, firstID: "wnut17train.conll:1", lastID: "wnut17train.conll:3394"}},
-		{"wnut17/emerging.dev.conll", ner(0), summary{records: 1009, tokens: 15733, labels: map[string]int{"#tags": 13},
+		// one "Lil/B-person Sly-/I-person Turn/I-creative-work" sentence: kept, counted
+		{"wnut17/emerging.dev.conll", ner(0), summary{records: 1009, tokens: 15733, labels: map[string]int{"#tags": 13}, looseIOB2: 1,
 			firstID: "emerging.dev.conll:1", lastID: "emerging.dev.conll:1009"}},
 		{"wnut17/emerging.test.annotated", ner(0), summary{records: 1287, tokens: 23394, labels: map[string]int{"#tags": 13},
 			firstID: "emerging.test.annotated:1", lastID: "emerging.test.annotated:1287"}},
@@ -162,6 +165,9 @@ func TestRealCorpora(t *testing.T) {
 			}
 			if c.want.firstID != "" && got.firstID != c.want.firstID {
 				t.Errorf("first id = %q, want %q", got.firstID, c.want.firstID)
+			}
+			if got.looseIOB2 != c.want.looseIOB2 {
+				t.Errorf("I- tags starting a chunk = %d, want %d", got.looseIOB2, c.want.looseIOB2)
 			}
 			if c.want.lastID != "" && got.lastID != c.want.lastID {
 				t.Errorf("last id = %q, want %q", got.lastID, c.want.lastID)
