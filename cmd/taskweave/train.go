@@ -1,0 +1,102 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/taskweave/taskweave/jobs/spec"
+	"github.com/taskweave/taskweave/model/multitask"
+	"github.com/taskweave/taskweave/trainer"
+	"github.com/taskweave/taskweave/trainer/mixture"
+)
+
+func init() {
+	register("train", "train the shared encoder and task heads on preprocessed shards (resumable; Ctrl-C saves)", setupTrain)
+}
+
+func setupTrain(fs *flag.FlagSet) func(context.Context, []string) error {
+	config := fs.String("config", "", "job spec (YAML)")
+	data := fs.String("data", "", "preprocessed data directory (default: the job's preprocess.output)")
+	out := fs.String("out", "", "output directory (default: the job's train.output)")
+	resume := fs.Bool("resume", false, "continue the run saved in <out>/last exactly")
+	steps := fs.Int("steps", 0, "optimizer steps (overrides train.steps)")
+	tasks := fs.String("tasks", "", "comma-separated subset of the job's tasks to train (e.g. a single-task baseline)")
+	strategy := fs.String("strategy", "", "multi-task strategy (overrides train.strategy.name): "+strings.Join(multitask.Names, ", "))
+	stepMode := fs.String("step-mode", "", "sampled | all (overrides train.step_mode)")
+	evalEvery := fs.Int("eval-every", 0, "evaluate every N steps (overrides train.eval_every)")
+	padTo := fs.Int("pad-to", 0, "pad every batch to this length instead of dynamic padding (throughput measurements)")
+	quiet := fs.Bool("quiet", false, "no progress bar")
+	return func(ctx context.Context, args []string) error {
+		if *config == "" {
+			return fmt.Errorf("--config is required: the job spec names the tasks, model and training settings")
+		}
+		s, err := spec.Load(*config)
+		if err != nil {
+			return err
+		}
+		t := &s.Train
+		if *steps > 0 {
+			t.Steps = *steps
+		}
+		if *strategy != "" {
+			t.Strategy.Name = *strategy
+		}
+		if *stepMode != "" {
+			t.StepMode = *stepMode
+		}
+		if *evalEvery > 0 {
+			t.EvalEvery = *evalEvery
+		}
+		if err := s.Validate(); err != nil {
+			return err
+		}
+		cfg := trainer.Config{
+			Data: orDefault(*data, s.Path(s.Preprocess.Output)), Out: orDefault(*out, s.Path(t.Output)),
+			Vocab: s.Path(s.Tokenizer.Vocab), Size: s.Model.Size, Init: s.Path(s.Model.Init), Dropout: s.Model.Dropout,
+			ModelSeed: s.Model.Seed, Steps: t.Steps, BatchSize: t.BatchSize, BatchTokens: t.BatchTokens, PadTo: *padTo,
+			LR: t.LR, Warmup: t.Warmup, WeightDecay: t.WeightDecay, Clip: t.Clip, Accumulate: t.Accumulate, Seed: t.Seed,
+			StepMode: t.StepMode,
+			Mixture:  mixture.Config{Name: t.Mixture.Name, Cap: t.Mixture.Cap, Temperature: t.Mixture.Temperature},
+			Strategy: multitask.Config{Name: t.Strategy.Name, Alpha: t.Strategy.Alpha, Window: t.Strategy.Window,
+				Temperature: t.Strategy.Temperature, LR: t.Strategy.LR},
+			EvalEvery: t.EvalEvery, EvalSplit: t.EvalSplit, SelectMetric: t.SelectMetric, Patience: t.Patience,
+			SaveEvery: t.SaveEvery, Resume: *resume, Log: os.Stderr,
+		}
+		if !*quiet {
+			cfg.Progress = os.Stderr
+		}
+		var only map[string]bool
+		if *tasks != "" {
+			only = map[string]bool{}
+			for _, n := range strings.Split(*tasks, ",") {
+				if _, ok := s.Task(n); !ok {
+					return fmt.Errorf("--tasks: %q is not a task of %s", n, *config)
+				}
+				only[n] = true
+			}
+		}
+		for _, jt := range s.Tasks {
+			if only != nil && !only[jt.Name] {
+				continue
+			}
+			cfg.Tasks = append(cfg.Tasks, trainer.TaskOptions{Name: jt.Name, Layer: jt.Layer, Auxiliary: jt.Auxiliary, Weight: jt.Weight, Rate: jt.Rate})
+		}
+		sum, err := trainer.Train(ctx, cfg)
+		if err != nil {
+			return err
+		}
+		fmt.Printf("%s: %d steps, %.0f tokens/s, best %s %.4f at step %d; checkpoints in %s\n",
+			sum.Stopped, sum.Steps, sum.TokensPerSec, t.SelectMetric, sum.BestScore, sum.BestStep, cfg.Out)
+		return nil
+	}
+}
+
+func orDefault(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
+}
