@@ -415,3 +415,62 @@ func BenchmarkEncode(b *testing.B) {
 		})
 	}
 }
+
+// FuzzTokenize checks invariants on arbitrary bytes: no panic, only
+// vocabulary entries, ids and tokens agree, and invalid UTF-8 acts exactly
+// like U+FFFD (which the cleanup deletes). `go test` runs the seeds;
+// `go test -fuzz FuzzTokenize` explores.
+func FuzzTokenize(f *testing.F) {
+	for _, s := range []string{"", "İ", "ß", "a\xffb", "\xed\xa0\x80", "[CLS]x[SEP]", "👨‍👩‍👧", "e\u0301", "中文", "\u0378", strings.Repeat("é", 101)} {
+		f.Add(s)
+	}
+	toks := map[bool]*Tokenizer{false: load(f, false), true: load(f, true)}
+	f.Fuzz(func(t *testing.T, s string) {
+		for lowercase, tok := range toks {
+			got := tok.Tokenize(s)
+			ids := tok.Encode(s)
+			if len(got) != len(ids) {
+				t.Fatalf("lowercase=%v %q: %d tokens, %d ids", lowercase, s, len(got), len(ids))
+			}
+			for i, g := range got {
+				if id, ok := tok.ID(g); !ok || id != ids[i] {
+					t.Fatalf("lowercase=%v %q: token %q id %d", lowercase, s, g, ids[i])
+				}
+			}
+			if valid := strings.ToValidUTF8(s, "\ufffd"); valid != s {
+				if want := tok.Tokenize(valid); !slices.Equal(got, want) {
+					t.Fatalf("lowercase=%v %q: %q, but with U+FFFD for the bad bytes %q", lowercase, s, got, want)
+				}
+			}
+		}
+	})
+}
+
+// TestConcurrent: one Tokenizer shared by goroutines gives the same
+// results as sequential calls (run with -race to check the buffers).
+func TestConcurrent(t *testing.T) {
+	tok := load(t, true)
+	cases := readGolden(t)[:600]
+	want := make([][]int32, len(cases))
+	for i, c := range cases {
+		want[i] = tok.Encode(c.Text)
+	}
+	errs := make(chan string, 4)
+	for g := 0; g < 4; g++ {
+		go func() {
+			for i := range cases {
+				c := cases[(i+g*150)%len(cases)]
+				if got := tok.Encode(c.Text); !slices.Equal(got, want[(i+g*150)%len(cases)]) {
+					errs <- c.Src
+					return
+				}
+			}
+			errs <- ""
+		}()
+	}
+	for g := 0; g < 4; g++ {
+		if src := <-errs; src != "" {
+			t.Errorf("%s: concurrent result differs", src)
+		}
+	}
+}
