@@ -1,5 +1,13 @@
 package main
 
+// taskweave predict: load a checkpoint through model/checkpoint (ours or an
+// imported Hugging Face one, local or gs:// through io/storage.Dir),
+// tokenize with transforms/wordpiece using the checkpoint's casing, and
+// print each text's label and logits. For token tasks TEXT is split into
+// words at whitespace (as CoNLL data is), each word is scored at its first
+// subword, and words that do not fit in max_seq_len are reported, not
+// silently dropped.
+
 import (
 	"context"
 	"encoding/json"

@@ -143,6 +143,32 @@ func TestImportOldNamesAndTaskName(t *testing.T) {
 	checkWeights(t, m, renamed, "ner")
 }
 
+// TestImportRegression: a one-label BertForSequenceClassification is a
+// regression model in transformers (problem_type unset), so it imports as a
+// sequence_regression head without labels.
+func TestImportRegression(t *testing.T) {
+	dir := hfDir(t, "testdata/ref/seq-cls", func(c map[string]any) {
+		delete(c, "id2label")
+		delete(c, "label2id")
+	}, func(ts []*Tensor) []*Tensor {
+		for _, x := range ts {
+			if x.Name == "classifier.weight" {
+				x.Shape[0], x.Data = 1, x.Data[:x.Shape[1]]
+			} else if x.Name == "classifier.bias" {
+				x.Shape[0], x.Data = 1, x.Data[:1]
+			}
+		}
+		return ts
+	})
+	m, meta, err := LoadWith(LocalDir(dir), Options{TaskName: "stsb"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h := m.Heads()[0]; h.Kind != model.SequenceRegression || h.NumLabels != 1 || meta.Tasks[0].Type != "sequence_regression" || meta.Tasks[0].Labels != nil {
+		t.Errorf("head %+v, task %+v", h, meta.Tasks[0])
+	}
+}
+
 func TestImportRefusals(t *testing.T) {
 	drop := func(name string) func([]*Tensor) []*Tensor {
 		return func(ts []*Tensor) []*Tensor {
