@@ -1,0 +1,159 @@
+package preprocess
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"sort"
+	"strings"
+
+	"github.com/taskweave/taskweave/io/corpus"
+	"github.com/taskweave/taskweave/jobs/spec"
+)
+
+// Config is everything a preprocessing run depends on. FromSpec fills it
+// from a job spec; the CLI's quick-run flags fill it directly.
+type Config struct {
+	Out                 string // output directory, local or gs://
+	Shards              int    // shards per task and split
+	MaxRejectedFraction float64
+	Vocab               string // vocab.txt, local or gs://
+	Lowercase           bool
+	MaxSeqLen           int
+	Tasks               []Task
+}
+
+// Task is one task's corpus and head type.
+type Task struct {
+	Name      string
+	Type      string              // sequence_classification | token_classification | sequence_regression
+	TagScheme string              // token tasks: none | iob1 | iob2
+	Labels    []string            // explicit label list; empty = collect from train
+	Paths     map[string][]string // split → files
+	Read      corpus.Options      // format and columns
+	Key       string              // where the task is defined, e.g. "tasks[1]", for messages
+}
+
+// FromSpec takes the preprocessing part of a job spec. Relative paths are
+// resolved against the spec file's directory.
+func FromSpec(s *spec.Spec) (Config, error) {
+	c := Config{
+		Out:                 s.Path(s.Preprocess.Output),
+		Shards:              s.Preprocess.Shards,
+		MaxRejectedFraction: s.Preprocess.MaxRejectedFraction,
+		Vocab:               s.Path(s.Tokenizer.Vocab),
+		Lowercase:           s.Tokenizer.Lowercase,
+		MaxSeqLen:           s.Tokenizer.MaxSeqLen,
+	}
+	for i, st := range s.Tasks {
+		key := fmt.Sprintf("tasks[%d]", i)
+		opt, err := ReadOptions(st)
+		if err != nil {
+			return c, fmt.Errorf("%s (%s): %w", key, st.Name, err)
+		}
+		t := Task{Name: st.Name, Type: st.Type, TagScheme: st.TagScheme, Labels: st.Labels, Read: opt, Key: key,
+			Paths: map[string][]string{}}
+		for split, files := range st.Paths {
+			for _, f := range files {
+				t.Paths[split] = append(t.Paths[split], s.Path(f))
+			}
+		}
+		c.Tasks = append(c.Tasks, t)
+	}
+	return c, c.Validate()
+}
+
+// ReadOptions maps a spec task's format and columns onto the corpus reader's options.
+func ReadOptions(t spec.Task) (corpus.Options, error) {
+	o := corpus.Options{Format: corpus.Format(t.Format)}
+	col := t.Columns
+	switch o.Format {
+	case corpus.TSV, corpus.JSONL:
+		o.TextColumn, o.TextBColumn, o.LabelColumn, o.IDColumn = col.Text, col.TextB, col.Label, col.ID
+		if o.Format == corpus.JSONL && t.Type == "token_classification" {
+			o.TokenLevel, o.WordsKey, o.TagsKey = true, col.Tokens, col.Tags
+		}
+	case corpus.CoNLL:
+		o.WordColumn = col.Word
+		switch {
+		case col.Tag < 0:
+			o.TagColumn = col.Tag // counts from the end in both
+		case col.Tag == 0:
+			return o, errors.New("columns.tag 0 would make the first column the tag; CoNLL files put the word first, use 1.. or -1 for the last column")
+		default:
+			o.TagColumn = col.Tag
+		}
+	case corpus.CoNLLU:
+		o.TagField = col.Field
+	}
+	if t.Type == "token_classification" && t.TagScheme != "none" {
+		o.TagScheme = t.TagScheme
+	}
+	return o, o.Validate()
+}
+
+// Validate checks the settings a run cannot start without.
+func (c Config) Validate() error {
+	var errs []error
+	if c.Out == "" {
+		errs = append(errs, errors.New("no output directory; set preprocess.output (or --out)"))
+	}
+	if c.Vocab == "" {
+		errs = append(errs, errors.New("no vocabulary; set tokenizer.vocab (or --vocab) to a BERT vocab.txt"))
+	}
+	if c.Shards < 1 || c.Shards > 99999 {
+		errs = append(errs, fmt.Errorf("%d shards; use 1..99999 (preprocess.shards or --shards)", c.Shards))
+	}
+	if c.MaxSeqLen < 8 {
+		errs = append(errs, fmt.Errorf("max_seq_len %d is too small; use at least 8", c.MaxSeqLen))
+	}
+	if c.MaxRejectedFraction < 0 || c.MaxRejectedFraction > 1 {
+		errs = append(errs, fmt.Errorf("max_rejected_fraction %g is out of range; use 0..1", c.MaxRejectedFraction))
+	}
+	if len(c.Tasks) == 0 {
+		errs = append(errs, errors.New("no tasks; define at least one"))
+	}
+	seen := map[string]bool{}
+	for _, t := range c.Tasks {
+		if t.Name == "" || strings.ContainsAny(t.Name, "/\\ .") {
+			errs = append(errs, fmt.Errorf("%s: %q is not a valid task name; use letters, digits, - and _", t.Key, t.Name))
+		}
+		if seen[t.Name] {
+			errs = append(errs, fmt.Errorf("%s: task %q is defined twice", t.Key, t.Name))
+		}
+		seen[t.Name] = true
+		if !slices.Contains(spec.TaskTypes, t.Type) {
+			errs = append(errs, fmt.Errorf("%s: type %q; use one of %s", t.Key, t.Type, strings.Join(spec.TaskTypes, ", ")))
+		}
+		if len(t.Paths["train"]) == 0 {
+			errs = append(errs, fmt.Errorf("%s: no train files; every task needs training data (%s.paths.train)", t.Key, t.Key))
+		}
+		for split := range t.Paths {
+			if !slices.Contains(spec.Splits, split) {
+				errs = append(errs, fmt.Errorf("%s: split %q; use one of %s", t.Key, split, strings.Join(spec.Splits, ", ")))
+			}
+		}
+		if err := t.Read.Validate(); err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", t.Key, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// splits returns a task's splits in a fixed order (train, validation, test).
+func (t Task) splits() []string {
+	var out []string
+	for _, s := range spec.Splits {
+		if len(t.Paths[s]) > 0 {
+			out = append(out, s)
+		}
+	}
+	var extra []string
+	for s := range t.Paths {
+		if !slices.Contains(spec.Splits, s) {
+			extra = append(extra, s)
+		}
+	}
+	sort.Strings(extra)
+	return append(out, extra...)
+}

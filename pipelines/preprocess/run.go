@@ -1,0 +1,278 @@
+package preprocess
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"slices"
+	"time"
+
+	"github.com/apache/beam/sdks/v2/go/pkg/beam"
+
+	"github.com/taskweave/taskweave/io/manifest"
+	"github.com/taskweave/taskweave/io/shards"
+	"github.com/taskweave/taskweave/io/storage"
+	"github.com/taskweave/taskweave/transforms/splitstats"
+	"github.com/taskweave/taskweave/transforms/wordpiece"
+	"github.com/taskweave/taskweave/transforms/writeshards"
+)
+
+// Options are the launcher's settings, which do not change the output.
+type Options struct {
+	Runner   string    // Beam runner name; "" = prism
+	Force    bool      // run even when the manifest's fingerprint matches
+	Progress io.Writer // where the progress line goes; nil = nowhere
+}
+
+// Result is what a run did.
+type Result struct {
+	UpToDate     bool // nothing was written: the manifest matched
+	ManifestPath string
+	Manifest     *manifest.Manifest
+	Elapsed      time.Duration
+}
+
+// fingerprintConfig is the part of the config that decides the output's
+// bytes; Out is left out so a moved output directory is still recognised.
+type fingerprintConfig struct {
+	ShardFormat         string
+	Shards              int
+	MaxRejectedFraction float64
+	Lowercase           bool
+	MaxSeqLen           int
+	Tasks               []Task
+}
+
+// Fingerprint hashes cfg and the bytes of every input file and the vocabulary.
+func Fingerprint(ctx context.Context, cfg Config) (string, error) {
+	fc := fingerprintConfig{ShardFormat: shards.FormatVersion, Shards: cfg.Shards, MaxRejectedFraction: cfg.MaxRejectedFraction,
+		Lowercase: cfg.Lowercase, MaxSeqLen: cfg.MaxSeqLen, Tasks: cfg.Tasks}
+	return manifest.Fingerprint(ctx, fc, append(inputFiles(cfg), cfg.Vocab))
+}
+
+func inputFiles(cfg Config) []string {
+	var out []string
+	for _, t := range cfg.Tasks {
+		for _, split := range t.splits() {
+			out = append(out, t.Paths[split]...)
+		}
+	}
+	return out
+}
+
+// Run preprocesses cfg's corpora into cfg.Out, unless the manifest there
+// already has this config's and these inputs' fingerprint.
+func Run(ctx context.Context, cfg Config, opt Options) (*Result, error) {
+	start := time.Now()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if err := checkInputs(ctx, cfg); err != nil {
+		return nil, err
+	}
+	fp, err := Fingerprint(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	res := &Result{ManifestPath: manifest.Path(cfg.Out)}
+	if !opt.Force {
+		up, m, err := manifest.UpToDate(ctx, res.ManifestPath, fp)
+		if err != nil {
+			return nil, fmt.Errorf("%w (or run with --force)", err)
+		}
+		if up {
+			missing, err := missingShards(ctx, cfg.Out, m)
+			if err != nil {
+				return nil, err
+			}
+			if len(missing) == 0 {
+				res.UpToDate, res.Manifest, res.Elapsed = true, m, time.Since(start)
+				return res, nil
+			}
+		}
+	}
+
+	tok, err := loadTokenizer(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	// From here on the old output is being replaced: its manifest goes first,
+	// so a run that fails half-way never leaves a manifest describing shards
+	// that were partly overwritten.
+	if err := removeIfExists(ctx, res.ManifestPath); err != nil {
+		return nil, err
+	}
+	for _, t := range cfg.Tasks {
+		if err := removeIfExists(ctx, storage.Join(cfg.Out, writeshards.RejectedPath(t.Name))); err != nil {
+			return nil, err
+		}
+	}
+
+	summaryPath := storage.Join(cfg.Out, ".preprocess-summary-"+fp[len("sha256:"):][:16]+".json")
+	p, s := beam.NewPipelineWithRoot()
+	Build(s, cfg, summaryPath)
+	runner := opt.Runner
+	if runner == "" {
+		runner = "prism"
+	}
+	stop := startProgress(opt.Progress, start)
+	_, err = beam.Run(ctx, runner, p)
+	stop()
+	if err != nil {
+		return nil, fmt.Errorf("preprocess pipeline failed: %w", err)
+	}
+	sum, err := splitstats.Read(ctx, summaryPath)
+	if err != nil {
+		return nil, fmt.Errorf("reading the pipeline's summary: %w", err)
+	}
+	if err := checkRejected(cfg, sum); err != nil {
+		return nil, err
+	}
+	m := buildManifest(cfg, fp, tok, sum)
+	if err := manifest.Write(ctx, res.ManifestPath, m); err != nil {
+		return nil, err
+	}
+	if err := storage.Remove(ctx, summaryPath); err != nil {
+		return nil, err
+	}
+	if err := removeStaleShards(ctx, cfg.Out, m); err != nil {
+		return nil, err
+	}
+	res.Manifest, res.Elapsed = m, time.Since(start)
+	return res, nil
+}
+
+// checkInputs fails early, before any Beam machinery starts, on a missing
+// file, with the spec key to fix.
+func checkInputs(ctx context.Context, cfg Config) error {
+	var errs []error
+	for _, t := range cfg.Tasks {
+		for _, split := range t.splits() {
+			for _, p := range t.Paths[split] {
+				ok, err := storage.Exists(ctx, p)
+				if err != nil {
+					errs = append(errs, fmt.Errorf("%s: %w", p, err))
+				} else if !ok {
+					errs = append(errs, fmt.Errorf("%s: file not found (task %s, split %s); fix the path under %s.paths.%s in the job spec", p, t.Name, split, t.Key, split))
+				}
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func loadTokenizer(ctx context.Context, cfg Config) (*wordpiece.Tokenizer, error) {
+	r, err := storage.Open(ctx, cfg.Vocab)
+	if err != nil {
+		return nil, fmt.Errorf("vocabulary: %w; fix tokenizer.vocab in the job spec (or --vocab)", err)
+	}
+	defer r.Close()
+	tok, err := wordpiece.Load(r, cfg.Lowercase)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", cfg.Vocab, err)
+	}
+	return tok, nil
+}
+
+// checkRejected applies max_rejected_fraction per task and split, counting
+// the records the encoder set aside too (the reader checked each file for
+// its own rejections already).
+func checkRejected(cfg Config, sum splitstats.Summary) error {
+	var errs []error
+	for _, st := range sum.Splits {
+		total := st.Examples + st.Rejected
+		if st.Rejected > 0 && float64(st.Rejected) > cfg.MaxRejectedFraction*float64(total) {
+			errs = append(errs, fmt.Errorf("task %s, split %s: %d of %d records rejected (%.2f%%), over the limit of %.2f%%; the lines are listed in %s; fix them or raise preprocess.max_rejected_fraction",
+				st.Task, st.Split, st.Rejected, total, 100*float64(st.Rejected)/float64(total), 100*cfg.MaxRejectedFraction,
+				storage.Join(cfg.Out, writeshards.RejectedPath(st.Task))))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func buildManifest(cfg Config, fp string, tok *wordpiece.Tokenizer, sum splitstats.Summary) *manifest.Manifest {
+	m := &manifest.Manifest{
+		FormatVersion: manifest.FormatVersion,
+		Fingerprint:   fp,
+		Created:       time.Now().UTC().Truncate(time.Second),
+		Tokenizer: manifest.Tokenizer{VocabSHA256: tok.SHA256(), VocabSize: tok.Size(),
+			Lowercase: cfg.Lowercase, MaxSeqLen: cfg.MaxSeqLen},
+		Tasks: map[string]manifest.Task{},
+	}
+	for _, t := range cfg.Tasks {
+		mt := manifest.Task{Type: t.Type, Labels: t.Labels, Splits: map[string]manifest.Split{}}
+		if t.Type == manifest.TokenClassification {
+			mt.TagScheme = t.TagScheme
+		}
+		if len(mt.Labels) == 0 {
+			mt.Labels = sum.Labels.Labels(t.Name)
+		}
+		for _, split := range t.splits() {
+			st, _ := sum.Find(t.Name, split)
+			ms := manifest.Split{Examples: st.Rows, Tokens: st.Tokens, Truncated: st.Truncated,
+				Windows: st.Windows, Rejected: st.Rejected, Sources: slices.Clone(t.Paths[split])}
+			for i := range cfg.Shards {
+				ms.Shards = append(ms.Shards, shards.RelPath(t.Name, split, i, cfg.Shards))
+			}
+			mt.Splits[split] = ms
+		}
+		m.Tasks[t.Name] = mt
+	}
+	return m
+}
+
+func missingShards(ctx context.Context, out string, m *manifest.Manifest) ([]string, error) {
+	var missing []string
+	for _, t := range m.Tasks {
+		for _, s := range t.Splits {
+			for _, sh := range s.Shards {
+				p := storage.Join(out, sh)
+				ok, err := storage.Exists(ctx, p)
+				if err != nil {
+					return nil, err
+				}
+				if !ok {
+					missing = append(missing, p)
+				}
+			}
+		}
+	}
+	return missing, nil
+}
+
+// removeStaleShards deletes part files a previous run with another shard
+// count left in a split's directory.
+func removeStaleShards(ctx context.Context, out string, m *manifest.Manifest) error {
+	for name, t := range m.Tasks {
+		for split, s := range t.Splits {
+			found, err := storage.List(ctx, storage.Join(out, name, split, "part-*.parquet"))
+			if err != nil {
+				return err
+			}
+			for _, f := range found {
+				keep := false
+				for _, sh := range s.Shards {
+					if storage.Join(out, sh) == f {
+						keep = true
+						break
+					}
+				}
+				if !keep {
+					if err := storage.Remove(ctx, f); err != nil {
+						return err
+					}
+				}
+			}
+		}
+	}
+	return nil
+}
+
+func removeIfExists(ctx context.Context, p string) error {
+	if err := storage.Remove(ctx, p); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	return nil
+}
