@@ -11,6 +11,12 @@
 // id "<id>#w<k>" (k from 0) and its own words and word_ids; a single word
 // with more pieces than fit in one window is the only thing split inside a
 // word, its label staying on its very first piece.
+//
+// Row contents by task type: sentence rows carry Text (a pair as
+// "a [SEP] b") and no token columns; regression rows carry Target (NaN when
+// the record has no label) and Label -1; token rows carry Words, WordIDs and
+// TokenLabels and Label -1. Unlabeled records (test files) get Label -1 and
+// token labels -100.
 package align
 
 import (
