@@ -12,8 +12,8 @@
 // with more pieces than fit in one window is the only thing split inside a
 // word, its label staying on its very first piece.
 //
-// Row contents by task type: sentence rows carry Text (a pair as
-// "a [SEP] b") and no token columns; regression rows carry Target (NaN when
+// Row contents by task type: sentence rows carry Text (a pair, i.e. a
+// record with a non-empty TextB, as "a [SEP] b") and no token columns; regression rows carry Target (NaN when
 // the record has no label) and Label -1; token rows carry Words, WordIDs and
 // TokenLabels and Label -1. Unlabeled records (test files) get Label -1 and
 // token labels -100.
