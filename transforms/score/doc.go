@@ -6,8 +6,4 @@
 //
 // Every DoFn, function, emitter and the accumulator's coder are registered in
 // init, so the pipeline runs unchanged on prism, Dataflow or Flink.
-//
-// Private adapters, to be replaced when the owning packages land: readRows
-// reads a shard with parquet-go directly (io/shards' reader is not merged
-// yet).
 package score

@@ -1,7 +1,6 @@
 package score
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -13,7 +12,6 @@ import (
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/register"
-	"github.com/parquet-go/parquet-go"
 
 	"github.com/taskweave/taskweave/io/shards"
 	"github.com/taskweave/taskweave/io/storage"
@@ -59,11 +57,10 @@ type ReadShardFn struct{}
 
 // ProcessElement reads ref's rows and checks each belongs to ref's task.
 func (f *ReadShardFn) ProcessElement(ctx context.Context, ref ShardRef, emit func(string, shards.Row)) error {
-	data, err := storage.ReadFile(ctx, ref.Path)
+	r, err := shards.Open(ctx, ref.Path)
 	if err != nil {
 		return err
 	}
-	r := parquet.NewGenericReader[shards.Row](bytes.NewReader(data))
 	defer r.Close()
 	buf := make([]shards.Row, 256)
 	for {
