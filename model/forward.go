@@ -10,7 +10,7 @@ type layerAct struct {
 	q, k, v, p, pdrop, ctx []float32
 	dropA, dropF           []float32 // hidden dropout masks (nil when off)
 	xhat1, rstd1, h1       []float32
-	u, g                   []float32 // intermediate before and after GELU
+	u, g                   []float32 // GELU's derivative at the intermediate (see geluForward), its output
 	xhat2, rstd2           []float32
 }
 

@@ -143,27 +143,22 @@ func layerNormBackward(ln layerNorm, dy, xhat, rstd []float32, n int, dx []float
 const invSqrt2 = 0.70710678118654752440
 const invSqrt2Pi = 0.39894228040143267794
 
-// geluForward writes y = x·Φ(x) with the exact (erf) Gaussian CDF, as BERT's "gelu".
+// geluForward writes y = x·Φ(x) with the exact (erf) Gaussian CDF, as BERT's
+// "gelu", and overwrites x with the derivative Φ(x) + x·φ(x), which is all
+// the backward pass needs: one exp per element serves both passes.
 func geluForward(x, y []float32) {
 	parallelFor(len(x), 1<<14, func(lo, hi int) {
 		x, y := x[lo:hi], y[lo:hi]
 		for i, v := range x {
-			c, _ := phiAndPdf(v)
+			c, p := phiAndPdf(v)
 			y[i] = v * c
+			x[i] = c + v*p
 		}
 	})
 }
 
-// geluBackward multiplies d in place by dGELU/dx at x: Φ(x) + x·φ(x).
-func geluBackward(x, d []float32) {
-	parallelFor(len(x), 1<<14, func(lo, hi int) {
-		x, d := x[lo:hi], d[lo:hi]
-		for i, v := range x {
-			c, p := phiAndPdf(v)
-			d[i] *= c + v*p
-		}
-	})
-}
+// geluBackward multiplies d in place by the derivative geluForward left.
+func geluBackward(deriv, d []float32) { mulInto(d, d, deriv) }
 
 // mulInto writes dst = a·b element-wise.
 func mulInto(dst, a, b []float32) {
