@@ -11,7 +11,8 @@ import (
 // g_j is removed, g_i' −= (g_i'·g_j)/‖g_j‖²·g_j. The combined shared
 // gradient is Σ_i g_i'. Projections use the original g_j, as in the paper.
 type PCGrad struct {
-	RNG uint64 // splitmix64 state: one word, so resume is exact
+	RNG      uint64 // splitmix64 state: one word, so resume is exact
+	acc, cur []float64
 }
 
 // NewPCGrad seeds the task-order generator.
@@ -65,8 +66,12 @@ func (s *PCGrad) Combine(in Input) (Result, error) {
 	for j, g := range in.Grads {
 		sq[j] = dot(g, g)
 	}
-	acc := make([]float64, d)
-	cur := make([]float64, d)
+	// Scratch reused across steps: the shared gradient of a BERT is millions long.
+	if len(s.acc) != d {
+		s.acc, s.cur = make([]float64, d), make([]float64, d)
+	}
+	acc, cur := s.acc, s.cur
+	clear(acc)
 	for i, gi := range in.Grads {
 		for x, v := range gi {
 			cur[x] = float64(v)
