@@ -30,6 +30,11 @@ func writeShard(t *testing.T, path string, rows []shards.Row) {
 // token 10 as I-X. Two train shards per task, one validation shard.
 func synthData(t *testing.T, nTrain int) string {
 	t.Helper()
+	return synthDataVocab(t, nTrain, testVocab)
+}
+
+func synthDataVocab(t *testing.T, nTrain, testVocab int) string {
+	t.Helper()
 	dir := t.TempDir()
 	rng := rand.New(rand.NewPCG(1, 2))
 	gen := func(task, split string, n int) []shards.Row {
@@ -261,5 +266,62 @@ func TestCorruptShardNamesFile(t *testing.T) {
 				t.Fatalf("error does not name the shard %s: %v", bad, err)
 			}
 		})
+	}
+}
+
+// A Hugging Face BertModel directory (the PyTorch reference's fixture) gives
+// the encoder's initial weights; the heads are new.
+func TestInitFromHuggingFace(t *testing.T) {
+	src := filepath.Join("..", "model", "checkpoint", "testdata", "ref")
+	hf := t.TempDir()
+	for _, f := range []string{"config.json", "model.safetensors"} {
+		b, err := os.ReadFile(filepath.Join(src, f))
+		if err != nil {
+			t.Skipf("reference fixture missing: %v", err)
+		}
+		if err := os.WriteFile(filepath.Join(hf, f), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	data := synthDataVocab(t, 64, 120)
+	if err := os.Rename(filepath.Join(data, "vocab.txt"), filepath.Join(hf, "vocab.txt")); err != nil {
+		t.Fatal(err)
+	}
+	cfg := baseConfig(data, filepath.Join(t.TempDir(), "run"))
+	cfg.Vocab, cfg.Init, cfg.Size = filepath.Join(hf, "vocab.txt"), hf, ""
+	cfg.defaults()
+	heads := []model.HeadSpec{{Task: "sent", Kind: model.SequenceClassification, NumLabels: 2}}
+	m, err := newModel(context.Background(), &cfg, heads, 120)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Open(filepath.Join(hf, "model.safetensors"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	ts, _, err := checkpoint.ReadSafetensors(f, "model.safetensors")
+	if err != nil {
+		t.Fatal(err)
+	}
+	checked := 0
+	for _, tn := range ts {
+		p := m.Param(strings.TrimPrefix(tn.Name, "bert."))
+		if p == nil || tn.Data == nil {
+			continue
+		}
+		for i := range p.W {
+			if p.W[i] != tn.Data[i] {
+				t.Fatalf("%s[%d] = %v, checkpoint has %v", p.Name, i, p.W[i], tn.Data[i])
+			}
+		}
+		checked++
+	}
+	if checked < len(m.EncoderParams())-2 {
+		t.Fatalf("only %d of %d encoder tensors came from the checkpoint", checked, len(m.EncoderParams()))
+	}
+	cfg.Steps = 2
+	if _, err := Train(context.Background(), cfg); err != nil {
+		t.Fatal(err)
 	}
 }
