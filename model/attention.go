@@ -52,7 +52,23 @@ func (m *Model) attentionForward(q, k, v, p, drop, ctx []float32, keyMask []int3
 // whose mask is 1. Hidden keys get exactly 0, as exp of BERT's additive
 // float32-min bias does; a row with no visible key is uniform, as there.
 func softmaxMasked(s []float32, T int, keyMask []int32) {
+	// Right padding, the usual case: the visible keys are a prefix.
 	visible := 0
+	for visible < T && keyMask[visible] != 0 {
+		visible++
+	}
+	prefix := visible > 0
+	for _, mk := range keyMask[visible:] {
+		if mk != 0 {
+			prefix = false
+			break
+		}
+	}
+	if prefix {
+		softmaxPrefix(s, T, visible)
+		return
+	}
+	visible = 0
 	for _, mk := range keyMask {
 		if mk != 0 {
 			visible++

@@ -148,12 +148,7 @@ const invSqrt2Pi = 0.39894228040143267794
 // the backward pass needs: one exp per element serves both passes.
 func geluForward(x, y []float32) {
 	parallelFor(len(x), 1<<14, func(lo, hi int) {
-		x, y := x[lo:hi], y[lo:hi]
-		for i, v := range x {
-			c, p := phiAndPdf(v)
-			y[i] = v * c
-			x[i] = c + v*p
-		}
+		geluRange(x[lo:hi], y[lo:hi])
 	})
 }
 
