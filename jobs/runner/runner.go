@@ -40,9 +40,11 @@ type EvalResult struct {
 // Stages are the job's steps.
 type Stages struct {
 	Preprocess func(ctx context.Context, s *spec.Spec) (PreprocessResult, error)
-	Train      func(ctx context.Context, s *spec.Spec, dataDir string) (checkpointDir string, err error)
+	// Train writes under a directory of its own for runID, so a run never
+	// mistakes an earlier run's checkpoint for its own.
+	Train func(ctx context.Context, s *spec.Spec, dataDir, runID string) (checkpointDir string, err error)
 	// Evaluate scores ckpt (and incumbent, when not "") on the evaluation split of dataDir.
-	Evaluate func(ctx context.Context, s *spec.Spec, dataDir, ckpt, incumbent string) (EvalResult, error)
+	Evaluate func(ctx context.Context, s *spec.Spec, dataDir, ckpt, incumbent, runID string) (EvalResult, error)
 }
 
 // Options tune a run.
@@ -134,7 +136,7 @@ func Run(ctx context.Context, s *spec.Spec, st Stages, opt Options) (*runs.Recor
 	var ckpt string
 	if err := stage("train", func() (runs.Stage, error) {
 		var err error
-		ckpt, err = st.Train(ctx, s, pre.Dir)
+		ckpt, err = st.Train(ctx, s, pre.Dir, rec.ID)
 		return runs.Stage{Location: ckpt}, err
 	}); err != nil {
 		return fail("train", err)
@@ -152,7 +154,7 @@ func Run(ctx context.Context, s *spec.Spec, st Stages, opt Options) (*runs.Recor
 	var ev EvalResult
 	if err := stage("evaluate", func() (runs.Stage, error) {
 		var err error
-		ev, err = st.Evaluate(ctx, s, pre.Dir, ckpt, incumbent)
+		ev, err = st.Evaluate(ctx, s, pre.Dir, ckpt, incumbent, rec.ID)
 		note := ""
 		if incumbent != "" {
 			note = "compared with production version " + prod.Version
