@@ -87,6 +87,9 @@ func TestEvaluateOnPrism(t *testing.T) {
 				dir = filepath.Join(out, "compare", "predictions", tr.Task)
 			}
 			checkReadBack(t, tr, res, dir)
+			if side == "model" {
+				duckCheck(t, tr, res, dir)
+			}
 		}
 		if len(tr.Deltas) == 0 {
 			t.Errorf("%s: no deltas", tr.Task)
