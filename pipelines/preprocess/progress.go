@@ -22,8 +22,6 @@ func startProgress(w io.Writer, start time.Time) (stop func()) {
 		progressbar.OptionSetWriter(w),
 		progressbar.OptionSetDescription("preprocess: records read"),
 		progressbar.OptionShowCount(),
-		progressbar.OptionShowIts(),
-		progressbar.OptionSetItsString("records"),
 		progressbar.OptionSpinnerType(14),
 		progressbar.OptionThrottle(200*time.Millisecond),
 		progressbar.OptionClearOnFinish(),

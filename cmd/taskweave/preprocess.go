@@ -1,0 +1,136 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+
+	"github.com/taskweave/taskweave/jobs/runner"
+	"github.com/taskweave/taskweave/jobs/spec"
+	"github.com/taskweave/taskweave/pipelines/preprocess"
+)
+
+func init() {
+	register("preprocess", "tokenize and align corpora into Parquet shards + manifest.json (a Beam pipeline)", setupPreprocess)
+}
+
+func setupPreprocess(fs *flag.FlagSet) func(context.Context, []string) error {
+	config := fs.String("config", "", "job spec (YAML); or use the quick-run flags below")
+	out := fs.String("out", "", "output directory, local or gs:// (default: the job's preprocess.output)")
+	shards := fs.Int("shards", 0, "shards per task and split (default: the job's preprocess.shards, 4 without a job)")
+	force := fs.Bool("force", false, "run even if the manifest says inputs and config are unchanged")
+	quiet := fs.Bool("quiet", false, "no progress line")
+	verbose := fs.Bool("verbose", false, "show the Beam runner's log")
+	var q preprocess.Quick
+	fs.StringVar(&q.Task, "task", "", "quick run: task name")
+	fs.StringVar(&q.Type, "type", "sequence_classification", "quick run: sequence_classification | token_classification | sequence_regression")
+	fs.StringVar(&q.Format, "format", "", "quick run: tsv | conll | conllu | jsonl")
+	fs.StringVar(&q.Train, "train", "", "quick run: train file(s), comma-separated")
+	fs.StringVar(&q.Validation, "validation", "", "quick run: validation file(s), comma-separated")
+	fs.StringVar(&q.Test, "test", "", "quick run: test file(s), comma-separated")
+	fs.StringVar(&q.Vocab, "vocab", "", "quick run: BERT vocab.txt")
+	fs.BoolVar(&q.Lowercase, "lowercase", false, "quick run: uncased vocabulary (lower-case and strip accents)")
+	fs.IntVar(&q.MaxSeqLen, "max-seq-len", 128, "quick run: ids per row, [CLS] and [SEP] included")
+	fs.Float64Var(&q.MaxRejectedFraction, "max-rejected", 0.01, "quick run: largest share of rejected records per file before the run stops")
+	fs.StringVar(&q.TagScheme, "tag-scheme", "", "quick run, token tasks: none | iob1 | iob2")
+	fs.StringVar(&q.Labels, "label-list", "", "quick run: label list, comma-separated (default: collected from train)")
+	fs.StringVar(&q.Text, "text-column", "", "quick run, tsv/jsonl: text column (default sentence or text)")
+	fs.StringVar(&q.Label, "label-column", "", "quick run, tsv/jsonl: label column (default label)")
+	fs.IntVar(&q.WordColumn, "word-column", 0, "quick run, conll: 0-based word column")
+	fs.IntVar(&q.TagColumn, "tag-column", -1, "quick run, conll: 0-based tag column, -1 = last")
+	fs.StringVar(&q.Field, "field", "", "quick run, conllu: upos | xpos")
+
+	return func(ctx context.Context, args []string) error {
+		if len(args) > 0 {
+			return fmt.Errorf("unexpected arguments %q; give files with --train/--validation/--test or a job with --config", args)
+		}
+		if !*verbose {
+			slog.SetDefault(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})))
+		}
+		var cfg preprocess.Config
+		var err error
+		switch {
+		case *config != "" && q.Task != "":
+			return errors.New("give either --config or the quick-run flags (--task …), not both")
+		case *config != "":
+			s, err := spec.Load(*config)
+			if err != nil {
+				return err
+			}
+			if err := applyRunner(s); err != nil {
+				return err
+			}
+			if cfg, err = preprocess.FromSpec(s); err != nil {
+				return fmt.Errorf("%s: %w", *config, err)
+			}
+		case q.Task != "":
+			q.Out, q.Shards = *out, *shards
+			if q.Shards == 0 {
+				q.Shards = 4
+			}
+			if cfg, err = q.Config(); err != nil {
+				return err
+			}
+		default:
+			return errors.New("nothing to do: give --config job.yaml, or a quick run with --task, --format, --train, --vocab and --out")
+		}
+		if *out != "" {
+			cfg.Out = *out
+		}
+		if *shards != 0 {
+			cfg.Shards = *shards
+		}
+		var progress io.Writer = os.Stderr
+		if *quiet {
+			progress = nil
+		}
+		res, err := preprocess.Run(ctx, cfg, preprocess.Options{Runner: beamRunner(), Force: *force, Progress: progress})
+		if err != nil {
+			return err
+		}
+		return report(os.Stdout, res)
+	}
+}
+
+// preprocessStage is the preprocess step of `taskweave run`.
+func preprocessStage(ctx context.Context, s *spec.Spec) (runner.PreprocessResult, error) {
+	cfg, err := preprocess.FromSpec(s)
+	if err != nil {
+		return runner.PreprocessResult{}, err
+	}
+	res, err := preprocess.Run(ctx, cfg, preprocess.Options{Runner: beamRunner(), Progress: os.Stderr})
+	if err != nil {
+		return runner.PreprocessResult{}, err
+	}
+	if err := report(os.Stderr, res); err != nil {
+		return runner.PreprocessResult{}, err
+	}
+	return runner.PreprocessResult{Dir: cfg.Out, Fingerprint: res.Manifest.Fingerprint, UpToDate: res.UpToDate}, nil
+}
+
+func report(w io.Writer, res *preprocess.Result) error {
+	if res.UpToDate {
+		fmt.Fprintf(w, "up to date: inputs and config unchanged since %s (%s); nothing written (--force to redo)\n",
+			res.Manifest.Created.Format("2006-01-02 15:04:05 MST"), res.ManifestPath)
+		return nil
+	}
+	if err := preprocess.WriteTable(w, res.Manifest); err != nil {
+		return err
+	}
+	fmt.Fprintf(w, "wrote %s in %.1fs (examples = shard rows; windows = extra rows from splitting long token sentences)\n",
+		res.ManifestPath, res.Elapsed.Seconds())
+	return nil
+}
+
+// beamRunner is the --runner flag Beam registered (set from the job's runner
+// section by applyRunner unless given on the command line); "" means prism.
+func beamRunner() string {
+	if f := flag.Lookup("runner"); f != nil {
+		return f.Value.String()
+	}
+	return ""
+}
