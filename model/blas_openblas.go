@@ -54,5 +54,9 @@ func init() {
 	C.openblas_set_num_threads(1)
 }
 
+// setBLASThreads changes OpenBLAS's own thread count; only benchmarks use
+// it, to compare its threading with gemm's split.
+func setBLASThreads(n int) { C.openblas_set_num_threads(C.int(n)) }
+
 // BLASCore names the kernel set OpenBLAS chose (e.g. "SkylakeX").
 func BLASCore() string { return C.GoString(C.openblas_get_corename()) }
