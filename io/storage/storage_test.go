@@ -238,6 +238,11 @@ func TestGenerations(t *testing.T) {
 			if err != nil || string(data) != "two" || g != g2 {
 				t.Fatalf("ReadGen = %q, %d, %v; want \"two\", %d", data, g, err, g2)
 			}
+			// On gs:// WriteGen uses the direct client and ReadFile Beam's
+			// filesystem: both must see the same emulator.
+			if b, err := storage.ReadFile(ctx, p); err != nil || string(b) != "two" {
+				t.Fatalf("ReadFile after WriteGen = %q, %v", b, err)
+			}
 			// A removed pointer can be created again with gen 0, and the new
 			// generation differs from every earlier one.
 			if err := storage.Remove(ctx, p); err != nil {
