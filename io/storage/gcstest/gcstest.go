@@ -27,6 +27,7 @@ type Server struct {
 	fake   *fakestorage.Server
 	http   *http.Server
 	closed chan struct{}
+	err    error // from Serve, other than a normal shutdown
 }
 
 // Start starts an emulator for the test, points STORAGE_EMULATOR_HOST at it
@@ -38,7 +39,11 @@ func Start(t testing.TB) (bucket string) {
 	if err != nil {
 		t.Fatalf("gcstest: %v", err)
 	}
-	t.Cleanup(func() { s.Close() })
+	t.Cleanup(func() {
+		if err := s.Close(); err != nil {
+			t.Errorf("gcstest: %v", err)
+		}
+	})
 	t.Setenv("STORAGE_EMULATOR_HOST", s.Host)
 	return s.CreateBucket()
 }
@@ -72,7 +77,7 @@ func NewServer() (*Server, error) {
 	go func() {
 		defer close(s.closed)
 		if err := s.http.Serve(l); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			panic(fmt.Sprintf("gcstest: emulator stopped: %v", err))
+			s.err = fmt.Errorf("emulator stopped serving: %w", err)
 		}
 	}()
 	return s, nil
@@ -87,9 +92,11 @@ func (s *Server) CreateBucket() string {
 	return name
 }
 
-// Close stops the emulator and waits for its listener to shut down.
-func (s *Server) Close() {
+// Close stops the emulator, waits for its listener to shut down and reports
+// whether it had stopped serving early.
+func (s *Server) Close() error {
 	_ = s.http.Close()
 	<-s.closed
 	s.fake.Stop()
+	return s.err
 }
