@@ -101,6 +101,9 @@ func run(ctx context.Context, o Options, execute func(context.Context, *beam.Pip
 		tr := TaskReport{Task: t.Name, Kind: t.Kind, TagScheme: t.TagScheme, Results: map[string]score.TaskMetrics{}}
 		tr.ManifestExamples = plan.manifest.Tasks[t.Name].Splits[o.Split].Examples
 		for _, m := range plan.models {
+			if !slices.Contains(m.Scored, t.Name) {
+				continue
+			}
 			b, err := storage.ReadFile(ctx, score.MetricsPath(o.Out, m.Name, t.Name))
 			if errors.Is(err, fs.ErrNotExist) {
 				// No example reached the combiner: an empty split.
@@ -122,7 +125,7 @@ func run(ctx context.Context, o Options, execute func(context.Context, *beam.Pip
 			return nil, fmt.Errorf("evaluate: task %s: the manifest counts %d %s examples but %d were scored; the shards and manifest.json disagree, re-run preprocess",
 				t.Name, tr.ManifestExamples, o.Split, tr.Results["model"].Examples)
 		}
-		if plan.compare {
+		if _, ok := tr.Results["compare"]; ok {
 			tr.Deltas = deltas(tr.Results["model"], tr.Results["compare"])
 		}
 		rep.Tasks = append(rep.Tasks, tr)
@@ -140,14 +143,23 @@ func run(ctx context.Context, o Options, execute func(context.Context, *beam.Pip
 
 // Build adds the evaluation transforms to s. refs are the shard files to
 // read, specs the tasks to score, models the checkpoints (named "model" and
-// optionally "compare").
+// optionally "compare"); each checkpoint scores the tasks in its Scored list.
 func Build(s beam.Scope, refs []score.ShardRef, specs []score.TaskSpec, models []ModelInfo, out string, batch int) {
 	s = s.Scope("evaluate")
 	rows := beam.ParDo(s.Scope("read"), &score.ReadShardFn{}, beam.CreateList(s, refs))
 	var preds []beam.PCollection
 	for _, m := range models {
+		var mine []score.TaskSpec
+		var ignore []string
+		for _, t := range specs {
+			if slices.Contains(m.Scored, t.Name) {
+				mine = append(mine, t)
+			} else {
+				ignore = append(ignore, t.Name)
+			}
+		}
 		preds = append(preds, beam.ParDo(s.Scope("score_"+m.Name),
-			&score.ScoreFn{Name: m.Name, Model: m.Path, BatchSize: batch, Tasks: specs}, rows))
+			&score.ScoreFn{Name: m.Name, Model: m.Path, BatchSize: batch, Tasks: mine, Ignore: ignore}, rows))
 	}
 	all := preds[0]
 	if len(preds) > 1 {
@@ -165,7 +177,6 @@ type plan struct {
 	refs     []score.ShardRef
 	specs    []score.TaskSpec
 	models   []ModelInfo
-	compare  bool
 	report   *Report
 }
 
@@ -176,7 +187,7 @@ func prepare(ctx context.Context, o Options) (*plan, error) {
 	if err != nil {
 		return nil, err
 	}
-	pl := &plan{manifest: man, compare: o.Compare != ""}
+	pl := &plan{manifest: man}
 	rep := &Report{FormatVersion: 1, Created: time.Now().UTC().Format(time.RFC3339), Split: o.Split,
 		Data: DataInfo{Path: o.Data, Manifest: man.path, ManifestSHA256: man.sha256, Fingerprint: man.Fingerprint,
 			VocabSHA256: man.Tokenizer.VocabSHA256}}
@@ -232,13 +243,15 @@ func prepare(ctx context.Context, o Options) (*plan, error) {
 
 	for _, name := range names {
 		mt := man.Tasks[name]
-		scored := true
+		var by []string // checkpoints that score this task
 		for i, mp := range paths {
 			h, ok := headOf[i][name]
 			if !ok {
 				rep.Unscored = append(rep.Unscored, Unscored{Task: name, Model: mp.name,
 					Reason: fmt.Sprintf("checkpoint %s has no head for task %q (its heads: %s)", mp.path, name, headNames(headOf[i]))})
-				scored = false
+				if i == 0 {
+					break // the evaluated checkpoint decides what is scored
+				}
 				continue
 			}
 			if h.Type != mt.Type {
@@ -249,9 +262,15 @@ func prepare(ctx context.Context, o Options) (*plan, error) {
 				return nil, fmt.Errorf("evaluate: task %s: checkpoint %s has labels %s [%s] but %s lists labels %s [%s]; the label ids would not mean the same classes — re-run preprocess with the checkpoint's label list or evaluate the matching checkpoint",
 					name, mp.path, labelsFingerprint(h.Labels), strings.Join(h.Labels, " "), man.path, labelsFingerprint(mt.Labels), strings.Join(mt.Labels, " "))
 			}
+			by = append(by, mp.name)
 		}
-		if !scored {
+		if len(by) == 0 || by[0] != "model" {
 			continue
+		}
+		for i := range pl.models {
+			if slices.Contains(by, pl.models[i].Name) {
+				pl.models[i].Scored = append(pl.models[i].Scored, name)
+			}
 		}
 		scheme := mt.TagScheme
 		if mt.Type != score.KindToken {

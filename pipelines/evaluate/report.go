@@ -41,7 +41,8 @@ type ModelInfo struct {
 	Fingerprint string            `json:"fingerprint"` // sha256 over the per-file hashes
 	Files       map[string]string `json:"files"`
 	VocabSHA256 string            `json:"vocab_sha256"`
-	Tasks       []string          `json:"tasks"`
+	Tasks       []string          `json:"tasks"`  // the checkpoint's (non-auxiliary) heads
+	Scored      []string          `json:"scored"` // the tasks it scored here
 }
 
 // TaskReport is one task's figures per checkpoint, with deltas
@@ -150,7 +151,6 @@ func writeReport(ctx context.Context, out string, rep *Report) error {
 
 func markdown(rep *Report) []byte {
 	var b bytes.Buffer
-	compare := len(rep.Models) > 1
 	fmt.Fprintf(&b, "# Evaluation report: split %s\n\n", rep.Split)
 	fmt.Fprintf(&b, "| | path | fingerprint |\n| --- | --- | --- |\n")
 	fmt.Fprintf(&b, "| data | `%s` | `%s` (manifest `%s`) |\n", rep.Data.Path, rep.Data.Fingerprint, rep.Data.ManifestSHA256)
@@ -176,7 +176,7 @@ func markdown(rep *Report) []byte {
 			fmt.Fprintf(&b, ", %d words", m.Words)
 		}
 		fmt.Fprintf(&b, ", %d tokens.\n\n", m.Tokens)
-		if compare {
+		if len(t.Deltas) > 0 {
 			fmt.Fprintf(&b, "| metric | model | compare | Δ |\n| --- | ---: | ---: | ---: |\n")
 			for _, d := range t.Deltas {
 				fmt.Fprintf(&b, "| %s | %.4f | %.4f | %+.4f |\n", d.Metric, d.Model, d.Compare, d.Delta)

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"reflect"
+	"slices"
 	"sort"
 	"strings"
 
@@ -90,6 +91,7 @@ type ScoreFn struct {
 	BatchSize int        // examples per model batch
 	FlushRows int        // rows buffered per task before scoring
 	Tasks     []TaskSpec // tasks to score (each must have a head)
+	Ignore    []string   // tasks whose rows this checkpoint passes over (it has no head for them)
 
 	m     Predictor
 	specs map[string]TaskSpec
@@ -130,6 +132,9 @@ func (f *ScoreFn) Setup(ctx context.Context) error {
 // ProcessElement buffers one row; a full buffer is scored at once.
 func (f *ScoreFn) ProcessElement(ctx context.Context, part string, row shards.Row, emit func(Prediction)) error {
 	if _, ok := f.specs[row.Task]; !ok {
+		if slices.Contains(f.Ignore, row.Task) {
+			return nil
+		}
 		return fmt.Errorf("score: example %s is of task %q, which this evaluation does not score", row.ExampleID, row.Task)
 	}
 	f.buf[row.Task] = append(f.buf[row.Task], pending{part: part, row: row})
