@@ -22,6 +22,16 @@
 //
 // Local bookkeeping files start with a dot and carry a ".tw-tmp-" (a Create
 // in progress) or ".tw-gen" (generation sidecar) marker; List skips them.
+// Remove leaves a sidecar in place so a re-created file never reuses an old
+// generation.
+//
+// Globs follow Beam: filepath.Match syntax locally; on gs:// `*` and `?` stay
+// within one path segment, `**` crosses segments (local globs have no `**`).
+//
+// Additions to the contract in docs/architecture.md (all additive): Writer and
+// Abort (discard an unfinished Create), Size, Stat/Info (gs:// generation and
+// checksums, used by manifest fingerprints), OpenAt/ReaderAt (random access
+// for Parquet; ranged reads on gs://) and DirFS.Base.
 package storage
 
 import (
