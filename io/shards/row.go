@@ -1,6 +1,17 @@
 // Package shards defines the Parquet schema of taskweave's training and
 // evaluation shards (one row per example, unpadded) and reads and writes them
 // with parquet-go.
+//
+// Layout (DESIGN.md): zstd on every column, dictionary-encoded list elements
+// and task/split, at most RowGroupRows rows per row group. Output is a pure
+// function of the rows: created_by is fixed and no key/value metadata or
+// timestamps are written, so the same rows give byte-identical files in any
+// process (testdata/golden.parquet pins this).
+//
+// Additions to the contract in docs/architecture.md (all additive): Open
+// (stream a local or gs:// shard), WriteFile, Writer.Rows, WithRowGroupRows,
+// ShardName and RelPath (the manifest's relative shard paths), Columns.
+// Subpackage duckcheck reads shards back with DuckDB for independent checks.
 package shards
 
 // Row is one example in a shard. Column names and meaning are fixed by DESIGN.md.
