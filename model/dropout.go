@@ -21,12 +21,6 @@ func (m *Model) dropoutMask(mask []float32, p float64) {
 	threshold := uint64(p * (1 << 32))
 	keep := float32(1 / (1 - p))
 	parallelFor(len(mask), 1<<15, func(lo, hi int) {
-		for i := lo; i < hi; i++ {
-			if mix64(key+uint64(i)*0x9e3779b97f4a7c15)>>32 < threshold {
-				mask[i] = 0
-			} else {
-				mask[i] = keep
-			}
-		}
+		dropoutRange(mask[lo:hi], uint64(lo), key, threshold, keep)
 	})
 }

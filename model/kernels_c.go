@@ -4,6 +4,7 @@ package model
 
 /*
 #cgo CFLAGS: -O3
+#cgo LDFLAGS: -lm
 #include <stdint.h>
 #include <math.h>
 
@@ -75,6 +76,62 @@ void tw_softmax_rows(float *s, int64_t T, int64_t rows, int64_t visible) {
 		for (int64_t j = visible; j < T; j++) row[j] = 0;
 	}
 }
+
+TW_CLONES void tw_layernorm(const float *x, float *xhat, float *y, float *rstd, const float *g, const float *b, int64_t rows, int64_t w, float eps) {
+	for (int64_t r = 0; r < rows; r++) {
+		const float *xr = x + r * w;
+		double s = 0, ss = 0;
+		for (int64_t j = 0; j < w; j++) s += xr[j];
+		double mean = s / w;
+		for (int64_t j = 0; j < w; j++) { double d = xr[j] - mean; ss += d * d; }
+		double rs = 1.0 / sqrt(ss / w + eps);
+		rstd[r] = (float)rs;
+		float m32 = (float)mean, rs32 = (float)rs;
+		float *xh = xhat + r * w, *yr = y + r * w;
+		for (int64_t j = 0; j < w; j++) {
+			float v = (xr[j] - m32) * rs32;
+			xh[j] = v;
+			yr[j] = v * g[j] + b[j];
+		}
+	}
+}
+
+TW_CLONES void tw_layernorm_back(const float *dy, const float *xhat, const float *rstd, const float *g, float *dx, int64_t rows, int64_t w) {
+	for (int64_t r = 0; r < rows; r++) {
+		const float *d = dy + r * w, *xh = xhat + r * w;
+		double s1 = 0, s2 = 0;
+		for (int64_t j = 0; j < w; j++) { float t = d[j] * g[j]; s1 += t; s2 += (double)t * xh[j]; }
+		float m1 = (float)(s1 / w), m2 = (float)(s2 / w), rs = rstd[r];
+		float *o = dx + r * w;
+		for (int64_t j = 0; j < w; j++) o[j] = rs * (d[j] * g[j] - m1 - xh[j] * m2);
+	}
+}
+
+static inline uint64_t tw_mix64(uint64_t x) {
+	x ^= x >> 30; x *= 0xbf58476d1ce4e5b9ULL;
+	x ^= x >> 27; x *= 0x94d049bb133111ebULL;
+	x ^= x >> 31;
+	return x;
+}
+
+// Same stream as dropoutRange in kernels_go.go, bit for bit.
+TW_CLONES void tw_dropout(float *mask, int64_t n, uint64_t start, uint64_t key, uint64_t threshold, float keep) {
+	for (int64_t i = 0; i < n; i++) {
+		uint64_t h = tw_mix64(key + (start + (uint64_t)i) * 0x9e3779b97f4a7c15ULL) >> 32;
+		mask[i] = h < threshold ? 0.0f : keep;
+	}
+}
+
+TW_CLONES void tw_adamw(float *w, const float *g, float *m, float *v, int64_t n, float b1, float b2, float c1, float c2, float inv2, float eps, float decay, float step) {
+	for (int64_t j = 0; j < n; j++) {
+		float gj = g[j];
+		float mj = b1 * m[j] + c1 * gj;
+		float vj = b2 * v[j] + c2 * gj * gj;
+		m[j] = mj; v[j] = vj;
+		float denom = sqrtf(vj) * inv2 + eps;
+		w[j] = w[j] * decay - step * mj / denom;
+	}
+}
 */
 import "C"
 
@@ -93,4 +150,34 @@ func geluRange(x, y []float32) {
 // visible columns and zeroes the others.
 func softmaxPrefix(s []float32, T, visible int) {
 	C.tw_softmax_rows((*C.float)(unsafe.Pointer(&s[0])), C.int64_t(T), C.int64_t(len(s)/T), C.int64_t(visible))
+}
+
+func fp(s []float32) *C.float { return (*C.float)(unsafe.Pointer(unsafe.SliceData(s))) }
+
+func layerNormRows(x, xhat, y, rstd, g, b []float32, w int, eps float32) {
+	if len(rstd) == 0 {
+		return
+	}
+	C.tw_layernorm(fp(x), fp(xhat), fp(y), fp(rstd), fp(g), fp(b), C.int64_t(len(rstd)), C.int64_t(w), C.float(eps))
+}
+
+func layerNormBackRows(dy, xhat, rstd, g, dx []float32, w int) {
+	if len(rstd) == 0 {
+		return
+	}
+	C.tw_layernorm_back(fp(dy), fp(xhat), fp(rstd), fp(g), fp(dx), C.int64_t(len(rstd)), C.int64_t(w))
+}
+
+func dropoutRange(mask []float32, start, key, threshold uint64, keep float32) {
+	if len(mask) == 0 {
+		return
+	}
+	C.tw_dropout(fp(mask), C.int64_t(len(mask)), C.uint64_t(start), C.uint64_t(key), C.uint64_t(threshold), C.float(keep))
+}
+
+func adamwRange(w, g, m, v []float32, b1, b2, c1, c2, inv2, eps, decay, step float32) {
+	if len(w) == 0 {
+		return
+	}
+	C.tw_adamw(fp(w), fp(g), fp(m), fp(v), C.int64_t(len(w)), C.float(b1), C.float(b2), C.float(c1), C.float(c2), C.float(inv2), C.float(eps), C.float(decay), C.float(step))
 }

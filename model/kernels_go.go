@@ -2,6 +2,8 @@
 
 package model
 
+import "math"
+
 const cKernels = false
 
 func geluRange(x, y []float32) {
@@ -32,5 +34,76 @@ func softmaxPrefix(s []float32, T, visible int) {
 			row[j] *= inv
 		}
 		clear(row[visible:])
+	}
+}
+
+// layerNormRows normalises rows of width w (see layerNormForward).
+func layerNormRows(x, xhat, y, rstd, g, b []float32, w int, eps float32) {
+	for r := range rstd {
+		xr := x[r*w : (r+1)*w]
+		var s float64
+		for _, v := range xr {
+			s += float64(v)
+		}
+		mean := s / float64(w)
+		var ss float64
+		for _, v := range xr {
+			d := float64(v) - mean
+			ss += d * d
+		}
+		rs := 1 / math.Sqrt(ss/float64(w)+float64(eps))
+		rstd[r] = float32(rs)
+		xh := xhat[r*w : (r+1)*w]
+		yr := y[r*w : (r+1)*w]
+		m32, rs32 := float32(mean), float32(rs)
+		for j := range xr {
+			v := (xr[j] - m32) * rs32
+			xh[j] = v
+			yr[j] = v*g[j] + b[j]
+		}
+	}
+}
+
+// layerNormBackRows writes the input gradient of rows of width w (see layerNormBackward).
+func layerNormBackRows(dy, xhat, rstd, g, dx []float32, w int) {
+	for r := range rstd {
+		d := dy[r*w : (r+1)*w]
+		xh := xhat[r*w : (r+1)*w]
+		var s1, s2 float64
+		for j := range d {
+			t := float64(d[j] * g[j])
+			s1 += t
+			s2 += t * float64(xh[j])
+		}
+		m1, m2 := float32(s1/float64(w)), float32(s2/float64(w))
+		rs := rstd[r]
+		o := dx[r*w : (r+1)*w]
+		for j := range d {
+			o[j] = rs * (d[j]*g[j] - m1 - xh[j]*m2)
+		}
+	}
+}
+
+// dropoutRange fills mask, whose first element is element start of the
+// stream keyed by key.
+func dropoutRange(mask []float32, start, key, threshold uint64, keep float32) {
+	for i := range mask {
+		if mix64(key+(start+uint64(i))*0x9e3779b97f4a7c15)>>32 < threshold {
+			mask[i] = 0
+		} else {
+			mask[i] = keep
+		}
+	}
+}
+
+// adamwRange applies one AdamW update to a slice of a parameter.
+func adamwRange(w, g, m, v []float32, b1, b2, c1, c2, inv2, eps, decay, step float32) {
+	for j := range w {
+		gj := g[j]
+		mj := b1*m[j] + c1*gj
+		vj := b2*v[j] + c2*gj*gj
+		m[j], v[j] = mj, vj
+		denom := float32(math.Sqrt(float64(vj)))*inv2 + eps
+		w[j] = w[j]*decay - step*mj/denom
 	}
 }

@@ -1,9 +1,6 @@
 package model
 
-import (
-	"math"
-	"runtime"
-)
+import "runtime"
 
 // grow returns (*buf)[:n], reallocating only when the capacity is short, so
 // buffers settle at the largest batch seen.
@@ -74,31 +71,9 @@ func colSumAdd(a []float32, n, w int, dst []float32) {
 func layerNormForward(ln layerNorm, x []float32, n int, xhat, y, rstd []float32) {
 	w := ln.n
 	g, b := ln.g.W, ln.b.W
-	eps := float64(ln.eps)
+	eps := ln.eps
 	parallelFor(n, rowsPer(w), func(lo, hi int) {
-		for r := lo; r < hi; r++ {
-			xr := x[r*w : (r+1)*w]
-			var s float64
-			for _, v := range xr {
-				s += float64(v)
-			}
-			mean := s / float64(w)
-			var ss float64
-			for _, v := range xr {
-				d := float64(v) - mean
-				ss += d * d
-			}
-			rs := 1 / math.Sqrt(ss/float64(w)+eps)
-			rstd[r] = float32(rs)
-			xh := xhat[r*w : (r+1)*w]
-			yr := y[r*w : (r+1)*w]
-			m32, rs32 := float32(mean), float32(rs)
-			for j := range xr {
-				v := (xr[j] - m32) * rs32
-				xh[j] = v
-				yr[j] = v*g[j] + b[j]
-			}
-		}
+		layerNormRows(x[lo*w:hi*w], xhat[lo*w:hi*w], y[lo*w:hi*w], rstd[lo:hi], g, b, w, eps)
 	})
 }
 
@@ -121,22 +96,7 @@ func layerNormBackward(ln layerNorm, dy, xhat, rstd []float32, n int, dx []float
 		}
 	})
 	parallelFor(n, rowsPer(w), func(lo, hi int) {
-		for r := lo; r < hi; r++ {
-			d := dy[r*w : (r+1)*w]
-			xh := xhat[r*w : (r+1)*w]
-			var s1, s2 float64
-			for j := range d {
-				t := float64(d[j] * g[j])
-				s1 += t
-				s2 += t * float64(xh[j])
-			}
-			m1, m2 := float32(s1/float64(w)), float32(s2/float64(w))
-			rs := rstd[r]
-			o := dx[r*w : (r+1)*w]
-			for j := range d {
-				o[j] = rs * (d[j]*g[j] - m1 - xh[j]*m2)
-			}
-		}
+		layerNormBackRows(dy[lo*w:hi*w], xhat[lo*w:hi*w], rstd[lo:hi], g, dx[lo*w:hi*w], w)
 	})
 }
 

@@ -68,15 +68,7 @@ func (o *AdamW) Step(lr float64) {
 		}
 		w, g, m, v := p.W, p.G, o.m[i], o.v[i]
 		parallelFor(len(w), 1<<15, func(lo, hi int) {
-			w, g, m, v := w[lo:hi], g[lo:hi], m[lo:hi], v[lo:hi]
-			for j := range w {
-				gj := g[j]
-				mj := b1*m[j] + c1*gj
-				vj := b2*v[j] + c2*gj*gj
-				m[j], v[j] = mj, vj
-				denom := float32(math.Sqrt(float64(vj)))*inv2 + eps
-				w[j] = w[j]*decay - stepSize*mj/denom
-			}
+			adamwRange(w[lo:hi], g[lo:hi], m[lo:hi], v[lo:hi], b1, b2, c1, c2, inv2, eps, decay, stepSize)
 		})
 	}
 }
