@@ -66,6 +66,10 @@ func WriteGen(ctx context.Context, p string, data []byte, gen int64) (newGen int
 		cond = gcs.Conditions{DoesNotExist: true}
 	}
 	w := obj.If(cond).NewWriter(ctx)
+	// Pointers and leases are tiny and rewritten often: a 256 KiB chunk (the
+	// smallest the client allows) instead of the 16 MiB default keeps retries
+	// without allocating 16 MiB per heartbeat.
+	w.ChunkSize = max(256<<10, min(len(data), 16<<20))
 	if _, err := w.Write(data); err != nil {
 		_ = w.Close()
 		return 0, genErr(p, err)
@@ -181,6 +185,8 @@ func gcsObject(p string) (*gcs.ObjectHandle, error) {
 // goroutines of one process exclude each other as well as two processes).
 // The counter survives Remove so a re-created file never reuses an old
 // generation. A file that exists without a sidecar counts as generation 1.
+// A plain WriteFile does not bump the local counter (on GCS it does), so
+// paths used as pointers or leases must be written with WriteGen only.
 func sidecar(p string) string {
 	return filepath.Join(filepath.Dir(p), "."+filepath.Base(p)+genMarker)
 }
