@@ -11,10 +11,12 @@
 // # Backends
 //
 // Matrix products go through gonum's blas32. The default build uses gonum's
-// pure-Go kernels (about 20 GFLOP/s on two cores). Building with
-// `-tags openblas` routes them to OpenBLAS through gonum.org/v1/netlib
-// (Debian: apt-get install libopenblas-dev), roughly ten times faster; that is
-// the build to train with.
+// pure-Go kernels (about 20 GFLOP/s on two cores) and Go element-wise loops.
+// Building with `-tags openblas` routes products to OpenBLAS through
+// gonum.org/v1/netlib (Debian: apt-get install libopenblas-dev), roughly ten
+// times faster, and swaps the element-wise passes (GELU, softmax, LayerNorm,
+// dropout masks, AdamW) for C loops GCC vectorises; that is the build to
+// train with. Both builds run the same tests.
 //
 // # Contract notes
 //
@@ -24,6 +26,13 @@
 // seen before. For a masked_lm head, Forward scores only the positions whose
 // TokenLabels are not -100, so Output.Logits is [Scored, vocab] there, while
 // Predict returns logits for every position.
+//
+// Additions to the contract in docs/architecture.md: Config.Validate,
+// Model.Config/Heads/Param/Training/RNGState/SetRNGState (dropout stream
+// position for resume), GradNorm, AdamW.Steps, AdamWState (moments by
+// parameter name), Backend and BLASCore (which kernels run). Forward also
+// accepts nil TokenTypeIDs (all 0) and nil Mask (all real tokens), and
+// sequence-classification Labels may hold -100 to skip an example.
 //
 // The package imports no storage or pipeline code (a test enforces it).
 package model
