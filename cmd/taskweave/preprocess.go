@@ -49,7 +49,9 @@ func setupPreprocess(fs *flag.FlagSet) func(context.Context, []string) error {
 			return fmt.Errorf("unexpected arguments %q; give files with --train/--validation/--test or a job with --config", args)
 		}
 		if !*verbose {
-			slog.SetDefault(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})))
+			// Prism logs a failing DoFn's error several times over, wrapped
+			// in its execution plan; the error this command prints says it once.
+			slog.SetDefault(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError + 1})))
 		}
 		var cfg preprocess.Config
 		var err error

@@ -31,7 +31,36 @@ type Task struct {
 	Labels    []string            // explicit label list; empty = collect from train
 	Paths     map[string][]string // split → files
 	Read      corpus.Options      // format and columns
-	Key       string              // where the task is defined, e.g. "tasks[1]", for messages
+	Key       string              // where the job spec defines it, e.g. "tasks[1]"; "" for a quick run
+}
+
+// quickFlags name the CLI flag behind a setting of a quick run.
+var quickFlags = map[string]string{"labels": "--label-list", "paths.train": "--train",
+	"paths.validation": "--validation", "paths.test": "--test"}
+
+// Setting names where a task setting (e.g. "labels", "paths.train") is
+// given, for error messages: the spec key, or the quick-run flag.
+func (t Task) Setting(field string) string {
+	if field == "max_rejected_fraction" {
+		if t.Key != "" {
+			return "preprocess.max_rejected_fraction in the job spec"
+		}
+		return "--max-rejected"
+	}
+	if t.Key != "" {
+		return t.Key + "." + field + " in the job spec"
+	}
+	if f, ok := quickFlags[field]; ok {
+		return f
+	}
+	return "--" + field
+}
+
+func (t Task) where() string {
+	if t.Key != "" {
+		return t.Key + " in the job spec"
+	}
+	return "the quick-run flags"
 }
 
 // FromSpec takes the preprocessing part of a job spec. Relative paths are
@@ -116,28 +145,37 @@ func (c Config) Validate() error {
 	seen := map[string]bool{}
 	for _, t := range c.Tasks {
 		if t.Name == "" || strings.ContainsAny(t.Name, "/\\ .") {
-			errs = append(errs, fmt.Errorf("%s: %q is not a valid task name; use letters, digits, - and _", t.Key, t.Name))
+			errs = append(errs, fmt.Errorf("%s: %q is not a valid task name; use letters, digits, - and _", t.where(), t.Name))
 		}
 		if seen[t.Name] {
-			errs = append(errs, fmt.Errorf("%s: task %q is defined twice", t.Key, t.Name))
+			errs = append(errs, fmt.Errorf("%s: task %q is defined twice", t.where(), t.Name))
 		}
 		seen[t.Name] = true
 		if !slices.Contains(spec.TaskTypes, t.Type) {
-			errs = append(errs, fmt.Errorf("%s: type %q; use one of %s", t.Key, t.Type, strings.Join(spec.TaskTypes, ", ")))
+			errs = append(errs, fmt.Errorf("%s: type %q; use one of %s", t.where(), t.Type, strings.Join(spec.TaskTypes, ", ")))
 		}
 		if len(t.Paths["train"]) == 0 {
-			errs = append(errs, fmt.Errorf("%s: no train files; every task needs training data (%s.paths.train)", t.Key, t.Key))
+			errs = append(errs, fmt.Errorf("task %s: no train files; every task needs training data (%s)", t.Name, t.Setting("paths.train")))
 		}
 		for split := range t.Paths {
 			if !slices.Contains(spec.Splits, split) {
-				errs = append(errs, fmt.Errorf("%s: split %q; use one of %s", t.Key, split, strings.Join(spec.Splits, ", ")))
+				errs = append(errs, fmt.Errorf("%s: split %q; use one of %s", t.where(), split, strings.Join(spec.Splits, ", ")))
 			}
 		}
 		if err := t.Read.Validate(); err != nil {
-			errs = append(errs, fmt.Errorf("%s: %w", t.Key, err))
+			errs = append(errs, fmt.Errorf("%s: %w", t.where(), err))
 		}
 	}
 	return errors.Join(errs...)
+}
+
+func (c Config) task(name string) (Task, bool) {
+	for _, t := range c.Tasks {
+		if t.Name == name {
+			return t, true
+		}
+	}
+	return Task{}, false
 }
 
 // splits returns a task's splits in a fixed order (train, validation, test).

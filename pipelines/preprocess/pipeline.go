@@ -49,8 +49,9 @@ func Build(s beam.Scope, cfg Config, summary string) {
 	enc := map[string]encode.Task{}
 	collect := map[string]bool{}
 	for _, t := range cfg.Tasks {
-		read[t.Name] = readcorpus.Task{Options: t.Read, MaxRejectedFraction: cfg.MaxRejectedFraction, Key: t.Key}
-		enc[t.Name] = encode.Task{Type: t.Type, TagScheme: t.TagScheme, Labels: t.Labels, Key: t.Key}
+		read[t.Name] = readcorpus.Task{Options: t.Read, MaxRejectedFraction: cfg.MaxRejectedFraction, Where: t.where(),
+			LimitSetting: t.Setting("max_rejected_fraction")}
+		enc[t.Name] = encode.Task{Type: t.Type, TagScheme: t.TagScheme, Labels: t.Labels, LabelsSetting: t.Setting("labels")}
 		if len(t.Labels) == 0 && t.Type != "sequence_regression" {
 			collect[t.Name] = true
 		}

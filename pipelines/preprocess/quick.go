@@ -51,6 +51,6 @@ func (q Quick) Config() (Config, error) {
 	}
 	c := Config{Out: q.Out, Shards: q.Shards, MaxRejectedFraction: q.MaxRejectedFraction,
 		Vocab: q.Vocab, Lowercase: q.Lowercase, MaxSeqLen: q.MaxSeqLen,
-		Tasks: []Task{{Name: t.Name, Type: t.Type, TagScheme: t.TagScheme, Labels: t.Labels, Paths: t.Paths, Read: opt, Key: "--task " + t.Name}}}
+		Tasks: []Task{{Name: t.Name, Type: t.Type, TagScheme: t.TagScheme, Labels: t.Labels, Paths: t.Paths, Read: opt}}}
 	return c, c.Validate()
 }

@@ -7,6 +7,7 @@ import (
 	"io"
 	"io/fs"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
@@ -121,7 +122,7 @@ func Run(ctx context.Context, cfg Config, opt Options) (*Result, error) {
 	_, err = beam.Run(ctx, runner, p)
 	stop()
 	if err != nil {
-		return nil, fmt.Errorf("preprocess pipeline failed: %w", err)
+		return nil, pipelineError{err}
 	}
 	sum, err := splitstats.Read(ctx, summaryPath)
 	if err != nil {
@@ -155,7 +156,7 @@ func checkInputs(ctx context.Context, cfg Config) error {
 				if err != nil {
 					errs = append(errs, fmt.Errorf("%s: %w", p, err))
 				} else if !ok {
-					errs = append(errs, fmt.Errorf("%s: file not found (task %s, split %s); fix the path under %s.paths.%s in the job spec", p, t.Name, split, t.Key, split))
+					errs = append(errs, fmt.Errorf("%s: file not found (task %s, split %s); fix %s", p, t.Name, split, t.Setting("paths."+split)))
 				}
 			}
 		}
@@ -182,11 +183,15 @@ func loadTokenizer(ctx context.Context, cfg Config) (*wordpiece.Tokenizer, error
 func checkRejected(cfg Config, sum splitstats.Summary) error {
 	var errs []error
 	for _, st := range sum.Splits {
+		limit := "preprocess.max_rejected_fraction"
+		if t, ok := cfg.task(st.Task); ok {
+			limit = t.Setting("max_rejected_fraction")
+		}
 		total := st.Examples + st.Rejected
 		if st.Rejected > 0 && float64(st.Rejected) > cfg.MaxRejectedFraction*float64(total) {
-			errs = append(errs, fmt.Errorf("task %s, split %s: %d of %d records rejected (%.2f%%), over the limit of %.2f%%; the lines are listed in %s; fix them or raise preprocess.max_rejected_fraction",
+			errs = append(errs, fmt.Errorf("task %s, split %s: %d of %d records rejected (%.2f%%), over the limit of %.2f%%; the lines are listed in %s; fix them or raise %s",
 				st.Task, st.Split, st.Rejected, total, 100*float64(st.Rejected)/float64(total), 100*cfg.MaxRejectedFraction,
-				storage.Join(cfg.Out, writeshards.RejectedPath(st.Task))))
+				storage.Join(cfg.Out, writeshards.RejectedPath(st.Task)), limit))
 		}
 	}
 	return errors.Join(errs...)
@@ -276,3 +281,22 @@ func removeIfExists(ctx context.Context, p string) error {
 	}
 	return nil
 }
+
+// pipelineError shows the message of the DoFn that failed a Beam job without
+// the runner's execution plan around it (that stays reachable through Unwrap
+// and in the runner's log).
+type pipelineError struct{ err error }
+
+// doFnFailed ends the Beam SDK's "DoFn[UID:…, Name: …] failed:" line, after
+// which the DoFn's own error follows.
+const doFnFailed = "] failed:\n"
+
+func (e pipelineError) Error() string {
+	msg := e.err.Error()
+	if i := strings.LastIndex(msg, doFnFailed); i >= 0 {
+		return strings.TrimSpace(msg[i+len(doFnFailed):])
+	}
+	return "preprocess pipeline failed: " + msg
+}
+
+func (e pipelineError) Unwrap() error { return e.err }

@@ -44,7 +44,9 @@ type Task struct {
 	Type      string   // sequence_classification | token_classification | sequence_regression
 	TagScheme string   // token tasks: none | iob1 | iob2
 	Labels    []string // from the job spec; empty = use the collected list
-	Key       string   // the task's place in the job spec, e.g. "tasks[1]", for messages
+	// LabelsSetting names where the label list is set, for messages:
+	// "tasks[1].labels in the job spec" or "--label-list".
+	LabelsSetting string
 }
 
 // EncodeFn tokenizes and aligns one record per element.
@@ -132,9 +134,9 @@ func (f *EncodeFn) stop(ex readcorpus.Example, re *align.RecordError) error {
 	case !errors.Is(re, align.ErrUnknownLabel):
 		return fmt.Errorf("%w; fix the record (bad records are only set aside in the %s split)", re, f.Split)
 	case len(spec.Labels) > 0:
-		return fmt.Errorf("%w; add the label to %s.labels in the job spec, or fix the record", re, spec.Key)
+		return fmt.Errorf("%w (the list is %s)", re, spec.LabelsSetting)
 	default:
-		return fmt.Errorf("%w: it never occurs in the %s split, so it has no id; fix the record, or list every label under %s.labels in the job spec", re, f.Split, spec.Key)
+		return fmt.Errorf("%w; the list was collected from the %s split, which never has this label: fix the record, or give every label in %s", re, f.Split, spec.LabelsSetting)
 	}
 }
 

@@ -57,8 +57,11 @@ type Task struct {
 	// MaxRejectedFraction: a file whose rejected records exceed this share
 	// of all its records fails the run.
 	MaxRejectedFraction float64
-	// Key is how the job spec names the task (e.g. "tasks[2]"), for messages.
-	Key string
+	// Where says where the task is configured, for messages:
+	// "tasks[2] in the job spec" or "the quick-run flags".
+	Where string
+	// LimitSetting names where MaxRejectedFraction is set, for messages.
+	LimitSetting string
 }
 
 // ReadFn reads one Source per element.
@@ -87,7 +90,7 @@ func (f *ReadFn) ProcessElement(ctx context.Context, src Source, emit func(Examp
 	r, err := storage.Open(ctx, src.Path)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
-			return fmt.Errorf("%s: file not found (task %s, split %s); fix the path under %s.paths.%s in the job spec", src.Path, src.Task, src.Split, t.Key, src.Split)
+			return fmt.Errorf("%s: file not found (task %s, split %s); fix the path of the %s split (%s)", src.Path, src.Task, src.Split, src.Split, t.Where)
 		}
 		return fmt.Errorf("%s: %w", src.Path, err)
 	}
@@ -121,9 +124,9 @@ func (f *ReadFn) ProcessElement(ctx context.Context, src Source, emit func(Examp
 		for _, j := range first {
 			list = append(list, j.String())
 		}
-		return fmt.Errorf("%s: %d of %d records rejected (%.2f%%), over the limit of %.2f%% (task %s, split %s); first: %s; fix those lines, check the format and columns of %s, or raise preprocess.max_rejected_fraction",
+		return fmt.Errorf("%s: %d of %d records rejected (%.2f%%), over the limit of %.2f%% (task %s, split %s); first: %s; fix those lines, check the format and columns (%s), or raise %s",
 			src.Path, st.Rejected, total, 100*float64(st.Rejected)/float64(total), 100*t.MaxRejectedFraction,
-			src.Task, src.Split, strings.Join(list, "; "), t.Key)
+			src.Task, src.Split, strings.Join(list, "; "), t.Where, t.LimitSetting)
 	}
 	return nil
 }
