@@ -31,7 +31,7 @@
 // Additions to the contract in docs/architecture.md (all additive): Writer and
 // Abort (discard an unfinished Create), Size, Stat/Info (gs:// generation and
 // checksums, used by manifest fingerprints), OpenAt/ReaderAt (random access
-// for Parquet; ranged reads on gs://) and DirFS.Base.
+// for Parquet; ranged reads on gs://), Walk (recursive listing) and DirFS.Base.
 package storage
 
 import (
@@ -238,6 +238,50 @@ func List(ctx context.Context, glob string) ([]string, error) {
 	}
 	slices.Sort(out)
 	return out, nil
+}
+
+// Walk lists every file under root (recursively) as sorted, slash-separated
+// paths relative to root, without local bookkeeping files. A missing root
+// gives an empty list. It lets two output trees (say a local and a gs:// run)
+// be compared file by file.
+func Walk(ctx context.Context, root string) ([]string, error) {
+	if strings.TrimSpace(root) == "" {
+		return nil, errors.New("storage: walk: empty root")
+	}
+	var rel []string
+	if IsGCS(root) {
+		base := strings.TrimSuffix(root, "/")
+		names, err := List(ctx, base+"/**")
+		if err != nil {
+			return nil, err
+		}
+		for _, n := range names {
+			rel = append(rel, strings.TrimPrefix(n, base+"/"))
+		}
+		return rel, nil
+	}
+	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			if p == root && errors.Is(err, fs.ErrNotExist) {
+				return fs.SkipAll
+			}
+			return err
+		}
+		if d.IsDir() || isBookkeeping(d.Name()) {
+			return nil
+		}
+		r, err := filepath.Rel(root, p)
+		if err != nil {
+			return err
+		}
+		rel = append(rel, filepath.ToSlash(r))
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("storage: walk %s: %w", root, err)
+	}
+	slices.Sort(rel)
+	return rel, nil
 }
 
 // Exists reports whether a file or object exists. On gs:// a "directory" (a

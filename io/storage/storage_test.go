@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -475,5 +476,35 @@ func TestBadPaths(t *testing.T) {
 	err := storage.WriteFile(ctx, "gs://no-such-bucket-here/obj", []byte("x"))
 	if err == nil || !strings.Contains(err.Error(), "bucket not found") {
 		t.Fatalf("write into a missing bucket: %v", err)
+	}
+}
+
+func TestWalk(t *testing.T) {
+	ctx := context.Background()
+	files := []string{"manifest.json", "ner/train/part-00000-of-00001.parquet", "rejected/ner.jsonl", "sst2/validation/part-00000-of-00001.parquet"}
+	for name, root := range roots(t) {
+		t.Run(name, func(t *testing.T) {
+			out := storage.Join(root, "out")
+			if got, err := storage.Walk(ctx, out); err != nil || len(got) != 0 {
+				t.Fatalf("Walk of a missing root = %q, %v; want empty", got, err)
+			}
+			for _, f := range files {
+				if err := storage.WriteFile(ctx, storage.Join(out, f), []byte(f)); err != nil {
+					t.Fatal(err)
+				}
+			}
+			// Neighbours sharing the prefix and bookkeeping files stay out.
+			storage.WriteFile(ctx, storage.Join(root, "out2", "x"), []byte("x"))
+			storage.WriteGen(ctx, storage.Join(out, "ner", "lease"), []byte("l"), 0)
+			got, err := storage.Walk(ctx, out)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := append(slices.Clone(files), "ner/lease")
+			slices.Sort(want)
+			if !slices.Equal(got, want) {
+				t.Fatalf("Walk = %q, want %q", got, want)
+			}
+		})
 	}
 }
