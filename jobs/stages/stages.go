@@ -1,0 +1,105 @@
+// Package stages wires taskweave's real stages — the preprocess pipeline,
+// the trainer and the evaluate pipeline — into the job runner, mapping the
+// job spec onto each stage's configuration.
+package stages
+
+import (
+	"context"
+	"fmt"
+	"io"
+
+	"github.com/taskweave/taskweave/io/storage"
+	"github.com/taskweave/taskweave/jobs/runner"
+	"github.com/taskweave/taskweave/jobs/spec"
+	"github.com/taskweave/taskweave/model/multitask"
+	"github.com/taskweave/taskweave/pipelines/evaluate"
+	"github.com/taskweave/taskweave/pipelines/preprocess"
+	"github.com/taskweave/taskweave/trainer"
+	"github.com/taskweave/taskweave/trainer/mixture"
+)
+
+// Options say where the stages report while they work.
+type Options struct {
+	Runner   string    // Beam runner for the pipeline stages; "" = prism
+	Progress io.Writer // progress bars; nil = none
+	Log      io.Writer // stage logs and summary tables; nil = none
+}
+
+// New returns the real stages.
+func New(o Options) runner.Stages {
+	if o.Log == nil {
+		o.Log = io.Discard
+	}
+	return runner.Stages{
+		Preprocess: func(ctx context.Context, s *spec.Spec) (runner.PreprocessResult, error) {
+			cfg, err := preprocess.FromSpec(s)
+			if err != nil {
+				return runner.PreprocessResult{}, err
+			}
+			res, err := preprocess.Run(ctx, cfg, preprocess.Options{Runner: o.Runner, Progress: o.Progress})
+			if err != nil {
+				return runner.PreprocessResult{}, err
+			}
+			if res.UpToDate {
+				fmt.Fprintf(o.Log, "preprocess: up to date (%s); nothing written\n", res.ManifestPath)
+			} else if err := preprocess.WriteTable(o.Log, res.Manifest); err != nil {
+				return runner.PreprocessResult{}, err
+			}
+			return runner.PreprocessResult{Dir: cfg.Out, Fingerprint: res.Manifest.Fingerprint, UpToDate: res.UpToDate}, nil
+		},
+		Train: func(ctx context.Context, s *spec.Spec, data, runID string) (string, error) {
+			cfg := TrainConfig(s, data, storage.Join(s.Path(s.Train.Output), runID))
+			cfg.Progress, cfg.Log = o.Progress, o.Log
+			sum, err := trainer.Train(ctx, cfg)
+			if err != nil {
+				return "", err
+			}
+			if sum.Stopped == "interrupted" {
+				return "", fmt.Errorf("training interrupted at step %d; its state is in %s/last", sum.Steps, cfg.Out)
+			}
+			return storage.Join(cfg.Out, "best"), nil
+		},
+		Evaluate: func(ctx context.Context, s *spec.Spec, data, ckpt, incumbent, runID string) (runner.EvalResult, error) {
+			out := storage.Join(s.Path(s.Evaluate.Output), runID)
+			rep, err := evaluate.Run(ctx, evaluate.Options{Model: ckpt, Compare: incumbent, Data: data,
+				Split: s.Evaluate.Split, Out: out, BatchSize: s.Evaluate.BatchSize, Log: o.Log})
+			if err != nil {
+				return runner.EvalResult{}, err
+			}
+			res := runner.EvalResult{Report: storage.Join(out, "report.json"), Scores: map[string]float64{}}
+			if incumbent != "" {
+				res.IncumbentScore = map[string]float64{}
+			}
+			for _, t := range rep.Tasks {
+				if m, ok := t.Results["model"]; ok {
+					res.Scores[t.Task] = m.Score
+				}
+				if m, ok := t.Results["compare"]; ok && incumbent != "" {
+					res.IncumbentScore[t.Task] = m.Score
+				}
+			}
+			return res, nil
+		},
+	}
+}
+
+// TrainConfig maps a job spec onto the trainer's configuration.
+func TrainConfig(s *spec.Spec, data, out string) trainer.Config {
+	t := &s.Train
+	cfg := trainer.Config{
+		Data: data, Out: out,
+		Vocab: s.Path(s.Tokenizer.Vocab), Size: s.Model.Size, Init: s.Path(s.Model.Init), Dropout: s.Model.Dropout,
+		ModelSeed: s.Model.Seed, Steps: t.Steps, BatchSize: t.BatchSize, BatchTokens: t.BatchTokens,
+		LR: t.LR, Warmup: t.Warmup, WeightDecay: t.WeightDecay, Clip: t.Clip, Accumulate: t.Accumulate, Seed: t.Seed,
+		StepMode: t.StepMode,
+		Mixture:  mixture.Config{Name: t.Mixture.Name, Cap: t.Mixture.Cap, Temperature: t.Mixture.Temperature},
+		Strategy: multitask.Config{Name: t.Strategy.Name, Alpha: t.Strategy.Alpha, Window: t.Strategy.Window,
+			Temperature: t.Strategy.Temperature, LR: t.Strategy.LR},
+		EvalEvery: t.EvalEvery, EvalSplit: t.EvalSplit, SelectMetric: t.SelectMetric, Patience: t.Patience,
+		SaveEvery: t.SaveEvery,
+	}
+	for _, jt := range s.Tasks {
+		cfg.Tasks = append(cfg.Tasks, trainer.TaskOptions{Name: jt.Name, Layer: jt.Layer, Auxiliary: jt.Auxiliary, Weight: jt.Weight, Rate: jt.Rate})
+	}
+	return cfg
+}
