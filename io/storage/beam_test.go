@@ -52,4 +52,3 @@ func TestInsideBeamWorkers(t *testing.T) {
 		})
 	}
 }
-
