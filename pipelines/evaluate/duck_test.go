@@ -52,8 +52,8 @@ func duckCheck(t *testing.T, tr TaskReport, res score.TaskMetrics, dir string) {
 	if err := json.Unmarshal(out, &d); err != nil {
 		t.Fatalf("evalcheck output %s: %v", out, err)
 	}
-	if d.Rows != res.Examples {
-		t.Errorf("%s: DuckDB reads %d rows, report has %d examples", tr.Task, d.Rows, res.Examples)
+	if d.Rows != res.Sentences {
+		t.Errorf("%s: DuckDB reads %d rows, report has %d sentences", tr.Task, d.Rows, res.Sentences)
 	}
 	const eps = 1e-9
 	bad := func(a, b float64) bool { return a-b > eps || b-a > eps }

@@ -9,6 +9,8 @@
 //
 //	shard refs → ReadShardFn → ScoreFn (per checkpoint; batches per task,
 //	length-sorted, model loaded once in Setup) → predictions
+//	windows of long token sentences ("<id>#w<k>") → GroupByKey → StitchFn,
+//	so entities crossing a window boundary are scored as in the source
 //	predictions → key by (model, task, shard) → GroupByKey → WritePredictionsFn
 //	predictions → key by (model, task) → CombinePerKey(MetricsFn) → WriteMetricsFn
 //
@@ -161,10 +163,13 @@ func Build(s beam.Scope, refs []score.ShardRef, specs []score.TaskSpec, models [
 		preds = append(preds, beam.ParDo(s.Scope("score_"+m.Name),
 			&score.ScoreFn{Name: m.Name, Model: m.Path, BatchSize: batch, Tasks: mine, Ignore: ignore}, rows))
 	}
-	all := preds[0]
+	scored := preds[0]
 	if len(preds) > 1 {
-		all = beam.Flatten(s, preds...)
+		scored = beam.Flatten(s, preds...)
 	}
+	whole, windowed := beam.ParDo2(s, score.SplitWindowsFn, scored)
+	stitched := beam.ParDo(s.Scope("stitch_windows"), score.StitchFn, beam.GroupByKey(s, windowed))
+	all := beam.Flatten(s, whole, stitched)
 	byPart := beam.GroupByKey(s, beam.ParDo(s, score.KeyByPart, all))
 	beam.ParDo0(s.Scope("write_predictions"), &score.WritePredictionsFn{Out: out, Tasks: specs}, byPart)
 	metrics := beam.CombinePerKey(s.Scope("metrics"), &score.MetricsFn{Tasks: specs}, beam.ParDo(s, score.KeyByTask, all))

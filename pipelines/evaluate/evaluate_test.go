@@ -98,6 +98,17 @@ func TestEvaluateOnPrism(t *testing.T) {
 			if res.Examples != int64(len(f.rows[tr.Task])) {
 				t.Errorf("%s/%s: %d examples, want %d", side, tr.Task, res.Examples, len(f.rows[tr.Task]))
 			}
+			// Windows of a long sentence are scored as one sentence.
+			sentences := map[string]bool{}
+			for _, r := range f.rows[tr.Task] {
+				sentences[strings.Split(r.ExampleID, "#")[0]] = true
+			}
+			if res.Sentences != int64(len(sentences)) {
+				t.Errorf("%s/%s: %d sentences, want %d", side, tr.Task, res.Sentences, len(sentences))
+			}
+			if tr.Kind == "token_classification" && res.Sentences == res.Examples {
+				t.Errorf("%s: the fixture has no windows to stitch", tr.Task)
+			}
 			dir := filepath.Join(out, "predictions", tr.Task)
 			if side == "compare" {
 				dir = filepath.Join(out, "compare", "predictions", tr.Task)

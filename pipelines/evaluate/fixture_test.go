@@ -100,9 +100,46 @@ func makeRows(task, kind string, labels []string, n int, seed uint64) []shards.R
 			r.Target = float32(g.next(50)) / 10
 			r.TokenLabels, r.WordIDs = nil, nil
 		}
+		if kind == "token_classification" && i%7 == 3 && len(r.Words) >= 4 {
+			rows = append(rows, splitWindows(r, len(r.Words)/2)...)
+			continue
+		}
 		rows = append(rows, r)
 	}
 	return rows
+}
+
+// splitWindows cuts a token row into two windows at word m, the way
+// preprocess does for sentences longer than max_seq_len: ids "<id>#w0" and
+// "<id>#w1", each with its own words and window-local word_ids.
+func splitWindows(r shards.Row, m int) []shards.Row {
+	cut := 0
+	for i, w := range r.WordIDs {
+		if w == int32(m) {
+			cut = i
+			break
+		}
+	}
+	n := len(r.InputIDs)
+	mk := func(k string, ids, wids, tl []int32, words []string, shift int32) shards.Row {
+		out := r
+		out.ExampleID = r.ExampleID + "#w" + k
+		out.InputIDs = append(append([]int32{2}, ids...), 3)
+		out.TokenLabels = append(append([]int32{-100}, tl...), -100)
+		out.WordIDs = []int32{-1}
+		for _, w := range wids {
+			out.WordIDs = append(out.WordIDs, w-shift)
+		}
+		out.WordIDs = append(out.WordIDs, -1)
+		out.TokenTypeIDs = make([]int32, len(out.InputIDs))
+		out.Words = words
+		out.Text = ""
+		return out
+	}
+	return []shards.Row{
+		mk("0", r.InputIDs[1:cut], r.WordIDs[1:cut], r.TokenLabels[1:cut], r.Words[:m], 0),
+		mk("1", r.InputIDs[cut:n-1], r.WordIDs[cut:n-1], r.TokenLabels[cut:n-1], r.Words[m:], int32(m)),
+	}
 }
 
 type fixtureTask struct {

@@ -169,6 +169,9 @@ func markdown(rep *Report) []byte {
 			fmt.Fprintf(&b, ", %s", t.TagScheme)
 		}
 		fmt.Fprintf(&b, ")\n\n%d examples", m.Examples)
+		if m.Sentences != m.Examples {
+			fmt.Fprintf(&b, " (%d sentences once windows are joined)", m.Sentences)
+		}
 		if m.Unlabeled > 0 {
 			fmt.Fprintf(&b, " (%d without gold labels, not scored)", m.Unlabeled)
 		}

@@ -40,6 +40,7 @@ type Prediction struct {
 	ExampleID string
 	Text      string
 	Tokens    int64 // WordPiece tokens fed to the model (for throughput)
+	Rows      int64 // shard rows behind this prediction: >1 when windows were stitched back
 
 	// sequence classification: label ids (Gold -1 = unlabeled) and the
 	// softmax over the classes.
@@ -67,7 +68,8 @@ type Acc struct {
 	Kind      string
 	Scheme    string
 	Labels    []string
-	Examples  int64
+	Examples  int64 // shard rows scored
+	Sentences int64 // predictions after stitching a long sentence's windows back together
 	Unlabeled int64 // examples without a gold label (counted, not scored)
 	Tokens    int64
 	Words     int64
@@ -102,7 +104,8 @@ func newAcc(t TaskSpec) (Acc, error) {
 }
 
 func (a *Acc) add(p Prediction) error {
-	a.Examples++
+	a.Examples += max(p.Rows, 1)
+	a.Sentences++
 	a.Tokens += p.Tokens
 	switch {
 	case a.Class != nil:
@@ -143,6 +146,7 @@ func (a *Acc) merge(o Acc) error {
 		return fmt.Errorf("score: merging metrics of tasks %s and %s", a.Task, o.Task)
 	}
 	a.Examples += o.Examples
+	a.Sentences += o.Sentences
 	a.Unlabeled += o.Unlabeled
 	a.Tokens += o.Tokens
 	a.Words += o.Words
@@ -167,7 +171,8 @@ type TaskMetrics struct {
 	Kind          string                        `json:"kind"`
 	TagScheme     string                        `json:"tag_scheme,omitempty"`
 	Labels        []string                      `json:"labels,omitempty"`
-	Examples      int64                         `json:"examples"`
+	Examples      int64                         `json:"examples"`  // shard rows
+	Sentences     int64                         `json:"sentences"` // prediction rows (windows stitched)
 	Unlabeled     int64                         `json:"unlabeled"`
 	Tokens        int64                         `json:"tokens"`
 	Words         int64                         `json:"words,omitempty"`
@@ -183,7 +188,7 @@ type TaskMetrics struct {
 // Result turns the counts into figures; model names the checkpoint side.
 func (a Acc) Result(model string) TaskMetrics {
 	m := TaskMetrics{Model: model, Task: a.Task, Kind: a.Kind, TagScheme: a.Scheme, Labels: a.Labels,
-		Examples: a.Examples, Unlabeled: a.Unlabeled, Tokens: a.Tokens, Words: a.Words}
+		Examples: a.Examples, Sentences: a.Sentences, Unlabeled: a.Unlabeled, Tokens: a.Tokens, Words: a.Words}
 	switch {
 	case a.Class != nil:
 		r := a.Class.Result()
