@@ -136,9 +136,10 @@ func checkReadBack(t *testing.T, tr TaskReport, res score.TaskMetrics, dir strin
 	switch tr.Kind {
 	case "sequence_classification":
 		rows := readParquet[score.ClassRow](t, glob)
-		c := metrics.NewConfusion(len(sstLabels))
+		labels := res.Labels
+		c := metrics.NewConfusion(len(labels))
 		for _, r := range rows {
-			if sstLabels[r.GoldID] != r.Gold || sstLabels[r.PredictedID] != r.Predicted || len(r.Scores) != 2 {
+			if labels[r.GoldID] != r.Gold || labels[r.PredictedID] != r.Predicted || len(r.Scores) != len(labels) {
 				t.Fatalf("inconsistent row %+v", r)
 			}
 			c.Add(int(r.GoldID), int(r.PredictedID))

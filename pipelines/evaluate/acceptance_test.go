@@ -1,0 +1,195 @@
+package evaluate
+
+import (
+	"bufio"
+	"context"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/taskweave/taskweave/jobs/spec"
+	"github.com/taskweave/taskweave/pipelines/preprocess"
+	"github.com/taskweave/taskweave/trainer"
+)
+
+// sharedCorpora walks up from the test's directory to ../shared/corpora
+// (kept beside the repository, never committed: CoNLL-2003 is not
+// redistributable).
+func sharedCorpora(t *testing.T) string {
+	t.Helper()
+	dir, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		c := filepath.Join(dir, "shared", "corpora")
+		if st, err := os.Stat(c); err == nil && st.IsDir() {
+			return c
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			t.Skip("shared/corpora not found above the test directory: the CoNLL-2003 + SST-2 acceptance test needs /work/shared/corpora")
+		}
+		dir = parent
+	}
+}
+
+// headSentences copies the first n blank-line-separated sentences of a CoNLL
+// file (the -DOCSTART- line and its blank line count as one) to dst.
+func headSentences(t *testing.T, src, dst string, n int) {
+	t.Helper()
+	copyLines(t, src, dst, func(line string, blanks int) bool { return blanks < n })
+}
+
+// headRows copies a TSV's header and first n rows to dst.
+func headRows(t *testing.T, src, dst string, n int) {
+	t.Helper()
+	i := 0
+	copyLines(t, src, dst, func(string, int) bool { i++; return i <= n+1 })
+}
+
+// conllSentences counts the sentences of a CoNLL file (-DOCSTART- blocks
+// are not sentences).
+func conllSentences(t *testing.T, f string) int64 {
+	t.Helper()
+	b, err := os.ReadFile(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var n int64
+	for _, block := range strings.Split(strings.ReplaceAll(string(b), "\r", ""), "\n\n") {
+		if block = strings.TrimSpace(block); block != "" && !strings.HasPrefix(block, "-DOCSTART-") {
+			n++
+		}
+	}
+	return n
+}
+
+// columnLabels lists, YAML-quoted, every tag in column col of the files, so
+// that a sample's train split need not contain every tag of its test split.
+func columnLabels(t *testing.T, col int, files ...string) string {
+	t.Helper()
+	seen := map[string]bool{}
+	var out []string
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, line := range strings.Split(string(b), "\n") {
+			fs := strings.Fields(line)
+			if len(fs) > col && fs[0] != "-DOCSTART-" && !seen[fs[col]] {
+				seen[fs[col]] = true
+				out = append(out, strconv.Quote(fs[col]))
+			}
+		}
+	}
+	sort.Strings(out)
+	return strings.Join(out, ", ")
+}
+
+func copyLines(t *testing.T, src, dst string, keep func(line string, blanks int) bool) {
+	t.Helper()
+	in, err := os.Open(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer in.Close()
+	var b strings.Builder
+	sc := bufio.NewScanner(in)
+	blanks := 0
+	for sc.Scan() {
+		line := sc.Text()
+		if !keep(line, blanks) {
+			break
+		}
+		b.WriteString(line + "\n")
+		if strings.TrimSpace(line) == "" {
+			blanks++
+		}
+	}
+	if err := sc.Err(); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(dst, []byte(b.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// The acceptance run: preprocess a CoNLL-2003 (NER and POS) and SST-2
+// sample with the real preprocess pipeline, train a tiny model briefly with
+// the real trainer, evaluate on prism, and check that the predictions read
+// back with DuckDB (and a separate JavaScript implementation of the metrics)
+// reproduce every reported figure.
+func TestAcceptanceCoNLLAndSST2(t *testing.T) {
+	if testing.Short() {
+		t.Skip("trains a model")
+	}
+	corp := sharedCorpora(t)
+	dir := t.TempDir()
+	headSentences(t, filepath.Join(corp, "conll2003", "train.txt"), filepath.Join(dir, "conll-train.txt"), 400)
+	headSentences(t, filepath.Join(corp, "conll2003", "valid.txt"), filepath.Join(dir, "conll-valid.txt"), 100)
+	headSentences(t, filepath.Join(corp, "conll2003", "test.txt"), filepath.Join(dir, "conll-test.txt"), 300)
+	headRows(t, filepath.Join(corp, "sst2", "train.tsv"), filepath.Join(dir, "sst2-train.tsv"), 400)
+	headRows(t, filepath.Join(corp, "sst2", "dev.tsv"), filepath.Join(dir, "sst2-dev.tsv"), 100)
+	headRows(t, filepath.Join(corp, "sst2", "dev.tsv"), filepath.Join(dir, "sst2-test.tsv"), 300)
+	posTags := columnLabels(t, 1, filepath.Join(corp, "conll2003", "train.txt"), filepath.Join(corp, "conll2003", "valid.txt"), filepath.Join(corp, "conll2003", "test.txt"))
+	job := `name: evalacc
+output: out
+tokenizer: {vocab: ` + filepath.Join(corp, "bert_vocab", "google_cased_en_vocab.txt") + `, lowercase: false, max_seq_len: 48}
+tasks:
+  - {name: sst2, type: sequence_classification, format: tsv, columns: {text: sentence, label: label},
+     paths: {train: [sst2-train.tsv], validation: [sst2-dev.tsv], test: [sst2-test.tsv]}}
+  - {name: ner, type: token_classification, format: conll, columns: {word: 0, tag: 3}, tag_scheme: iob2,
+     paths: {train: [conll-train.txt], validation: [conll-valid.txt], test: [conll-test.txt]}}
+  - {name: pos, type: token_classification, format: conll, columns: {word: 0, tag: 1}, tag_scheme: none, labels: [` + posTags + `],
+     paths: {train: [conll-train.txt], validation: [conll-valid.txt], test: [conll-test.txt]}}
+preprocess: {shards: 2}
+model: {size: tiny}
+train: {steps: 60, batch_size: 16, lr: 3.0e-3}
+evaluate: {split: test}
+`
+	s, err := spec.Parse([]byte(job), dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := preprocess.FromSpec(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	cfg.Out = filepath.Join(dir, "shards")
+	if _, err := preprocess.Run(ctx, cfg, preprocess.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	ckpt := filepath.Join(dir, "ckpt")
+	if _, err := trainer.Train(ctx, trainer.Config{Data: cfg.Out, Out: ckpt, Vocab: s.Path(s.Tokenizer.Vocab), Size: "tiny",
+		Steps: 60, BatchSize: 16, LR: 3e-3, Warmup: 0.1, EvalEvery: 60, ModelSeed: 1, Seed: 1}); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, "eval")
+	rep, err := Run(ctx, Options{Model: filepath.Join(ckpt, "last"), Data: cfg.Out, Split: "test", Out: out})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Tasks) != 3 || len(rep.Unscored) != 0 {
+		t.Fatalf("tasks %d, unscored %+v", len(rep.Tasks), rep.Unscored)
+	}
+	for _, tr := range rep.Tasks {
+		res := tr.Results["model"]
+		want := int64(300)
+		if tr.Kind == "token_classification" {
+			want = conllSentences(t, filepath.Join(dir, "conll-test.txt"))
+		}
+		if res.Sentences != want {
+			t.Errorf("%s: %d sentences scored, want %d", tr.Task, res.Sentences, want)
+		}
+		d := filepath.Join(out, "predictions", tr.Task)
+		checkReadBack(t, tr, res, d)
+		duckCheck(t, tr, res, d)
+		t.Logf("%s: %s %.4f over %d examples", tr.Task, res.Primary, res.Score, res.Examples)
+	}
+}
