@@ -90,6 +90,7 @@ func Run(ctx context.Context, s *spec.Spec, st Stages, opt Options) (*runs.Recor
 		return nil, err
 	}
 	defer l.Release(context.WithoutCancel(ctx))
+	rec.Started = time.Now().UTC() // a waiting run starts when it holds the lock
 
 	save := func() {
 		if err := runs.Save(context.WithoutCancel(ctx), RunsDir(s), rec); err != nil {
