@@ -26,7 +26,7 @@ func init() {
 }
 
 func keyRow(r shards.Row) (string, shards.Row) { return Key(r.Task, r.Split, Shard(r.ExampleID, 2)), r }
-func mark(key string) (string, int)             { return key, 0 }
+func mark(key string) (string, int)            { return key, 0 }
 
 func TestNaturalCompare(t *testing.T) {
 	sorted := []string{"", "a", "a:1", "a:2", "a:9", "a:010", "a:10", "a:10#w0", "a:10#w1", "a:10#w2", "a:10#w10", "a:11", "b.txt:1", "b.txt:100", "b2", "b10"}
