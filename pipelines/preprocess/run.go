@@ -129,6 +129,7 @@ func Run(ctx context.Context, cfg Config, opt Options) (*Result, error) {
 		return nil, fmt.Errorf("reading the pipeline's summary: %w", err)
 	}
 	if err := checkRejected(cfg, sum); err != nil {
+		_ = storage.Remove(ctx, summaryPath)
 		return nil, err
 	}
 	m := buildManifest(cfg, fp, tok, sum)

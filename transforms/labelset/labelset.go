@@ -80,8 +80,11 @@ type CollectFn struct{}
 // CreateAccumulator starts empty.
 func (CollectFn) CreateAccumulator() Sets { return Sets{} }
 
-// AddInput inserts one label.
+// AddInput inserts one label; the empty TaskLabel (Collect's seed) adds nothing.
 func (CollectFn) AddInput(a Sets, in TaskLabel) Sets {
+	if in.Task == "" {
+		return a
+	}
 	i := sort.Search(len(a.Tasks), func(i int) bool { return a.Tasks[i].Task >= in.Task })
 	if i == len(a.Tasks) || a.Tasks[i].Task != in.Task {
 		a.Tasks = slices.Insert(a.Tasks, i, TaskLabels{Task: in.Task})
@@ -111,5 +114,9 @@ func (CollectFn) ExtractOutput(a Sets) Sets { return a }
 func Collect(s beam.Scope, examples beam.PCollection, collect map[string]bool, split string) beam.PCollection {
 	s = s.Scope("CollectLabels")
 	labels := beam.ParDo(s, &ExtractFn{Collect: collect, Split: split}, examples)
-	return beam.Combine(s, &CollectFn{}, labels)
+	// Beam's global Combine gives no value at all for an empty input, and a
+	// singleton side input needs exactly one: the seed guarantees it when no
+	// task collects labels.
+	seed := beam.Create(s, TaskLabel{})
+	return beam.Combine(s, &CollectFn{}, beam.Flatten(s, seed, labels))
 }

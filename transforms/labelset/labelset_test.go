@@ -61,3 +61,14 @@ func TestCollect(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestCollectNothing: with no task to collect, the result is still one
+// (empty) value, as a singleton side input requires.
+func TestCollectNothing(t *testing.T) {
+	p, s := beam.NewPipelineWithRoot()
+	examples := beam.Create(s, readcorpus.Example{Task: "fixed", Split: "train", Record: corpus.Record{Label: "x"}})
+	passert.Equals(s, Collect(s, examples, map[string]bool{}, "train"), Sets{})
+	if err := ptest.Run(p); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -78,8 +78,12 @@ type SumFn struct{}
 // CreateAccumulator starts empty.
 func (SumFn) CreateAccumulator() Summary { return Summary{} }
 
-// AddInput adds one count, keeping Splits sorted.
+// AddInput adds one count, keeping Splits sorted; the empty Stats (Write's
+// seed) adds nothing.
 func (SumFn) AddInput(a Summary, in Stats) Summary {
+	if in.Task == "" {
+		return a
+	}
 	i, found := slices.BinarySearchFunc(a.Splits, in, cmpKey)
 	if !found {
 		a.Splits = slices.Insert(a.Splits, i, Stats{Task: in.Task, Split: in.Split})
@@ -123,7 +127,9 @@ func (f *WriteFn) ProcessElement(ctx context.Context, _ []byte, sum Summary, lab
 // label sets (a singleton PCollection<labelset.Sets>) to path.
 func Write(s beam.Scope, stats, labels beam.PCollection, path string) {
 	s = s.Scope("WriteSummary")
-	sum := beam.Combine(s, &SumFn{}, stats)
+	// The seed makes the global Combine yield a value even for no input
+	// (Beam's gives none then), so the summary is always written.
+	sum := beam.Combine(s, &SumFn{}, beam.Flatten(s, beam.Create(s, Stats{}), stats))
 	beam.ParDo0(s, &WriteFn{Path: path}, beam.Impulse(s),
 		beam.SideInput{Input: sum}, beam.SideInput{Input: labels})
 }

@@ -1,0 +1,51 @@
+package preprocess
+
+import (
+	"context"
+	"slices"
+	"strings"
+	"testing"
+)
+
+// TestQuick: the CLI's flags make the same kind of run as a job spec, and
+// their mistakes are reported with flag names.
+func TestQuick(t *testing.T) {
+	q := Quick{Out: t.TempDir(), Vocab: "../../testdata/vocab/bert-base-cased-vocab.txt", MaxSeqLen: 32, Shards: 2,
+		MaxRejectedFraction: 0.01, Task: "tags", Type: "token_classification", Format: "conll", TagScheme: "iob2",
+		Train: "testdata/tags-train.conll", Validation: "testdata/tags-validation.conll", TagColumn: -1}
+	cfg, err := q.Config()
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := run(t, cfg, Options{}).Manifest
+	tt := m.Tasks["tags"]
+	if tt.TagScheme != "iob2" || tt.Splits["train"].Examples != 3 || tt.Splits["validation"].Examples != 2 || len(tt.Splits["train"].Shards) != 2 {
+		t.Errorf("manifest task: %+v", tt)
+	}
+
+	q.Validation = "testdata/missing.conll"
+	cfg, err = q.Config()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Run(context.Background(), cfg, Options{}); err == nil || !strings.Contains(err.Error(), "testdata/missing.conll: file not found (task tags, split validation); fix --validation") {
+		t.Errorf("missing file: %v", err)
+	}
+
+	q.Validation, q.Labels = "testdata/tags-validation.conll", "O,B-person"
+	cfg, err = q.Config()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(cfg.Tasks[0].Labels, []string{"O", "B-person"}) {
+		t.Errorf("labels %q", cfg.Tasks[0].Labels)
+	}
+	if _, err := Run(context.Background(), cfg, Options{}); err == nil || !strings.Contains(err.Error(), "(the list is --label-list)") {
+		t.Errorf("label outside --label-list: %v", err)
+	}
+
+	q.Format, q.Train = "xml", ""
+	if _, err := q.Config(); err == nil || !strings.Contains(err.Error(), `unknown format "xml"`) {
+		t.Errorf("bad format: %v", err)
+	}
+}
