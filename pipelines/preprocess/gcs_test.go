@@ -47,6 +47,16 @@ func TestGCSMatchesLocal(t *testing.T) {
 	remote.Out = storage.Join(base, "out")
 	rres := run(t, remote, Options{})
 
+	compareShards(t, local, lres, remote, rres)
+	if again := run(t, remote, Options{}); !again.UpToDate {
+		t.Error("second gs:// run was not up to date")
+	}
+}
+
+// compareShards checks that two runs of one job wrote byte-identical shards.
+func compareShards(t *testing.T, local Config, lres *Result, remote Config, rres *Result) {
+	t.Helper()
+	ctx := context.Background()
 	n := 0
 	for name, task := range lres.Manifest.Tasks {
 		for split := range task.Splits {
@@ -81,7 +91,18 @@ func TestGCSMatchesLocal(t *testing.T) {
 		t.Fatal("no shards compared")
 	}
 	t.Logf("%d shards byte-identical between %s and %s", n, local.Out, remote.Out)
-	if again := run(t, remote, Options{}); !again.UpToDate {
-		t.Error("second gs:// run was not up to date")
+}
+
+// TestAcceptanceGCS writes the benchmark job (SST-2 train_full + CoNLL-2003
+// train) locally and to gs:// on fake-gcs-server and compares every shard.
+func TestAcceptanceGCS(t *testing.T) {
+	if !*acceptance {
+		t.Skip("acceptance-scale test; run with -acceptance")
 	}
+	local := loadCorporaJob(t, "bench.yaml", t.TempDir())
+	lres := run(t, local, Options{Force: true})
+	remote := local
+	remote.Out = "gs://" + gcstest.Start(t) + "/bench"
+	rres := run(t, remote, Options{})
+	compareShards(t, local, lres, remote, rres)
 }
