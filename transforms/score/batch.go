@@ -117,12 +117,25 @@ func (bt *batcher) scoreBatch(m Predictor, spec TaskSpec, modelName string, rows
 // decodeTokens scores a token-task row at word level: each word is read at
 // its first subword (the first position whose word_ids entry names it), and
 // only where that subword carries a label (not -100), so context-only
-// subwords of a window are not counted twice. A row with no labeled word
-// leaves GoldTags nil and is counted as unlabeled.
+// subwords of a window are not counted twice. A row without any token label
+// (an unlabeled test file) gets predictions for every word and nil GoldTags,
+// and is counted as unlabeled.
 func decodeTokens(p *Prediction, spec TaskSpec, r shards.Row, logits []float32, L int) error {
 	if len(r.WordIDs) != len(r.InputIDs) || len(r.TokenLabels) != len(r.InputIDs) {
 		return fmt.Errorf("score: task %s example %s: word_ids (%d) and token_labels (%d) must have one entry per input id (%d)",
 			spec.Name, r.ExampleID, len(r.WordIDs), len(r.TokenLabels), len(r.InputIDs))
+	}
+	labeled := false
+	for _, l := range r.TokenLabels {
+		if l != model.IgnoreIndex {
+			labeled = true
+			break
+		}
+	}
+	if !labeled && continuationOnly(r) {
+		// A window holding nothing but the rest of a word too long for one
+		// window: the word was scored in the window where it starts.
+		return nil
 	}
 	seen := make(map[int32]bool, len(r.InputIDs))
 	for i, w := range r.WordIDs {
@@ -131,10 +144,10 @@ func decodeTokens(p *Prediction, spec TaskSpec, r shards.Row, logits []float32, 
 		}
 		seen[w] = true
 		gold := r.TokenLabels[i]
-		if gold == model.IgnoreIndex {
-			continue
+		if labeled && gold == model.IgnoreIndex {
+			continue // the continuation of a word spread over windows
 		}
-		if gold < 0 || int(gold) >= L {
+		if labeled && (gold < 0 || int(gold) >= L) {
 			return fmt.Errorf("score: task %s example %s: token label id %d at position %d outside the task's %d labels",
 				spec.Name, r.ExampleID, gold, i, L)
 		}
@@ -145,11 +158,28 @@ func decodeTokens(p *Prediction, spec TaskSpec, r shards.Row, logits []float32, 
 			word = r.Words[w]
 		}
 		p.Words = append(p.Words, word)
-		p.GoldTags = append(p.GoldTags, spec.Labels[gold])
+		if labeled {
+			p.GoldTags = append(p.GoldTags, spec.Labels[gold])
+		}
 		p.PredTags = append(p.PredTags, spec.Labels[k])
 		p.WordScores = append(p.WordScores, probs[k])
 	}
 	return nil
+}
+
+// continuationOnly reports whether r is a later window ("#w<k>", k > 0)
+// whose only word is word 0, i.e. the tail of a word spread over windows.
+func continuationOnly(r shards.Row) bool {
+	m := windowID.FindStringSubmatch(r.ExampleID)
+	if m == nil || m[2] == "0" {
+		return false
+	}
+	for _, w := range r.WordIDs {
+		if w > 0 {
+			return false
+		}
+	}
+	return true
 }
 
 func softmax(x []float32) []float32 {

@@ -177,3 +177,40 @@ func TestAccMergeMatchesSingle(t *testing.T) {
 		t.Errorf("entities %+v, want P 1 R 0.5", r1.Entities.Micro)
 	}
 }
+
+// Unlabeled token rows (test files without tags) still get a tag per word;
+// a window holding only the tail of a spread word contributes nothing.
+func TestTokenDecodingUnlabeled(t *testing.T) {
+	m := tinyModel(t)
+	labels := []string{"O", "B-PER", "I-PER", "B-LOC", "I-LOC"}
+	spec := TaskSpec{Name: "ner", Kind: KindToken, Labels: labels, TagScheme: "iob2"}
+	rows := []pending{
+		{row: shards.Row{Task: "ner", ExampleID: "u", InputIDs: []int32{2, 10, 11, 12, 3},
+			WordIDs: []int32{-1, 0, 0, 1, -1}, TokenLabels: []int32{-100, -100, -100, -100, -100}, Words: []string{"Jo", "went"}}},
+		{row: shards.Row{Task: "ner", ExampleID: "v#w1", InputIDs: []int32{2, 13, 14, 3},
+			WordIDs: []int32{-1, 0, 0, -1}, TokenLabels: []int32{-100, -100, -100, -100}, Words: []string{"xxxxxxxx"}}},
+	}
+	got := map[string]Prediction{}
+	var bt batcher
+	if err := bt.scoreRows(m, spec, "model", rows, 4, func(p Prediction) { got[p.ExampleID] = p }); err != nil {
+		t.Fatal(err)
+	}
+	u := got["u"]
+	if len(u.Words) != 2 || len(u.PredTags) != 2 || u.GoldTags != nil {
+		t.Errorf("unlabeled row: words %q pred %q gold %q", u.Words, u.PredTags, u.GoldTags)
+	}
+	if v := got["v#w1"]; len(v.Words) != 0 || v.GoldTags != nil {
+		t.Errorf("continuation window: %+v", v)
+	}
+	a, _ := newAcc(spec)
+	a.add(u)
+	if a.Unlabeled != 1 || a.Ent.Sentences != 0 {
+		t.Errorf("unlabeled %d, sentences scored %d", a.Unlabeled, a.Ent.Sentences)
+	}
+	r, _ := newAcc(TaskSpec{Name: "reg", Kind: KindRegression})
+	r.add(Prediction{GoldValue: float32(math.NaN()), PredValue: 1})
+	r.add(Prediction{GoldValue: 1, PredValue: 2})
+	if r.Unlabeled != 1 || len(r.Reg.Gold) != 1 {
+		t.Errorf("NaN target: unlabeled %d, pairs %d", r.Unlabeled, len(r.Reg.Gold))
+	}
+}

@@ -67,7 +67,7 @@ func StitchFn(key string, iter func(*Prediction) bool, emit func(Prediction)) er
 		out.Words = append(out.Words, w.p.Words...)
 		out.PredTags = append(out.PredTags, w.p.PredTags...)
 		out.WordScores = append(out.WordScores, w.p.WordScores...)
-		if w.p.GoldTags != nil {
+		if w.p.GoldTags != nil && len(w.p.Words) > 0 {
 			labeled = true
 		}
 		out.GoldTags = append(out.GoldTags, w.p.GoldTags...)

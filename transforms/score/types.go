@@ -2,6 +2,7 @@ package score
 
 import (
 	"fmt"
+	"math"
 
 	"github.com/taskweave/taskweave/model/metrics"
 )
@@ -115,6 +116,10 @@ func (a *Acc) add(p Prediction) error {
 		}
 		return a.Class.Add(int(p.Gold), int(p.Pred))
 	case a.Reg != nil:
+		if math.IsNaN(float64(p.GoldValue)) {
+			a.Unlabeled++ // preprocess stores NaN for a missing target
+			return nil
+		}
 		a.Reg.Add(float64(p.GoldValue), float64(p.PredValue))
 	case a.Ent != nil:
 		a.Words += int64(len(p.Words))
