@@ -78,27 +78,64 @@ var recordsRead atomic.Int64
 // by ReadFn instances running in this process.
 func RecordsRead() int64 { return recordsRead.Load() }
 
+// Beam metrics, per file at its end: what a runner's monitoring shows.
+var (
+	recordsCounter  = beam.NewCounter("readcorpus", "records")
+	rejectedCounter = beam.NewCounter("readcorpus", "rejected")
+)
+
 // maxListed bounds how many rejections an over-the-limit error quotes.
 const maxListed = 3
 
-// ProcessElement streams one file.
+func (f *ReadFn) open(ctx context.Context, src Source, t Task) (io.ReadCloser, error) {
+	r, err := storage.Open(ctx, src.Path)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, fmt.Errorf("%s: file not found (task %s, split %s); fix the path of the %s split (%s)", src.Path, src.Task, src.Split, src.Split, t.Where)
+		}
+		return nil, fmt.Errorf("%s: %w", src.Path, err)
+	}
+	return r, nil
+}
+
+// unlabeledTest reports whether a failed first read is a test-split TSV file
+// whose header has no label column (GLUE test files: index and sentence).
+// The corpus reader's error is the only place that says so.
+func unlabeledTest(src Source, t Task, err error) bool {
+	return src.Split == "test" && t.Options.Format == corpus.TSV && !t.Options.Unlabeled &&
+		strings.Contains(err.Error(), "has no label column")
+}
+
+// ProcessElement streams one file. A TSV file of the test split without a
+// label column is read as unlabeled.
 func (f *ReadFn) ProcessElement(ctx context.Context, src Source, emit func(Example), reject func(Rejected)) error {
 	t, ok := f.Tasks[src.Task]
 	if !ok {
 		return fmt.Errorf("readcorpus: no read options for task %q (pipeline construction bug)", src.Task)
 	}
-	r, err := storage.Open(ctx, src.Path)
+	r, err := f.open(ctx, src, t)
 	if err != nil {
-		if errors.Is(err, fs.ErrNotExist) {
-			return fmt.Errorf("%s: file not found (task %s, split %s); fix the path of the %s split (%s)", src.Path, src.Task, src.Split, src.Split, t.Where)
-		}
-		return fmt.Errorf("%s: %w", src.Path, err)
+		return err
 	}
 	defer r.Close()
 	rd := corpus.NewReader(r, src.Path, t.Options)
 	var first []corpus.Rejection
-	for {
+	for n := 0; ; n++ {
 		rec, rej, err := rd.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil && n == 0 && unlabeledTest(src, t, err) {
+			// A GLUE-style test file has no label column: read it as
+			// unlabeled (label -1 in the shards) instead of failing.
+			r.Close()
+			if r, err = f.open(ctx, src, t); err != nil {
+				return err
+			}
+			t.Options.Unlabeled = true
+			rd = corpus.NewReader(r, src.Path, t.Options)
+			rec, rej, err = rd.Next()
+		}
 		if err == io.EOF {
 			break
 		}
@@ -119,6 +156,8 @@ func (f *ReadFn) ProcessElement(ctx context.Context, src Source, emit func(Examp
 		return fmt.Errorf("task %s, split %s: %w", src.Task, src.Split, err)
 	}
 	st := rd.Stats()
+	recordsCounter.Inc(ctx, int64(st.Records))
+	rejectedCounter.Inc(ctx, int64(st.Rejected))
 	if total := st.Records + st.Rejected; st.Rejected > 0 && float64(st.Rejected) > t.MaxRejectedFraction*float64(total) {
 		var list []string
 		for _, j := range first {

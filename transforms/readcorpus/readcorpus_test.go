@@ -80,3 +80,22 @@ func TestReadFnStops(t *testing.T) {
 		})
 	}
 }
+
+// TestReadFnUnlabeledTest: a GLUE-style test file (index column, no label
+// column) is read as unlabeled in the test split, and rejected elsewhere.
+func TestReadFnUnlabeledTest(t *testing.T) {
+	p, s := beam.NewPipelineWithRoot()
+	srcs := beam.Create(s, Source{Task: "sent", Split: "test", Path: "testdata/unlabeled-test.tsv"})
+	recs, _ := beam.ParDo2(s, &ReadFn{Tasks: tsvTask(0)}, srcs)
+	passert.Equals(s, beam.ParDo(s, exampleKey, recs), "sent/test unlabeled-test.tsv:0 quiet , lovely and a little sad .=", "sent/test unlabeled-test.tsv:1 a mess from start to finish .=")
+	if err := ptest.Run(p); err != nil {
+		t.Fatal(err)
+	}
+
+	p, s = beam.NewPipelineWithRoot()
+	srcs = beam.Create(s, Source{Task: "sent", Split: "validation", Path: "testdata/unlabeled-test.tsv"})
+	beam.ParDo2(s, &ReadFn{Tasks: tsvTask(0)}, srcs)
+	if err := ptest.Run(p); err == nil || !strings.Contains(err.Error(), "has no label column") {
+		t.Errorf("unlabeled validation file: %v", err)
+	}
+}
