@@ -16,9 +16,6 @@
 //
 // and finally assembles the report from the per-task metric files the
 // pipeline wrote, so the same code works on prism, Dataflow or Flink.
-//
-// Deviation from docs/architecture.md: none in the interfaces; the manifest
-// is read through a private adapter (manifest.go) until io/manifest lands.
 package evaluate
 
 import (
@@ -282,12 +279,12 @@ func prepare(ctx context.Context, o Options) (*plan, error) {
 			scheme = ""
 		}
 		pl.specs = append(pl.specs, score.TaskSpec{Name: name, Kind: mt.Type, Labels: mt.Labels, TagScheme: scheme})
-		for _, sh := range mt.Splits[o.Split].Shards {
-			full := sh
-			if !storage.IsGCS(sh) && !strings.HasPrefix(sh, "/") {
-				full = storage.Join(man.dir, sh)
-			}
-			pl.refs = append(pl.refs, score.ShardRef{Task: name, Path: full, Part: path.Base(sh)})
+		files, err := man.ShardPaths(man.path, name, o.Split)
+		if err != nil {
+			return nil, fmt.Errorf("evaluate: %w", err)
+		}
+		for _, f := range files {
+			pl.refs = append(pl.refs, score.ShardRef{Task: name, Path: f, Part: path.Base(f)})
 		}
 	}
 	if len(pl.specs) == 0 {
