@@ -49,3 +49,29 @@ func TestQuick(t *testing.T) {
 		t.Errorf("bad format: %v", err)
 	}
 }
+
+// TestUnlabeledTestSplit: a GLUE-style test file (index, sentence) becomes
+// rows with label -1; the progress line counts the records read.
+func TestUnlabeledTestSplit(t *testing.T) {
+	q := Quick{Out: t.TempDir(), Vocab: "../../testdata/vocab/bert-base-cased-vocab.txt", MaxSeqLen: 32, Shards: 1,
+		MaxRejectedFraction: 0.01, Task: "sent", Type: "sequence_classification", Format: "tsv",
+		Train: "testdata/sent-train.tsv", Test: "testdata/sent-test-unlabeled.tsv"}
+	cfg, err := q.Config()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var progress strings.Builder
+	m := run(t, cfg, Options{Progress: &progress}).Manifest
+	rows := readSplit(t, cfg, m, "sent", "test")
+	if len(rows) != 3 {
+		t.Fatalf("%d test rows, want 3", len(rows))
+	}
+	for _, r := range rows {
+		if r.Label != -1 || !strings.HasPrefix(r.ExampleID, "sent-test-unlabeled.tsv:") {
+			t.Errorf("row %s label %d, want -1", r.ExampleID, r.Label)
+		}
+	}
+	if !strings.Contains(progress.String(), "preprocess: records read (9/-)") { // 6 train + 3 test
+		t.Errorf("progress output %q", progress.String())
+	}
+}
