@@ -3,22 +3,26 @@
 package model
 
 /*
-#cgo LDFLAGS: -lopenblas
+#cgo LDFLAGS: -lopenblas -ldl
+#define _GNU_SOURCE
+#include <dlfcn.h>
 #include <stdlib.h>
 
 void openblas_set_num_threads(int);
 char *openblas_get_corename(void);
 
-void gotoblas_dynamic_init(void);
-void gotoblas_dynamic_quit(void);
 
 // OpenBLAS 0.3.21 (Debian 12) does not recognise recent Xeons and falls back
 // to its Prescott (SSE3) kernels, about 20x slower here than its AVX-512 ones.
 // Unless the user chose a core type, pick the best one the CPU supports and
 // let OpenBLAS re-run its kernel selection (both functions are exported by
-// DYNAMIC_ARCH builds; the table switch is what OPENBLAS_CORETYPE does at load).
+// DYNAMIC_ARCH builds, looked up at run time so that other builds still link;
+// the table switch is what OPENBLAS_CORETYPE does at load).
 static void taskweave_pick_core(void) {
 	const char *core = NULL;
+	void (*quit)(void) = (void (*)(void))dlsym(RTLD_DEFAULT, "gotoblas_dynamic_quit");
+	void (*init)(void) = (void (*)(void))dlsym(RTLD_DEFAULT, "gotoblas_dynamic_init");
+	if (quit == NULL || init == NULL) return;
 	if (getenv("OPENBLAS_CORETYPE") != NULL) return;
 	__builtin_cpu_init();
 	if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
@@ -29,8 +33,8 @@ static void taskweave_pick_core(void) {
 	}
 	if (core == NULL) return;
 	setenv("OPENBLAS_CORETYPE", core, 0);
-	gotoblas_dynamic_quit();
-	gotoblas_dynamic_init();
+	quit();
+	init();
 }
 */
 import "C"

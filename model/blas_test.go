@@ -3,6 +3,8 @@ package model
 import (
 	"math"
 	"math/rand/v2"
+	"os"
+	"strings"
 	"testing"
 )
 
@@ -61,5 +63,23 @@ func TestGEMM(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// TestBLASCoreNotPrescott guards the fast build's kernel choice: on a CPU
+// with AVX2 or AVX-512, OpenBLAS must not be left on its SSE3 fallback.
+func TestBLASCoreNotPrescott(t *testing.T) {
+	if Backend() != "openblas" {
+		t.Skip("pure-Go build")
+	}
+	if os.Getenv("OPENBLAS_CORETYPE") != "" {
+		t.Skip("OPENBLAS_CORETYPE set by the user")
+	}
+	info, err := os.ReadFile("/proc/cpuinfo")
+	if err != nil || !strings.Contains(string(info), " avx2") {
+		t.Skip("no AVX2 reported by /proc/cpuinfo")
+	}
+	if c := BLASCore(); c == "Prescott" {
+		t.Fatalf("OpenBLAS kernels %q on a CPU with AVX2", c)
 	}
 }
