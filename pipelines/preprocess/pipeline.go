@@ -13,6 +13,18 @@
 // manifest only ever describes a complete set of shards. A fingerprint of the
 // config and of every input file's bytes lets a rerun with nothing changed
 // return "up to date" without touching the output.
+//
+// Choices the contracts leave open, fixed here:
+//   - a task without a label list in the spec gets the sorted list of the
+//     labels (or tags) of its train split; a label outside the list in any
+//     other split stops the run, naming the file, the line and the spec key;
+//   - manifest "examples" counts shard rows, as io/manifest documents it;
+//     "windows" counts the extra rows of token sentences split to fit, so
+//     source records = examples - windows;
+//   - rejected/<task>.jsonl lines carry the split besides file, line,
+//     reason and raw;
+//   - a test-split TSV file without a label column (GLUE test files) is read
+//     as unlabeled: its rows have label -1.
 package preprocess
 
 import (
