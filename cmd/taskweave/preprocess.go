@@ -9,7 +9,6 @@ import (
 	"log/slog"
 	"os"
 
-	"github.com/taskweave/taskweave/jobs/runner"
 	"github.com/taskweave/taskweave/jobs/spec"
 	"github.com/taskweave/taskweave/pipelines/preprocess"
 )
@@ -96,22 +95,6 @@ func setupPreprocess(fs *flag.FlagSet) func(context.Context, []string) error {
 		}
 		return report(os.Stdout, res)
 	}
-}
-
-// preprocessStage is the preprocess step of `taskweave run`.
-func preprocessStage(ctx context.Context, s *spec.Spec) (runner.PreprocessResult, error) {
-	cfg, err := preprocess.FromSpec(s)
-	if err != nil {
-		return runner.PreprocessResult{}, err
-	}
-	res, err := preprocess.Run(ctx, cfg, preprocess.Options{Runner: beamRunner(), Progress: os.Stderr})
-	if err != nil {
-		return runner.PreprocessResult{}, err
-	}
-	if err := report(os.Stderr, res); err != nil {
-		return runner.PreprocessResult{}, err
-	}
-	return runner.PreprocessResult{Dir: cfg.Out, Fingerprint: res.Manifest.Fingerprint, UpToDate: res.UpToDate}, nil
 }
 
 func report(w io.Writer, res *preprocess.Result) error {
