@@ -6,6 +6,7 @@
 # training-step benchmark at the same size.
 #
 #   STEPS=800 scripts/results.sh          # per-task batch budget of every run
+#   LONG="pcgrad all 1500" STEPS=500 scripts/results.sh   # plus one longer run
 #
 # Every run gives each task the same number of batches: single-task runs and
 # the all-tasks-per-step runs (GradNorm, PCGrad) take STEPS optimizer steps,
@@ -33,7 +34,9 @@ run() {
     echo "== $label: kept (summary.json exists)"; return
   fi
   echo "== $label: taskweave train $*"
+  echo "start $(date -u +%H:%M:%S) load $(cut -d' ' -f1-3 /proc/loadavg)" >"$dir.load"
   "$TW" train --config "$JOB" --out "$dir" --quiet --eval-every "$EVAL_EVERY" "$@" 2>"$dir.log" || { tail -20 "$dir.log"; exit 1; }
+  echo "end   $(date -u +%H:%M:%S) load $(cut -d' ' -f1-3 /proc/loadavg)" >>"$dir.load"
   tail -1 "$dir.log"
 }
 
@@ -47,18 +50,31 @@ run mt-pcgrad      --strategy pcgrad      --step-mode all     --steps "$STEPS"
 # Throughput: the trainer on the real shards with every batch padded to
 # 32 × 128 (the benchmark's shape), then the model core's benchmark, back to back.
 TP=$OUT/throughput
-rm -rf "$TP"
-echo "== throughput: trainer, 40 steps at 32x128"
-"$TW" train --config "$JOB" --out "$TP" --quiet --pad-to 128 --steps 40 --eval-every 1000000 2>"$TP.log"
+if [ ! -f "$TP/summary.json" ] || [ ! -s "$OUT/bench.log" ] || [ -n "${FORCE:-}" ]; then
+  rm -rf "$TP"
+  echo "== throughput: trainer, 40 steps at 32x128"
+  "$TW" train --config "$JOB" --out "$TP" --quiet --pad-to 128 --steps 40 --eval-every 1000000 2>"$TP.log"
+  echo "== throughput: BenchmarkTrainMini"
+  go test -run '^$' -bench 'BenchmarkTrainMini$' -benchtime 5x -tags openblas ./model/ >"$OUT/bench.log"
+fi
 trainer_tps=$(sed -n 's/.*"padded_tokens_per_sec": \([0-9.]*\).*/\1/p' "$TP/summary.json" | head -1)
-echo "== throughput: BenchmarkTrainMini"
-bench=$(go test -run '^$' -bench 'BenchmarkTrainMini$' -benchtime 5x -tags openblas ./model/ | tee "$OUT/bench.log" | sed -n 's/.* \([0-9.]*\) tokens\/s.*/\1/p' | head -1)
+bench=$(sed -n 's/.* \([0-9.]*\) tokens\/s.*/\1/p' "$OUT/bench.log" | head -1)
+
+# Optional: one longer run of one multi-task setting (LONG="strategy mode steps"),
+# to show how far the figures move with more training than the common budget.
+long_rows=()
+if [ -n "${LONG:-}" ]; then
+  read -r ls lm lsteps <<<"$LONG"
+  run "mt-$ls-long" --strategy "$ls" --step-mode "$lm" --steps "$lsteps"
+  long_rows=("mt-$ls-long=$OUT/runs/mt-$ls-long")
+fi
 ratio=$(awk -v a="$trainer_tps" -v b="$bench" 'BEGIN { printf "%.3f", a / b }')
 
-table=$("$TW" results --columns sst2:accuracy,conll:entity_f1 \
-  sst2-only="$OUT/runs/sst2-only" conll-only="$OUT/runs/conll-only" \
-  mt-equal="$OUT/runs/mt-equal" mt-uncertainty="$OUT/runs/mt-uncertainty" \
-  mt-gradnorm="$OUT/runs/mt-gradnorm" mt-pcgrad="$OUT/runs/mt-pcgrad")
+rows=()
+for r in sst2-only conll-only mt-equal mt-uncertainty mt-gradnorm mt-pcgrad; do
+  if [ -f "$OUT/runs/$r/summary.json" ]; then rows+=("$r=$OUT/runs/$r"); else echo "!! $r has no summary.json: left out of the table"; fi
+done
+table=$("$TW" results --columns sst2:accuracy,conll:entity_f1 "${rows[@]}" ${long_rows[@]+"${long_rows[@]}"})
 
 cat > docs/results.md <<MD
 # Results: SST-2 + CoNLL-2003 NER, MINI encoder from scratch
@@ -88,5 +104,12 @@ $table
 | \`BenchmarkTrainMini\` (model core: forward + backward + AdamW, same shape) | $(printf '%.0f' "$bench") |
 | ratio | $ratio |
 
+The CPU is shared with other work while these figures are measured; the 1-, 5- and 15-minute
+load averages at the start and end of each run (2 cores) were:
+
+$(for f in "$OUT"/runs/*.load; do [ -f "$f" ] && printf -- '- %s: %s\n' "$(basename "$f" .load)" "$(paste -sd';' "$f")"; done)
+- when this page was written: $(cut -d' ' -f1-3 /proc/loadavg)
+
 MD
+if [ -f scripts/results/notes.md ]; then cat scripts/results/notes.md >> docs/results.md; fi
 echo "wrote docs/results.md"
