@@ -79,7 +79,7 @@ table=$("$TW" results --columns sst2:accuracy,conll:entity_f1 "${rows[@]}" ${lon
 cat > docs/results.md <<MD
 # Results: SST-2 + CoNLL-2003 NER, MINI encoder from scratch
 
-Produced by \`STEPS=$STEPS scripts/results.sh\` on $(date -u '+%Y-%m-%d %H:%M UTC'),
+Produced by \`${LONG:+LONG=\"$LONG\" }STEPS=$STEPS EVAL_EVERY=$EVAL_EVERY scripts/results.sh\` on $(date -u '+%Y-%m-%d %H:%M UTC'),
 $(nproc) cores, OpenBLAS build (\`-tags openblas\`). Job: \`scripts/results/job.yaml\`
 (MINI = L4/H256/A4, cased BERT vocabulary of 28,996, max 128 tokens, batch 32
 examples with dynamic padding and length bucketing, AdamW lr 1e-3 with 6% warm-up and
