@@ -192,6 +192,7 @@ type Trainer struct {
 	lossEMA []float64
 	metrics io.WriteCloser
 	log     io.Writer
+	barOn   bool // a progress bar is drawing on the log's terminal line
 }
 
 // Train runs cfg to the end (or to early stopping, StopAt, or ctx's
@@ -211,6 +212,10 @@ func Train(ctx context.Context, cfg Config) (*Summary, error) {
 }
 
 func (tr *Trainer) logf(format string, a ...any) {
+	if tr.barOn {
+		// The bar redraws its line in place; a log line starts below it.
+		fmt.Fprintln(tr.log)
+	}
 	fmt.Fprintf(tr.log, format+"\n", a...)
 }
 
@@ -514,6 +519,7 @@ func (tr *Trainer) run(ctx context.Context) (*Summary, error) {
 			progressbar.OptionThrottle(500*time.Millisecond), progressbar.OptionSetWidth(20),
 			progressbar.OptionShowDescriptionAtLineEnd())
 		bar.Set(tr.step)
+		tr.barOn = true
 	}
 	stopped := "finished"
 	var winTok int64
@@ -582,6 +588,7 @@ func (tr *Trainer) run(ctx context.Context) (*Summary, error) {
 	if bar != nil {
 		bar.Finish()
 		fmt.Fprintln(cfg.Progress)
+		tr.barOn = false
 	}
 	// The final save must happen even when ctx is cancelled (Ctrl-C).
 	saveCtx := context.WithoutCancel(ctx)
