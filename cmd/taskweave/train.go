@@ -8,9 +8,9 @@ import (
 	"strings"
 
 	"github.com/taskweave/taskweave/jobs/spec"
+	"github.com/taskweave/taskweave/jobs/stages"
 	"github.com/taskweave/taskweave/model/multitask"
 	"github.com/taskweave/taskweave/trainer"
-	"github.com/taskweave/taskweave/trainer/mixture"
 )
 
 func init() {
@@ -53,18 +53,8 @@ func setupTrain(fs *flag.FlagSet) func(context.Context, []string) error {
 		if err := s.Validate(); err != nil {
 			return err
 		}
-		cfg := trainer.Config{
-			Data: orDefault(*data, s.Path(s.Preprocess.Output)), Out: orDefault(*out, s.Path(t.Output)),
-			Vocab: s.Path(s.Tokenizer.Vocab), Size: s.Model.Size, Init: s.Path(s.Model.Init), Dropout: s.Model.Dropout,
-			ModelSeed: s.Model.Seed, Steps: t.Steps, BatchSize: t.BatchSize, BatchTokens: t.BatchTokens, PadTo: *padTo,
-			LR: t.LR, Warmup: t.Warmup, WeightDecay: t.WeightDecay, Clip: t.Clip, Accumulate: t.Accumulate, Seed: t.Seed,
-			StepMode: t.StepMode,
-			Mixture:  mixture.Config{Name: t.Mixture.Name, Cap: t.Mixture.Cap, Temperature: t.Mixture.Temperature},
-			Strategy: multitask.Config{Name: t.Strategy.Name, Alpha: t.Strategy.Alpha, Window: t.Strategy.Window,
-				Temperature: t.Strategy.Temperature, LR: t.Strategy.LR},
-			EvalEvery: t.EvalEvery, EvalSplit: t.EvalSplit, SelectMetric: t.SelectMetric, Patience: t.Patience,
-			SaveEvery: t.SaveEvery, Resume: *resume, Log: os.Stderr,
-		}
+		cfg := stages.TrainConfig(s, orDefault(*data, s.Path(s.Preprocess.Output)), orDefault(*out, s.Path(t.Output)))
+		cfg.PadTo, cfg.Resume, cfg.Log = *padTo, *resume, os.Stderr
 		if !*quiet {
 			cfg.Progress = os.Stderr
 		}
@@ -78,11 +68,14 @@ func setupTrain(fs *flag.FlagSet) func(context.Context, []string) error {
 				only[n] = true
 			}
 		}
-		for _, jt := range s.Tasks {
-			if only != nil && !only[jt.Name] {
-				continue
+		if only != nil {
+			var keep []trainer.TaskOptions
+			for _, to := range cfg.Tasks {
+				if only[to.Name] {
+					keep = append(keep, to)
+				}
 			}
-			cfg.Tasks = append(cfg.Tasks, trainer.TaskOptions{Name: jt.Name, Layer: jt.Layer, Auxiliary: jt.Auxiliary, Weight: jt.Weight, Rate: jt.Rate})
+			cfg.Tasks = keep
 		}
 		sum, err := trainer.Train(ctx, cfg)
 		if err != nil {
