@@ -8,28 +8,9 @@ import (
 	"slices"
 	"strings"
 	"testing"
-)
 
-// corporaDir finds shared/corpora by walking up from the test's directory,
-// so the restricted corpora are read in place and never copied into the repo.
-func corporaDir(t testing.TB) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		c := filepath.Join(dir, "shared", "corpora")
-		if st, err := os.Stat(c); err == nil && st.IsDir() {
-			return c
-		}
-		up := filepath.Dir(dir)
-		if up == dir {
-			t.Skip("shared/corpora not found in any parent directory of the test; the real-corpus checks need ../shared/corpora next to the repository")
-		}
-		dir = up
-	}
-}
+	"github.com/taskweave/taskweave/internal/testcorpora"
+)
 
 // summary is what the real-corpus table checks: record, token, label and
 // entity counts quoted in shared/corpora/SOURCES.md (from the corpora's own
@@ -95,7 +76,7 @@ func summarize(t *testing.T, path string, opt Options) summary {
 }
 
 func TestRealCorpora(t *testing.T) {
-	dir := corporaDir(t)
+	dir := testcorpora.Dir(t)
 	ner := func(col int) Options { return Options{Format: CoNLL, TagColumn: col, TagScheme: "iob2"} }
 	cases := []struct {
 		file string
@@ -178,7 +159,7 @@ func TestRealCorpora(t *testing.T) {
 
 // TestRealCorpusDetails checks quirks named in SOURCES.md one by one.
 func TestRealCorpusDetails(t *testing.T) {
-	dir := corporaDir(t)
+	dir := testcorpora.Dir(t)
 	read := func(file string, opt Options) []Record {
 		f, err := os.Open(filepath.Join(dir, file))
 		if err != nil {

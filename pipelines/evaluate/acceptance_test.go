@@ -11,34 +11,13 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/taskweave/taskweave/internal/testcorpora"
 	"github.com/taskweave/taskweave/jobs/spec"
 	"github.com/taskweave/taskweave/model"
 	"github.com/taskweave/taskweave/model/checkpoint"
 	"github.com/taskweave/taskweave/pipelines/preprocess"
 	"github.com/taskweave/taskweave/trainer"
 )
-
-// sharedCorpora walks up from the test's directory to ../shared/corpora
-// (kept beside the repository, never committed: CoNLL-2003 is not
-// redistributable).
-func sharedCorpora(t *testing.T) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		c := filepath.Join(dir, "shared", "corpora")
-		if st, err := os.Stat(c); err == nil && st.IsDir() {
-			return c
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Skip("shared/corpora not found above the test directory: the CoNLL-2003 + SST-2 acceptance test needs /work/shared/corpora")
-		}
-		dir = parent
-	}
-}
 
 // headSentences copies the first n blank-line-separated sentences of a CoNLL
 // file (the -DOCSTART- line and its blank line count as one) to dst.
@@ -131,7 +110,7 @@ func TestAcceptanceCoNLLAndSST2(t *testing.T) {
 	if testing.Short() {
 		t.Skip("trains a model")
 	}
-	corp := sharedCorpora(t)
+	corp := testcorpora.Dir(t)
 	dir := t.TempDir()
 	headSentences(t, filepath.Join(corp, "conll2003", "train.txt"), filepath.Join(dir, "conll-train.txt"), 400)
 	headSentences(t, filepath.Join(corp, "conll2003", "valid.txt"), filepath.Join(dir, "conll-valid.txt"), 100)
@@ -206,7 +185,7 @@ func TestCoNLLTestGoldCounts(t *testing.T) {
 	if testing.Short() {
 		t.Skip("preprocesses the CoNLL-2003 test file")
 	}
-	corp := sharedCorpora(t)
+	corp := testcorpora.Dir(t)
 	dir := t.TempDir()
 	vocabFile := filepath.Join(corp, "bert_vocab", "google_cased_en_vocab.txt")
 	job := `name: conlltest

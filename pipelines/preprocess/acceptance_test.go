@@ -14,36 +14,16 @@ import (
 	"testing"
 	"time"
 
+	"github.com/taskweave/taskweave/internal/testcorpora"
 	"github.com/taskweave/taskweave/jobs/spec"
 )
 
 var acceptance = flag.Bool("acceptance", false, "run the acceptance test over ../shared/corpora (a minute or more)")
 
-// corporaDir walks up from the test's directory to a shared/corpora
-// directory (the corpora live beside the repository, never in it).
-func corporaDir(tb testing.TB) string {
-	tb.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		tb.Fatal(err)
-	}
-	for {
-		p := filepath.Join(dir, "shared", "corpora")
-		if st, err := os.Stat(p); err == nil && st.IsDir() {
-			return p
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			tb.Skip("no shared/corpora directory above the test directory; the acceptance corpora are not available here")
-		}
-		dir = parent
-	}
-}
-
 // loadCorporaJob loads a testdata job whose paths point into ../shared/corpora.
 func loadCorporaJob(tb testing.TB, name, out string) Config {
 	tb.Helper()
-	corporaDir(tb)
+	testcorpora.Dir(tb)
 	s, err := spec.Load(filepath.Join("testdata", name))
 	if err != nil {
 		tb.Fatal(err)

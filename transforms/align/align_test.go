@@ -13,6 +13,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/taskweave/taskweave/internal/testcorpora"
 	"github.com/taskweave/taskweave/io/corpus"
 	"github.com/taskweave/taskweave/io/shards"
 	"github.com/taskweave/taskweave/transforms/wordpiece"
@@ -40,26 +41,6 @@ func cased(tb testing.TB) *wordpiece.Tokenizer {
 		tb.Fatal(err)
 	}
 	return tok
-}
-
-// corporaDir finds shared/corpora by walking up from the test directory.
-func corporaDir(tb testing.TB) string {
-	tb.Helper()
-	dir, err := filepath.Abs(".")
-	if err != nil {
-		tb.Fatal(err)
-	}
-	for {
-		c := filepath.Join(dir, "shared", "corpora")
-		if st, err := os.Stat(c); err == nil && st.IsDir() {
-			return c
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			tb.Skip("shared/corpora not found in any parent directory; the real-corpus checks need ../shared/corpora next to the repository")
-		}
-		dir = parent
-	}
 }
 
 func readCorpus(tb testing.TB, path string, opt corpus.Options) []corpus.Record {
@@ -378,7 +359,7 @@ func TestWindows(t *testing.T) {
 // TestWindowsOnWNUT17 windows every WNUT17 training tweet at several
 // limits and checks nothing is lost or mislabeled.
 func TestWindowsOnWNUT17(t *testing.T) {
-	dir := corporaDir(t)
+	dir := testcorpora.Dir(t)
 	tok := cased(t)
 	recs := readCorpus(t, filepath.Join(dir, "wnut17/wnut17train.conll"), corpus.Options{Format: corpus.CoNLL})
 	labels := map[string]int32{}
@@ -432,7 +413,7 @@ type goldenCase struct {
 // back exactly the tokenizer's output, and the Hugging Face reference's,
 // for every SST-2 dev sentence and every WNUT17 dev tweet.
 func TestDecodeReproducesTokenizer(t *testing.T) {
-	dir := corporaDir(t)
+	dir := testcorpora.Dir(t)
 	tok := cased(t)
 	ref := golden(t)
 	refWords := map[string][]string{}
