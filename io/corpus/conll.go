@@ -36,6 +36,29 @@ func (s *sentence) add(lineNo int, line []byte) {
 	}
 }
 
+// addLine adds a sentence line and applies the checks every column format
+// shares (size limits, text encoding); false means the line failed them and
+// the sentence is already marked rejected, or was before.
+func (r *Reader) addLine(s *sentence, lineNo, size int, line []byte) bool {
+	s.add(lineNo, line)
+	if s.badReason != "" {
+		return false
+	}
+	if size > r.opt.MaxRecordBytes {
+		s.fail(lineNo, "%s", r.tooLong(size))
+		return false
+	}
+	if s.bytes > r.opt.MaxRecordBytes {
+		s.fail(lineNo, "sentence is over %d bytes without a blank line; separate sentences with blank lines", r.opt.MaxRecordBytes)
+		return false
+	}
+	if msg := checkText(line); msg != "" {
+		s.fail(lineNo, "%s", msg)
+		return false
+	}
+	return true
+}
+
 func (s *sentence) fail(lineNo int, format string, args ...any) {
 	if s.badReason == "" {
 		s.badLine, s.badReason = lineNo, fmt.Sprintf(format, args...)
@@ -193,20 +216,7 @@ func (c *conllReader) next() (Record, *Rejection, error) {
 				continue
 			}
 		}
-		s.add(lineNo, line)
-		if s.badReason != "" {
-			continue
-		}
-		if size > r.opt.MaxRecordBytes {
-			s.fail(lineNo, "%s", r.tooLong(size))
-			continue
-		}
-		if s.bytes > r.opt.MaxRecordBytes {
-			s.fail(lineNo, "sentence is over %d bytes without a blank line; separate sentences with blank lines", r.opt.MaxRecordBytes)
-			continue
-		}
-		if msg := checkText(line); msg != "" {
-			s.fail(lineNo, "%s", msg)
+		if !r.addLine(&s, lineNo, size, line) {
 			continue
 		}
 		f := splitColumns(line)

@@ -42,20 +42,7 @@ func (c *conlluReader) next() (Record, *Rejection, error) {
 			}
 			continue
 		}
-		s.add(lineNo, line)
-		if s.badReason != "" {
-			continue
-		}
-		if size > r.opt.MaxRecordBytes {
-			s.fail(lineNo, "%s", r.tooLong(size))
-			continue
-		}
-		if s.bytes > r.opt.MaxRecordBytes {
-			s.fail(lineNo, "sentence is over %d bytes without a blank line; separate sentences with blank lines", r.opt.MaxRecordBytes)
-			continue
-		}
-		if msg := checkText(line); msg != "" {
-			s.fail(lineNo, "%s", msg)
+		if !r.addLine(&s, lineNo, size, line) {
 			continue
 		}
 		if line[0] == '#' {
