@@ -26,6 +26,8 @@ func init() {
 	// The accumulator holds maps and pointers; JSON keeps it exact and
 	// independent of the schema coder's support for them.
 	beam.RegisterCoder(reflect.TypeOf((*Acc)(nil)).Elem(), encodeAcc, decodeAcc)
+	// Predictions are the bulk of what crosses the runner; see coder.go.
+	beam.RegisterCoder(reflect.TypeOf((*Prediction)(nil)).Elem(), encodePrediction, decodePrediction)
 
 	register.DoFn3x1[context.Context, ShardRef, func(string, shards.Row), error](&ReadShardFn{})
 	register.DoFn4x1[context.Context, string, shards.Row, func(Prediction), error](&ScoreFn{})

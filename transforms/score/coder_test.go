@@ -1,0 +1,55 @@
+package score
+
+import (
+	"math"
+	"reflect"
+	"testing"
+)
+
+func TestPredictionCoderRoundTrip(t *testing.T) {
+	tests := []struct {
+		name string
+		p    Prediction
+	}{
+		{"empty", Prediction{}},
+		{"classification", Prediction{Model: "model", Task: "sst2", Kind: KindClassification, Part: "part-00000-of-00001.parquet",
+			ExampleID: "ex1", Text: "a fine, moving film — ünïcode", Tokens: 12, Rows: 1, Gold: -1, Pred: 1, Scores: []float32{0.25, 0.75}}},
+		{"regression", Prediction{Model: "compare", Task: "stsb", Kind: KindRegression, GoldValue: float32(math.NaN()), PredValue: -3.5, Rows: 1}},
+		{"token labeled", Prediction{Task: "ner", Kind: KindToken, ExampleID: "s7#w1", Tokens: 300, Rows: 3,
+			Words: []string{"EU", "", "German"}, GoldTags: []string{"B-ORG", "O", "B-MISC"}, PredTags: []string{"B-ORG", "O", "O"},
+			WordScores: []float32{0.9, 1, 0.51}}},
+		// nil GoldTags means unlabeled; an empty (non-nil) list must stay distinct.
+		{"token unlabeled", Prediction{Kind: KindToken, Words: []string{"x"}, PredTags: []string{"O"}, WordScores: []float32{0.5}}},
+		{"token empty lists", Prediction{Kind: KindToken, Words: []string{}, GoldTags: []string{}, PredTags: []string{}, WordScores: []float32{}}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			b, err := encodePrediction(tc.p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := decodePrediction(b)
+			if err != nil {
+				t.Fatal(err)
+			}
+			// NaN != NaN: compare the bits of the float fields instead.
+			if math.Float32bits(got.GoldValue) != math.Float32bits(tc.p.GoldValue) {
+				t.Errorf("GoldValue %v, want %v", got.GoldValue, tc.p.GoldValue)
+			}
+			got.GoldValue, tc.p.GoldValue = 0, 0
+			if !reflect.DeepEqual(got, tc.p) {
+				t.Errorf("round trip:\n got %#v\nwant %#v", got, tc.p)
+			}
+			// Every proper prefix is truncated data and must be refused, not
+			// decoded into a wrong prediction.
+			for n := 0; n < len(b); n++ {
+				if _, err := decodePrediction(b[:n]); err == nil {
+					t.Fatalf("decoding the first %d of %d bytes: no error", n, len(b))
+				}
+			}
+			if _, err := decodePrediction(append(b, 0)); err == nil {
+				t.Error("a trailing byte: no error")
+			}
+		})
+	}
+}
