@@ -191,7 +191,7 @@ func (c *conllReader) next() (Record, *Rejection, error) {
 	}
 	var s sentence
 	for {
-		line, size, err := r.lines.next()
+		line, size, lineNo, err := r.nextLine()
 		if err == io.EOF {
 			if s.started() { // CoNLL-2003 has no blank line after its last sentence
 				return r.finish(&s)
@@ -199,9 +199,8 @@ func (c *conllReader) next() (Record, *Rejection, error) {
 			return Record{}, nil, io.EOF
 		}
 		if err != nil {
-			return Record{}, nil, fmt.Errorf("%s: reading line %d: %w", r.file, r.lines.n+1, err)
+			return Record{}, nil, err
 		}
-		lineNo := r.lines.n
 		if size <= r.opt.MaxRecordBytes && isBlank(line) {
 			if s.started() {
 				return r.finish(&s)

@@ -2,7 +2,6 @@ package corpus
 
 import (
 	"bytes"
-	"fmt"
 	"io"
 	"strconv"
 	"strings"
@@ -25,7 +24,7 @@ func (c *conlluReader) next() (Record, *Rejection, error) {
 	}
 	var s sentence
 	for {
-		line, size, err := r.lines.next()
+		line, size, lineNo, err := r.nextLine()
 		if err == io.EOF {
 			if s.started() {
 				return r.finish(&s)
@@ -33,9 +32,8 @@ func (c *conlluReader) next() (Record, *Rejection, error) {
 			return Record{}, nil, io.EOF
 		}
 		if err != nil {
-			return Record{}, nil, fmt.Errorf("%s: reading line %d: %w", r.file, r.lines.n+1, err)
+			return Record{}, nil, err
 		}
-		lineNo := r.lines.n
 		if size <= r.opt.MaxRecordBytes && isBlank(line) {
 			if s.started() {
 				return r.finish(&s)

@@ -22,14 +22,13 @@ type jsonlReader struct {
 func (j *jsonlReader) next() (Record, *Rejection, error) {
 	r := j.r
 	for {
-		line, size, err := r.lines.next()
+		line, size, lineNo, err := r.nextLine()
 		if err == io.EOF {
 			return Record{}, nil, io.EOF
 		}
 		if err != nil {
-			return Record{}, nil, fmt.Errorf("%s: reading line %d: %w", r.file, r.lines.n+1, err)
+			return Record{}, nil, err
 		}
-		lineNo := r.lines.n
 		if size <= r.opt.MaxRecordBytes && isBlank(line) {
 			continue
 		}

@@ -261,6 +261,16 @@ func (j Rejection) String() string { return fmt.Sprintf("%s:%d: %s", j.File, j.L
 
 // lineReader yields lines of any length up to max bytes, without their
 // terminator (LF or CRLF), and numbers them from 1.
+// nextLine reads the next line for a format reader: io.EOF at the end, any
+// other error already naming the file and line.
+func (r *Reader) nextLine() (line []byte, size, lineNo int, err error) {
+	line, size, err = r.lines.next()
+	if err != nil && err != io.EOF {
+		return nil, 0, 0, fmt.Errorf("%s: reading line %d: %w", r.file, r.lines.n+1, err)
+	}
+	return line, size, r.lines.n, err
+}
+
 type lineReader struct {
 	br  *bufio.Reader
 	max int

@@ -78,14 +78,13 @@ func (t *tsvReader) readHeader(line []byte, lineNo int) error {
 func (t *tsvReader) next() (Record, *Rejection, error) {
 	r := t.r
 	for {
-		line, size, err := r.lines.next()
+		line, size, lineNo, err := r.nextLine()
 		if err == io.EOF {
 			return Record{}, nil, io.EOF
 		}
 		if err != nil {
-			return Record{}, nil, fmt.Errorf("%s: reading line %d: %w", r.file, r.lines.n+1, err)
+			return Record{}, nil, err
 		}
-		lineNo := r.lines.n
 		if !t.haveHeader {
 			if isBlank(line) {
 				continue
