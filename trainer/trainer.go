@@ -85,6 +85,12 @@ type Config struct {
 
 	Resume bool
 	StopAt int // stop after this step as if interrupted (checkpoint + state); 0 = run to Steps
+	// TimeLimit bounds the run's wall time (0 = none). The loop stops early
+	// enough to fit one more evaluation (as long as the last one took) and
+	// evaluates the final model, so the best checkpoint is never older than
+	// the limit allows. The learning-rate schedule still follows Steps: pick
+	// Steps that fit and use the limit as a guarantee, not as the plan.
+	TimeLimit time.Duration
 
 	Progress io.Writer // progress bar; nil = none
 	Log      io.Writer // human-readable log lines; nil = none
@@ -109,7 +115,7 @@ type taskData struct {
 // Summary is the outcome of a run.
 type Summary struct {
 	Steps        int                           `json:"steps"`
-	Stopped      string                        `json:"stopped"` // finished | early_stopping | interrupted | stop_at
+	Stopped      string                        `json:"stopped"` // finished | early_stopping | interrupted | stop_at | time_limit
 	BestStep     int                           `json:"best_step"`
 	BestScore    float64                       `json:"best_score"`
 	Best         map[string]map[string]float64 `json:"best_eval"`
@@ -522,6 +528,7 @@ func (tr *Trainer) run(ctx context.Context) (*Summary, error) {
 		tr.barOn = true
 	}
 	stopped := "finished"
+	var lastEval time.Duration // how long the last evaluation took
 	var winTok int64
 	winStart := time.Now()
 	for tr.step < cfg.Steps {
@@ -555,8 +562,18 @@ func (tr *Trainer) run(ctx context.Context) (*Summary, error) {
 		if bar != nil {
 			bar.Set(tr.step)
 		}
-		if cfg.EvalEvery > 0 && (tr.step%cfg.EvalEvery == 0 || tr.step == cfg.Steps) {
+		// Out of time: the next step plus a final evaluation would not fit.
+		// Before the first evaluation its cost is unknown: keep 5% back.
+		reserve := lastEval
+		if reserve == 0 && cfg.EvalEvery > 0 {
+			reserve = cfg.TimeLimit / 20
+		}
+		outOfTime := cfg.TimeLimit > 0 && tr.step < cfg.Steps &&
+			time.Since(start)+reserve+2*time.Since(t0) >= cfg.TimeLimit
+		if cfg.EvalEvery > 0 && (tr.step%cfg.EvalEvery == 0 || tr.step == cfg.Steps || outOfTime) {
+			e0 := time.Now()
 			improved, err := tr.evaluate(ctx)
+			lastEval = time.Since(e0)
 			if err != nil {
 				if ctx.Err() != nil {
 					stopped = "interrupted"
@@ -574,6 +591,11 @@ func (tr *Trainer) run(ctx context.Context) (*Summary, error) {
 				tr.logf("early stopping at step %d: %d evaluations without improvement (best %.4f at step %d)", tr.step, tr.sinceBest, tr.best, tr.bestStep)
 				break
 			}
+		}
+		if outOfTime {
+			stopped = "time_limit"
+			tr.logf("time limit %s reached at step %d of %d", cfg.TimeLimit, tr.step, cfg.Steps)
+			break
 		}
 		if cfg.SaveEvery > 0 && tr.step%cfg.SaveEvery == 0 && tr.step < cfg.Steps {
 			if err := tr.saveLast(ctx); err != nil {

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/taskweave/taskweave/io/manifest"
 	"github.com/taskweave/taskweave/io/shards"
@@ -323,5 +324,28 @@ func TestInitFromHuggingFace(t *testing.T) {
 	cfg.Steps = 2
 	if _, err := Train(context.Background(), cfg); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// A time limit ends the run early with a final evaluation of the last
+// model, instead of running on to Steps.
+func TestTimeLimit(t *testing.T) {
+	data := synthData(t, 96)
+	cfg := baseConfig(data, filepath.Join(t.TempDir(), "run"))
+	cfg.Steps, cfg.EvalEvery, cfg.TimeLimit = 1_000_000, 1_000_000, 2*time.Second
+	s, err := Train(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Stopped != "time_limit" || s.Steps >= cfg.Steps || s.Steps == 0 {
+		t.Fatalf("stopped %q after %d steps, want time_limit before %d", s.Stopped, s.Steps, cfg.Steps)
+	}
+	if s.BestStep != s.Steps || s.Last == nil {
+		t.Fatalf("no final evaluation: best step %d, last step %d", s.BestStep, s.Steps)
+	}
+	// Generous: the point is that it stopped, not how close to 2 s it got
+	// on a loaded machine.
+	if s.WallSeconds > 10 {
+		t.Fatalf("ran %.1f s with a 2 s limit", s.WallSeconds)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"runtime/pprof"
 	"strings"
 
 	"github.com/taskweave/taskweave/jobs/spec"
@@ -28,7 +29,10 @@ func setupTrain(fs *flag.FlagSet) func(context.Context, []string) error {
 	stepMode := fs.String("step-mode", "", "sampled | all (overrides train.step_mode)")
 	evalEvery := fs.Int("eval-every", 0, "evaluate every N steps (overrides train.eval_every)")
 	padTo := fs.Int("pad-to", 0, "pad every batch to this length instead of dynamic padding (throughput measurements)")
+	timeLimit := fs.Duration("time-limit", 0, "stop (with a final evaluation) before this much wall time has passed, e.g. 30m")
+	lr := fs.Float64("lr", 0, "peak learning rate (overrides train.lr)")
 	quiet := fs.Bool("quiet", false, "no progress bar")
+	cpuProfile := fs.String("cpuprofile", "", "write a pprof CPU profile of the run to this file")
 	return func(ctx context.Context, args []string) error {
 		if *config == "" {
 			return fmt.Errorf("--config is required: the job spec names the tasks, model and training settings")
@@ -50,11 +54,14 @@ func setupTrain(fs *flag.FlagSet) func(context.Context, []string) error {
 		if *evalEvery > 0 {
 			t.EvalEvery = *evalEvery
 		}
+		if *lr > 0 {
+			t.LR = *lr
+		}
 		if err := s.Validate(); err != nil {
 			return err
 		}
 		cfg := stages.TrainConfig(s, orDefault(*data, s.Path(s.Preprocess.Output)), orDefault(*out, s.Path(t.Output)))
-		cfg.PadTo, cfg.Resume, cfg.Log = *padTo, *resume, os.Stderr
+		cfg.PadTo, cfg.Resume, cfg.Log, cfg.TimeLimit = *padTo, *resume, os.Stderr, *timeLimit
 		if !*quiet {
 			cfg.Progress = os.Stderr
 		}
@@ -76,6 +83,17 @@ func setupTrain(fs *flag.FlagSet) func(context.Context, []string) error {
 				}
 			}
 			cfg.Tasks = keep
+		}
+		if *cpuProfile != "" {
+			f, err := os.Create(*cpuProfile)
+			if err != nil {
+				return err
+			}
+			defer f.Close()
+			if err := pprof.StartCPUProfile(f); err != nil {
+				return err
+			}
+			defer pprof.StopCPUProfile()
 		}
 		sum, err := trainer.Train(ctx, cfg)
 		if err != nil {
