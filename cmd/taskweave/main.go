@@ -64,6 +64,11 @@ func main() {
 	cmd, ok := commands[name]
 	if !ok {
 		if name == "help" {
+			if len(os.Args) > 2 && os.Args[2] == "beam" {
+				fmt.Fprintf(os.Stderr, "Beam pipeline options, accepted by every command (preprocess, evaluate and run use them):\n")
+				printFlags(flag.CommandLine, func(string) bool { return true })
+				return
+			}
 			usage()
 			return
 		}
@@ -71,10 +76,13 @@ func main() {
 		usage()
 		os.Exit(2)
 	}
+	beamFlags := flagNames(flag.CommandLine)
 	run := cmd.setup(flag.CommandLine)
 	flag.CommandLine.Usage = func() {
 		fmt.Fprintf(os.Stderr, "usage: taskweave %s [flags] [args]\n%s\n\nflags:\n", name, cmd.summary)
-		flag.PrintDefaults()
+		printFlags(flag.CommandLine, func(n string) bool { return !beamFlags[n] })
+		fmt.Fprintf(os.Stderr, "\nBeam's pipeline options (--runner, --endpoint, --project, --region, --temp_location, …)\n"+
+			"are accepted too; 'taskweave help beam' lists all %d of them.\n", len(beamFlags))
 	}
 	if err := flag.CommandLine.Parse(os.Args[2:]); err != nil {
 		os.Exit(2)
@@ -86,4 +94,25 @@ func main() {
 		fmt.Fprintf(os.Stderr, "taskweave %s: %v\n", name, err)
 		os.Exit(1)
 	}
+}
+
+// flagNames is the set of flags registered on fs so far: before a
+// subcommand's setup runs, that is Beam's pipeline options.
+func flagNames(fs *flag.FlagSet) map[string]bool {
+	names := map[string]bool{}
+	fs.VisitAll(func(f *flag.Flag) { names[f.Name] = true })
+	return names
+}
+
+// printFlags prints the defaults of the flags of fs that keep selects, so a
+// command's -h shows its own flags without Beam's sixty-odd options.
+func printFlags(fs *flag.FlagSet, keep func(name string) bool) {
+	sub := flag.NewFlagSet("", flag.ContinueOnError)
+	sub.SetOutput(os.Stderr)
+	fs.VisitAll(func(f *flag.Flag) {
+		if keep(f.Name) {
+			sub.Var(f.Value, f.Name, f.Usage)
+		}
+	})
+	sub.PrintDefaults()
 }

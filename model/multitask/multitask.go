@@ -50,7 +50,8 @@ type Result struct {
 	// HeadWeights[k] multiplies the head gradient of Tasks[k].
 	HeadWeights []float64
 	// Shared, when not nil, is the combined shared gradient to use instead of
-	// Σ_k Weights[k]·Grads[k].
+	// Σ_k Weights[k]·Grads[k]. It may be the strategy's scratch buffer,
+	// valid until its next Combine.
 	Shared []float32
 	// Loss is the objective the strategy optimises, for logging.
 	Loss float64

@@ -2,6 +2,7 @@ package multitask
 
 import (
 	"math"
+	"slices"
 	"testing"
 )
 
@@ -40,6 +41,9 @@ func combine(t *testing.T, s Strategy, in Input) Result {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Shared may be the strategy's scratch, overwritten by its next Combine;
+	// tests keep results across steps.
+	r.Shared = slices.Clone(r.Shared)
 	return r
 }
 

@@ -13,6 +13,7 @@ import (
 type PCGrad struct {
 	RNG      uint64 // splitmix64 state: one word, so resume is exact
 	acc, cur []float64
+	out      []float32
 }
 
 // NewPCGrad seeds the task-order generator.
@@ -68,7 +69,7 @@ func (s *PCGrad) Combine(in Input) (Result, error) {
 	}
 	// Scratch reused across steps: the shared gradient of a BERT is millions long.
 	if len(s.acc) != d {
-		s.acc, s.cur = make([]float64, d), make([]float64, d)
+		s.acc, s.cur, s.out = make([]float64, d), make([]float64, d), make([]float32, d)
 	}
 	acc, cur := s.acc, s.cur
 	clear(acc)
@@ -96,7 +97,7 @@ func (s *PCGrad) Combine(in Input) (Result, error) {
 			acc[x] += v
 		}
 	}
-	out := make([]float32, d)
+	out := s.out
 	for x, v := range acc {
 		out[x] = float32(v)
 	}
