@@ -156,8 +156,8 @@ func (m *Model) Predict(b *Batch) ([]float32, error) {
 	return append([]float32(nil), out.Logits...), nil
 }
 
-func (m *Model) run(b *Batch, h *head, dropout, predict bool) (*Output, error) {
-	dropout = dropout && (m.cfg.HiddenDropoutProb > 0 || m.cfg.AttentionProbsDropoutProb > 0)
+func (m *Model) run(b *Batch, h *head, training, predict bool) (*Output, error) {
+	dropout := training && (m.cfg.HiddenDropoutProb > 0 || m.cfg.AttentionProbsDropoutProb > 0)
 	m.resize(b.B, b.T, h.layer, dropout)
 	st := &m.st
 	st.valid, st.head = false, h
@@ -166,6 +166,12 @@ func (m *Model) run(b *Batch, h *head, dropout, predict bool) (*Output, error) {
 		if b.Mask != nil {
 			st.mask[i] = b.Mask[i]
 		}
+	}
+	// st.ids, not b.InputIDs, feeds the embedding lookup and its backward:
+	// token dropout rewrites the copy.
+	st.ids = append(st.ids[:0], b.InputIDs...)
+	if training && m.tokDrop.p > 0 {
+		m.dropTokens(st.ids, st.mask)
 	}
 	m.embeddingsForward(b)
 	for l := 0; l < h.layer; l++ {
@@ -213,7 +219,7 @@ func (m *Model) embeddingsForward(b *Batch) {
 	word, pos, typ := m.word.W, m.pos.W, m.typ.W
 	parallelFor(st.N, rowsPer(H), func(lo, hi int) {
 		for r := lo; r < hi; r++ {
-			id := int(b.InputIDs[r])
+			id := int(st.ids[r])
 			tt := 0
 			if b.TokenTypeIDs != nil {
 				tt = int(b.TokenTypeIDs[r])
@@ -231,8 +237,7 @@ func (m *Model) embeddingsForward(b *Batch) {
 		m.dropoutMask(st.drop0, m.cfg.HiddenDropoutProb)
 		mulInto(st.hs[0], st.hs[0], st.drop0)
 	}
-	st.ids, st.types = st.ids[:0], st.types[:0]
-	st.ids = append(st.ids, b.InputIDs...)
+	st.types = st.types[:0]
 	if b.TokenTypeIDs != nil {
 		st.types = append(st.types, b.TokenTypeIDs...)
 	}

@@ -58,6 +58,7 @@ type Model struct {
 
 	training bool
 	rng      RNGState
+	tokDrop  tokenDropout
 
 	st state
 }

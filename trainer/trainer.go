@@ -60,10 +60,11 @@ type Config struct {
 
 	Tasks []TaskOptions // tasks to train, in order; empty = every task of the manifest
 
-	Size      string // model size for a from-scratch run
-	Init      string // Hugging Face BERT checkpoint directory to start from
-	Dropout   float64
-	ModelSeed uint64
+	Size         string // model size for a from-scratch run
+	Init         string // Hugging Face BERT checkpoint directory to start from
+	Dropout      float64
+	TokenDropout float64 // probability of replacing a word piece by [UNK] while training
+	ModelSeed    uint64
 
 	Steps, BatchSize, BatchTokens, PadTo int
 	LR, Warmup, WeightDecay, Clip        float64
@@ -310,6 +311,13 @@ func (tr *Trainer) setup(ctx context.Context) error {
 		tr.m = m
 	}
 	tr.m.SetTraining(true)
+	if cfg.TokenDropout > 0 {
+		unk, keep, err := specialIDs(vocab)
+		if err != nil {
+			return fmt.Errorf("token dropout: %s: %w", cfg.Vocab, err)
+		}
+		tr.m.SetTokenDropout(cfg.TokenDropout, unk, keep...)
+	}
 	mc := tr.m.Config()
 	tr.bcfg = batchConfig{examples: cfg.BatchSize, tokens: cfg.BatchTokens, padTo: cfg.PadTo, pool: cfg.PoolBatches,
 		shuffle: cfg.ShuffleBuffer, maxLen: mc.MaxPositionEmbeddings, vocab: mc.VocabSize}
@@ -813,4 +821,23 @@ func addScaled(ps []*model.Param, src []float32, scale float32) {
 		}
 		o += len(p.G)
 	}
+}
+
+// specialIDs finds [UNK] and the ids token dropout must keep: every
+// bracketed special token of a BERT vocabulary ([CLS], [SEP], [PAD],
+// [MASK], [unused…]).
+func specialIDs(vocab []string) (unk int32, keep []int32, err error) {
+	unk = -1
+	for i, w := range vocab {
+		if len(w) > 2 && w[0] == '[' && w[len(w)-1] == ']' {
+			keep = append(keep, int32(i))
+			if w == "[UNK]" {
+				unk = int32(i)
+			}
+		}
+	}
+	if unk < 0 {
+		return 0, nil, fmt.Errorf("no [UNK] entry")
+	}
+	return unk, keep, nil
 }

@@ -102,8 +102,9 @@ func synthDataVocab(t *testing.T, nTrain, testVocab int) string {
 	}
 	var v []string
 	for i := 0; i < testVocab; i++ {
-		v = append(v, fmt.Sprintf("[t%d]", i))
+		v = append(v, fmt.Sprintf("t%d", i))
 	}
+	copy(v, []string{"[PAD]", "[UNK]", "[CLS]", "[SEP]"})
 	if err := os.WriteFile(filepath.Join(dir, "vocab.txt"), []byte(strings.Join(v, "\n")+"\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -149,16 +150,18 @@ func TestResumeIsExact(t *testing.T) {
 		mode     string
 		strategy string
 		accum    int
+		tokDrop  float64
 	}{
-		{"sampled-uncertainty", "sampled", "uncertainty", 2},
-		{"all-pcgrad", "all", "pcgrad", 1},
-		{"all-gradnorm", "all", "gradnorm", 1},
+		{"sampled-uncertainty", "sampled", "uncertainty", 2, 0},
+		{"all-pcgrad", "all", "pcgrad", 1, 0},
+		{"all-gradnorm", "all", "gradnorm", 1, 0},
+		{"sampled-equal-token-dropout", "sampled", "equal", 1, 0.2},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			ctx := context.Background()
 			full := baseConfig(data, filepath.Join(t.TempDir(), "full"))
-			full.StepMode, full.Strategy.Name, full.Accumulate = c.mode, c.strategy, c.accum
+			full.StepMode, full.Strategy.Name, full.Accumulate, full.TokenDropout = c.mode, c.strategy, c.accum, c.tokDrop
 			if _, err := Train(ctx, full); err != nil {
 				t.Fatal(err)
 			}

@@ -30,6 +30,7 @@ func setupTrain(fs *flag.FlagSet) func(context.Context, []string) error {
 	evalEvery := fs.Int("eval-every", 0, "evaluate every N steps (overrides train.eval_every)")
 	padTo := fs.Int("pad-to", 0, "pad every batch to this length instead of dynamic padding (throughput measurements)")
 	timeLimit := fs.Duration("time-limit", 0, "stop (with a final evaluation) before this much wall time has passed, e.g. 30m")
+	tokenDrop := fs.Float64("token-dropout", -1, "probability of replacing a word piece by [UNK] while training (overrides model.token_dropout)")
 	lr := fs.Float64("lr", 0, "peak learning rate (overrides train.lr)")
 	quiet := fs.Bool("quiet", false, "no progress bar")
 	cpuProfile := fs.String("cpuprofile", "", "write a pprof CPU profile of the run to this file")
@@ -56,6 +57,9 @@ func setupTrain(fs *flag.FlagSet) func(context.Context, []string) error {
 		}
 		if *lr > 0 {
 			t.LR = *lr
+		}
+		if *tokenDrop >= 0 {
+			s.Model.TokenDropout = *tokenDrop
 		}
 		if err := s.Validate(); err != nil {
 			return err

@@ -85,7 +85,11 @@ type Model struct {
 	Size    string  `yaml:"size"` // tiny | mini | small | medium | base
 	Init    string  `yaml:"init"` // Hugging Face BERT checkpoint directory for initial weights
 	Dropout float64 `yaml:"dropout"`
-	Seed    uint64  `yaml:"seed"`
+	// TokenDropout replaces input word pieces by [UNK] with this
+	// probability while training (0 = off); a regulariser for models
+	// trained from scratch.
+	TokenDropout float64 `yaml:"token_dropout"`
+	Seed         uint64  `yaml:"seed"`
 }
 
 // Train configures the trainer.
@@ -352,6 +356,12 @@ func (s *Spec) Validate() error {
 	}
 	if s.Train.Steps <= 0 {
 		bad("train.steps", "%d; use a positive number of optimizer steps", s.Train.Steps)
+	}
+	if s.Model.Dropout < 0 || s.Model.Dropout >= 1 {
+		bad("model.dropout", "%g is out of range; use 0 <= dropout < 1", s.Model.Dropout)
+	}
+	if s.Model.TokenDropout < 0 || s.Model.TokenDropout >= 1 {
+		bad("model.token_dropout", "%g is out of range; use 0 <= token_dropout < 1 (0.1 is a common choice)", s.Model.TokenDropout)
 	}
 	if s.Train.LR <= 0 || s.Train.LR > 1 {
 		bad("train.lr", "%g is out of range; use 0 < lr <= 1", s.Train.LR)

@@ -88,7 +88,7 @@ func TrainConfig(s *spec.Spec, data, out string) trainer.Config {
 	t := &s.Train
 	cfg := trainer.Config{
 		Data: data, Out: out,
-		Vocab: s.Path(s.Tokenizer.Vocab), Size: s.Model.Size, Init: s.Path(s.Model.Init), Dropout: s.Model.Dropout,
+		Vocab: s.Path(s.Tokenizer.Vocab), Size: s.Model.Size, Init: s.Path(s.Model.Init), Dropout: s.Model.Dropout, TokenDropout: s.Model.TokenDropout,
 		ModelSeed: s.Model.Seed, Steps: t.Steps, BatchSize: t.BatchSize, BatchTokens: t.BatchTokens,
 		LR: t.LR, Warmup: t.Warmup, WeightDecay: t.WeightDecay, Clip: t.Clip, Accumulate: t.Accumulate, Seed: t.Seed,
 		StepMode: t.StepMode,

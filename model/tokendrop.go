@@ -1,0 +1,40 @@
+package model
+
+// Token dropout replaces input tokens by [UNK] at random while training, so
+// that a model trained from scratch cannot lean on memorised rare word
+// pieces and must read context and spelling instead (the UNK replacement of
+// Lample et al. 2016 for NER, applied per word piece). The draw comes from
+// the dropout stream, so a resumed run replaces the same tokens.
+
+// SetTokenDropout makes training forwards replace each real (unmasked)
+// token with unk with probability p, except the ids in keep ([CLS], [SEP],
+// [PAD], …). p = 0 turns it off. Predict and evaluation forwards are never
+// affected.
+func (m *Model) SetTokenDropout(p float64, unk int32, keep ...int32) {
+	m.tokDrop = tokenDropout{p: p, unk: unk, keep: map[int32]bool{}}
+	for _, k := range keep {
+		m.tokDrop.keep[k] = true
+	}
+}
+
+type tokenDropout struct {
+	p    float64
+	unk  int32
+	keep map[int32]bool
+}
+
+// dropTokens rewrites ids (a copy of the batch's input ids) in place.
+func (m *Model) dropTokens(ids, mask []int32) {
+	td := &m.tokDrop
+	key := mix64(m.rng.Seed ^ mix64(m.rng.Counter+0x632be59bd9b4e019))
+	m.rng.Counter++
+	threshold := uint64(td.p * (1 << 32))
+	for i, id := range ids {
+		if mask[i] == 0 || td.keep[id] {
+			continue
+		}
+		if mix64(key+uint64(i)*0x9e3779b97f4a7c15)>>32 < threshold {
+			ids[i] = td.unk
+		}
+	}
+}
