@@ -576,6 +576,8 @@ func (tr *Trainer) run(ctx context.Context) (*Summary, error) {
 		if reserve == 0 && cfg.EvalEvery > 0 {
 			reserve = cfg.TimeLimit / 20
 		}
+		// Saving the last checkpoint and the summary takes a few seconds more.
+		reserve += min(15*time.Second, cfg.TimeLimit/20)
 		outOfTime := cfg.TimeLimit > 0 && tr.step < cfg.Steps &&
 			time.Since(start)+reserve+2*time.Since(t0) >= cfg.TimeLimit
 		if cfg.EvalEvery > 0 && (tr.step%cfg.EvalEvery == 0 || tr.step == cfg.Steps || outOfTime) {
