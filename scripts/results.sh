@@ -60,7 +60,9 @@ failed=0
 for label in ${ONLY:-${labels[*]}}; do
   [ -n "${row[$label]:-}" ] || { echo "!! $label is not a run of $RUNS"; exit 1; }
   read -r steps flags <<<"${row[$label]}"
-  if [ -f "$OUT/runs/$label/summary.json" ] && [ -z "${FORCE:-}" ]; then
+  # A run stopped by a signal writes a summary too, but is not a result.
+  if [ -f "$OUT/runs/$label/summary.json" ] && ! grep -q '"stopped": "interrupted"' "$OUT/runs/$label/summary.json" &&
+    [ -z "${FORCE:-}" ]; then
     echo "== $label: kept (summary.json exists)"; continue
   fi
   while [ "$(jobs -rp | wc -l)" -ge "$JOBS" ]; do wait -n || failed=1; done
