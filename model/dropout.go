@@ -16,11 +16,17 @@ func mix64(x uint64) uint64 {
 // dropoutMask fills mask with 0 (dropped, probability p) or 1/(1-p) (kept)
 // and advances the stream by one mask.
 func (m *Model) dropoutMask(mask []float32, p float64) {
-	key := mix64(m.rng.Seed ^ mix64(m.rng.Counter+0x632be59bd9b4e019))
-	m.rng.Counter++
+	key := m.nextKey()
 	threshold := uint64(p * (1 << 32))
 	keep := float32(1 / (1 - p))
 	parallelFor(len(mask), 1<<15, func(lo, hi int) {
 		dropoutRange(mask[lo:hi], uint64(lo), key, threshold, keep)
 	})
+}
+
+// nextKey advances the stream by one draw and returns that draw's key.
+func (m *Model) nextKey() uint64 {
+	key := mix64(m.rng.Seed ^ mix64(m.rng.Counter+0x632be59bd9b4e019))
+	m.rng.Counter++
+	return key
 }

@@ -26,8 +26,7 @@ type tokenDropout struct {
 // dropTokens rewrites ids (a copy of the batch's input ids) in place.
 func (m *Model) dropTokens(ids, mask []int32) {
 	td := &m.tokDrop
-	key := mix64(m.rng.Seed ^ mix64(m.rng.Counter+0x632be59bd9b4e019))
-	m.rng.Counter++
+	key := m.nextKey()
 	threshold := uint64(td.p * (1 << 32))
 	for i, id := range ids {
 		if mask[i] == 0 || td.keep[id] {
