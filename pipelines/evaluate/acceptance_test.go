@@ -134,19 +134,8 @@ model: {size: tiny}
 train: {steps: 60, batch_size: 16, lr: 3.0e-3}
 evaluate: {split: test}
 `
-	s, err := spec.Parse([]byte(job), dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := preprocess.FromSpec(s)
-	if err != nil {
-		t.Fatal(err)
-	}
 	ctx := context.Background()
-	cfg.Out = filepath.Join(dir, "shards")
-	if _, err := preprocess.Run(ctx, cfg, preprocess.Options{}); err != nil {
-		t.Fatal(err)
-	}
+	s, cfg, _ := preprocessJob(t, dir, job)
 	ckpt := filepath.Join(dir, "ckpt")
 	if _, err := trainer.Train(ctx, trainer.Config{Data: cfg.Out, Out: ckpt, Vocab: s.Path(s.Tokenizer.Vocab), Size: "tiny",
 		Steps: 60, BatchSize: 16, LR: 3e-3, Warmup: 0.1, EvalEvery: 60, ModelSeed: 1, Seed: 1}); err != nil {
@@ -197,20 +186,8 @@ tasks:
      paths: {train: [` + filepath.Join(corp, "conll2003", "valid.txt") + `], test: [` + filepath.Join(corp, "conll2003", "test.txt") + `]}}
 preprocess: {shards: 2}
 `
-	s, err := spec.Parse([]byte(job), dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := preprocess.FromSpec(s)
-	if err != nil {
-		t.Fatal(err)
-	}
 	ctx := context.Background()
-	cfg.Out = filepath.Join(dir, "shards")
-	pre, err := preprocess.Run(ctx, cfg, preprocess.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, cfg, pre := preprocessJob(t, dir, job)
 	b, err := os.ReadFile(vocabFile)
 	if err != nil {
 		t.Fatal(err)
@@ -250,4 +227,24 @@ preprocess: {shards: 2}
 			res.Sentences, res.Words, res.Examples, windows, got, e.GoldInvalid, want)
 	}
 	t.Logf("%d rows (%d windows) → 3453 sentences; gold entities %v", res.Examples, windows, got)
+}
+
+// preprocessJob runs the real preprocess pipeline of a job spec into
+// <dir>/shards.
+func preprocessJob(t *testing.T, dir, job string) (*spec.Spec, preprocess.Config, *preprocess.Result) {
+	t.Helper()
+	s, err := spec.Parse([]byte(job), dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := preprocess.FromSpec(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Out = filepath.Join(dir, "shards")
+	pre, err := preprocess.Run(context.Background(), cfg, preprocess.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s, cfg, pre
 }
