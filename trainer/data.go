@@ -1,13 +1,11 @@
 package trainer
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"math/rand/v2"
-	"os"
 	"sort"
 
 	"github.com/taskweave/taskweave/io/manifest"
@@ -33,9 +31,9 @@ type example struct {
 	tokLabels  []int32
 }
 
-// shardReader streams one Parquet shard row by row. A local shard is read in
-// place (parquet-go reads pages through ReaderAt); a gs:// shard is fetched
-// whole, so memory is bounded by the largest shard, not by the corpus.
+// shardReader streams one Parquet shard row by row through storage.OpenAt:
+// parquet-go reads pages through ReaderAt, in place locally and as ranged
+// requests on gs://, so memory does not grow with the shard's size.
 type shardReader struct {
 	path   string
 	closer io.Closer
@@ -46,33 +44,16 @@ type shardReader struct {
 }
 
 func openShard(ctx context.Context, p string) (*shardReader, error) {
-	var ra io.ReaderAt
-	var size int64
-	var closer io.Closer = io.NopCloser(nil)
-	if storage.IsGCS(p) {
-		b, err := storage.ReadFile(ctx, p)
-		if err != nil {
-			return nil, fmt.Errorf("shard %s: %w", p, err)
-		}
-		ra, size = bytes.NewReader(b), int64(len(b))
-	} else {
-		f, err := os.Open(p)
-		if err != nil {
-			return nil, fmt.Errorf("shard %s: %w", p, err)
-		}
-		st, err := f.Stat()
-		if err != nil {
-			f.Close()
-			return nil, fmt.Errorf("shard %s: %w", p, err)
-		}
-		ra, size, closer = f, st.Size(), f
-	}
-	r, err := shards.OpenReader(ra, size)
+	ra, err := storage.OpenAt(ctx, p)
 	if err != nil {
-		closer.Close()
+		return nil, fmt.Errorf("shard %s: %w", p, err)
+	}
+	r, err := shards.OpenReader(ra, ra.Size())
+	if err != nil {
+		ra.Close()
 		return nil, fmt.Errorf("shard %s is corrupt or truncated: %w (re-run preprocessing to rewrite it)", p, err)
 	}
-	return &shardReader{path: p, closer: closer, r: r, buf: make([]shards.Row, 64)}, nil
+	return &shardReader{path: p, closer: ra, r: r, buf: make([]shards.Row, 64)}, nil
 }
 
 // next returns the next row, or io.EOF after the last.

@@ -153,8 +153,10 @@ func (tr *Trainer) evaluate(ctx context.Context) (bool, error) {
 			return false, err
 		}
 	}
-	tr.writeJSON(map[string]any{"event": "eval", "step": tr.step, "split": tr.cfg.EvalSplit, "metrics": res,
-		"score": score, "best_score": tr.best, "best_step": tr.bestStep})
+	if err := tr.writeJSON(map[string]any{"event": "eval", "step": tr.step, "split": tr.cfg.EvalSplit, "metrics": res,
+		"score": score, "best_score": tr.best, "best_step": tr.bestStep}); err != nil {
+		return false, err
+	}
 	sort.Strings(names)
 	line := fmt.Sprintf("step %d eval:", tr.step)
 	for _, n := range names {

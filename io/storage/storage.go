@@ -31,7 +31,9 @@
 // Additions to the contract in docs/architecture.md (all additive): Writer and
 // Abort (discard an unfinished Create), Size, Stat/Info (gs:// generation and
 // checksums, used by manifest fingerprints), OpenAt/ReaderAt (random access
-// for Parquet; ranged reads on gs://), Walk (recursive listing) and DirFS.Base.
+// for Parquet; ranged reads on gs://), OpenAppend/Appender (logs appended in
+// place locally and by compose on gs://), Walk (recursive listing) and
+// DirFS.Base.
 package storage
 
 import (

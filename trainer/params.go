@@ -1,0 +1,50 @@
+package trainer
+
+import "github.com/taskweave/taskweave/model"
+
+// paramGroup is a set of parameters whose gradients the multi-task
+// strategies see as one flat vector: the shared encoder, its last shared
+// layer, one task's head.
+type paramGroup struct {
+	params []*model.Param
+	size   int
+}
+
+func newParamGroup(ps []*model.Param) paramGroup {
+	n := 0
+	for _, p := range ps {
+		n += len(p.G)
+	}
+	return paramGroup{params: ps, size: n}
+}
+
+// gather copies the group's gradients into dst (len size).
+func (g paramGroup) gather(dst []float32) {
+	o := 0
+	for _, p := range g.params {
+		o += copy(dst[o:], p.G)
+	}
+}
+
+// scatter sets the group's gradients to scale·src.
+func (g paramGroup) scatter(src []float32, scale float32) {
+	o := 0
+	for _, p := range g.params {
+		for i := range p.G {
+			p.G[i] = scale * src[o+i]
+		}
+		o += len(p.G)
+	}
+}
+
+// addScaled adds scale·src to the group's gradients.
+func (g paramGroup) addScaled(src []float32, scale float32) {
+	o := 0
+	for _, p := range g.params {
+		s := src[o : o+len(p.G)]
+		for i := range p.G {
+			p.G[i] += scale * s[i]
+		}
+		o += len(p.G)
+	}
+}

@@ -1,0 +1,245 @@
+package trainer
+
+import (
+	"bufio"
+	"cmp"
+	"context"
+	"fmt"
+	"math"
+	"sort"
+	"strings"
+
+	"github.com/taskweave/taskweave/io/manifest"
+	"github.com/taskweave/taskweave/io/storage"
+	"github.com/taskweave/taskweave/model"
+	"github.com/taskweave/taskweave/model/checkpoint"
+	"github.com/taskweave/taskweave/model/multitask"
+	"github.com/taskweave/taskweave/trainer/mixture"
+	"github.com/taskweave/taskweave/transforms/wordpiece"
+)
+
+// taskData is one task as the trainer sees it.
+type taskData struct {
+	name      string
+	kind      model.HeadKind
+	scheme    string
+	labels    []string
+	numLabels int
+	layer     int
+	auxiliary bool
+	weight    float64
+	rate      float64
+	train     []string
+	eval      []string
+	trainN    int64
+}
+
+// setup reads the manifest, builds (or reloads) the model, the optimizer,
+// the sampler, the strategy, the streams and the stepper, and opens the
+// metrics log.
+func (tr *Trainer) setup(ctx context.Context) error {
+	cfg := &tr.cfg
+	man, manPath, err := readManifest(ctx, cfg.Data)
+	if err != nil {
+		return err
+	}
+	if tr.tasks, err = resolveTasks(cfg, man, manPath); err != nil {
+		return err
+	}
+	names := make([]string, len(tr.tasks))
+	sizes := make([]int64, len(tr.tasks))
+	rates := make([]float64, len(tr.tasks))
+	weights := make([]float64, len(tr.tasks))
+	for i, t := range tr.tasks {
+		names[i], sizes[i], rates[i], weights[i] = t.name, t.trainN, t.rate, t.weight
+	}
+
+	// Model.
+	vocab, err := readVocab(ctx, cfg.Vocab, man.Tokenizer.VocabSize)
+	if err != nil {
+		return err
+	}
+	tr.meta = checkpoint.Meta{Vocab: vocab, Lowercase: man.Tokenizer.Lowercase, MaxSeqLen: man.Tokenizer.MaxSeqLen,
+		Extra: map[string]any{"strategy": cfg.Strategy.Name, "step_mode": cfg.StepMode, "mixture": cfg.Mixture.Name, "sharing": sharing(tr.tasks)}}
+	var heads []model.HeadSpec
+	for _, t := range tr.tasks {
+		heads = append(heads, model.HeadSpec{Task: t.name, Kind: t.kind, NumLabels: t.numLabels, Layer: t.layer})
+		tr.meta.Tasks = append(tr.meta.Tasks, checkpoint.TaskInfo{Name: t.name, Type: string(t.kind), Labels: t.labels,
+			TagScheme: t.scheme, Layer: t.layer, Auxiliary: t.auxiliary})
+	}
+	statePath := storage.Join(cfg.Out, "last")
+	if cfg.Resume {
+		m, _, err := checkpoint.Load(storage.Dir(ctx, statePath))
+		if err != nil {
+			return fmt.Errorf("--resume: %w", err)
+		}
+		if err := sameHeads(m.Heads(), heads); err != nil {
+			return fmt.Errorf("--resume from %s: %w", statePath, err)
+		}
+		tr.m = m
+	} else {
+		start := checkpoint.Start{Size: cfg.Size, Vocab: len(vocab), Dropout: cfg.Dropout, Seed: cfg.ModelSeed, Heads: heads}
+		if cfg.Init != "" {
+			start.Init = storage.Dir(ctx, cfg.Init)
+		}
+		if tr.m, err = checkpoint.NewModel(start); err != nil {
+			return fmt.Errorf("model.init: %w", err)
+		}
+	}
+	tr.m.SetTraining(true)
+	if cfg.TokenDropout > 0 {
+		unk, keep, err := wordpiece.Specials(vocab)
+		if err != nil {
+			return fmt.Errorf("token dropout: %s: %w", cfg.Vocab, err)
+		}
+		tr.m.SetTokenDropout(cfg.TokenDropout, unk, keep...)
+	}
+	mc := tr.m.Config()
+	tr.bcfg = batchConfig{examples: cfg.BatchSize, tokens: cfg.BatchTokens, padTo: cfg.PadTo, pool: cfg.PoolBatches,
+		shuffle: cfg.ShuffleBuffer, maxLen: mc.MaxPositionEmbeddings, vocab: mc.VocabSize}
+	if cfg.BatchTokens > 0 && cfg.BatchTokens < man.Tokenizer.MaxSeqLen {
+		return fmt.Errorf("batch_tokens %d is smaller than max_seq_len %d: a long example would not fit in any batch", cfg.BatchTokens, man.Tokenizer.MaxSeqLen)
+	}
+
+	// Optimizer, task sampler, multi-task strategy, data.
+	tr.opt = model.NewAdamW(tr.m.Params(), model.AdamWConfig{LR: cfg.LR, Beta1: 0.9, Beta2: 0.999, Eps: 1e-6, WeightDecay: cfg.WeightDecay})
+	tr.sched = model.Schedule{Peak: cfg.LR, Warmup: int(math.Round(cfg.Warmup * float64(cfg.Steps))), Total: cfg.Steps}
+	mxc := cfg.Mixture
+	mxc.Rates = rates
+	mxc.Seed = cfg.Seed
+	if tr.sampler, err = mixture.New(mxc, names, sizes); err != nil {
+		return err
+	}
+	sc := cfg.Strategy
+	sc.Tasks = names
+	sc.Static = weights
+	sc.Seed = cfg.Seed ^ 0x5ca1ab1e
+	if tr.strat, err = multitask.New(sc); err != nil {
+		return err
+	}
+	if tr.strat.NeedsGradients() && cfg.StepMode != "all" {
+		return fmt.Errorf("strategy %s combines every task's gradient in every step; set train.step_mode: all", sc.Name)
+	}
+	for _, t := range tr.tasks {
+		tr.streams = append(tr.streams, newStream(ctx, t, tr.bcfg, cfg.Seed))
+	}
+	tr.lossEMA = make([]float64, len(tr.tasks))
+	for i := range tr.lossEMA {
+		tr.lossEMA[i] = math.NaN()
+	}
+	if cfg.StepMode == "all" {
+		tr.stepper = newAllTasksStepper(tr)
+	} else {
+		tr.stepper = sampledStepper{tr}
+	}
+	if cfg.Resume {
+		if err := tr.loadState(ctx, statePath); err != nil {
+			return err
+		}
+	}
+	if tr.metrics, err = openMetricsLog(ctx, cfg.Out, cfg.Resume); err != nil {
+		return err
+	}
+	tr.logf("tasks: %s", strings.Join(names, ", "))
+	tr.logf("mixture %s: effective rates %s", cfg.Mixture.Name, tr.sampler.Describe())
+	tr.logf("strategy %s, step mode %s, model %s (L%d/H%d/A%d, %s BLAS)", tr.strat.Name(), cfg.StepMode,
+		cmp.Or(cfg.Init, cfg.Size), mc.NumHiddenLayers, mc.HiddenSize, mc.NumAttentionHeads, model.Backend())
+	return tr.metrics.write(map[string]any{"event": "start", "step": tr.step, "tasks": names, "mixture": cfg.Mixture.Name,
+		"rates": rateMap(names, tr.sampler.Rates()), "strategy": tr.strat.Name(), "step_mode": cfg.StepMode, "resume": cfg.Resume})
+}
+
+// resolveTasks joins the job's tasks with the manifest: the job's order, or
+// the manifest's (sorted) when the job names none.
+func resolveTasks(cfg *Config, man *manifest.Manifest, manPath string) ([]*taskData, error) {
+	opts := cfg.Tasks
+	if len(opts) == 0 {
+		names := make([]string, 0, len(man.Tasks))
+		for n := range man.Tasks {
+			names = append(names, n)
+		}
+		sort.Strings(names)
+		for _, n := range names {
+			opts = append(opts, TaskOptions{Name: n, Weight: 1})
+		}
+	}
+	var tasks []*taskData
+	for _, o := range opts {
+		mt, ok := man.Tasks[o.Name]
+		if !ok {
+			return nil, fmt.Errorf("task %q is not in %s; preprocess it first", o.Name, manPath)
+		}
+		t := &taskData{name: o.Name, kind: model.HeadKind(mt.Type), scheme: mt.TagScheme, labels: mt.Labels,
+			numLabels: len(mt.Labels), layer: o.Layer, auxiliary: o.Auxiliary, weight: o.Weight, rate: o.Rate}
+		if t.kind == model.SequenceRegression {
+			t.numLabels = 1
+		}
+		split, ok := mt.Splits["train"]
+		if !ok || len(split.Shards) == 0 {
+			return nil, fmt.Errorf("task %q has no train shards in %s", o.Name, manPath)
+		}
+		var err error
+		if t.train, err = man.ShardPaths(manPath, o.Name, "train"); err != nil {
+			return nil, err
+		}
+		t.trainN = split.Examples
+		if _, ok := mt.Splits[cfg.EvalSplit]; ok {
+			if t.eval, err = man.ShardPaths(manPath, o.Name, cfg.EvalSplit); err != nil {
+				return nil, err
+			}
+		}
+		if t.weight == 0 {
+			t.weight = 1
+		}
+		tasks = append(tasks, t)
+	}
+	return tasks, nil
+}
+
+func sharing(tasks []*taskData) string {
+	for _, t := range tasks {
+		if t.layer != 0 {
+			return "hierarchical"
+		}
+	}
+	return "hard"
+}
+
+func rateMap(names []string, r []float64) map[string]float64 {
+	out := map[string]float64{}
+	for i, n := range names {
+		out[n] = r[i]
+	}
+	return out
+}
+
+func sameHeads(got, want []model.HeadSpec) error {
+	if len(got) != len(want) {
+		return fmt.Errorf("the checkpoint has %d heads, the job %d", len(got), len(want))
+	}
+	for i := range got {
+		g, w := got[i], want[i]
+		if g.Task != w.Task || g.Kind != w.Kind || g.NumLabels != w.NumLabels || g.Layer != w.Layer {
+			return fmt.Errorf("head %d is %+v in the checkpoint but %+v in the job", i, g, w)
+		}
+	}
+	return nil
+}
+
+func readVocab(ctx context.Context, p string, size int) ([]string, error) {
+	if p == "" {
+		return nil, fmt.Errorf("no vocabulary: set tokenizer.vocab in the job (checkpoints carry vocab.txt)")
+	}
+	b, err := storage.ReadFile(ctx, p)
+	if err != nil {
+		return nil, fmt.Errorf("vocabulary: %w", err)
+	}
+	var v []string
+	sc := bufio.NewScanner(strings.NewReader(string(b)))
+	for sc.Scan() {
+		v = append(v, strings.TrimRight(sc.Text(), "\r"))
+	}
+	if size > 0 && len(v) != size {
+		return nil, fmt.Errorf("vocabulary %s has %d entries but the manifest's tokenizer has vocab_size %d; train with the vocab the data was preprocessed with", p, len(v), size)
+	}
+	return v, nil
+}

@@ -1,0 +1,56 @@
+package trainer
+
+import (
+	"encoding/json"
+	"math"
+)
+
+// Summary is the outcome of a run.
+type Summary struct {
+	Steps        int                           `json:"steps"`
+	Stopped      string                        `json:"stopped"` // finished | early_stopping | interrupted | stop_at | time_limit
+	BestStep     int                           `json:"best_step"`
+	BestScore    float64                       `json:"best_score"` // NaN (null in JSON) when the run never evaluated
+	Best         map[string]map[string]float64 `json:"best_eval"`
+	Last         map[string]map[string]float64 `json:"last_eval"`
+	Tokens       int64                         `json:"tokens"`        // real (unpadded) tokens trained on
+	PaddedTokens int64                         `json:"padded_tokens"` // batch B×T summed
+	TrainSeconds float64                       `json:"train_seconds"` // wall time in training steps, evaluation excluded
+	WallSeconds  float64                       `json:"wall_seconds"`
+	TokensPerSec float64                       `json:"tokens_per_sec"`
+	PaddedPerSec float64                       `json:"padded_tokens_per_sec"`
+	Rates        map[string]float64            `json:"mixture_rates"`
+	Strategy     string                        `json:"strategy"`
+	StepMode     string                        `json:"step_mode"`
+}
+
+// summaryJSON is Summary with a best score JSON can hold.
+type summaryJSON struct {
+	summaryAlias
+	BestScore *float64 `json:"best_score"`
+}
+
+type summaryAlias Summary
+
+// MarshalJSON writes a NaN best score (never evaluated) as null.
+func (s Summary) MarshalJSON() ([]byte, error) {
+	j := summaryJSON{summaryAlias: summaryAlias(s)}
+	if !math.IsNaN(s.BestScore) {
+		j.BestScore = &s.BestScore
+	}
+	return json.Marshal(j)
+}
+
+// UnmarshalJSON reads a null best score back as NaN.
+func (s *Summary) UnmarshalJSON(b []byte) error {
+	var j summaryJSON
+	if err := json.Unmarshal(b, &j); err != nil {
+		return err
+	}
+	*s = Summary(j.summaryAlias)
+	s.BestScore = math.NaN()
+	if j.BestScore != nil {
+		s.BestScore = *j.BestScore
+	}
+	return nil
+}
