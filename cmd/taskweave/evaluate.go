@@ -33,7 +33,7 @@ func init() {
 				}
 				o.Log = os.Stderr
 				rep, err := evaluate.Run(ctx, o)
-				if err != nil {
+				if err != nil || rep.DryRun {
 					return err
 				}
 				for _, t := range rep.Tasks {

@@ -89,8 +89,8 @@ func setupPreprocess(fs *flag.FlagSet) func(context.Context, []string) error {
 		if *quiet {
 			progress = nil
 		}
-		res, err := preprocess.Run(ctx, cfg, preprocess.Options{Runner: beamRunner(), Force: *force, Progress: progress})
-		if err != nil {
+		res, err := preprocess.Run(ctx, cfg, preprocess.Options{Runner: beamRunner(), Force: *force, Progress: progress, Log: os.Stdout})
+		if err != nil || res.DryRun {
 			return err
 		}
 		return report(os.Stdout, res)

@@ -89,6 +89,9 @@ func loadJob(path string) (*spec.Spec, []byte, error) {
 	if err := applyRunner(s); err != nil {
 		return nil, nil, err
 	}
+	if err := checkJob(s); err != nil {
+		return nil, nil, fmt.Errorf("%s: %w", path, err)
+	}
 	return s, data, nil
 }
 

@@ -171,7 +171,13 @@ func Load(path string) (*Spec, error) {
 	if err != nil {
 		return nil, fmt.Errorf("job spec: %w", err)
 	}
-	s, err := Parse(data, filepath.Dir(path))
+	// Absolute, so paths resolved against it mean the same file in a Beam
+	// worker's working directory and hash the same however path was spelled.
+	dir, err := filepath.Abs(filepath.Dir(path))
+	if err != nil {
+		return nil, fmt.Errorf("job spec: %w", err)
+	}
+	s, err := Parse(data, dir)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}

@@ -20,6 +20,7 @@ package evaluate
 
 import (
 	"context"
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -34,10 +35,10 @@ import (
 	"time"
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
-	"github.com/apache/beam/sdks/v2/go/pkg/beam/x/beamx"
 
 	"github.com/taskweave/taskweave/io/storage"
 	"github.com/taskweave/taskweave/model/checkpoint"
+	"github.com/taskweave/taskweave/pipelines/launch"
 	"github.com/taskweave/taskweave/transforms/score"
 )
 
@@ -50,13 +51,44 @@ type Options struct {
 	Out       string   // report directory
 	Tasks     []string // tasks to score; empty = every task of the split
 	BatchSize int      // examples per model batch (default 32)
+	DryRun    bool     // print what would run; write and delete nothing (Beam's --dry_run sets it too)
 	Log       io.Writer
 }
 
 // Run evaluates and returns the report it wrote to o.Out. The pipeline runs
-// on the runner chosen by Beam's --runner flag (prism by default).
+// on the runner chosen by Beam's --runner flag (prism by default). In a dry
+// run it returns the report's header (Report.DryRun set) and writes nothing.
 func Run(ctx context.Context, o Options) (*Report, error) {
-	return run(ctx, o, func(ctx context.Context, p *beam.Pipeline) error { return beamx.Run(ctx, p) })
+	return run(ctx, o, func(ctx context.Context, p *beam.Pipeline) error {
+		_, err := launch.Execute(ctx, launch.Runner(), p, false, "", nil)
+		return err
+	})
+}
+
+// resolve makes o's paths absolute (gs:// kept): the form in which they
+// reach the workers and the report.
+func (o *Options) resolve() error {
+	for _, p := range []*string{&o.Model, &o.Compare, &o.Data, &o.Out} {
+		var err error
+		if *p, err = storage.Abs(*p); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (o *Options) paths() []launch.Path {
+	return []launch.Path{{Setting: "--model", Value: o.Model}, {Setting: "--compare", Value: o.Compare},
+		{Setting: "--data", Value: o.Data}, {Setting: "--out", Value: o.Out}}
+}
+
+// launchID names one launch's private metrics directory, so figures an
+// earlier run left behind are never read as this run's and need not be
+// deleted before this run has succeeded.
+func launchID() string {
+	var b [6]byte
+	_, _ = rand.Read(b[:])
+	return time.Now().UTC().Format("20060102T150405Z") + "-" + hex.EncodeToString(b[:])
 }
 
 func run(ctx context.Context, o Options, execute func(context.Context, *beam.Pipeline) error) (*Report, error) {
@@ -65,6 +97,13 @@ func run(ctx context.Context, o Options, execute func(context.Context, *beam.Pip
 	}
 	if o.BatchSize <= 0 {
 		o.BatchSize = 32
+	}
+	if err := o.resolve(); err != nil {
+		return nil, err
+	}
+	runner := launch.Runner()
+	if err := launch.Check(runner, o.paths()); err != nil {
+		return nil, err
 	}
 	logw := o.Log
 	if logw == nil {
@@ -77,17 +116,18 @@ func run(ctx context.Context, o Options, execute func(context.Context, *beam.Pip
 	for _, u := range plan.report.Unscored {
 		fmt.Fprintf(logw, "evaluate: task %s not scored for %s: %s\n", u.Task, u.Model, u.Reason)
 	}
-	// Metrics files of an earlier run must not be mistaken for this run's.
-	if old, err := storage.List(ctx, storage.Join(o.Out, "_metrics", "*", "*.json")); err == nil {
-		for _, f := range old {
-			if err := storage.Remove(ctx, f); err != nil {
-				return nil, err
-			}
-		}
-	}
-
+	// Each launch writes its figures under a directory of its own; they are
+	// folded into report.json and removed once the run has succeeded.
+	pending := storage.Join(o.Out, "_pending", launchID())
 	p, s := beam.NewPipelineWithRoot()
-	Build(s, plan.refs, plan.specs, plan.models, o.Out, o.BatchSize)
+	build(s, plan.refs, plan.specs, plan.models, o.Out, pending, o.BatchSize)
+	if o.DryRun || launch.DryRun() {
+		if _, err := launch.Execute(ctx, runner, p, true, plan.describe(&o), logw); err != nil {
+			return nil, fmt.Errorf("evaluate: %w", err)
+		}
+		plan.report.DryRun = true
+		return plan.report, nil
+	}
 	fmt.Fprintf(logw, "evaluate: scoring %d shard files of %d tasks with %d checkpoint(s)\n", len(plan.refs), len(plan.specs), len(plan.models))
 	start := time.Now()
 	if err := execute(ctx, p); err != nil {
@@ -103,8 +143,14 @@ func run(ctx context.Context, o Options, execute func(context.Context, *beam.Pip
 			if !slices.Contains(m.Scored, t.Name) {
 				continue
 			}
-			b, err := storage.ReadFile(ctx, score.MetricsPath(o.Out, m.Name, t.Name))
+			mp := score.MetricsPath(pending, m.Name, t.Name)
+			b, err := storage.ReadFile(ctx, mp)
 			if errors.Is(err, fs.ErrNotExist) {
+				if tr.ManifestExamples > 0 {
+					return nil, fmt.Errorf("evaluate: the pipeline succeeded on %s but the figures of task %s (%s) are not at %s, where its workers write them: "+
+						"the workers and this launcher do not see the same --out %s (on a cluster, use a location both reach, e.g. gs://)",
+						runner, t.Name, m.Name, mp, o.Out)
+				}
 				// No example reached the combiner: an empty split.
 				tr.Results[m.Name] = score.TaskMetrics{Model: m.Name, Task: t.Name, Kind: t.Kind}
 				continue
@@ -114,7 +160,7 @@ func run(ctx context.Context, o Options, execute func(context.Context, *beam.Pip
 			}
 			var tm score.TaskMetrics
 			if err := json.Unmarshal(b, &tm); err != nil {
-				return nil, fmt.Errorf("evaluate: %s: %w", score.MetricsPath(o.Out, m.Name, t.Name), err)
+				return nil, fmt.Errorf("evaluate: %s: %w", mp, err)
 			}
 			tr.Results[m.Name] = tm
 			rep.Throughput.Tokens += tm.Tokens
@@ -137,13 +183,50 @@ func run(ctx context.Context, o Options, execute func(context.Context, *beam.Pip
 		return nil, err
 	}
 	fmt.Fprintf(logw, "evaluate: wrote %s\n", storage.Join(o.Out, "report.json"))
+	// The figures are in report.json now; this launch's and any earlier
+	// launch's leftovers (and the pre-_pending _metrics layout) can go.
+	if err := removeLeftovers(ctx, o.Out); err != nil {
+		fmt.Fprintf(logw, "evaluate: warning: %v\n", err)
+	}
 	return rep, nil
+}
+
+func removeLeftovers(ctx context.Context, out string) error {
+	var errs []error
+	for _, glob := range []string{storage.Join(out, "_pending", "*", "_metrics", "*", "*.json"), storage.Join(out, "_metrics", "*", "*.json")} {
+		files, err := storage.List(ctx, glob)
+		if err != nil {
+			errs = append(errs, err)
+		}
+		for _, f := range files {
+			if err := storage.Remove(ctx, f); err != nil && !errors.Is(err, fs.ErrNotExist) {
+				errs = append(errs, err)
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// describe says what a run of the plan would do, for --dry_run.
+func (pl *plan) describe(o *Options) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "the evaluate pipeline: split %s of %s, %d shard file(s) of %d task(s), checkpoint(s):", o.Split, pl.manifest.path, len(pl.refs), len(pl.specs))
+	for _, m := range pl.models {
+		fmt.Fprintf(&b, " %s=%s", m.Name, m.Path)
+	}
+	fmt.Fprintf(&b, " → %s\n", o.Out)
+	return b.String()
 }
 
 // Build adds the evaluation transforms to s. refs are the shard files to
 // read, specs the tasks to score, models the checkpoints (named "model" and
 // optionally "compare"); each checkpoint scores the tasks in its Scored list.
 func Build(s beam.Scope, refs []score.ShardRef, specs []score.TaskSpec, models []ModelInfo, out string, batch int) {
+	build(s, refs, specs, models, out, out, batch)
+}
+
+// build is Build with the per-task figures written under metrics instead of out.
+func build(s beam.Scope, refs []score.ShardRef, specs []score.TaskSpec, models []ModelInfo, out, metricsOut string, batch int) {
 	s = s.Scope("evaluate")
 	rows := beam.ParDo(s.Scope("read"), &score.ReadShardFn{}, beam.CreateList(s, refs))
 	var preds []beam.PCollection
@@ -170,7 +253,7 @@ func Build(s beam.Scope, refs []score.ShardRef, specs []score.TaskSpec, models [
 	byPart := beam.GroupByKey(s, beam.ParDo(s, score.KeyByPart, all))
 	beam.ParDo0(s.Scope("write_predictions"), &score.WritePredictionsFn{Out: out, Tasks: specs}, byPart)
 	metrics := beam.CombinePerKey(s.Scope("metrics"), &score.MetricsFn{Tasks: specs}, beam.ParDo(s, score.KeyByTask, all))
-	beam.ParDo0(s.Scope("write_metrics"), &score.WriteMetricsFn{Out: out}, metrics)
+	beam.ParDo0(s.Scope("write_metrics"), &score.WriteMetricsFn{Out: metricsOut}, metrics)
 }
 
 // plan is what the driver decided before running the pipeline.

@@ -23,6 +23,7 @@ type Report struct {
 	Unscored      []Unscored   `json:"unscored_tasks"`
 	Throughput    Throughput   `json:"throughput"`
 	Charts        []string     `json:"charts"`
+	DryRun        bool         `json:"-"` // Run only planned: nothing was scored or written
 }
 
 // DataInfo identifies the shards scored.

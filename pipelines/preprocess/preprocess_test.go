@@ -364,7 +364,7 @@ func TestRejected(t *testing.T) {
 		reason, rawIn string
 	}{{3, "TAB-separated fields", "no label column"}, {6, "UTF-8", `\xFF\xFE broken`}} {
 		g := got[i]
-		if g.File != "testdata/sent-bad.tsv" || g.Line != want.line || g.Split != "train" ||
+		if wantFile, _ := filepath.Abs("testdata/sent-bad.tsv"); g.File != wantFile || g.Line != want.line || g.Split != "train" ||
 			!strings.Contains(g.Reason, want.reason) || !strings.Contains(g.Raw, want.rawIn) {
 			t.Errorf("rejection %d = %+v, want line %d, reason with %q, raw with %q", i, g, want.line, want.reason, want.rawIn)
 		}

@@ -15,6 +15,7 @@ import (
 	"github.com/taskweave/taskweave/io/manifest"
 	"github.com/taskweave/taskweave/io/shards"
 	"github.com/taskweave/taskweave/io/storage"
+	"github.com/taskweave/taskweave/pipelines/launch"
 	"github.com/taskweave/taskweave/transforms/splitstats"
 	"github.com/taskweave/taskweave/transforms/wordpiece"
 	"github.com/taskweave/taskweave/transforms/writeshards"
@@ -24,12 +25,15 @@ import (
 type Options struct {
 	Runner   string    // Beam runner name; "" = prism
 	Force    bool      // run even when the manifest's fingerprint matches
+	DryRun   bool      // print what would run; write and delete nothing (Beam's --dry_run sets it too)
 	Progress io.Writer // where the progress line goes; nil = nowhere
+	Log      io.Writer // where a dry run's plan goes; nil = nowhere
 }
 
 // Result is what a run did.
 type Result struct {
 	UpToDate     bool // nothing was written: the manifest matched
+	DryRun       bool // nothing was run (--dry_run); Manifest is nil
 	ManifestPath string
 	Manifest     *manifest.Manifest
 	Elapsed      time.Duration
@@ -47,7 +51,12 @@ type fingerprintConfig struct {
 }
 
 // Fingerprint hashes cfg and the bytes of every input file and the vocabulary.
+// Paths are taken absolute, so the spelling of a path does not change it.
 func Fingerprint(ctx context.Context, cfg Config) (string, error) {
+	cfg, err := cfg.Resolve()
+	if err != nil {
+		return "", err
+	}
 	fc := fingerprintConfig{ShardFormat: shards.FormatVersion, Shards: cfg.Shards, MaxRejectedFraction: cfg.MaxRejectedFraction,
 		Lowercase: cfg.Lowercase, MaxSeqLen: cfg.MaxSeqLen, Tasks: cfg.Tasks}
 	return manifest.Fingerprint(ctx, fc, append(inputFiles(cfg), cfg.Vocab))
@@ -63,11 +72,26 @@ func inputFiles(cfg Config) []string {
 	return out
 }
 
+// inspect sees every pipeline Run builds, before it runs (tests check the
+// paths in it).
+var inspect = func(*beam.Pipeline) {}
+
 // Run preprocesses cfg's corpora into cfg.Out, unless the manifest there
 // already has this config's and these inputs' fingerprint.
 func Run(ctx context.Context, cfg Config, opt Options) (*Result, error) {
 	start := time.Now()
+	cfg, err := cfg.Resolve()
+	if err != nil {
+		return nil, err
+	}
 	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	runner := opt.Runner
+	if runner == "" {
+		runner = launch.DefaultRunner
+	}
+	if err := launch.Check(runner, cfg.paths()); err != nil {
 		return nil, err
 	}
 	if err := checkInputs(ctx, cfg); err != nil {
@@ -99,6 +123,19 @@ func Run(ctx context.Context, cfg Config, opt Options) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
+	summaryPath := storage.Join(cfg.Out, ".preprocess-summary-"+fp[len("sha256:"):][:16]+".json")
+	p, s := beam.NewPipelineWithRoot()
+	Build(s, cfg, summaryPath)
+	inspect(p)
+	if opt.DryRun || launch.DryRun() {
+		// Checked before anything is deleted: a dry run leaves the old
+		// output exactly as it was.
+		if _, err := launch.Execute(ctx, runner, p, true, cfg.plan(), opt.Log); err != nil {
+			return nil, pipelineError{err}
+		}
+		res.DryRun, res.Elapsed = true, time.Since(start)
+		return res, nil
+	}
 	// From here on the old output is being replaced: its manifest goes first,
 	// so a run that fails half-way never leaves a manifest describing shards
 	// that were partly overwritten.
@@ -111,20 +148,18 @@ func Run(ctx context.Context, cfg Config, opt Options) (*Result, error) {
 		}
 	}
 
-	summaryPath := storage.Join(cfg.Out, ".preprocess-summary-"+fp[len("sha256:"):][:16]+".json")
-	p, s := beam.NewPipelineWithRoot()
-	Build(s, cfg, summaryPath)
-	runner := opt.Runner
-	if runner == "" {
-		runner = "prism"
-	}
 	stop := startProgress(opt.Progress, start)
-	_, err = beam.Run(ctx, runner, p)
+	_, err = launch.Execute(ctx, runner, p, false, "", nil)
 	stop()
 	if err != nil {
 		return nil, pipelineError{err}
 	}
 	sum, err := splitstats.Read(ctx, summaryPath)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("the pipeline succeeded on %s but its summary is not at %s, where the workers write it: "+
+			"the workers and this launcher do not see the same %s (on a cluster, use an output location both reach, e.g. gs://)",
+			runner, summaryPath, cfg.Out)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("reading the pipeline's summary: %w", err)
 	}
