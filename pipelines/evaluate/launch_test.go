@@ -3,8 +3,8 @@ package evaluate
 import (
 	"bytes"
 	"context"
-	"flag"
 	"github.com/taskweave/taskweave/internal/beampaths"
+	"github.com/taskweave/taskweave/internal/flagtest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -16,22 +16,6 @@ import (
 	"github.com/taskweave/taskweave/io/storage/gcstest"
 	"github.com/taskweave/taskweave/transforms/score"
 )
-
-// setFlags sets Beam flags for one test and restores them afterwards.
-func setFlags(t *testing.T, kv ...string) {
-	t.Helper()
-	for i := 0; i < len(kv); i += 2 {
-		f := flag.Lookup(kv[i])
-		if f == nil {
-			t.Fatalf("no flag --%s", kv[i])
-		}
-		old := f.Value.String()
-		if err := flag.Set(kv[i], kv[i+1]); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { flag.Set(kv[i], old) })
-	}
-}
 
 // A Dataflow dry run submits nothing; it must not delete an earlier run's
 // figures or report, and it must succeed.
@@ -51,7 +35,7 @@ func TestDataflowDryRunKeepsOutput(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	setFlags(t, "runner", "dataflow", "dry_run", "true", "environment_type", "docker", "project", "test-project",
+	flagtest.Set(t, "runner", "dataflow", "dry_run", "true", "environment_type", "docker", "project", "test-project",
 		"region", "us-central1", "staging_location", bucket+"/staging")
 	var log bytes.Buffer
 	rep, err := Run(ctx, Options{Model: bucket + "/ckpt", Data: bucket + "/shards", Split: "test", Out: out, BatchSize: 8, Log: &log})
@@ -75,7 +59,7 @@ func TestDataflowDryRunKeepsOutput(t *testing.T) {
 // On Dataflow every path must be gs://: a local one is refused by name
 // before the checkpoint or the shards are even read.
 func TestDataflowRefusesLocalPaths(t *testing.T) {
-	setFlags(t, "runner", "dataflow")
+	flagtest.Set(t, "runner", "dataflow")
 	out := t.TempDir()
 	_, err := Run(context.Background(), Options{Model: "gs://b/ckpt", Data: "shards", Split: "test", Out: out})
 	if err == nil {

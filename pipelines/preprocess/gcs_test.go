@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -18,33 +17,10 @@ import (
 // filesystem code as real GCS); the shards must be byte-identical, and a
 // second gs:// run must be up to date.
 func TestGCSMatchesLocal(t *testing.T) {
-	ctx := context.Background()
 	local := loadJob(t, "job.yaml")
 	lres := run(t, local, Options{})
 
-	bucket := gcstest.Start(t)
-	remote := loadJob(t, "job.yaml")
-	base := "gs://" + bucket
-	upload := func(p string) string {
-		data, err := os.ReadFile(p)
-		if err != nil {
-			t.Fatal(err)
-		}
-		dst := storage.Join(base, "in", filepath.Base(p))
-		if err := storage.WriteFile(ctx, dst, data); err != nil {
-			t.Fatal(err)
-		}
-		return dst
-	}
-	remote.Vocab = upload(remote.Vocab)
-	for i := range remote.Tasks {
-		for split, files := range remote.Tasks[i].Paths {
-			for j, f := range files {
-				remote.Tasks[i].Paths[split][j] = upload(f)
-			}
-		}
-	}
-	remote.Out = storage.Join(base, "out")
+	remote := uploadJob(t)
 	rres := run(t, remote, Options{})
 
 	compareShards(t, local, lres, remote, rres)

@@ -3,9 +3,9 @@ package preprocess
 import (
 	"bytes"
 	"context"
-	"flag"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
 	"github.com/taskweave/taskweave/internal/beampaths"
+	"github.com/taskweave/taskweave/internal/flagtest"
 	"github.com/taskweave/taskweave/io/manifest"
 	"github.com/taskweave/taskweave/io/storage"
 	"github.com/taskweave/taskweave/io/storage/gcstest"
@@ -90,22 +90,6 @@ func TestResolveMakesPathsAbsolute(t *testing.T) {
 	}
 }
 
-// setFlags sets Beam flags for one test and restores them afterwards.
-func setFlags(t *testing.T, kv ...string) {
-	t.Helper()
-	for i := 0; i < len(kv); i += 2 {
-		f := flag.Lookup(kv[i])
-		if f == nil {
-			t.Fatalf("no flag --%s", kv[i])
-		}
-		old := f.Value.String()
-		if err := flag.Set(kv[i], kv[i+1]); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { flag.Set(kv[i], old) })
-	}
-}
-
 // uploadJob copies the small job's inputs to gs:// on fake-gcs-server and
 // points the output there too, as a Dataflow job must.
 func uploadJob(t *testing.T) Config {
@@ -147,7 +131,7 @@ func TestDataflowDryRunKeepsOutput(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	setFlags(t, "dry_run", "true", "environment_type", "docker", "project", "test-project", "region", "us-central1",
+	flagtest.Set(t, "dry_run", "true", "environment_type", "docker", "project", "test-project", "region", "us-central1",
 		"staging_location", storage.Join(cfg.Out, "..", "staging"))
 	var plan bytes.Buffer
 	res, err := Run(ctx, cfg, Options{Runner: "dataflow", Force: true, Log: &plan})
