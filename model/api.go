@@ -16,6 +16,19 @@ const (
 	MaskedLM HeadKind = "masked_lm"
 )
 
+// TaskKinds are the kinds a job's task can have (masked_lm is pretraining
+// only); job specs, manifests and the pipelines name task types with them.
+var TaskKinds = []HeadKind{SequenceClassification, TokenClassification, SequenceRegression}
+
+// TaskKindNames are TaskKinds as strings, for allowed-value lists in messages.
+func TaskKindNames() []string {
+	out := make([]string, len(TaskKinds))
+	for i, k := range TaskKinds {
+		out[i] = string(k)
+	}
+	return out
+}
+
 // IgnoreIndex marks a label that is not scored.
 const IgnoreIndex = -100
 

@@ -58,6 +58,9 @@ const (
 	TagNone = "none"
 )
 
+// Splits are the split names a job can give, in the order tables list them.
+var Splits = []string{"train", "validation", "test"}
+
 // Manifest is manifest.json.
 type Manifest struct {
 	FormatVersion int             `json:"format_version"`

@@ -89,6 +89,16 @@ type Config struct {
 // Names lists the strategies New knows.
 var Names = []string{"equal", "static", "loss_variance", "uncertainty", "gradnorm", "gradient_normalization", "dwa", "pcgrad"}
 
+// RequiresAllTasks reports whether the named strategy combines every task's
+// gradient in every step, so it can only run with the trainer's step_mode all.
+func RequiresAllTasks(name string) bool {
+	switch name {
+	case "gradnorm", "gradient_normalization", "pcgrad":
+		return true
+	}
+	return false
+}
+
 // New builds the named strategy.
 func New(c Config) (Strategy, error) {
 	n := len(c.Tasks)

@@ -228,3 +228,17 @@ func TestStateRoundTrip(t *testing.T) {
 		}
 	}
 }
+
+// RequiresAllTasks is what validation uses before any strategy exists; it
+// must agree with what each built strategy says it needs.
+func TestRequiresAllTasksMatchesNeedsGradients(t *testing.T) {
+	for _, name := range Names {
+		s, err := New(Config{Name: name, Tasks: []string{"a", "b"}, Static: []float64{1, 1}, Alpha: 1.5, Window: 20, Temperature: 2, LR: 0.025})
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if got, want := RequiresAllTasks(name), s.NeedsGradients(); got != want {
+			t.Errorf("RequiresAllTasks(%q) = %v, but the strategy's NeedsGradients = %v", name, got, want)
+		}
+	}
+}
