@@ -14,11 +14,16 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/goccy/go-yaml"
 
+	"github.com/taskweave/taskweave/io/manifest"
 	"github.com/taskweave/taskweave/jobs/schedule"
+	"github.com/taskweave/taskweave/model"
+	"github.com/taskweave/taskweave/model/multitask"
+	"github.com/taskweave/taskweave/trainer/mixture"
 )
 
 // Spec is a whole job.
@@ -36,6 +41,7 @@ type Spec struct {
 	Runner     Runner         `yaml:"runner"`
 	dir        string         // directory of the spec file: relative paths resolve against it
 	lines      map[string]int // dotted key path → line, for validation messages
+	written    map[string]any // dotted key path → value, for the keys the file writes
 }
 
 // Tokenizer configures WordPiece.
@@ -56,7 +62,7 @@ type Task struct {
 	Labels    []string            `yaml:"labels"`     // optional: else collected from train
 	Auxiliary bool                `yaml:"auxiliary"`  // trained, left out of model selection
 	Layer     int                 `yaml:"layer"`      // encoder layer the head reads (1..L), 0 = top
-	Weight    float64             `yaml:"weight"`     // static loss weight (strategy: static)
+	Weight    float64             `yaml:"weight"`     // static loss weight (strategy: static); 0 = the task is not trained on
 	Rate      float64             `yaml:"rate"`       // explicit mixture rate (mixture: explicit)
 }
 
@@ -94,25 +100,30 @@ type Model struct {
 
 // Train configures the trainer.
 type Train struct {
-	Output        string   `yaml:"output"` // default <output>/train
-	Steps         int      `yaml:"steps"`
-	BatchSize     int      `yaml:"batch_size"`   // examples per batch
-	BatchTokens   int      `yaml:"batch_tokens"` // or tokens per batch (padded), if > 0
-	LR            float64  `yaml:"lr"`
-	Warmup        float64  `yaml:"warmup"` // fraction of steps
-	WeightDecay   float64  `yaml:"weight_decay"`
-	Clip          float64  `yaml:"clip"`
-	Accumulate    int      `yaml:"accumulate"`
-	Seed          uint64   `yaml:"seed"`
-	StepMode      string   `yaml:"step_mode"` // sampled | all
-	Mixture       Mixture  `yaml:"mixture"`
-	Strategy      Strategy `yaml:"strategy"`
-	EvalEvery     int      `yaml:"eval_every"`
-	EvalSplit     string   `yaml:"eval_split"`
-	SelectMetric  string   `yaml:"select_metric"` // aggregate for model selection: mean
-	Patience      int      `yaml:"patience"`      // evaluations without improvement before stopping; 0 = never
-	CheckpointDir string   `yaml:"checkpoint_every_dir"`
-	SaveEvery     int      `yaml:"save_every"`
+	Output       string   `yaml:"output"` // default <output>/train
+	Steps        int      `yaml:"steps"`
+	BatchSize    int      `yaml:"batch_size"`   // examples per batch
+	BatchTokens  int      `yaml:"batch_tokens"` // or tokens per batch (padded), if > 0
+	LR           float64  `yaml:"lr"`
+	Warmup       float64  `yaml:"warmup"` // fraction of steps
+	WeightDecay  float64  `yaml:"weight_decay"`
+	Clip         float64  `yaml:"clip"`
+	Accumulate   int      `yaml:"accumulate"`
+	Seed         uint64   `yaml:"seed"`
+	StepMode     string   `yaml:"step_mode"` // sampled | all
+	Mixture      Mixture  `yaml:"mixture"`
+	Strategy     Strategy `yaml:"strategy"`
+	EvalEvery    int      `yaml:"eval_every"`
+	EvalSplit    string   `yaml:"eval_split"`
+	SelectMetric string   `yaml:"select_metric"` // model selection: mean | min | a task that is not auxiliary
+	Patience     int      `yaml:"patience"`      // evaluations without improvement before stopping; 0 = never
+	SaveEvery    int      `yaml:"save_every"`    // save last/ every N steps; 0 = at the end and on interruption only
+	LogEvery     int      `yaml:"log_every"`     // a metrics.jsonl line every N steps
+	// ShuffleBuffer is the examples per task held in the shuffle buffer, and
+	// PoolBatches the batches per length-bucketing pool (batches are formed
+	// from a pool of similar lengths to cut padding).
+	ShuffleBuffer int `yaml:"shuffle_buffer"`
+	PoolBatches   int `yaml:"pool_batches"`
 }
 
 // Mixture is the task sampling strategy.
@@ -151,18 +162,18 @@ type Runner struct {
 	Flags map[string]string `yaml:"flags"` // passed as --key=value to Beam
 }
 
-// Allowed values, also used in error messages.
+// Allowed values, also used in error messages. Strategy and mixture names
+// belong to the packages that implement them.
 var (
-	TaskTypes    = []string{"sequence_classification", "token_classification", "sequence_regression"}
+	TaskTypes    = model.TaskKindNames()
 	Formats      = []string{"tsv", "conll", "conllu", "jsonl"}
 	TagSchemes   = []string{"none", "iob1", "iob2"}
-	Splits       = []string{"train", "validation", "test"}
+	Splits       = manifest.Splits
 	Sizes        = []string{"tiny", "mini", "small", "medium", "base"}
 	StepModes    = []string{"sampled", "all"}
-	Mixtures     = []string{"proportional", "capped", "temperature", "equal", "explicit"}
-	Strategies   = []string{"equal", "static", "loss_variance", "uncertainty", "gradnorm", "gradient_normalization", "dwa", "pcgrad"}
 	Runners      = []string{"prism", "direct", "dataflow", "flink", "universal"}
 	ConlluFields = []string{"upos", "xpos"}
+	Aggregates   = []string{"mean", "min"} // select_metric (or a task name)
 )
 
 // Load reads, decodes strictly, fills defaults and validates a spec file.
@@ -185,131 +196,83 @@ func Load(path string) (*Spec, error) {
 }
 
 // Parse decodes a spec from YAML; dir is where relative paths resolve.
+// Keys the document does not write take their value from Defaults; keys it
+// writes keep their value, 0 included.
 func Parse(data []byte, dir string) (*Spec, error) {
 	var s Spec
 	dec := yaml.NewDecoder(bytes.NewReader(data), yaml.DisallowUnknownField())
 	if err := dec.Decode(&s); err != nil {
 		return nil, fmt.Errorf("%s", strings.TrimSpace(yaml.FormatError(err, false, true)))
 	}
+	var tree any
+	if err := yaml.Unmarshal(data, &tree); err != nil {
+		return nil, fmt.Errorf("%s", strings.TrimSpace(yaml.FormatError(err, false, true)))
+	}
 	s.dir = dir
 	s.lines = keyLines(data)
-	s.defaults()
+	s.written = written(tree)
+	s.applyDefaults(s.written)
+	var errs []error
+	s.checkWhole(s.written, s.reporter(&errs))
 	if err := s.Validate(); err != nil {
+		errs = append(errs, err)
+	}
+	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
 	return &s, nil
 }
 
-func (s *Spec) defaults() {
-	if s.Output == "" {
-		s.Output = "out/" + nonEmpty(s.Name, "job")
-	}
-	if s.Tokenizer.MaxSeqLen == 0 {
-		s.Tokenizer.MaxSeqLen = 128
-	}
-	for i := range s.Tasks {
-		t := &s.Tasks[i]
-		if t.TagScheme == "" {
-			if t.Type == "token_classification" {
-				t.TagScheme = "none"
-			}
-		}
-		if t.Weight == 0 {
-			t.Weight = 1
-		}
-		if t.Format == "conll" && t.Columns.Tag == 0 && t.Columns.Word == 0 {
-			t.Columns.Tag = -1
-		}
-		if t.Format == "conllu" && t.Columns.Field == "" {
-			t.Columns.Field = "upos"
-		}
-	}
-	p := &s.Preprocess
-	if p.Output == "" {
-		p.Output = s.Output + "/data"
-	}
-	if p.Shards == 0 {
-		p.Shards = 4
-	}
-	if p.MaxRejectedFraction == 0 {
-		p.MaxRejectedFraction = 0.01
-	}
-	if s.Model.Size == "" && s.Model.Init == "" {
-		s.Model.Size = "mini"
-	}
-	if s.Model.Dropout == 0 {
-		s.Model.Dropout = 0.1
-	}
-	t := &s.Train
-	if t.Output == "" {
-		t.Output = s.Output + "/train"
-	}
-	setInt(&t.Steps, 1000)
-	setInt(&t.BatchSize, 32)
-	setFloat(&t.LR, 5e-4)
-	setFloat(&t.Warmup, 0.1)
-	setFloat(&t.WeightDecay, 0.01)
-	setFloat(&t.Clip, 1.0)
-	setInt(&t.Accumulate, 1)
-	if t.Seed == 0 {
-		t.Seed = 42
-	}
-	t.StepMode = nonEmpty(t.StepMode, "sampled")
-	t.Mixture.Name = nonEmpty(t.Mixture.Name, "temperature")
-	setFloat(&t.Mixture.Temperature, 2)
-	t.Strategy.Name = nonEmpty(t.Strategy.Name, "equal")
-	setFloat(&t.Strategy.Alpha, 1.5)
-	setInt(&t.Strategy.Window, 20)
-	setFloat(&t.Strategy.Temperature, 2)
-	setFloat(&t.Strategy.LR, 0.025)
-	setInt(&t.EvalEvery, 200)
-	t.EvalSplit = nonEmpty(t.EvalSplit, "validation")
-	t.SelectMetric = nonEmpty(t.SelectMetric, "mean")
-	e := &s.Evaluate
-	e.Split = nonEmpty(e.Split, "test")
-	setInt(&e.BatchSize, 64)
-	if e.Output == "" {
-		e.Output = s.Output + "/eval"
-	}
-	r := &s.Registry
-	if r.Path == "" {
-		r.Path = s.Output + "/registry"
-	}
-	r.Metric = nonEmpty(r.Metric, "mean")
-	setFloat(&r.Tolerance, 0.01)
-	s.Runner.Name = nonEmpty(s.Runner.Name, "prism")
+// Written reports whether the spec file gave key (e.g. "train.clip") a
+// value, as opposed to it taking its default.
+func (s *Spec) Written(key string) bool {
+	_, ok := s.written[key]
+	return ok
 }
 
-// Validate checks values against their allowed sets and cross-field rules.
-func (s *Spec) Validate() error {
-	var errs []error
-	bad := func(key, format string, a ...any) {
+// reporter returns the function validation reports a bad key with: the
+// key's line when the file has it, the key, and what to do.
+func (s *Spec) reporter(errs *[]error) func(key, format string, a ...any) {
+	return func(key, format string, a ...any) {
 		msg := fmt.Sprintf(format, a...)
 		if line, ok := s.lines[key]; ok {
 			msg = fmt.Sprintf("line %d: %s: %s", line, key, msg)
 		} else {
 			msg = key + ": " + msg
 		}
-		errs = append(errs, errors.New(msg))
+		*errs = append(*errs, errors.New(msg))
 	}
+}
+
+// Validate checks values against their allowed sets and ranges and the
+// rules between keys. Commands that override keys from flags call it again.
+func (s *Spec) Validate() error {
+	var errs []error
+	bad := s.reporter(&errs)
 	oneOf := func(key, v string, allowed []string) {
-		for _, a := range allowed {
-			if v == a {
-				return
-			}
+		if !slices.Contains(allowed, v) {
+			bad(key, "%q is not allowed; use one of %s", v, strings.Join(allowed, ", "))
 		}
-		bad(key, "%q is not allowed; use one of %s", v, strings.Join(allowed, ", "))
+	}
+	s.checkRanges(bad)
+	if s.Output == "" {
+		bad("output", "empty; give the directory (local or gs://) for data/, train/, eval/ and registry/")
 	}
 	if s.Tokenizer.Vocab == "" {
 		bad("tokenizer.vocab", "missing; give the path of a BERT vocab.txt")
 	}
-	if s.Tokenizer.MaxSeqLen < 8 || s.Tokenizer.MaxSeqLen > 4096 {
-		bad("tokenizer.max_seq_len", "%d is out of range; use 8..4096", s.Tokenizer.MaxSeqLen)
-	}
 	if len(s.Tasks) == 0 {
 		bad("tasks", "no tasks; a job needs at least one")
 	}
+	layers := 0
+	if s.Model.Init == "" {
+		oneOf("model.size", s.Model.Size, Sizes)
+		if c, err := model.SizeConfig(s.Model.Size, 1); err == nil {
+			layers = c.NumHiddenLayers
+		}
+	}
 	seen := map[string]bool{}
+	rates := 0.0
 	for i, t := range s.Tasks {
 		k := fmt.Sprintf("tasks[%d]", i)
 		if t.Name == "" || strings.ContainsAny(t.Name, "/\\ .") {
@@ -341,39 +304,34 @@ func (s *Spec) Validate() error {
 		for split := range t.Paths {
 			oneOf(k+".paths."+split, split, Splits)
 		}
-		if t.Layer < 0 {
-			bad(k+".layer", "%d is negative; use 0 for the top layer or 1..L", t.Layer)
+		if layers > 0 && t.Layer > layers {
+			bad(k+".layer", "%d is deeper than model size %s (%d layers); use 0 for the top layer or 1..%d", t.Layer, s.Model.Size, layers, layers)
 		}
+		rates += t.Rate
 	}
-	if s.Model.Init == "" {
-		oneOf("model.size", s.Model.Size, Sizes)
+	tr := &s.Train
+	oneOf("train.step_mode", tr.StepMode, StepModes)
+	oneOf("train.mixture.name", tr.Mixture.Name, mixture.Names)
+	oneOf("train.strategy.name", tr.Strategy.Name, multitask.Names)
+	if multitask.RequiresAllTasks(tr.Strategy.Name) && tr.StepMode != "all" {
+		bad("train.step_mode", "strategy %s needs every task in every step; set step_mode: all", tr.Strategy.Name)
 	}
-	if s.Preprocess.MaxRejectedFraction < 0 || s.Preprocess.MaxRejectedFraction > 1 {
-		bad("preprocess.max_rejected_fraction", "%g is out of range; use 0..1", s.Preprocess.MaxRejectedFraction)
+	switch {
+	case tr.Mixture.Name == "capped" && tr.Mixture.Cap < 1:
+		bad("train.mixture.cap", "%d; the capped mixture needs cap >= 1 (examples per task counted at most)", tr.Mixture.Cap)
+	case tr.Mixture.Name == "explicit" && len(s.Tasks) > 0 && !(rates > 0):
+		bad("train.mixture.name", "explicit mixture with no rates; give tasks[].rate (at least one > 0)")
 	}
-	oneOf("train.step_mode", s.Train.StepMode, StepModes)
-	oneOf("train.mixture.name", s.Train.Mixture.Name, Mixtures)
-	oneOf("train.strategy.name", s.Train.Strategy.Name, Strategies)
-	switch s.Train.Strategy.Name {
-	case "gradnorm", "gradient_normalization", "pcgrad":
-		if s.Train.StepMode != "all" {
-			bad("train.step_mode", "strategy %s needs every task in every step; set step_mode: all", s.Train.Strategy.Name)
-		}
+	if tr.Strategy.Name == "loss_variance" && tr.Strategy.Window < 2 {
+		bad("train.strategy.window", "%d; loss_variance needs window >= 2 (a variance over one loss is 0)", tr.Strategy.Window)
 	}
-	if s.Train.Steps <= 0 {
-		bad("train.steps", "%d; use a positive number of optimizer steps", s.Train.Steps)
+	if tr.BatchTokens > 0 && tr.BatchTokens < s.Tokenizer.MaxSeqLen {
+		bad("train.batch_tokens", "%d is smaller than tokenizer.max_seq_len %d, so a long example would fit in no batch; use 0 or at least %d",
+			tr.BatchTokens, s.Tokenizer.MaxSeqLen, s.Tokenizer.MaxSeqLen)
 	}
-	if s.Model.Dropout < 0 || s.Model.Dropout >= 1 {
-		bad("model.dropout", "%g is out of range; use 0 <= dropout < 1", s.Model.Dropout)
-	}
-	if s.Model.TokenDropout < 0 || s.Model.TokenDropout >= 1 {
-		bad("model.token_dropout", "%g is out of range; use 0 <= token_dropout < 1 (0.1 is a common choice)", s.Model.TokenDropout)
-	}
-	if s.Train.LR <= 0 || s.Train.LR > 1 {
-		bad("train.lr", "%g is out of range; use 0 < lr <= 1", s.Train.LR)
-	}
+	s.checkSelectMetric(bad)
 	oneOf("evaluate.split", s.Evaluate.Split, Splits)
-	oneOf("train.eval_split", s.Train.EvalSplit, Splits)
+	oneOf("train.eval_split", tr.EvalSplit, Splits)
 	oneOf("runner.name", s.Runner.Name, Runners)
 	if s.Schedule != "" {
 		if _, err := schedule.Parse(s.Schedule); err != nil {
@@ -381,6 +339,38 @@ func (s *Spec) Validate() error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// checkSelectMetric: model selection reads an aggregate over the tasks or one
+// task's primary metric; an auxiliary task is trained but never selects.
+func (s *Spec) checkSelectMetric(bad func(key, format string, a ...any)) {
+	m := s.Train.SelectMetric
+	if slices.Contains(Aggregates, m) {
+		if len(s.Tasks) > 0 && !slices.ContainsFunc(s.Tasks, func(t Task) bool { return !t.Auxiliary }) {
+			bad("train.select_metric", "%s over no task: every task is auxiliary; make one task non-auxiliary", m)
+		}
+		return
+	}
+	var names []string
+	for _, t := range s.Tasks {
+		if t.Auxiliary {
+			if t.Name == m {
+				bad("train.select_metric", "task %q is auxiliary (trained, left out of model selection); use %s or another task",
+					m, strings.Join(Aggregates, ", "))
+				return
+			}
+			continue
+		}
+		if t.Name == m {
+			if len(t.Paths[s.Train.EvalSplit]) == 0 {
+				bad("train.select_metric", "task %q has no %s files (train.eval_split) to select on; give tasks[].paths.%s or select on mean",
+					m, s.Train.EvalSplit, s.Train.EvalSplit)
+			}
+			return
+		}
+		names = append(names, t.Name)
+	}
+	bad("train.select_metric", "%q is not allowed; use one of %s", m, strings.Join(append(slices.Clone(Aggregates), names...), ", "))
 }
 
 // Path resolves a path from the spec: gs:// and absolute paths are kept,
@@ -403,23 +393,4 @@ func (s *Spec) Task(name string) (*Task, bool) {
 		}
 	}
 	return nil, false
-}
-
-func nonEmpty(v, def string) string {
-	if v == "" {
-		return def
-	}
-	return v
-}
-
-func setInt(p *int, def int) {
-	if *p == 0 {
-		*p = def
-	}
-}
-
-func setFloat(p *float64, def float64) {
-	if *p == 0 {
-		*p = def
-	}
 }

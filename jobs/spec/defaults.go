@@ -1,0 +1,143 @@
+package spec
+
+import (
+	"cmp"
+	"fmt"
+	"io"
+	"reflect"
+	"strings"
+)
+
+// Default is the value a key takes when the job spec does not write it.
+// This table is the only place in taskweave that defaults a setting: the
+// trainer, the strategies, the mixtures and the pipelines take every value
+// explicitly, so a key written as 0 stays 0 all the way down (dropout: 0 is
+// no dropout, clip: 0 is no clipping, seed: 0 is seed 0).
+type Default struct {
+	Key   string // dotted key; "tasks[]." applies to every task
+	Value any    // the default, of the field's type; nil when derived
+	// Doc describes a derived default (one that depends on other keys).
+	Doc    string
+	derive func(s *Spec, t *Task) (any, bool) // false: no default here, the key stays as written
+}
+
+// Defaults, in the order they are applied (derived ones read keys above them).
+var Defaults = []Default{
+	{Key: "output", Doc: "out/<name>", derive: func(s *Spec, _ *Task) (any, bool) { return "out/" + cmp.Or(s.Name, "job"), true }},
+	{Key: "tokenizer.max_seq_len", Value: 128},
+	{Key: "tasks[].tag_scheme", Doc: "none for token_classification tasks", derive: func(_ *Spec, t *Task) (any, bool) {
+		return "none", t.Type == "token_classification"
+	}},
+	{Key: "tasks[].weight", Value: 1.0},
+	{Key: "tasks[].columns.tag", Doc: "-1 (the last column) for conll", derive: func(_ *Spec, t *Task) (any, bool) { return -1, t.Format == "conll" }},
+	{Key: "tasks[].columns.field", Doc: "upos for conllu", derive: func(_ *Spec, t *Task) (any, bool) { return "upos", t.Format == "conllu" }},
+	{Key: "preprocess.output", Doc: "<output>/data", derive: under("data")},
+	{Key: "preprocess.shards", Value: 4},
+	{Key: "preprocess.max_rejected_fraction", Value: 0.01},
+	{Key: "model.size", Doc: "mini unless model.init is set", derive: func(s *Spec, _ *Task) (any, bool) { return "mini", s.Model.Init == "" }},
+	{Key: "model.dropout", Value: 0.1},
+	{Key: "train.output", Doc: "<output>/train", derive: under("train")},
+	{Key: "train.steps", Value: 1000},
+	{Key: "train.batch_size", Value: 32},
+	{Key: "train.lr", Value: 5e-4},
+	{Key: "train.warmup", Value: 0.1},
+	{Key: "train.weight_decay", Value: 0.01},
+	{Key: "train.clip", Value: 1.0},
+	{Key: "train.accumulate", Value: 1},
+	{Key: "train.seed", Value: uint64(42)},
+	{Key: "train.step_mode", Value: "sampled"},
+	{Key: "train.mixture.name", Value: "temperature"},
+	{Key: "train.mixture.temperature", Value: 2.0},
+	{Key: "train.strategy.name", Value: "equal"},
+	{Key: "train.strategy.alpha", Value: 1.5},
+	{Key: "train.strategy.window", Value: 20},
+	{Key: "train.strategy.temperature", Value: 2.0},
+	{Key: "train.strategy.lr", Value: 0.025},
+	{Key: "train.eval_every", Value: 200},
+	{Key: "train.eval_split", Value: "validation"},
+	{Key: "train.select_metric", Value: "mean"},
+	{Key: "train.log_every", Value: 10},
+	{Key: "train.shuffle_buffer", Value: 4096},
+	{Key: "train.pool_batches", Value: 50},
+	{Key: "evaluate.split", Value: "test"},
+	{Key: "evaluate.batch_size", Value: 64},
+	{Key: "evaluate.output", Doc: "<output>/eval", derive: under("eval")},
+	{Key: "registry.path", Doc: "<output>/registry", derive: under("registry")},
+	{Key: "registry.metric", Value: "mean"},
+	{Key: "registry.tolerance", Value: 0.01},
+	{Key: "runner.name", Value: "prism"},
+}
+
+func under(dir string) func(*Spec, *Task) (any, bool) {
+	return func(s *Spec, _ *Task) (any, bool) { return s.Output + "/" + dir, true }
+}
+
+// DefaultValue is the default of a key with a fixed default, for the
+// command-line flags that stand in for spec keys (preprocess's quick run,
+// evaluate without a job). It panics on a key without one: that is a
+// programming error the command's tests catch.
+func DefaultValue[T any](key string) T {
+	for _, d := range Defaults {
+		if d.Key == key {
+			if v, ok := d.Value.(T); ok {
+				return v
+			}
+		}
+	}
+	panic(fmt.Sprintf("spec: no %T default for %s", *new(T), key))
+}
+
+// applyDefaults fills every key the document did not write.
+func (s *Spec) applyDefaults(written map[string]any) {
+	all := leaves(s)
+	for _, d := range Defaults {
+		for _, l := range all {
+			if l.pattern != d.Key {
+				continue
+			}
+			if _, ok := written[l.key]; ok {
+				continue
+			}
+			v, ok := d.Value, true
+			if d.derive != nil {
+				v, ok = d.derive(s, l.task)
+			}
+			if ok {
+				l.v.Set(reflect.ValueOf(v))
+			}
+		}
+	}
+}
+
+// WriteDefaults prints the defaults table as Markdown (README, `taskweave
+// validate --defaults`).
+func WriteDefaults(w io.Writer) error {
+	if _, err := fmt.Fprintln(w, "| key | default |\n|---|---|"); err != nil {
+		return err
+	}
+	for _, d := range Defaults {
+		v := d.Doc
+		if d.derive == nil {
+			v = fmt.Sprint(d.Value)
+		}
+		if _, err := fmt.Fprintf(w, "| `%s` | %s |\n", d.Key, v); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// FillTask applies the tasks[] defaults to a task made outside a spec file
+// (preprocess's quick-run flags); written says which task keys
+// ("tag_scheme", "columns.tag", …) were given.
+func FillTask(t *Task, written func(key string) bool) {
+	s := Spec{Tasks: []Task{*t}}
+	w := map[string]any{}
+	for _, l := range leaves(&s) {
+		if k, ok := strings.CutPrefix(l.key, "tasks[0]."); ok && written(k) {
+			w[l.key] = true
+		}
+	}
+	s.applyDefaults(w)
+	*t = s.Tasks[0]
+}
