@@ -1,12 +1,16 @@
 package main
 
 import (
+	"cmp"
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"os"
 	"strings"
 
+	"github.com/taskweave/taskweave/jobs/spec"
+	"github.com/taskweave/taskweave/jobs/stages"
 	"github.com/taskweave/taskweave/pipelines/evaluate"
 )
 
@@ -15,16 +19,37 @@ func init() {
 		func(fs *flag.FlagSet) func(ctx context.Context, args []string) error {
 			var o evaluate.Options
 			var tasks string
+			config := fs.String("config", "", "job spec (YAML) whose data, split, batch size and output to use; the flags below override it")
 			fs.StringVar(&o.Model, "model", "", "checkpoint directory (local or gs://)")
-			fs.StringVar(&o.Data, "data", "", "shards directory written by preprocess (local or gs://), or its manifest.json")
-			fs.StringVar(&o.Split, "split", "test", "split to score")
-			fs.StringVar(&o.Out, "out", "", "report directory (local or gs://)")
+			fs.StringVar(&o.Data, "data", "", "shards directory written by preprocess (local or gs://), or its manifest.json (default with --config: the job's preprocess.output)")
+			fs.StringVar(&o.Split, "split", spec.DefaultValue[string]("evaluate.split"), "split to score (overrides evaluate.split)")
+			fs.StringVar(&o.Out, "out", "", "report directory (local or gs://) (default with --config: the job's evaluate.output)")
 			fs.StringVar(&tasks, "tasks", "", "comma-separated tasks to score (default: every task of the split)")
-			fs.IntVar(&o.BatchSize, "batch", 32, "examples per model batch")
+			fs.IntVar(&o.BatchSize, "batch", spec.DefaultValue[int]("evaluate.batch_size"), "examples per model batch (overrides evaluate.batch_size)")
 			fs.StringVar(&o.Compare, "compare", "", "second checkpoint to score on the same shards, reported side by side")
 			return func(ctx context.Context, args []string) error {
 				if len(args) > 0 {
 					return fmt.Errorf("unexpected arguments %q; every input is a flag (see -h)", args)
+				}
+				if *config != "" {
+					s, err := spec.Load(*config)
+					if err != nil {
+						return err
+					}
+					// The job's values, then the flags the command line gives.
+					flags := o
+					o = stages.EvaluateOptions(s, cmp.Or(flags.Data, s.Path(s.Preprocess.Output)), flags.Model, flags.Compare,
+						cmp.Or(flags.Out, s.Path(s.Evaluate.Output)))
+					set := given()
+					if set["split"] {
+						o.Split = flags.Split
+					}
+					if set["batch"] {
+						o.BatchSize = flags.BatchSize
+					}
+				}
+				if o.Model == "" {
+					return errors.New("--model is required: the checkpoint to score")
 				}
 				for _, t := range strings.Split(tasks, ",") {
 					if t = strings.TrimSpace(t); t != "" {

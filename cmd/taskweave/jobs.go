@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"flag"
@@ -15,11 +16,16 @@ import (
 	"github.com/taskweave/taskweave/jobs/runs"
 	"github.com/taskweave/taskweave/jobs/schedule"
 	"github.com/taskweave/taskweave/jobs/spec"
+	"github.com/taskweave/taskweave/jobs/stages"
 )
 
 func init() {
-	register("validate", "check a job spec without running it", func(fs *flag.FlagSet) func(context.Context, []string) error {
+	register("validate", "check a job spec without running it (every key, its range and the rules between keys)", func(fs *flag.FlagSet) func(context.Context, []string) error {
+		defaults := fs.Bool("defaults", false, "print the default of every key that has one (a Markdown table) and exit")
 		return func(ctx context.Context, args []string) error {
+			if *defaults {
+				return spec.WriteDefaults(os.Stdout)
+			}
 			if len(args) != 1 {
 				return errors.New("usage: taskweave validate job.yaml")
 			}
@@ -27,8 +33,12 @@ func init() {
 			if err != nil {
 				return err
 			}
+			// The stage mappings check what only they know (corpus columns per format).
+			if _, err := stages.PreprocessConfig(s); err != nil {
+				return fmt.Errorf("%s: %w", args[0], err)
+			}
 			fmt.Printf("%s: ok — job %q, %d tasks, model %s, strategy %s, output %s\n", args[0], s.Name, len(s.Tasks),
-				nonEmptyStr(s.Model.Size, s.Model.Init), s.Train.Strategy.Name, s.Path(s.Output))
+				cmp.Or(s.Model.Size, s.Model.Init), s.Train.Strategy.Name, s.Path(s.Output))
 			if s.Schedule != "" {
 				next, _ := schedule.Next(s.Schedule, time.Now(), 1)
 				fmt.Printf("schedule %q: next run %s\n", s.Schedule, next[0].Format(time.RFC3339))
@@ -131,11 +141,4 @@ func fmtScores(m map[string]float64) string {
 		parts = append(parts, fmt.Sprintf("%s=%.4f", k, m[k]))
 	}
 	return strings.Join(parts, " ")
-}
-
-func nonEmptyStr(a, b string) string {
-	if a != "" {
-		return a
-	}
-	return b
 }

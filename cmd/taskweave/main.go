@@ -1,7 +1,7 @@
 // Command taskweave is the one binary of the project: it prepares corpora
 // (preprocess), trains the shared encoder (train), scores checkpoints
 // (evaluate, predict), runs whole jobs (run, schedule, runs, promote,
-// rollback, validate) and measures speed (bench).
+// rollback, validate). Speed is measured by `make bench` (Go benchmarks).
 //
 // Flags use the standard library's flag package on purpose: Beam registers
 // its runner flags (--runner, --project, --endpoint, …) on flag.CommandLine,

@@ -8,8 +8,10 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"strings"
 
 	"github.com/taskweave/taskweave/jobs/spec"
+	"github.com/taskweave/taskweave/jobs/stages"
 	"github.com/taskweave/taskweave/pipelines/preprocess"
 )
 
@@ -19,29 +21,32 @@ func init() {
 
 func setupPreprocess(fs *flag.FlagSet) func(context.Context, []string) error {
 	config := fs.String("config", "", "job spec (YAML); or use the quick-run flags below")
-	out := fs.String("out", "", "output directory, local or gs:// (default: the job's preprocess.output)")
-	shards := fs.Int("shards", 0, "shards per task and split (default: the job's preprocess.shards, 4 without a job)")
+	out := fs.String("out", "", "output directory, local or gs:// (overrides the job's preprocess.output)")
+	shards := fs.Int("shards", spec.DefaultValue[int]("preprocess.shards"), "shards per task and split (overrides the job's preprocess.shards)")
 	force := fs.Bool("force", false, "run even if the manifest says inputs and config are unchanged")
 	quiet := fs.Bool("quiet", false, "no progress line")
 	verbose := fs.Bool("verbose", false, "show the Beam runner's log")
-	var q preprocess.Quick
+	// The quick-run flags stand in for one task's spec keys; their defaults
+	// are the spec's (jobs/spec.Defaults).
+	var q stages.Quick
 	fs.StringVar(&q.Task, "task", "", "quick run: task name")
-	fs.StringVar(&q.Type, "type", "sequence_classification", "quick run: sequence_classification | token_classification | sequence_regression")
-	fs.StringVar(&q.Format, "format", "", "quick run: tsv | conll | conllu | jsonl")
+	fs.StringVar(&q.Type, "type", "", "quick run: "+strings.Join(spec.TaskTypes, " | "))
+	fs.StringVar(&q.Format, "format", "", "quick run: "+strings.Join(spec.Formats, " | "))
 	fs.StringVar(&q.Train, "train", "", "quick run: train file(s), comma-separated")
 	fs.StringVar(&q.Validation, "validation", "", "quick run: validation file(s), comma-separated")
 	fs.StringVar(&q.Test, "test", "", "quick run: test file(s), comma-separated")
 	fs.StringVar(&q.Vocab, "vocab", "", "quick run: BERT vocab.txt")
 	fs.BoolVar(&q.Lowercase, "lowercase", false, "quick run: uncased vocabulary (lower-case and strip accents)")
-	fs.IntVar(&q.MaxSeqLen, "max-seq-len", 128, "quick run: ids per row, [CLS] and [SEP] included")
-	fs.Float64Var(&q.MaxRejectedFraction, "max-rejected", 0.01, "quick run: largest share of rejected records per file before the run stops")
-	fs.StringVar(&q.TagScheme, "tag-scheme", "", "quick run, token tasks: none | iob1 | iob2")
+	fs.IntVar(&q.MaxSeqLen, "max-seq-len", spec.DefaultValue[int]("tokenizer.max_seq_len"), "quick run: ids per row, [CLS] and [SEP] included")
+	fs.Float64Var(&q.MaxRejectedFraction, "max-rejected", spec.DefaultValue[float64]("preprocess.max_rejected_fraction"),
+		"quick run: largest share of rejected records per file before the run stops (0 = none allowed)")
+	fs.StringVar(&q.TagScheme, "tag-scheme", "", "quick run, token tasks: "+strings.Join(spec.TagSchemes, " | ")+" (default none)")
 	fs.StringVar(&q.Labels, "label-list", "", "quick run: label list, comma-separated (default: collected from train)")
 	fs.StringVar(&q.Text, "text-column", "", "quick run, tsv/jsonl: text column (default sentence or text)")
 	fs.StringVar(&q.Label, "label-column", "", "quick run, tsv/jsonl: label column (default label)")
 	fs.IntVar(&q.WordColumn, "word-column", 0, "quick run, conll: 0-based word column")
-	fs.IntVar(&q.TagColumn, "tag-column", -1, "quick run, conll: 0-based tag column, -1 = last")
-	fs.StringVar(&q.Field, "field", "", "quick run, conllu: upos | xpos")
+	tagColumn := fs.Int("tag-column", 0, "quick run, conll: 0-based tag column, negative counts from the end (default -1, the last)")
+	fs.StringVar(&q.Field, "field", "", "quick run, conllu: "+strings.Join(spec.ConlluFields, " | ")+" (default upos)")
 
 	return func(ctx context.Context, args []string) error {
 		if len(args) > 0 {
@@ -65,24 +70,25 @@ func setupPreprocess(fs *flag.FlagSet) func(context.Context, []string) error {
 			if err := applyRunner(s); err != nil {
 				return err
 			}
-			if cfg, err = preprocess.FromSpec(s); err != nil {
+			if cfg, err = stages.PreprocessConfig(s); err != nil {
 				return fmt.Errorf("%s: %w", *config, err)
 			}
 		case q.Task != "":
 			q.Out, q.Shards = *out, *shards
-			if q.Shards == 0 {
-				q.Shards = 4
+			if given()["tag-column"] {
+				q.TagColumn = tagColumn
 			}
 			if cfg, err = q.Config(); err != nil {
 				return err
 			}
 		default:
-			return errors.New("nothing to do: give --config job.yaml, or a quick run with --task, --format, --train, --vocab and --out")
+			return errors.New("nothing to do: give --config job.yaml, or a quick run with --task, --type, --format, --train, --vocab and --out")
 		}
-		if *out != "" {
+		set := given()
+		if set["out"] {
 			cfg.Out = *out
 		}
-		if *shards != 0 {
+		if set["shards"] {
 			cfg.Shards = *shards
 		}
 		var progress io.Writer = os.Stderr

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"flag"
 	"fmt"
@@ -30,7 +31,7 @@ func setupTrain(fs *flag.FlagSet) func(context.Context, []string) error {
 	evalEvery := fs.Int("eval-every", 0, "evaluate every N steps (overrides train.eval_every)")
 	padTo := fs.Int("pad-to", 0, "pad every batch to this length instead of dynamic padding (throughput measurements)")
 	timeLimit := fs.Duration("time-limit", 0, "stop (with a final evaluation) before this much wall time has passed, e.g. 30m")
-	tokenDrop := fs.Float64("token-dropout", -1, "probability of replacing a word piece by [UNK] while training (overrides model.token_dropout)")
+	tokenDrop := fs.Float64("token-dropout", 0, "probability of replacing a word piece by [UNK] while training (overrides model.token_dropout)")
 	lr := fs.Float64("lr", 0, "peak learning rate (overrides train.lr)")
 	quiet := fs.Bool("quiet", false, "no progress bar")
 	cpuProfile := fs.String("cpuprofile", "", "write a pprof CPU profile of the run to this file")
@@ -42,29 +43,31 @@ func setupTrain(fs *flag.FlagSet) func(context.Context, []string) error {
 		if err != nil {
 			return err
 		}
-		t := &s.Train
-		if *steps > 0 {
+		// Flags override the spec only when given: --token-dropout 0 turns
+		// token dropout off, an absent --lr keeps train.lr.
+		t, set := &s.Train, given()
+		if set["steps"] {
 			t.Steps = *steps
 		}
-		if *strategy != "" {
+		if set["strategy"] {
 			t.Strategy.Name = *strategy
 		}
-		if *stepMode != "" {
+		if set["step-mode"] {
 			t.StepMode = *stepMode
 		}
-		if *evalEvery > 0 {
+		if set["eval-every"] {
 			t.EvalEvery = *evalEvery
 		}
-		if *lr > 0 {
+		if set["lr"] {
 			t.LR = *lr
 		}
-		if *tokenDrop >= 0 {
+		if set["token-dropout"] {
 			s.Model.TokenDropout = *tokenDrop
 		}
 		if err := s.Validate(); err != nil {
 			return err
 		}
-		cfg := stages.TrainConfig(s, orDefault(*data, s.Path(s.Preprocess.Output)), orDefault(*out, s.Path(t.Output)))
+		cfg := stages.TrainConfig(s, cmp.Or(*data, s.Path(s.Preprocess.Output)), cmp.Or(*out, s.Path(t.Output)))
 		cfg.PadTo, cfg.Resume, cfg.Log, cfg.TimeLimit = *padTo, *resume, os.Stderr, *timeLimit
 		if !*quiet {
 			cfg.Progress = os.Stderr
@@ -107,11 +110,4 @@ func setupTrain(fs *flag.FlagSet) func(context.Context, []string) error {
 			sum.Stopped, sum.Steps, sum.TokensPerSec, t.SelectMetric, sum.BestScore, sum.BestStep, cfg.Out)
 		return nil
 	}
-}
-
-func orDefault(a, b string) string {
-	if a != "" {
-		return a
-	}
-	return b
 }

@@ -32,7 +32,7 @@ func New(o Options) runner.Stages {
 	}
 	return runner.Stages{
 		Preprocess: func(ctx context.Context, s *spec.Spec) (runner.PreprocessResult, error) {
-			cfg, err := preprocess.FromSpec(s)
+			cfg, err := PreprocessConfig(s)
 			if err != nil {
 				return runner.PreprocessResult{}, err
 			}
@@ -61,8 +61,9 @@ func New(o Options) runner.Stages {
 		},
 		Evaluate: func(ctx context.Context, s *spec.Spec, data, ckpt, incumbent, runID string) (runner.EvalResult, error) {
 			out := storage.Join(s.Path(s.Evaluate.Output), runID)
-			rep, err := evaluate.Run(ctx, evaluate.Options{Model: ckpt, Compare: incumbent, Data: data,
-				Split: s.Evaluate.Split, Out: out, BatchSize: s.Evaluate.BatchSize, Log: o.Log})
+			eo := EvaluateOptions(s, data, ckpt, incumbent, out)
+			eo.Log = o.Log
+			rep, err := evaluate.Run(ctx, eo)
 			if err != nil {
 				return runner.EvalResult{}, err
 			}
@@ -83,23 +84,31 @@ func New(o Options) runner.Stages {
 	}
 }
 
-// TrainConfig maps a job spec onto the trainer's configuration.
+// TrainConfig maps a job spec onto the trainer's configuration. It fills
+// every field the spec decides; the rest (PadTo, Resume, StopAt, TimeLimit,
+// Progress, Log) are per-invocation options whose zero means off.
 func TrainConfig(s *spec.Spec, data, out string) trainer.Config {
-	t := &s.Train
+	t, m := &s.Train, &s.Model
 	cfg := trainer.Config{
-		Data: data, Out: out,
-		Vocab: s.Path(s.Tokenizer.Vocab), Size: s.Model.Size, Init: s.Path(s.Model.Init), Dropout: s.Model.Dropout, TokenDropout: s.Model.TokenDropout,
-		ModelSeed: s.Model.Seed, Steps: t.Steps, BatchSize: t.BatchSize, BatchTokens: t.BatchTokens,
+		Data: data, Out: out, Vocab: s.Path(s.Tokenizer.Vocab),
+		Size: m.Size, Init: s.Path(m.Init), Dropout: m.Dropout, TokenDropout: m.TokenDropout, ModelSeed: m.Seed,
+		Steps: t.Steps, BatchSize: t.BatchSize, BatchTokens: t.BatchTokens,
 		LR: t.LR, Warmup: t.Warmup, WeightDecay: t.WeightDecay, Clip: t.Clip, Accumulate: t.Accumulate, Seed: t.Seed,
 		StepMode: t.StepMode,
 		Mixture:  mixture.Config{Name: t.Mixture.Name, Cap: t.Mixture.Cap, Temperature: t.Mixture.Temperature},
 		Strategy: multitask.Config{Name: t.Strategy.Name, Alpha: t.Strategy.Alpha, Window: t.Strategy.Window,
 			Temperature: t.Strategy.Temperature, LR: t.Strategy.LR},
 		EvalEvery: t.EvalEvery, EvalSplit: t.EvalSplit, SelectMetric: t.SelectMetric, Patience: t.Patience,
-		SaveEvery: t.SaveEvery,
+		SaveEvery: t.SaveEvery, LogEvery: t.LogEvery, ShuffleBuffer: t.ShuffleBuffer, PoolBatches: t.PoolBatches,
 	}
 	for _, jt := range s.Tasks {
 		cfg.Tasks = append(cfg.Tasks, trainer.TaskOptions{Name: jt.Name, Layer: jt.Layer, Auxiliary: jt.Auxiliary, Weight: jt.Weight, Rate: jt.Rate})
 	}
 	return cfg
+}
+
+// EvaluateOptions maps a job spec onto the evaluate pipeline's options for
+// scoring ckpt (and incumbent, when not "") on the shards in data.
+func EvaluateOptions(s *spec.Spec, data, ckpt, incumbent, out string) evaluate.Options {
+	return evaluate.Options{Model: ckpt, Compare: incumbent, Data: data, Split: s.Evaluate.Split, Out: out, BatchSize: s.Evaluate.BatchSize}
 }

@@ -130,19 +130,18 @@ tasks:
   - {name: pos, type: token_classification, format: conll, columns: {word: 0, tag: 1}, tag_scheme: none, labels: [` + posTags + `],
      paths: {train: [conll-train.txt], validation: [conll-valid.txt], test: [conll-test.txt]}}
 preprocess: {shards: 2}
-model: {size: tiny}
-train: {steps: 60, batch_size: 16, lr: 3.0e-3}
+model: {size: tiny, seed: 1}
+train: {steps: 60, batch_size: 16, lr: 3.0e-3, eval_every: 60, seed: 1}
 evaluate: {split: test}
 `
 	ctx := context.Background()
 	s, cfg, _ := preprocessJob(t, dir, job)
 	ckpt := filepath.Join(dir, "ckpt")
-	if _, err := trainer.Train(ctx, trainer.Config{Data: cfg.Out, Out: ckpt, Vocab: s.Path(s.Tokenizer.Vocab), Size: "tiny",
-		Steps: 60, BatchSize: 16, LR: 3e-3, Warmup: 0.1, EvalEvery: 60, ModelSeed: 1, Seed: 1}); err != nil {
+	if _, err := trainer.Train(ctx, TrainConfig(s, cfg.Out, ckpt)); err != nil {
 		t.Fatal(err)
 	}
 	out := filepath.Join(dir, "eval")
-	rep, err := Run(ctx, Options{Model: filepath.Join(ckpt, "last"), Data: cfg.Out, Split: "test", Out: out})
+	rep, err := Run(ctx, Options{Model: filepath.Join(ckpt, "last"), Data: cfg.Out, Split: "test", Out: out, BatchSize: s.Evaluate.BatchSize})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -229,6 +228,13 @@ preprocess: {shards: 2}
 	t.Logf("%d rows (%d windows) → 3453 sentences; gold entities %v", res.Examples, windows, got)
 }
 
+// The spec → stage mappings live in jobs/stages, which imports this
+// package; the external test file stages_test.go sets them.
+var (
+	PreprocessConfig func(*spec.Spec) (preprocess.Config, error)
+	TrainConfig      func(s *spec.Spec, data, out string) trainer.Config
+)
+
 // preprocessJob runs the real preprocess pipeline of a job spec into
 // <dir>/shards.
 func preprocessJob(t *testing.T, dir, job string) (*spec.Spec, preprocess.Config, *preprocess.Result) {
@@ -237,7 +243,7 @@ func preprocessJob(t *testing.T, dir, job string) (*spec.Spec, preprocess.Config
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg, err := preprocess.FromSpec(s)
+	cfg, err := PreprocessConfig(s)
 	if err != nil {
 		t.Fatal(err)
 	}

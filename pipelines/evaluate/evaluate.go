@@ -50,7 +50,7 @@ type Options struct {
 	Split     string   // split to score, e.g. "test"
 	Out       string   // report directory
 	Tasks     []string // tasks to score; empty = every task of the split
-	BatchSize int      // examples per model batch (default 32)
+	BatchSize int      // examples per model batch, at least 1
 	DryRun    bool     // print what would run; write and delete nothing (Beam's --dry_run sets it too)
 	Log       io.Writer
 }
@@ -96,7 +96,8 @@ func run(ctx context.Context, o Options, execute func(context.Context, *beam.Pip
 		return nil, errors.New("evaluate: --model, --data, --split and --out are required")
 	}
 	if o.BatchSize <= 0 {
-		o.BatchSize = 32
+		// No default here: the job spec's evaluate.batch_size (or --batch) decides.
+		return nil, fmt.Errorf("evaluate: batch size %d; use at least 1 (evaluate.batch_size in the job spec, or --batch)", o.BatchSize)
 	}
 	if err := o.resolve(); err != nil {
 		return nil, err

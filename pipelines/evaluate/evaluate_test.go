@@ -220,6 +220,8 @@ func TestRefusals(t *testing.T) {
 		{"unknown task", func(t *testing.T) Options { return Options{Model: f.ckpt, Tasks: []string{"nope"}} }, []string{`"nope"`, "ner, sst"}},
 		{"missing split", func(t *testing.T) Options { return Options{Model: f.ckpt, Split: "dev"} }, []string{`"dev" split`}},
 		{"no manifest", func(t *testing.T) Options { return Options{Model: f.ckpt, Data: t.TempDir()} }, []string{"manifest.json", "preprocess"}},
+		// Zero is not replaced by a default batch size (it was 32 here while the spec said 64).
+		{"batch size -1", func(t *testing.T) Options { return Options{Model: f.ckpt, BatchSize: -1} }, []string{"batch size -1", "evaluate.batch_size"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -229,6 +231,9 @@ func TestRefusals(t *testing.T) {
 			}
 			if o.Split == "" {
 				o.Split = "test"
+			}
+			if o.BatchSize == 0 {
+				o.BatchSize = 8
 			}
 			o.Out = t.TempDir()
 			ran := false

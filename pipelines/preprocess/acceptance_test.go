@@ -15,7 +15,6 @@ import (
 	"time"
 
 	"github.com/taskweave/taskweave/internal/testcorpora"
-	"github.com/taskweave/taskweave/jobs/spec"
 )
 
 var acceptance = flag.Bool("acceptance", false, "run the acceptance test over ../shared/corpora (a minute or more)")
@@ -24,11 +23,7 @@ var acceptance = flag.Bool("acceptance", false, "run the acceptance test over ..
 func loadCorporaJob(tb testing.TB, name, out string) Config {
 	tb.Helper()
 	testcorpora.Dir(tb)
-	s, err := spec.Load(filepath.Join("testdata", name))
-	if err != nil {
-		tb.Fatal(err)
-	}
-	cfg, err := FromSpec(s)
+	cfg, err := JobConfig(filepath.Join("testdata", name))
 	if err != nil {
 		tb.Fatal(err)
 	}

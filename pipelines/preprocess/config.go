@@ -8,11 +8,13 @@ import (
 	"strings"
 
 	"github.com/taskweave/taskweave/io/corpus"
-	"github.com/taskweave/taskweave/jobs/spec"
+	"github.com/taskweave/taskweave/io/manifest"
+	"github.com/taskweave/taskweave/model"
 )
 
-// Config is everything a preprocessing run depends on. FromSpec fills it
-// from a job spec; the CLI's quick-run flags fill it directly.
+// Config is everything a preprocessing run depends on, every value explicit
+// (jobs/stages fills it from a job spec or from the CLI's quick-run flags;
+// defaults live in the job spec alone).
 type Config struct {
 	Out                 string // output directory, local or gs://
 	Shards              int    // shards per task and split
@@ -63,64 +65,6 @@ func (t Task) where() string {
 	return "the quick-run flags"
 }
 
-// FromSpec takes the preprocessing part of a job spec. Relative paths are
-// resolved against the spec file's directory.
-func FromSpec(s *spec.Spec) (Config, error) {
-	c := Config{
-		Out:                 s.Path(s.Preprocess.Output),
-		Shards:              s.Preprocess.Shards,
-		MaxRejectedFraction: s.Preprocess.MaxRejectedFraction,
-		Vocab:               s.Path(s.Tokenizer.Vocab),
-		Lowercase:           s.Tokenizer.Lowercase,
-		MaxSeqLen:           s.Tokenizer.MaxSeqLen,
-	}
-	for i, st := range s.Tasks {
-		key := fmt.Sprintf("tasks[%d]", i)
-		opt, err := ReadOptions(st)
-		if err != nil {
-			return c, fmt.Errorf("%s (%s): %w", key, st.Name, err)
-		}
-		t := Task{Name: st.Name, Type: st.Type, TagScheme: st.TagScheme, Labels: st.Labels, Read: opt, Key: key,
-			Paths: map[string][]string{}}
-		for split, files := range st.Paths {
-			for _, f := range files {
-				t.Paths[split] = append(t.Paths[split], s.Path(f))
-			}
-		}
-		c.Tasks = append(c.Tasks, t)
-	}
-	return c, c.Validate()
-}
-
-// ReadOptions maps a spec task's format and columns onto the corpus reader's options.
-func ReadOptions(t spec.Task) (corpus.Options, error) {
-	o := corpus.Options{Format: corpus.Format(t.Format)}
-	col := t.Columns
-	switch o.Format {
-	case corpus.TSV, corpus.JSONL:
-		o.TextColumn, o.TextBColumn, o.LabelColumn, o.IDColumn = col.Text, col.TextB, col.Label, col.ID
-		if o.Format == corpus.JSONL && t.Type == "token_classification" {
-			o.TokenLevel, o.WordsKey, o.TagsKey = true, col.Tokens, col.Tags
-		}
-	case corpus.CoNLL:
-		o.WordColumn = col.Word
-		switch {
-		case col.Tag < 0:
-			o.TagColumn = col.Tag // counts from the end in both
-		case col.Tag == 0:
-			return o, errors.New("columns.tag 0 would make the first column the tag; CoNLL files put the word first, use 1.. or -1 for the last column")
-		default:
-			o.TagColumn = col.Tag
-		}
-	case corpus.CoNLLU:
-		o.TagField = col.Field
-	}
-	if t.Type == "token_classification" && t.TagScheme != "none" {
-		o.TagScheme = t.TagScheme
-	}
-	return o, o.Validate()
-}
-
 // Validate checks the settings a run cannot start without.
 func (c Config) Validate() error {
 	var errs []error
@@ -151,15 +95,15 @@ func (c Config) Validate() error {
 			errs = append(errs, fmt.Errorf("%s: task %q is defined twice", t.where(), t.Name))
 		}
 		seen[t.Name] = true
-		if !slices.Contains(spec.TaskTypes, t.Type) {
-			errs = append(errs, fmt.Errorf("%s: type %q; use one of %s", t.where(), t.Type, strings.Join(spec.TaskTypes, ", ")))
+		if !slices.Contains(model.TaskKindNames(), t.Type) {
+			errs = append(errs, fmt.Errorf("%s: type %q; use one of %s", t.where(), t.Type, strings.Join(model.TaskKindNames(), ", ")))
 		}
 		if len(t.Paths["train"]) == 0 {
 			errs = append(errs, fmt.Errorf("task %s: no train files; every task needs training data (%s)", t.Name, t.Setting("paths.train")))
 		}
 		for split := range t.Paths {
-			if !slices.Contains(spec.Splits, split) {
-				errs = append(errs, fmt.Errorf("%s: split %q; use one of %s", t.where(), split, strings.Join(spec.Splits, ", ")))
+			if !slices.Contains(manifest.Splits, split) {
+				errs = append(errs, fmt.Errorf("%s: split %q; use one of %s", t.where(), split, strings.Join(manifest.Splits, ", ")))
 			}
 		}
 		if err := t.Read.Validate(); err != nil {
@@ -181,14 +125,14 @@ func (c Config) task(name string) (Task, bool) {
 // splits returns a task's splits in a fixed order (train, validation, test).
 func (t Task) splits() []string {
 	var out []string
-	for _, s := range spec.Splits {
+	for _, s := range manifest.Splits {
 		if len(t.Paths[s]) > 0 {
 			out = append(out, s)
 		}
 	}
 	var extra []string
 	for s := range t.Paths {
-		if !slices.Contains(spec.Splits, s) {
+		if !slices.Contains(manifest.Splits, s) {
 			extra = append(extra, s)
 		}
 	}

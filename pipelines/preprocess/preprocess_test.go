@@ -17,7 +17,6 @@ import (
 	"github.com/taskweave/taskweave/io/corpus"
 	"github.com/taskweave/taskweave/io/manifest"
 	"github.com/taskweave/taskweave/io/shards"
-	"github.com/taskweave/taskweave/jobs/spec"
 	"github.com/taskweave/taskweave/transforms/wordpiece"
 	"github.com/taskweave/taskweave/transforms/writeshards"
 )
@@ -27,17 +26,18 @@ func TestMain(m *testing.M) { ptest.Main(m) }
 // loadJob loads a job from testdata with its output in a fresh directory.
 func loadJob(t *testing.T, name string) Config {
 	t.Helper()
-	s, err := spec.Load(filepath.Join("testdata", name))
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := FromSpec(s)
+	cfg, err := JobConfig(filepath.Join("testdata", name))
 	if err != nil {
 		t.Fatal(err)
 	}
 	cfg.Out = t.TempDir()
 	return cfg
 }
+
+// JobConfig maps a job spec file onto a Config. The mapping lives in
+// jobs/stages, which imports this package, so the external test package
+// (stages_test.go) sets it.
+var JobConfig func(path string) (Config, error)
 
 func run(t *testing.T, cfg Config, opt Options) *Result {
 	t.Helper()

@@ -1,23 +1,39 @@
-package preprocess
+package preprocess_test
 
 import (
 	"context"
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/taskweave/taskweave/jobs/spec"
+	"github.com/taskweave/taskweave/jobs/stages"
+	"github.com/taskweave/taskweave/pipelines/preprocess"
 )
+
+func init() {
+	preprocess.JobConfig = func(path string) (preprocess.Config, error) {
+		s, err := spec.Load(path)
+		if err != nil {
+			return preprocess.Config{}, err
+		}
+		return stages.PreprocessConfig(s)
+	}
+}
+
+func intp(v int) *int { return &v }
 
 // TestQuick: the CLI's flags make the same kind of run as a job spec, and
 // their mistakes are reported with flag names.
 func TestQuick(t *testing.T) {
-	q := Quick{Out: t.TempDir(), Vocab: "../../testdata/vocab/bert-base-cased-vocab.txt", MaxSeqLen: 32, Shards: 2,
+	q := stages.Quick{Out: t.TempDir(), Vocab: "../../testdata/vocab/bert-base-cased-vocab.txt", MaxSeqLen: 32, Shards: 2,
 		MaxRejectedFraction: 0.01, Task: "tags", Type: "token_classification", Format: "conll", TagScheme: "iob2",
-		Train: "testdata/tags-train.conll", Validation: "testdata/tags-validation.conll", TagColumn: -1}
+		Train: "testdata/tags-train.conll", Validation: "testdata/tags-validation.conll", TagColumn: intp(-1)}
 	cfg, err := q.Config()
 	if err != nil {
 		t.Fatal(err)
 	}
-	m := run(t, cfg, Options{}).Manifest
+	m := preprocess.RunT(t, cfg, preprocess.Options{}).Manifest
 	tt := m.Tasks["tags"]
 	if tt.TagScheme != "iob2" || tt.Splits["train"].Examples != 3 || tt.Splits["validation"].Examples != 2 || len(tt.Splits["train"].Shards) != 2 {
 		t.Errorf("manifest task: %+v", tt)
@@ -28,7 +44,7 @@ func TestQuick(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := Run(context.Background(), cfg, Options{}); err == nil || !strings.Contains(err.Error(), "testdata/missing.conll: file not found (task tags, split validation); fix --validation") {
+	if _, err := preprocess.Run(context.Background(), cfg, preprocess.Options{}); err == nil || !strings.Contains(err.Error(), "testdata/missing.conll: file not found (task tags, split validation); fix --validation") {
 		t.Errorf("missing file: %v", err)
 	}
 
@@ -40,7 +56,7 @@ func TestQuick(t *testing.T) {
 	if !slices.Equal(cfg.Tasks[0].Labels, []string{"O", "B-person"}) {
 		t.Errorf("labels %q", cfg.Tasks[0].Labels)
 	}
-	if _, err := Run(context.Background(), cfg, Options{}); err == nil || !strings.Contains(err.Error(), "(the list is --label-list)") {
+	if _, err := preprocess.Run(context.Background(), cfg, preprocess.Options{}); err == nil || !strings.Contains(err.Error(), "(the list is --label-list)") {
 		t.Errorf("label outside --label-list: %v", err)
 	}
 
@@ -53,7 +69,7 @@ func TestQuick(t *testing.T) {
 // TestUnlabeledTestSplit: a GLUE-style test file (index, sentence) becomes
 // rows with label -1; the progress line counts the records read.
 func TestUnlabeledTestSplit(t *testing.T) {
-	q := Quick{Out: t.TempDir(), Vocab: "../../testdata/vocab/bert-base-cased-vocab.txt", MaxSeqLen: 32, Shards: 1,
+	q := stages.Quick{Out: t.TempDir(), Vocab: "../../testdata/vocab/bert-base-cased-vocab.txt", MaxSeqLen: 32, Shards: 1,
 		MaxRejectedFraction: 0.01, Task: "sent", Type: "sequence_classification", Format: "tsv",
 		Train: "testdata/sent-train.tsv", Test: "testdata/sent-test-unlabeled.tsv"}
 	cfg, err := q.Config()
@@ -61,8 +77,8 @@ func TestUnlabeledTestSplit(t *testing.T) {
 		t.Fatal(err)
 	}
 	var progress strings.Builder
-	m := run(t, cfg, Options{Progress: &progress}).Manifest
-	rows := readSplit(t, cfg, m, "sent", "test")
+	m := preprocess.RunT(t, cfg, preprocess.Options{Progress: &progress}).Manifest
+	rows := preprocess.ReadSplit(t, cfg, m, "sent", "test")
 	if len(rows) != 3 {
 		t.Fatalf("%d test rows, want 3", len(rows))
 	}

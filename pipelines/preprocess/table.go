@@ -8,7 +8,6 @@ import (
 	"text/tabwriter"
 
 	"github.com/taskweave/taskweave/io/manifest"
-	"github.com/taskweave/taskweave/jobs/spec"
 )
 
 // WriteTable prints one line per task and split: examples (shard rows),
@@ -35,13 +34,13 @@ func WriteTable(w io.Writer, m *manifest.Manifest) error {
 
 func orderedSplits(m map[string]manifest.Split) []string {
 	var out []string
-	for _, s := range spec.Splits {
+	for _, s := range manifest.Splits {
 		if _, ok := m[s]; ok {
 			out = append(out, s)
 		}
 	}
 	for _, s := range slices.Sorted(maps.Keys(m)) {
-		if !slices.Contains(spec.Splits, s) {
+		if !slices.Contains(manifest.Splits, s) {
 			out = append(out, s)
 		}
 	}

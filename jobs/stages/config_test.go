@@ -1,0 +1,150 @@
+package stages_test
+
+import (
+	"fmt"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/taskweave/taskweave/jobs/spec"
+	"github.com/taskweave/taskweave/jobs/stages"
+	"github.com/taskweave/taskweave/trainer"
+)
+
+const base = `
+name: z
+tokenizer: {vocab: vocab.txt}
+tasks:
+  - name: a
+    type: sequence_classification
+    format: tsv
+    paths: {train: [a.tsv], validation: [a-dev.tsv]}
+`
+
+// Every key written as 0 reaches its stage's configuration as 0 (issue 10
+// item 2, issue 14 item 2): before, dropout 0 trained with 0.1,
+// max_rejected_fraction 0 allowed 1%, clip 0 clipped at 1, seed 0 ran seed
+// 42, and so on, because each layer replaced 0 by its own default.
+func TestWrittenZeroReachesTheStage(t *testing.T) {
+	train := func(get func(c trainer.Config) any) func(s *spec.Spec) any {
+		return func(s *spec.Spec) any { return get(stages.TrainConfig(s, "data", "out")) }
+	}
+	cases := []struct {
+		yaml string
+		get  func(s *spec.Spec) any
+	}{
+		{"model: {dropout: 0}", train(func(c trainer.Config) any { return c.Dropout })},
+		{"model: {token_dropout: 0}", train(func(c trainer.Config) any { return c.TokenDropout })},
+		{"model: {seed: 0}", train(func(c trainer.Config) any { return c.ModelSeed })},
+		{"train: {warmup: 0}", train(func(c trainer.Config) any { return c.Warmup })},
+		{"train: {weight_decay: 0}", train(func(c trainer.Config) any { return c.WeightDecay })},
+		{"train: {clip: 0}", train(func(c trainer.Config) any { return c.Clip })},
+		{"train: {seed: 0}", train(func(c trainer.Config) any { return c.Seed })},
+		{"train: {batch_tokens: 0}", train(func(c trainer.Config) any { return c.BatchTokens })},
+		{"train: {patience: 0}", train(func(c trainer.Config) any { return c.Patience })},
+		{"train: {save_every: 0}", train(func(c trainer.Config) any { return c.SaveEvery })},
+		{"train: {mixture: {cap: 0}}", train(func(c trainer.Config) any { return c.Mixture.Cap })},
+		{"train: {strategy: {alpha: 0}}", train(func(c trainer.Config) any { return c.Strategy.Alpha })},
+		{"tasks[0].weight: 0", train(func(c trainer.Config) any { return c.Tasks[0].Weight })},
+		{"tasks[0].rate: 0", train(func(c trainer.Config) any { return c.Tasks[0].Rate })},
+		{"tasks[0].layer: 0", train(func(c trainer.Config) any { return c.Tasks[0].Layer })},
+		{"preprocess: {max_rejected_fraction: 0}", func(s *spec.Spec) any {
+			c, err := stages.PreprocessConfig(s)
+			if err != nil {
+				return err
+			}
+			return c.MaxRejectedFraction
+		}},
+		{"registry: {tolerance: 0}", func(s *spec.Spec) any { return s.Registry.Tolerance }},
+	}
+	for _, c := range cases {
+		t.Run(c.yaml, func(t *testing.T) {
+			y := base + c.yaml + "\n"
+			if k, v, ok := strings.Cut(c.yaml, "tasks[0]."); ok && k == "" {
+				y = base + "    " + strings.Replace(v, ": ", ": ", 1) + "\n"
+			}
+			s, err := spec.Parse([]byte(y), "/jobs")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := c.get(s); !reflect.ValueOf(got).IsZero() {
+				t.Fatalf("%s reached the stage as %v", c.yaml, got)
+			}
+		})
+	}
+}
+
+// TrainConfig fills every trainer.Config field the spec decides: with every
+// key written non-zero, no field is left at its zero value. A field added to
+// the trainer without a spec key and a mapping fails here.
+func TestTrainConfigFillsEveryField(t *testing.T) {
+	y := base + `    layer: 1
+    weight: 2
+    rate: 0.5
+    auxiliary: true
+  - name: b
+    type: sequence_classification
+    format: tsv
+    paths: {train: [b.tsv], validation: [b-dev.tsv]}
+model: {size: mini, init: hf, dropout: 0.2, token_dropout: 0.1, seed: 3}
+train:
+  steps: 7
+  batch_size: 3
+  batch_tokens: 256
+  lr: 0.01
+  warmup: 0.2
+  weight_decay: 0.1
+  clip: 2
+  accumulate: 2
+  seed: 5
+  step_mode: all
+  mixture: {name: capped, cap: 10, temperature: 3}
+  strategy: {name: gradnorm, alpha: 1, window: 5, temperature: 3, lr: 0.1}
+  eval_every: 3
+  eval_split: validation
+  select_metric: b
+  patience: 2
+  save_every: 4
+  log_every: 2
+  shuffle_buffer: 8
+  pool_batches: 4
+`
+	s, err := spec.Parse([]byte(y), "/jobs")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := stages.TrainConfig(s, "data", "out")
+	perRun := map[string]bool{"PadTo": true, "Resume": true, "StopAt": true, "TimeLimit": true, "Progress": true, "Log": true}
+	var unset []string
+	var walk func(v reflect.Value, prefix string)
+	walk = func(v reflect.Value, prefix string) {
+		for i := range v.NumField() {
+			f := v.Type().Field(i)
+			name := prefix + f.Name
+			switch {
+			case perRun[name] || !f.IsExported():
+			case f.Type.Kind() == reflect.Struct && f.Type.PkgPath() != "time":
+				walk(v.Field(i), name+".")
+			case f.Type.Kind() == reflect.Slice && f.Type.Elem().Kind() == reflect.Struct:
+				for j := range v.Field(i).Len() {
+					walk(v.Field(i).Index(j), fmt.Sprintf("%s[%d].", name, j))
+				}
+			case v.Field(i).IsZero():
+				unset = append(unset, name)
+			}
+		}
+	}
+	walk(reflect.ValueOf(cfg), "")
+	// Filled by the trainer from the tasks it finds, not by the spec.
+	allowed := map[string]bool{"Mixture.Rates": true, "Mixture.Seed": true, "Strategy.Tasks": true, "Strategy.Static": true,
+		"Strategy.Seed": true, "Tasks[1].Layer": true, "Tasks[1].Auxiliary": true, "Tasks[1].Rate": true}
+	var missing []string
+	for _, u := range unset {
+		if !allowed[u] {
+			missing = append(missing, u)
+		}
+	}
+	if len(missing) > 0 {
+		t.Fatalf("TrainConfig leaves %v unset although the spec writes them", missing)
+	}
+}
