@@ -50,17 +50,22 @@ func TestParseErrors(t *testing.T) {
 		{"token dropout out of range", minimal + "model:\n  token_dropout: 1.5\n", []string{"model.token_dropout", "0 <= token_dropout < 1"}},
 	}
 	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			_, err := Parse([]byte(c.yaml), ".")
-			if err == nil {
-				t.Fatal("accepted a bad spec")
-			}
-			for _, w := range c.want {
-				if !strings.Contains(err.Error(), w) {
-					t.Errorf("error %q does not mention %q", err, w)
-				}
-			}
-		})
+		t.Run(c.name, func(t *testing.T) { wantErrors(t, c.yaml, c.want) })
+	}
+}
+
+// wantErrors parses a spec that must be refused with every one of want in
+// the error.
+func wantErrors(t *testing.T, yaml string, want []string) {
+	t.Helper()
+	_, err := Parse([]byte(yaml), ".")
+	if err == nil {
+		t.Fatal("accepted a bad spec")
+	}
+	for _, w := range want {
+		if !strings.Contains(err.Error(), w) {
+			t.Errorf("error %q does not mention %q", err, w)
+		}
 	}
 }
 
@@ -109,15 +114,7 @@ func TestNumericRanges(t *testing.T) {
 			if strings.HasPrefix(c.yaml, "tokenizer:") {
 				y = strings.Replace(minimal, "tokenizer:\n  vocab: vocab.txt\n", c.yaml, 1)
 			}
-			_, err := Parse([]byte(y), ".")
-			if err == nil {
-				t.Fatal("accepted")
-			}
-			for _, w := range c.want {
-				if !strings.Contains(err.Error(), w) {
-					t.Errorf("error %q does not mention %q", err, w)
-				}
-			}
+			wantErrors(t, y, c.want)
 		})
 	}
 }
@@ -133,17 +130,7 @@ func TestTaskKeyRules(t *testing.T) {
 		{"fractional layer", "    layer: 1.5\n", []string{"line 12", "tasks[0].layer", "not a whole number"}},
 	}
 	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			_, err := Parse([]byte(minimal+c.yaml), ".")
-			if err == nil {
-				t.Fatal("accepted")
-			}
-			for _, w := range c.want {
-				if !strings.Contains(err.Error(), w) {
-					t.Errorf("error %q does not mention %q", err, w)
-				}
-			}
-		})
+		t.Run(c.name, func(t *testing.T) { wantErrors(t, minimal+c.yaml, c.want) })
 	}
 }
 
@@ -172,20 +159,11 @@ func TestSelectMetric(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.metric, func(t *testing.T) {
-			_, err := Parse([]byte(two+"train:\n  select_metric: "+c.metric+"\n"), ".")
-			if c.want == nil {
-				if err != nil {
-					t.Fatal(err)
-				}
-				return
-			}
-			if err == nil {
-				t.Fatal("accepted")
-			}
-			for _, w := range c.want {
-				if !strings.Contains(err.Error(), w) {
-					t.Errorf("error %q does not mention %q", err, w)
-				}
+			y := two + "train:\n  select_metric: " + c.metric + "\n"
+			if c.want != nil {
+				wantErrors(t, y, c.want)
+			} else if _, err := Parse([]byte(y), "."); err != nil {
+				t.Fatal(err)
 			}
 		})
 	}
