@@ -14,8 +14,24 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/taskweave/taskweave/jobs/spec"
+	"github.com/taskweave/taskweave/io/corpus"
 )
+
+// quickConfig is what the preprocess command's quick-run flags make of one
+// TSV sentence task, with the paths as typed.
+func quickConfig(t *testing.T, vocab, out string, shards int, train, validation string) Config {
+	t.Helper()
+	task := Task{Name: "sent", Type: "sequence_classification", Read: corpus.Options{Format: corpus.TSV},
+		Paths: map[string][]string{"train": {train}}}
+	if validation != "" {
+		task.Paths["validation"] = []string{validation}
+	}
+	cfg := Config{Out: out, Vocab: vocab, Shards: shards, MaxSeqLen: 16, MaxRejectedFraction: 0.01, Tasks: []Task{task}}
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	return cfg
+}
 
 // The input fingerprint decides "up to date"; it must not depend on how the
 // job file (or a quick run's files) were spelled on the command line.
@@ -27,11 +43,7 @@ func TestFingerprintIgnoresPathSpelling(t *testing.T) {
 	}
 	fingerprint := func(path string) string {
 		t.Helper()
-		s, err := spec.Load(path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		cfg, err := FromSpec(s)
+		cfg, err := JobConfig(path)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -51,12 +63,7 @@ func TestFingerprintIgnoresPathSpelling(t *testing.T) {
 
 	quick := func(train, vocab string) string {
 		t.Helper()
-		cfg, err := Quick{Task: "sent", Type: "sequence_classification", Format: "tsv", Train: train, Vocab: vocab,
-			Out: "out", Shards: 1, MaxSeqLen: 16, MaxRejectedFraction: 0.01}.Config()
-		if err != nil {
-			t.Fatal(err)
-		}
-		fp, err := Fingerprint(ctx, cfg)
+		fp, err := Fingerprint(ctx, quickConfig(t, vocab, "out", 1, train, ""))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -186,20 +193,12 @@ func TestWorkerPathsAbsolute(t *testing.T) {
 	abs, _ := filepath.Abs("testdata")
 	vocab, _ := filepath.Abs(filepath.Join("..", "..", "testdata", "vocab", "bert-base-cased-vocab.txt"))
 	t.Chdir(abs)
-	s, err := spec.Load("job.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	job, err := FromSpec(s)
+	job, err := JobConfig("job.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}
 	job.Out = "out-job"
-	quick, err := Quick{Task: "sent", Type: "sequence_classification", Format: "tsv", Train: "sent-train.tsv",
-		Validation: "./sent-validation.tsv", Vocab: vocab, Out: "out-quick", Shards: 2, MaxSeqLen: 16, MaxRejectedFraction: 0.01}.Config()
-	if err != nil {
-		t.Fatal(err)
-	}
+	quick := quickConfig(t, vocab, "out-quick", 2, "sent-train.tsv", "./sent-validation.tsv")
 	// The check itself must see relative paths when there are some.
 	p, sc := beam.NewPipelineWithRoot()
 	Build(sc, quick, "summary.json")
