@@ -61,7 +61,7 @@ func TestDataflowDryRunKeepsOutput(t *testing.T) {
 func TestDataflowRefusesLocalPaths(t *testing.T) {
 	flagtest.Set(t, "runner", "dataflow")
 	out := t.TempDir()
-	_, err := Run(context.Background(), Options{Model: "gs://b/ckpt", Data: "shards", Split: "test", Out: out})
+	_, err := Run(context.Background(), Options{Model: "gs://b/ckpt", Data: "shards", Split: "test", Out: out, BatchSize: 8})
 	if err == nil {
 		t.Fatal("accepted local paths on Dataflow")
 	}
