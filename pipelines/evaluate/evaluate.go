@@ -37,7 +37,9 @@ import (
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
 
 	"github.com/taskweave/taskweave/io/storage"
+	"github.com/taskweave/taskweave/model"
 	"github.com/taskweave/taskweave/model/checkpoint"
+	"github.com/taskweave/taskweave/model/scoring"
 	"github.com/taskweave/taskweave/pipelines/launch"
 	"github.com/taskweave/taskweave/transforms/score"
 )
@@ -153,7 +155,7 @@ func run(ctx context.Context, o Options, execute func(context.Context, *beam.Pip
 						runner, t.Name, m.Name, mp, o.Out)
 				}
 				// No example reached the combiner: an empty split.
-				tr.Results[m.Name] = score.TaskMetrics{Model: m.Name, Task: t.Name, Kind: t.Kind}
+				tr.Results[m.Name] = score.TaskMetrics{Model: m.Name, Result: scoring.Result{Task: t.Name, Kind: t.Kind, Primary: t.PrimaryMetric()}}
 				continue
 			}
 			if err != nil {
@@ -222,17 +224,17 @@ func (pl *plan) describe(o *Options) string {
 // Build adds the evaluation transforms to s. refs are the shard files to
 // read, specs the tasks to score, models the checkpoints (named "model" and
 // optionally "compare"); each checkpoint scores the tasks in its Scored list.
-func Build(s beam.Scope, refs []score.ShardRef, specs []score.TaskSpec, models []ModelInfo, out string, batch int) {
+func Build(s beam.Scope, refs []score.ShardRef, specs []scoring.Task, models []ModelInfo, out string, batch int) {
 	build(s, refs, specs, models, out, out, batch)
 }
 
 // build is Build with the per-task figures written under metrics instead of out.
-func build(s beam.Scope, refs []score.ShardRef, specs []score.TaskSpec, models []ModelInfo, out, metricsOut string, batch int) {
+func build(s beam.Scope, refs []score.ShardRef, specs []scoring.Task, models []ModelInfo, out, metricsOut string, batch int) {
 	s = s.Scope("evaluate")
 	rows := beam.ParDo(s.Scope("read"), &score.ReadShardFn{}, beam.CreateList(s, refs))
 	var preds []beam.PCollection
 	for _, m := range models {
-		var mine []score.TaskSpec
+		var mine []scoring.Task
 		var ignore []string
 		for _, t := range specs {
 			if slices.Contains(m.Scored, t.Name) {
@@ -261,7 +263,7 @@ func build(s beam.Scope, refs []score.ShardRef, specs []score.TaskSpec, models [
 type plan struct {
 	manifest *manifestFile
 	refs     []score.ShardRef
-	specs    []score.TaskSpec
+	specs    []scoring.Task
 	models   []ModelInfo
 	report   *Report
 }
@@ -344,7 +346,7 @@ func prepare(ctx context.Context, o Options) (*plan, error) {
 				return nil, fmt.Errorf("evaluate: task %s is %s in %s but checkpoint %s has a %s head for it; evaluate on shards made for this checkpoint",
 					name, mt.Type, man.path, mp.path, h.Type)
 			}
-			if mt.Type != score.KindRegression && !slices.Equal(h.Labels, mt.Labels) {
+			if mt.Type != string(model.SequenceRegression) && !slices.Equal(h.Labels, mt.Labels) {
 				return nil, fmt.Errorf("evaluate: task %s: checkpoint %s has labels %s [%s] but %s lists labels %s [%s]; the label ids would not mean the same classes — re-run preprocess with the checkpoint's label list or evaluate the matching checkpoint",
 					name, mp.path, labelsFingerprint(h.Labels), strings.Join(h.Labels, " "), man.path, labelsFingerprint(mt.Labels), strings.Join(mt.Labels, " "))
 			}
@@ -359,10 +361,10 @@ func prepare(ctx context.Context, o Options) (*plan, error) {
 			}
 		}
 		scheme := mt.TagScheme
-		if mt.Type != score.KindToken {
+		if mt.Type != string(model.TokenClassification) {
 			scheme = ""
 		}
-		pl.specs = append(pl.specs, score.TaskSpec{Name: name, Kind: mt.Type, Labels: mt.Labels, TagScheme: scheme})
+		pl.specs = append(pl.specs, scoring.Task{Name: name, Kind: model.HeadKind(mt.Type), Labels: mt.Labels, TagScheme: scheme})
 		files, err := man.ShardPaths(man.path, name, o.Split)
 		if err != nil {
 			return nil, fmt.Errorf("evaluate: %w", err)

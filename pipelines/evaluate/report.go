@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/taskweave/taskweave/io/storage"
+	"github.com/taskweave/taskweave/model"
 	"github.com/taskweave/taskweave/transforms/score"
 )
 
@@ -50,7 +51,7 @@ type ModelInfo struct {
 // (compare − model) when two were scored.
 type TaskReport struct {
 	Task             string                       `json:"task"`
-	Kind             string                       `json:"kind"`
+	Kind             model.HeadKind               `json:"kind"`
 	TagScheme        string                       `json:"tag_scheme,omitempty"`
 	ManifestExamples int64                        `json:"manifest_examples"`
 	Results          map[string]score.TaskMetrics `json:"results"`
@@ -81,35 +82,6 @@ type Throughput struct {
 	TokensPerSecond float64 `json:"tokens_per_second"`
 }
 
-type named struct {
-	name string
-	v    float64
-}
-
-// headline lists a task's metrics in report order.
-func headline(m score.TaskMetrics) []named {
-	var out []named
-	switch {
-	case m.Class != nil:
-		out = append(out, named{"accuracy", m.Class.Accuracy}, named{"macro_f1", m.Class.MacroF1}, named{"mcc", m.Class.MCC})
-		for i, c := range m.Class.PerClass {
-			out = append(out, named{"f1[" + labelAt(m.Labels, i) + "]", c.F1})
-		}
-	case m.Regression != nil:
-		out = append(out, named{"pearson", m.Regression.Pearson}, named{"spearman", m.Regression.Spearman}, named{"mse", m.Regression.MSE})
-	case m.Entities != nil:
-		e := m.Entities
-		out = append(out, named{"precision", e.Micro.Precision}, named{"recall", e.Micro.Recall}, named{"f1", e.Micro.F1},
-			named{"token_accuracy", e.TokenAccuracy})
-		for _, t := range e.Types {
-			out = append(out, named{"f1[" + t + "]", e.PerType[t].F1})
-		}
-	case m.TokenAccuracy != nil:
-		out = append(out, named{"token_accuracy", *m.TokenAccuracy})
-	}
-	return out
-}
-
 func labelAt(labels []string, i int) string {
 	if i < len(labels) {
 		return labels[i]
@@ -119,13 +91,13 @@ func labelAt(labels []string, i int) string {
 
 func deltas(a, b score.TaskMetrics) []Delta {
 	bv := map[string]float64{}
-	for _, n := range headline(b) {
-		bv[n.name] = n.v
+	for _, n := range b.Metrics() {
+		bv[n.Name] = n.Value
 	}
 	var out []Delta
-	for _, n := range headline(a) {
-		if v, ok := bv[n.name]; ok {
-			out = append(out, Delta{Metric: n.name, Model: n.v, Compare: v, Delta: v - n.v})
+	for _, n := range a.Metrics() {
+		if v, ok := bv[n.Name]; ok {
+			out = append(out, Delta{Metric: n.Name, Model: n.Value, Compare: v, Delta: v - n.Value})
 		}
 	}
 	return out
@@ -187,8 +159,8 @@ func markdown(rep *Report) []byte {
 			}
 		} else {
 			fmt.Fprintf(&b, "| metric | value |\n| --- | ---: |\n")
-			for _, n := range headline(m) {
-				fmt.Fprintf(&b, "| %s | %.4f |\n", n.name, n.v)
+			for _, n := range m.Metrics() {
+				fmt.Fprintf(&b, "| %s | %.4f |\n", n.Name, n.Value)
 			}
 		}
 		switch {

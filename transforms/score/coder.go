@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"math"
+
+	"github.com/taskweave/taskweave/model"
 )
 
 // Predictions cross the runner twice (to the group by shard file and back,
@@ -20,14 +22,14 @@ import (
 
 func encodePrediction(p Prediction) ([]byte, error) {
 	n := 64 + len(p.Model) + len(p.Task) + len(p.Kind) + len(p.Part) + len(p.ExampleID) + len(p.Text) +
-		4*len(p.Scores) + 5*len(p.WordScores)
+		4*len(p.Scores) + 5*len(p.WordScores) + 4*len(p.Logits)
 	for _, ss := range [][]string{p.Words, p.GoldTags, p.PredTags} {
 		for _, s := range ss {
 			n += len(s) + 1
 		}
 	}
 	b := make([]byte, 0, n)
-	for _, s := range []string{p.Model, p.Task, p.Kind, p.Part, p.ExampleID, p.Text} {
+	for _, s := range []string{p.Model, p.Task, string(p.Kind), p.Part, p.ExampleID, p.Text} {
 		b = appendString(b, s)
 	}
 	b = binary.AppendVarint(b, p.Tokens)
@@ -41,15 +43,18 @@ func encodePrediction(p Prediction) ([]byte, error) {
 	b = appendStrings(b, p.GoldTags)
 	b = appendStrings(b, p.PredTags)
 	b = appendFloats(b, p.WordScores)
+	b = appendFloats(b, p.Logits)
 	return b, nil
 }
 
 func decodePrediction(b []byte) (Prediction, error) {
 	d := predDecoder{b: b}
 	var p Prediction
-	for _, s := range []*string{&p.Model, &p.Task, &p.Kind, &p.Part, &p.ExampleID, &p.Text} {
+	var kind string
+	for _, s := range []*string{&p.Model, &p.Task, &kind, &p.Part, &p.ExampleID, &p.Text} {
 		*s = d.string()
 	}
+	p.Kind = model.HeadKind(kind)
 	p.Tokens = d.varint()
 	p.Rows = d.varint()
 	p.Gold = int32(d.varint())
@@ -61,6 +66,7 @@ func decodePrediction(b []byte) (Prediction, error) {
 	p.GoldTags = d.strings()
 	p.PredTags = d.strings()
 	p.WordScores = d.floats()
+	p.Logits = d.floats()
 	if d.err == nil && len(d.b) != 0 {
 		d.err = fmt.Errorf("%d bytes left over", len(d.b))
 	}

@@ -4,6 +4,9 @@ import (
 	"math"
 	"reflect"
 	"testing"
+
+	"github.com/taskweave/taskweave/model"
+	"github.com/taskweave/taskweave/model/scoring"
 )
 
 func TestPredictionCoderRoundTrip(t *testing.T) {
@@ -12,15 +15,15 @@ func TestPredictionCoderRoundTrip(t *testing.T) {
 		p    Prediction
 	}{
 		{"empty", Prediction{}},
-		{"classification", Prediction{Model: "model", Task: "sst2", Kind: KindClassification, Part: "part-00000-of-00001.parquet",
-			ExampleID: "ex1", Text: "a fine, moving film — ünïcode", Tokens: 12, Rows: 1, Gold: -1, Pred: 1, Scores: []float32{0.25, 0.75}}},
-		{"regression", Prediction{Model: "compare", Task: "stsb", Kind: KindRegression, GoldValue: float32(math.NaN()), PredValue: -3.5, Rows: 1}},
-		{"token labeled", Prediction{Task: "ner", Kind: KindToken, ExampleID: "s7#w1", Tokens: 300, Rows: 3,
+		{"classification", Prediction{Model: "model", Part: "part-00000-of-00001.parquet", Prediction: scoring.Prediction{Task: "sst2", Kind: model.SequenceClassification,
+			ExampleID: "ex1", Text: "a fine, moving film — ünïcode", Tokens: 12, Rows: 1, Gold: -1, Pred: 1, Scores: []float32{0.25, 0.75}}}},
+		{"regression", Prediction{Model: "compare", Prediction: scoring.Prediction{Task: "stsb", Kind: model.SequenceRegression, GoldValue: float32(math.NaN()), PredValue: -3.5, Rows: 1}}},
+		{"token labeled", Prediction{Prediction: scoring.Prediction{Task: "ner", Kind: model.TokenClassification, ExampleID: "s7#w1", Tokens: 300, Rows: 3,
 			Words: []string{"EU", "", "German"}, GoldTags: []string{"B-ORG", "O", "B-MISC"}, PredTags: []string{"B-ORG", "O", "O"},
-			WordScores: []float32{0.9, 1, 0.51}}},
+			WordScores: []float32{0.9, 1, 0.51}, Logits: []float32{1, -2, 0.5}}}},
 		// nil GoldTags means unlabeled; an empty (non-nil) list must stay distinct.
-		{"token unlabeled", Prediction{Kind: KindToken, Words: []string{"x"}, PredTags: []string{"O"}, WordScores: []float32{0.5}}},
-		{"token empty lists", Prediction{Kind: KindToken, Words: []string{}, GoldTags: []string{}, PredTags: []string{}, WordScores: []float32{}}},
+		{"token unlabeled", Prediction{Prediction: scoring.Prediction{Kind: model.TokenClassification, Words: []string{"x"}, PredTags: []string{"O"}, WordScores: []float32{0.5}}}},
+		{"token empty lists", Prediction{Prediction: scoring.Prediction{Kind: model.TokenClassification, Words: []string{}, GoldTags: []string{}, PredTags: []string{}, WordScores: []float32{}, Logits: []float32{}}}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -17,23 +17,25 @@ import (
 	"github.com/taskweave/taskweave/io/shards"
 	"github.com/taskweave/taskweave/io/storage"
 	"github.com/taskweave/taskweave/model/checkpoint"
+	"github.com/taskweave/taskweave/model/scoring"
 )
 
 func init() {
 	beam.RegisterType(reflect.TypeOf((*shards.Row)(nil)).Elem())
 	beam.RegisterType(reflect.TypeOf((*ShardRef)(nil)).Elem())
+	beam.RegisterType(reflect.TypeOf((*scoring.Task)(nil)).Elem())
 	beam.RegisterType(reflect.TypeOf((*Prediction)(nil)).Elem())
 	// The accumulator holds maps and pointers; JSON keeps it exact and
 	// independent of the schema coder's support for them.
-	beam.RegisterCoder(reflect.TypeOf((*Acc)(nil)).Elem(), encodeAcc, decodeAcc)
+	beam.RegisterCoder(reflect.TypeOf((*scoring.Acc)(nil)).Elem(), encodeAcc, decodeAcc)
 	// Predictions are the bulk of what crosses the runner; see coder.go.
 	beam.RegisterCoder(reflect.TypeOf((*Prediction)(nil)).Elem(), encodePrediction, decodePrediction)
 
 	register.DoFn3x1[context.Context, ShardRef, func(string, shards.Row), error](&ReadShardFn{})
 	register.DoFn4x1[context.Context, string, shards.Row, func(Prediction), error](&ScoreFn{})
-	register.Combiner2[Acc, Prediction](&MetricsFn{})
+	register.Combiner2[scoring.Acc, Prediction](&MetricsFn{})
 	register.DoFn3x1[context.Context, string, func(*Prediction) bool, error](&WritePredictionsFn{})
-	register.DoFn3x1[context.Context, string, Acc, error](&WriteMetricsFn{})
+	register.DoFn3x1[context.Context, string, scoring.Acc, error](&WriteMetricsFn{})
 	register.Function3x0(SplitWindowsFn)
 	register.Function3x1(StitchFn)
 	register.Emitter2[string, Prediction]()
@@ -41,13 +43,13 @@ func init() {
 	register.Function1x2(KeyByTask)
 	register.Emitter2[string, shards.Row]()
 	register.Emitter1[Prediction]()
-	register.Iter1[*Prediction]()
+	register.Iter1[Prediction]()
 }
 
-func encodeAcc(a Acc) ([]byte, error) { return json.Marshal(a) }
+func encodeAcc(a scoring.Acc) ([]byte, error) { return json.Marshal(a) }
 
-func decodeAcc(b []byte) (Acc, error) {
-	var a Acc
+func decodeAcc(b []byte) (scoring.Acc, error) {
+	var a scoring.Acc
 	err := json.Unmarshal(b, &a)
 	return a, err
 }
@@ -87,26 +89,29 @@ func (f *ReadShardFn) ProcessElement(ctx context.Context, ref ShardRef, emit fun
 	}
 }
 
-// ScoreFn scores rows with one checkpoint. Rows are buffered per task and
-// scored length-sorted in batches when a task's buffer holds FlushRows rows
-// and in FinishBundle; the checkpoint is loaded once per DoFn instance.
+// ScoreFn scores rows with one checkpoint through model/scoring. Rows are
+// buffered per task and scored length-sorted in batches when a task's buffer
+// holds FlushRows rows and in FinishBundle; the checkpoint is loaded once per
+// DoFn instance.
 type ScoreFn struct {
-	Name      string     // "model" or "compare": tags every Prediction
-	Model     string     // checkpoint directory, local or gs://
-	BatchSize int        // examples per model batch
-	FlushRows int        // rows buffered per task before scoring
-	Tasks     []TaskSpec // tasks to score (each must have a head)
-	Ignore    []string   // tasks whose rows this checkpoint passes over (it has no head for them)
+	Name      string         // "model" or "compare": tags every Prediction
+	Model     string         // checkpoint directory, local or gs://
+	BatchSize int            // examples per model batch; must be positive
+	FlushRows int            // rows buffered per task before scoring; 0 = 16 batches
+	Tasks     []scoring.Task // tasks to score (each must have a head)
+	Ignore    []string       // tasks whose rows this checkpoint passes over (it has no head for them)
 
-	m     Predictor
-	specs map[string]TaskSpec
-	buf   map[string][]pending
-	bt    batcher
+	m     scoring.Predictor
+	specs map[string]scoring.Task
+	buf   map[string]*pending
 }
 
 // Setup loads the checkpoint and checks it has a head for every task.
 func (f *ScoreFn) Setup(ctx context.Context) error {
-	m, meta, err := checkpoint.Load(storage.Dir(ctx, f.Model))
+	if f.BatchSize <= 0 {
+		return fmt.Errorf("score: batch size %d; it must be positive", f.BatchSize)
+	}
+	m, _, err := checkpoint.Load(storage.Dir(ctx, f.Model))
 	if err != nil {
 		return fmt.Errorf("score: loading checkpoint %s: %w", f.Model, err)
 	}
@@ -114,21 +119,20 @@ func (f *ScoreFn) Setup(ctx context.Context) error {
 	for _, h := range m.Heads() {
 		heads[h.Task] = true
 	}
-	_ = meta
-	f.specs = map[string]TaskSpec{}
+	f.specs = map[string]scoring.Task{}
 	for _, t := range f.Tasks {
 		if !heads[t.Name] {
 			return fmt.Errorf("score: checkpoint %s has no head for task %q", f.Model, t.Name)
+		}
+		if err := t.Validate(); err != nil {
+			return err
 		}
 		f.specs[t.Name] = t
 	}
 	m.SetTraining(false)
 	f.m = m
-	f.buf = map[string][]pending{}
-	if f.BatchSize <= 0 {
-		f.BatchSize = 32
-	}
-	if f.FlushRows < f.BatchSize {
+	f.buf = map[string]*pending{}
+	if f.FlushRows == 0 {
 		f.FlushRows = f.BatchSize * 16
 	}
 	return nil
@@ -142,8 +146,14 @@ func (f *ScoreFn) ProcessElement(ctx context.Context, part string, row shards.Ro
 		}
 		return fmt.Errorf("score: example %s is of task %q, which this evaluation does not score", row.ExampleID, row.Task)
 	}
-	f.buf[row.Task] = append(f.buf[row.Task], pending{part: part, row: row})
-	if len(f.buf[row.Task]) >= f.FlushRows {
+	b := f.buf[row.Task]
+	if b == nil {
+		b = &pending{}
+		f.buf[row.Task] = b
+	}
+	b.parts = append(b.parts, part)
+	b.exs = append(b.exs, scoring.Example(row))
+	if len(b.exs) >= f.FlushRows {
 		return f.flush(ctx, row.Task, emit)
 	}
 	return nil
@@ -166,17 +176,17 @@ func (f *ScoreFn) FinishBundle(ctx context.Context, emit func(Prediction)) error
 
 func (f *ScoreFn) flush(ctx context.Context, task string, emit func(Prediction)) error {
 	rows := f.buf[task]
-	if len(rows) == 0 {
+	if rows == nil || len(rows.exs) == 0 {
 		return nil
 	}
 	var toks int64
-	err := f.bt.scoreRows(f.m, f.specs[task], f.Name, rows, f.BatchSize, func(p Prediction) {
+	err := scoreRows(f.m, f.specs[task], f.Name, rows, f.BatchSize, func(p Prediction) {
 		toks += p.Tokens
 		emit(p)
 	})
-	examplesScored.Inc(ctx, int64(len(rows)))
+	examplesScored.Inc(ctx, int64(len(rows.exs)))
 	tokensScored.Inc(ctx, toks)
-	f.buf[task] = rows[:0]
+	rows.parts, rows.exs = rows.parts[:0], rows.exs[:0]
 	return err
 }
 
@@ -187,47 +197,42 @@ func KeyByPart(p Prediction) (string, Prediction) { return p.Key() + "/" + p.Par
 // KeyByTask keys a prediction by model and task, the unit of the metrics.
 func KeyByTask(p Prediction) (string, Prediction) { return p.Key(), p }
 
-// MetricsFn combines predictions into one Acc per key.
+// MetricsFn combines predictions into one scoring.Acc per key.
 type MetricsFn struct {
-	Tasks []TaskSpec
+	Tasks []scoring.Task
 }
 
 // CreateAccumulator returns an empty accumulator; it learns its task from
 // the first prediction added (a CombineFn does not see its key).
-func (f *MetricsFn) CreateAccumulator() Acc { return Acc{} }
+func (f *MetricsFn) CreateAccumulator() scoring.Acc { return scoring.Acc{} }
 
 // AddInput counts one prediction.
-func (f *MetricsFn) AddInput(a Acc, p Prediction) (Acc, error) {
+func (f *MetricsFn) AddInput(a scoring.Acc, p Prediction) (scoring.Acc, error) {
 	if a.Kind == "" {
-		var spec *TaskSpec
-		for i := range f.Tasks {
-			if f.Tasks[i].Name == p.Task {
-				spec = &f.Tasks[i]
-			}
-		}
-		if spec == nil {
+		i := slices.IndexFunc(f.Tasks, func(t scoring.Task) bool { return t.Name == p.Task })
+		if i < 0 {
 			return a, fmt.Errorf("score: no task spec for %q", p.Task)
 		}
 		var err error
-		if a, err = newAcc(*spec); err != nil {
+		if a, err = scoring.NewAcc(f.Tasks[i]); err != nil {
 			return a, err
 		}
 	}
-	err := a.add(p)
+	err := a.Add(p.Prediction)
 	return a, err
 }
 
 // MergeAccumulators adds b's counts into a.
-func (f *MetricsFn) MergeAccumulators(a, b Acc) (Acc, error) {
-	err := a.merge(b)
+func (f *MetricsFn) MergeAccumulators(a, b scoring.Acc) (scoring.Acc, error) {
+	err := a.Merge(b)
 	return a, err
 }
 
 // WritePredictionsFn writes the predictions of one (model, task, shard) as
 // one Parquet file, sorted by example id, atomically.
 type WritePredictionsFn struct {
-	Out   string     // the report directory
-	Tasks []TaskSpec // for the label names
+	Out   string         // the report directory
+	Tasks []scoring.Task // for the label names
 }
 
 // PredictionsPath is where the predictions of one shard of one task go:
@@ -287,9 +292,9 @@ func MetricsPath(out, model, task string) string {
 }
 
 // ProcessElement writes one file.
-func (f *WriteMetricsFn) ProcessElement(ctx context.Context, key string, a Acc) error {
+func (f *WriteMetricsFn) ProcessElement(ctx context.Context, key string, a scoring.Acc) error {
 	model, _, _ := strings.Cut(key, "/")
-	data, err := json.MarshalIndent(a.Result(model), "", "  ")
+	data, err := json.MarshalIndent(TaskMetrics{Model: model, Result: a.Result()}, "", "  ")
 	if err != nil {
 		return err
 	}

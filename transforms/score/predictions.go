@@ -4,6 +4,8 @@ import (
 	"io"
 
 	"github.com/parquet-go/parquet-go"
+
+	"github.com/taskweave/taskweave/model"
 )
 
 // ClassRow is one sequence-classification prediction in Parquet.
@@ -37,7 +39,7 @@ type TokenRow struct {
 
 func writePredictions(w io.Writer, preds []Prediction, labels []string) error {
 	switch preds[0].Kind {
-	case KindClassification:
+	case model.SequenceClassification:
 		rows := make([]ClassRow, len(preds))
 		for i, p := range preds {
 			rows[i] = ClassRow{ExampleID: p.ExampleID, GoldID: p.Gold, PredictedID: p.Pred, Scores: p.Scores, Text: p.Text}
@@ -49,7 +51,7 @@ func writePredictions(w io.Writer, preds []Prediction, labels []string) error {
 			}
 		}
 		return writeRows(w, rows)
-	case KindRegression:
+	case model.SequenceRegression:
 		rows := make([]RegressionRow, len(preds))
 		for i, p := range preds {
 			rows[i] = RegressionRow{ExampleID: p.ExampleID, Gold: p.GoldValue, Predicted: p.PredValue,
