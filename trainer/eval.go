@@ -3,117 +3,108 @@ package trainer
 import (
 	"context"
 	"fmt"
+	"io"
 	"math"
 	"sort"
 
+	"github.com/taskweave/taskweave/io/shards"
 	"github.com/taskweave/taskweave/io/storage"
 	"github.com/taskweave/taskweave/model"
 	"github.com/taskweave/taskweave/model/checkpoint"
-	"github.com/taskweave/taskweave/model/metrics"
+	"github.com/taskweave/taskweave/model/scoring"
 )
 
-// primary is the metric each task type contributes to model selection:
-// accuracy for sentence classification, conlleval entity F1 for IOB token
-// tasks, token accuracy for other tagging (POS, chunk), Pearson for
-// regression.
-func primary(t *taskData) string {
-	switch {
-	case t.kind == model.SequenceClassification:
-		return "accuracy"
-	case t.kind == model.SequenceRegression:
-		return "pearson"
-	case t.scheme == "iob1" || t.scheme == "iob2":
-		return "entity_f1"
-	}
-	return "token_accuracy"
+// Dev evaluation goes through model/scoring, the same path as `taskweave
+// evaluate` (transforms/score) and predict: the same batching, argmax,
+// window stitching and metric per task, so best/ is chosen on the figure the
+// promotion gate later reads. evalBatch examples go into one forward pass;
+// evalPool rows are sorted by length together (a larger pool pads less).
+const (
+	evalBatch = 64
+	evalPool  = 1024
+)
+
+// scoringTask describes t to model/scoring.
+func scoringTask(t *taskData) scoring.Task {
+	return scoring.Task{Name: t.name, Kind: t.kind, Labels: t.labels, TagScheme: t.scheme}
 }
 
 // evalTask scores one task on its evaluation shards.
-func (tr *Trainer) evalTask(ctx context.Context, t *taskData) (map[string]float64, error) {
-	var conf *metrics.Confusion
-	var ents *metrics.Entities
-	var tacc metrics.TokenAccuracy
-	var reg metrics.Regression
-	switch t.kind {
-	case model.SequenceClassification:
-		conf = metrics.NewConfusion(t.numLabels)
-	case model.TokenClassification:
-		if t.scheme == "iob1" || t.scheme == "iob2" {
-			sc, err := metrics.ParseScheme(t.scheme)
-			if err != nil {
-				return nil, err
-			}
-			ents = metrics.NewEntities(sc)
-		}
+func (tr *Trainer) evalTask(ctx context.Context, t *taskData) (scoring.Result, error) {
+	task := scoringTask(t)
+	sc, err := scoring.NewScorer(task)
+	if err != nil {
+		return scoring.Result{}, err
 	}
-	err := evalExamples(ctx, t, tr.bcfg, func(b *model.Batch, ex []example) error {
+	var pool []scoring.Example
+	flush := func() error {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		logits, err := tr.m.Predict(b)
+		err := scoring.Score(tr.m, task, pool, scoring.Options{BatchSize: evalBatch}, func(_ int, p scoring.Prediction) error {
+			return sc.Add(p)
+		})
+		pool = pool[:0]
 		if err != nil {
 			return fmt.Errorf("evaluating %s: %w", t.name, err)
 		}
-		n := t.numLabels
-		switch t.kind {
-		case model.SequenceClassification:
-			for i := range ex {
-				conf.Add(int(ex[i].label), argmax(logits[i*n:(i+1)*n]))
-			}
-		case model.SequenceRegression:
-			for i := range ex {
-				reg.Add(float64(ex[i].target), float64(logits[i]))
-			}
-		case model.TokenClassification:
-			for i, e := range ex {
-				var gold, pred []string
-				for j, l := range e.tokLabels {
-					if l == model.IgnoreIndex {
-						continue
-					}
-					o := (i*b.T + j) * n
-					gold = append(gold, t.labels[l])
-					pred = append(pred, t.labels[argmax(logits[o:o+n])])
-				}
-				if ents != nil {
-					if err := ents.Add(gold, pred); err != nil {
-						return err
-					}
-				} else if err := tacc.Add(gold, pred); err != nil {
-					return err
-				}
-			}
-		}
 		return nil
-	})
-	if err != nil {
-		return nil, err
 	}
-	out := map[string]float64{}
-	switch {
-	case conf != nil:
-		r := conf.Result()
-		out["accuracy"], out["macro_f1"], out["examples"] = r.Accuracy, r.MacroF1, float64(r.Total)
-	case ents != nil:
-		r := ents.Result()
-		out["entity_f1"], out["precision"], out["recall"], out["token_accuracy"], out["sentences"] = r.Micro.F1, r.Micro.Precision, r.Micro.Recall, r.TokenAccuracy, float64(r.Sentences)
-	case t.kind == model.SequenceRegression:
-		r := reg.Result()
-		out["pearson"], out["spearman"], out["mse"] = r.Pearson, r.Spearman, r.MSE
-	default:
-		out["token_accuracy"] = tacc.Result()
+	for _, p := range t.eval {
+		if err := tr.readEvalShard(ctx, t, p, func(r *shards.Row) error {
+			pool = append(pool, scoring.Example(*r))
+			if len(pool) < evalPool {
+				return nil
+			}
+			return flush()
+		}); err != nil {
+			return scoring.Result{}, err
+		}
 	}
-	return out, nil
+	if err := flush(); err != nil {
+		return scoring.Result{}, err
+	}
+	return sc.Result()
 }
 
-func argmax(v []float32) int {
-	best := 0
-	for i, x := range v {
-		if x > v[best] {
-			best = i
+// readEvalShard calls fn with every row of one evaluation shard, after the
+// checks training applies to a row (task, length, vocabulary, label range).
+// Rows stay valid after fn returns (shards.Reader does not reuse them).
+func (tr *Trainer) readEvalShard(ctx context.Context, t *taskData, p string, fn func(*shards.Row) error) error {
+	rd, err := openShard(ctx, p)
+	if err != nil {
+		return err
+	}
+	defer rd.close()
+	for {
+		r, err := rd.next()
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if _, err := toExample(r, t, p, rd.row-1, tr.bcfg.maxLen, tr.bcfg.vocab); err != nil {
+			return err
+		}
+		if t.kind == model.TokenClassification && len(r.WordIDs) != len(r.InputIDs) {
+			return fmt.Errorf("shard %s row %d (example %s): %d word_ids for %d tokens; scoring reads each word at its first subword (re-run preprocessing)",
+				p, rd.row-1, r.ExampleID, len(r.WordIDs), len(r.InputIDs))
+		}
+		if err := fn(r); err != nil {
+			return err
 		}
 	}
-	return best
+}
+
+// metricMap is a result's figures by their scoring names, as metrics.jsonl
+// and summary.json record them.
+func metricMap(r scoring.Result) map[string]float64 {
+	out := map[string]float64{}
+	for _, m := range r.Metrics() {
+		out[m.Name] = m.Value
+	}
+	return out
 }
 
 // evaluate scores every task with an evaluation split, logs, and saves
@@ -132,10 +123,10 @@ func (tr *Trainer) evaluate(ctx context.Context) (bool, error) {
 		if err != nil {
 			return false, err
 		}
-		res[t.name] = r
+		res[t.name] = metricMap(r)
 		names = append(names, t.name)
 		if !t.auxiliary {
-			scores = append(scores, r[primary(t)])
+			scores = append(scores, r.Score)
 		}
 	}
 	if len(res) == 0 {
@@ -160,8 +151,8 @@ func (tr *Trainer) evaluate(ctx context.Context) (bool, error) {
 	sort.Strings(names)
 	line := fmt.Sprintf("step %d eval:", tr.step)
 	for _, n := range names {
-		t := tr.task(n)
-		line += fmt.Sprintf(" %s %s=%.4f", n, primary(t), res[n][primary(t)])
+		pm := scoringTask(tr.task(n)).PrimaryMetric()
+		line += fmt.Sprintf(" %s %s=%.4f", n, pm, res[n][pm])
 	}
 	tr.logf("%s  %s=%.4f (best %.4f at %d)", line, tr.cfg.SelectMetric, score, tr.best, tr.bestStep)
 	return improved, nil
@@ -198,5 +189,5 @@ func (tr *Trainer) aggregate(res map[string]map[string]float64, scores []float64
 	if t == nil || res[t.name] == nil {
 		return 0, fmt.Errorf("select_metric %q: use mean, min, or the name of a task with an evaluation split", tr.cfg.SelectMetric)
 	}
-	return res[t.name][primary(t)], nil
+	return res[t.name][scoringTask(t).PrimaryMetric()], nil
 }

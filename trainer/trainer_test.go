@@ -58,9 +58,12 @@ func synthDataVocab(t *testing.T, nTrain, testVocab int) string {
 				}
 			} else {
 				r.TokenLabels = make([]int32, len(ids))
+				r.WordIDs = make([]int32, len(ids)) // one word per token, as preprocess writes for single-piece words
 				for j := range ids {
+					r.WordIDs[j] = int32(j - 1)
 					switch {
 					case j == 0 || j == len(ids)-1:
+						r.WordIDs[j] = -1
 						r.TokenLabels[j] = -100
 					case ids[j] == 9:
 						r.TokenLabels[j] = 1
