@@ -1,12 +1,14 @@
 package main
 
 // taskweave predict: load a checkpoint through model/checkpoint (ours or an
-// imported Hugging Face one, local or gs:// through io/storage.Dir),
-// tokenize with transforms/wordpiece using the checkpoint's casing, and
-// print each text's label and logits. For token tasks TEXT is split into
-// words at whitespace (as CoNLL data is), each word is scored at its first
-// subword, and words that do not fit in max_seq_len are reported, not
-// silently dropped.
+// imported Hugging Face one, local or gs:// through io/storage.Dir), encode
+// each text exactly as preprocess encodes a record (transforms/align, with
+// the checkpoint's vocabulary, casing and max_seq_len), score through
+// model/scoring as training and evaluate do, and print each text's label and
+// logits. For token tasks TEXT is split into words at whitespace (as CoNLL
+// data is), each word is scored at its first subword, and a text longer than
+// max_seq_len is split into windows on word boundaries and joined back, so
+// every word is scored.
 
 import (
 	"context"
@@ -15,11 +17,15 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strconv"
 	"strings"
 
+	"github.com/taskweave/taskweave/io/corpus"
 	"github.com/taskweave/taskweave/io/storage"
 	"github.com/taskweave/taskweave/model"
 	"github.com/taskweave/taskweave/model/checkpoint"
+	"github.com/taskweave/taskweave/model/scoring"
+	"github.com/taskweave/taskweave/transforms/align"
 	"github.com/taskweave/taskweave/transforms/wordpiece"
 )
 
@@ -49,13 +55,13 @@ func setupPredict(fs *flag.FlagSet) func(ctx context.Context, args []string) err
 // predictText is one text's result; Tokens is set for token tasks, Value
 // for regression.
 type predictText struct {
-	Text      string       `json:"text"`
-	Task      string       `json:"task"`
-	Label     string       `json:"label,omitempty"`
-	Value     *float32     `json:"value,omitempty"`
-	Logits    []float32    `json:"logits,omitempty"`
-	Tokens    []predictTok `json:"tokens,omitempty"`
-	Truncated int          `json:"truncated_words,omitempty"`
+	Text    string       `json:"text"`
+	Task    string       `json:"task"`
+	Label   string       `json:"label,omitempty"`
+	Value   *float32     `json:"value,omitempty"`
+	Logits  []float32    `json:"logits,omitempty"`
+	Tokens  []predictTok `json:"tokens,omitempty"`
+	Windows int          `json:"windows,omitempty"` // windows a long token text was scored in (0 = one)
 }
 
 // predictTok is one word of a token task, scored at its first subword.
@@ -64,6 +70,9 @@ type predictTok struct {
 	Label  string    `json:"label"`
 	Logits []float32 `json:"logits"`
 }
+
+// predictBatch is the number of texts (or windows) per forward pass.
+const predictBatch = 64
 
 func runPredict(ctx context.Context, c predictConfig, texts []string, stdout, stderr io.Writer) error {
 	if c.model == "" {
@@ -92,82 +101,63 @@ func runPredict(ctx context.Context, c predictConfig, texts []string, stdout, st
 	if meta.MaxSeqLen > 0 && meta.MaxSeqLen < maxLen {
 		maxLen = meta.MaxSeqLen
 	}
-	token := head.Kind == model.TokenClassification
+	task := scoring.Task{Name: head.Task, Kind: head.Kind, Labels: info.Labels}
+	enc := align.Task{Name: head.Task, Split: "predict", Type: string(head.Kind), MaxSeqLen: maxLen, LabelIDs: map[string]int32{}}
+	for i, l := range info.Labels {
+		enc.LabelIDs[l] = int32(i)
+	}
 
-	// Encode every text; token tasks keep the position of each word's first subword.
-	var rows [][]int32
-	var firsts [][]int // per text, per word: position or -1
-	var words [][]string
 	results := make([]predictText, len(texts))
+	var exs []scoring.Example
 	for i, text := range texts {
 		results[i] = predictText{Text: text, Task: head.Task}
-		ids := []int32{tok.CLS()}
-		if token {
-			ws := strings.Fields(text)
-			first := make([]int, len(ws))
-			for w, pieces := range tok.EncodeWords(ws) {
-				first[w] = -1
-				if len(pieces) == 0 || len(ids)+len(pieces)+1 > maxLen {
-					if len(pieces) > 0 {
-						results[i].Truncated++
-					}
-					continue
-				}
-				first[w] = len(ids)
-				ids = append(ids, pieces...)
-			}
-			if n := results[i].Truncated; n > 0 {
-				fmt.Fprintf(stderr, "warning: text %d: %d words do not fit in %d tokens and are not scored\n", i+1, n, maxLen)
-			}
-			words, firsts = append(words, ws), append(firsts, first)
-		} else {
-			body := tok.Encode(text)
-			if len(body)+2 > maxLen {
-				fmt.Fprintf(stderr, "warning: text %d: %d tokens, truncated to %d\n", i+1, len(body)+2, maxLen)
-				body = body[:maxLen-2]
-			}
-			ids = append(ids, body...)
+		rec := corpus.Record{File: "TEXT", Line: i + 1, ID: strconv.Itoa(i), Text: text}
+		if head.Kind == model.TokenClassification {
+			rec.Text, rec.Words = "", strings.Fields(text)
 		}
-		rows = append(rows, append(ids, tok.SEP()))
-	}
-	T := 0
-	for _, r := range rows {
-		T = max(T, len(r))
-	}
-	b := &model.Batch{Task: head.Task, B: len(rows), T: T,
-		InputIDs: make([]int32, len(rows)*T), TokenTypeIDs: make([]int32, len(rows)*T), Mask: make([]int32, len(rows)*T)}
-	for i, r := range rows {
-		copy(b.InputIDs[i*T:], r)
-		for j := range r {
-			b.Mask[i*T+j] = 1
+		rows, st, err := align.Align(tok, enc, rec)
+		if err != nil {
+			return fmt.Errorf("text %d: %w", i+1, err)
 		}
-		for j := len(r); j < T; j++ {
-			b.InputIDs[i*T+j] = tok.PAD()
+		if st.Truncated > 0 {
+			fmt.Fprintf(stderr, "warning: text %d is longer than %d tokens and was truncated\n", i+1, maxLen)
+		}
+		if st.Windows > 0 {
+			results[i].Windows = st.Rows
+		}
+		for _, r := range rows {
+			exs = append(exs, scoring.Example(r))
 		}
 	}
-	logits, err := m.Predict(b)
+	var preds []scoring.Prediction
+	err = scoring.Score(m, task, exs, scoring.Options{BatchSize: predictBatch, Logits: true}, func(_ int, p scoring.Prediction) error {
+		preds = append(preds, p)
+		return nil
+	})
 	if err != nil {
 		return err
 	}
-	L := head.NumLabels
-	for i := range results {
+	if preds, err = scoring.StitchAll(preds); err != nil {
+		return err
+	}
+	for _, p := range preds {
+		i, err := strconv.Atoi(p.ExampleID)
+		if err != nil || i < 0 || i >= len(results) {
+			return fmt.Errorf("predict: prediction for unknown text %q", p.ExampleID)
+		}
 		r := &results[i]
-		switch {
-		case token:
-			for w, word := range words[i] {
-				pt := predictTok{Word: word}
-				if p := firsts[i][w]; p >= 0 {
-					pt.Logits = logits[(i*T+p)*L : (i*T+p+1)*L]
-					pt.Label = info.Labels[argmax(pt.Logits)]
-				}
-				r.Tokens = append(r.Tokens, pt)
+		L := task.Outputs()
+		switch head.Kind {
+		case model.TokenClassification:
+			for w, word := range p.Words {
+				r.Tokens = append(r.Tokens, predictTok{Word: word, Label: p.PredTags[w], Logits: p.Logits[w*L : (w+1)*L]})
 			}
-		case head.Kind == model.SequenceRegression:
-			v := logits[i]
+		case model.SequenceRegression:
+			v := p.PredValue
 			r.Value = &v
 		default:
-			r.Logits = logits[i*L : (i+1)*L]
-			r.Label = info.Labels[argmax(r.Logits)]
+			r.Logits = p.Logits
+			r.Label = info.Labels[p.Pred]
 		}
 	}
 	return printPredictions(stdout, results, c.json)
@@ -203,16 +193,6 @@ func pickHead(m *model.Model, meta checkpoint.Meta, task, dir string) (model.Hea
 	return *head, info, nil
 }
 
-func argmax(x []float32) int {
-	best := 0
-	for i, v := range x {
-		if v > x[best] {
-			best = i
-		}
-	}
-	return best
-}
-
 func printPredictions(w io.Writer, results []predictText, asJSON bool) error {
 	if asJSON {
 		enc := json.NewEncoder(w)
@@ -233,10 +213,6 @@ func printPredictions(w io.Writer, results []predictText, asJSON bool) error {
 			}
 			fmt.Fprintf(&sb, "# %s\n", r.Text)
 			for _, t := range r.Tokens {
-				if t.Logits == nil {
-					fmt.Fprintf(&sb, "%s\t-\t(not scored)\n", t.Word)
-					continue
-				}
 				fmt.Fprintf(&sb, "%s\t%s\t%s\n", t.Word, t.Label, formatLogits(t.Logits))
 			}
 		case r.Value != nil:

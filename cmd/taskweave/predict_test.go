@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"flag"
+	"fmt"
 	"math"
 	"os"
 	"path/filepath"
@@ -15,6 +16,7 @@ import (
 	"github.com/taskweave/taskweave/io/storage/gcstest"
 	"github.com/taskweave/taskweave/model"
 	"github.com/taskweave/taskweave/model/checkpoint"
+	"github.com/taskweave/taskweave/model/scoring"
 )
 
 const camphrDir = "../../model/checkpoint/testdata/tiny_bert_camphr_ner"
@@ -176,7 +178,7 @@ func TestPredictSavedCheckpoint(t *testing.T) {
 	for i, ids := range [][]int32{catsIDs, matIDs} {
 		want := alone(t, m, "sentiment", ids)
 		sameLogits(t, rs[i].Text, rs[i].Logits, want)
-		if wl := []string{"negative", "positive"}[argmax(want)]; rs[i].Label != wl {
+		if wl := []string{"negative", "positive"}[scoring.Argmax(want)]; rs[i].Label != wl {
 			t.Errorf("%s: label %s, want %s", rs[i].Text, rs[i].Label, wl)
 		}
 	}
@@ -210,15 +212,37 @@ func TestPredictSavedCheckpoint(t *testing.T) {
 		t.Errorf("regression text output %q, %v", out, err)
 	}
 
-	// max_seq_len 8: [CLS] + 6 pieces + [SEP]; the seventh word does not fit.
+	// max_seq_len 8: [CLS] + 6 pieces + [SEP]. The eight words are split into
+	// windows as preprocess splits a long sentence ([CLS] the cat sat on the
+	// mat [SEP], [CLS] . the [SEP]) and joined back: every word is scored,
+	// the last two in the second window.
 	out, errOut, err := predictCLI(t, "--model", dir, "--task", "pos", "--json", "the cat sat on the mat . the")
 	if err != nil {
 		t.Fatal(err)
 	}
 	rs = decodeResults(t, out)
-	if rs[0].Truncated != 2 || rs[0].Tokens[6].Logits != nil || !strings.Contains(errOut, "2 words do not fit in 8 tokens") {
-		t.Errorf("truncation: %+v, stderr %q", rs[0], errOut)
+	if len(rs) != 1 || rs[0].Windows != 2 || len(rs[0].Tokens) != 8 || errOut != "" {
+		t.Fatalf("windows: %+v, stderr %q", rs, errOut)
 	}
+	w0, w1 := alone(t, m, "pos", []int32{2, 5, 6, 7, 9, 5, 10, 3}), alone(t, m, "pos", []int32{2, 11, 5, 3})
+	for w, tok := range rs[0].Tokens {
+		var want []float32
+		if w < 6 {
+			want = w0[(w+1)*3 : (w+2)*3]
+		} else {
+			want = w1[(w-5)*3 : (w-4)*3]
+		}
+		sameLogits(t, fmt.Sprintf("word %d (%s)", w, tok.Word), tok.Logits, want)
+		if tok.Label != []string{"DET", "NOUN", "VERB"}[scoring.Argmax(want)] {
+			t.Errorf("word %d: label %s for logits %v", w, tok.Label, want)
+		}
+	}
+	// A sentence text longer than max_seq_len is truncated, with a warning.
+	out, errOut, err = predictCLI(t, "--model", dir, "--task", "sentiment", "--json", "the cat sat on the mat . the")
+	if err != nil || !strings.Contains(errOut, "text 1 is longer than 8 tokens and was truncated") {
+		t.Fatalf("truncation: %v, stderr %q", err, errOut)
+	}
+	sameLogits(t, "truncated", decodeResults(t, out)[0].Logits, alone(t, m, "sentiment", []int32{2, 5, 6, 7, 9, 5, 10, 3}))
 }
 
 func TestPredictRefusals(t *testing.T) {

@@ -1,14 +1,18 @@
 // Package align turns corpus records into shard rows for one task: WordPiece
 // ids framed by [CLS]/[SEP], label ids, and for token tasks the label on the
 // first subword of each word (-100 on the other subwords and on specials)
-// with word_ids pointing back at the source words.
+// with word_ids pointing back at the source words. It is the one text →
+// model-input encoder: preprocess writes its rows into shards, and
+// `taskweave predict` encodes its texts through it too, so a text reaches the
+// model the same way in training, evaluation and prediction (model/scoring
+// turns the rows into batches).
 //
 // Nothing is cut silently. A sentence example longer than MaxSeqLen is
 // truncated (longest-first for pairs, as Hugging Face's fast tokenizers do,
 // except at MaxSeqLen 4 where the reference's result is an artefact of
 // cutting one sequence to nothing) and counted in Stats.Truncated. A token sentence longer than MaxSeqLen is
 // split into consecutive windows on word boundaries, each its own row with
-// id "<id>#w<k>" (k from 0) and its own words and word_ids; a single word
+// id "<id>#w<k>" (k from 0, scoring.WindowID) and its own words and word_ids; a single word
 // with more pieces than fit in one window is the only thing split inside a
 // word, its label staying on its very first piece.
 //
@@ -28,18 +32,20 @@ import (
 
 	"github.com/taskweave/taskweave/io/corpus"
 	"github.com/taskweave/taskweave/io/shards"
+	"github.com/taskweave/taskweave/model"
+	"github.com/taskweave/taskweave/model/scoring"
 	"github.com/taskweave/taskweave/transforms/wordpiece"
 )
 
-// Task types.
+// Task types: the model's head kinds, as the manifest spells them.
 const (
-	SequenceClassification = "sequence_classification"
-	SequenceRegression     = "sequence_regression"
-	TokenClassification    = "token_classification"
+	SequenceClassification = string(model.SequenceClassification)
+	SequenceRegression     = string(model.SequenceRegression)
+	TokenClassification    = string(model.TokenClassification)
 )
 
 // Ignore marks a position that no loss or metric scores.
-const Ignore int32 = -100
+const Ignore int32 = model.IgnoreIndex
 
 // Task says how to align the records of one task and split.
 type Task struct {
@@ -311,7 +317,7 @@ func alignTokens(tok *wordpiece.Tokenizer, t Task, rec corpus.Record) ([]shards.
 	}
 	if len(rows) > 1 {
 		for k := range rows {
-			rows[k].ExampleID = rec.ID + "#w" + strconv.Itoa(k)
+			rows[k].ExampleID = scoring.WindowID(rec.ID, k)
 		}
 	}
 	st.Rows = len(rows)
