@@ -12,6 +12,12 @@
 // (stream a local or gs:// shard), WriteFile, Writer.Rows, WithRowGroupRows,
 // ShardName and RelPath (the manifest's relative shard paths), Columns.
 // Subpackage duckcheck reads shards back with DuckDB for independent checks.
+//
+// Shards are untrusted bytes (a disk or bucket can damage them): OpenReader
+// walks the footer's thrift structure and refuses lengths the file cannot
+// hold before parquet-go allocates from them, checks that column chunks lie
+// inside the file, and turns any parquet-go panic into an error matching
+// ErrCorrupt; Open prefixes the path ("<shard>: corrupt Parquet file (…)").
 package shards
 
 // Row is one example in a shard. Column names and meaning are fixed by DESIGN.md.

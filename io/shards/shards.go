@@ -100,12 +100,46 @@ type Reader struct {
 	closer io.Closer // the storage reader when opened by Open
 }
 
-// OpenReader opens a shard for streaming. It checks that the file carries
-// every taskweave column so a wrong file fails here, not mid-training.
-func OpenReader(r io.ReaderAt, size int64) (*Reader, error) {
-	f, err := parquet.OpenFile(r, size)
+// ErrCorrupt marks a file that is not a readable Parquet file: a damaged
+// footer or page, a truncated file, or a file that parquet-go panicked on.
+var ErrCorrupt = errors.New("corrupt Parquet file")
+
+type corruptError struct{ why string }
+
+func (e *corruptError) Error() string   { return "corrupt Parquet file (" + e.why + ")" }
+func (e *corruptError) Is(t error) bool { return t == ErrCorrupt }
+
+func corrupt(format string, a ...any) error { return &corruptError{fmt.Sprintf(format, a...)} }
+
+// recoverCorrupt turns a parquet-go panic into a corrupt-file error: the
+// library trusts offsets and lengths read from the file and can index out of
+// range on damaged metadata. This is the one boundary where shard bytes meet
+// parquet-go, so every caller (the trainer, evaluate) gets an error instead
+// of a crash.
+func recoverCorrupt(err *error) {
+	if r := recover(); r != nil {
+		*err = corrupt("parquet-go: %v", r)
+	}
+}
+
+// OpenReader opens a shard for streaming. It checks the footer's structure
+// before parquet-go allocates from it, that every column chunk lies inside
+// the file, and that the file carries every taskweave column, so a damaged
+// or wrong file fails here, not mid-training. Errors do not name the file:
+// Open (or the caller) adds it.
+func OpenReader(r io.ReaderAt, size int64) (_ *Reader, err error) {
+	if err := checkFooter(r, size); err != nil {
+		return nil, corrupt("%v", err)
+	}
+	defer recoverCorrupt(&err)
+	// The page index and bloom filters are for seeking and filtering, which
+	// shards never do: skipping them leaves fewer structures to trust.
+	f, err := parquet.OpenFile(r, size, parquet.SkipPageIndex(true), parquet.SkipBloomFilters(true))
 	if err != nil {
-		return nil, fmt.Errorf("shards: not a readable Parquet file: %w", err)
+		return nil, corrupt("%v", err)
+	}
+	if err := checkChunks(f, size); err != nil {
+		return nil, err
 	}
 	have := map[string]bool{}
 	for _, fld := range f.Schema().Fields() {
@@ -123,8 +157,48 @@ func OpenReader(r io.ReaderAt, size int64) (*Reader, error) {
 	return &Reader{f: f, pr: parquet.NewGenericReader[Row](f)}, nil
 }
 
+// checkChunks checks the footer's row counts and that every column chunk's
+// bytes lie inside the file.
+func checkChunks(f *parquet.File, size int64) error {
+	md := f.Metadata()
+	if md.NumRows < 0 {
+		return corrupt("footer claims %d rows", md.NumRows)
+	}
+	var rows int64
+	for i, rg := range md.RowGroups {
+		if rg.NumRows < 0 || rg.NumRows > md.NumRows-rows {
+			return corrupt("row group %d claims %d rows; the footer's total is %d", i, rg.NumRows, md.NumRows)
+		}
+		rows += rg.NumRows
+		for j, c := range rg.Columns {
+			m := c.MetaData
+			start := m.DataPageOffset
+			if m.DictionaryPageOffset > 0 && m.DictionaryPageOffset < start {
+				start = m.DictionaryPageOffset
+			}
+			if start < 4 || m.TotalCompressedSize < 0 || m.TotalCompressedSize > size-start {
+				return corrupt("row group %d, column %d: bytes %d..+%d lie outside the %d-byte file", i, j, start, m.TotalCompressedSize, size)
+			}
+			if m.TotalUncompressedSize < 0 || m.TotalUncompressedSize > maxChunkBytes {
+				return corrupt("row group %d, column %d claims %d uncompressed bytes (limit %d)", i, j, m.TotalUncompressedSize, int64(maxChunkBytes))
+			}
+		}
+	}
+	if rows != md.NumRows {
+		return corrupt("row groups hold %d rows; the footer's total is %d", rows, md.NumRows)
+	}
+	return nil
+}
+
+// maxChunkBytes bounds one column chunk once decompressed. A row group holds
+// at most RowGroupRows examples of at most a few thousand tokens each, far
+// below this; a larger claim is damage.
+const maxChunkBytes = 1 << 30
+
 // Open opens the shard at p (local or gs://) for streaming; gs:// objects are
 // read with ranged requests, never downloaded whole. Close releases both.
+// Errors name p; a damaged file's error matches ErrCorrupt and reads
+// "<p>: corrupt Parquet file (…)".
 func Open(ctx context.Context, p string) (*Reader, error) {
 	ra, err := storage.OpenAt(ctx, p)
 	if err != nil {
@@ -133,10 +207,18 @@ func Open(ctx context.Context, p string) (*Reader, error) {
 	r, err := OpenReader(ra, ra.Size())
 	if err != nil {
 		ra.Close()
-		return nil, fmt.Errorf("%s: %w", p, err)
+		return nil, fmt.Errorf("%s: %w%s", p, err, rerun(err))
 	}
 	r.closer = ra
 	return r, nil
+}
+
+// rerun is the fix for a damaged shard.
+func rerun(err error) string {
+	if errors.Is(err, ErrCorrupt) {
+		return "; delete it and re-run preprocess to rewrite it"
+	}
+	return ""
 }
 
 // NumRows returns the number of rows in the shard.
@@ -146,9 +228,10 @@ func (r *Reader) NumRows() int64 { return r.f.NumRows() }
 // (possibly with n > 0) after the last row. Rows returned by earlier calls
 // stay valid: buf's elements are reset first, so their slices are never
 // handed back to the decoder for reuse.
-func (r *Reader) Read(buf []Row) (int, error) {
+func (r *Reader) Read(buf []Row) (n int, err error) {
 	clear(buf)
-	n, err := r.pr.Read(buf)
+	defer recoverCorrupt(&err)
+	n, err = r.pr.Read(buf)
 	if err != nil && !errors.Is(err, io.EOF) {
 		return n, fmt.Errorf("shards: reading rows: %w", err)
 	}
@@ -173,7 +256,9 @@ func ReadAll(ctx context.Context, p string) ([]Row, error) {
 		return nil, err
 	}
 	defer r.Close()
-	rows := make([]Row, 0, r.NumRows())
+	// The footer's row count is only a hint: a damaged one must not size
+	// an allocation.
+	rows := make([]Row, 0, min(r.NumRows(), 1<<16))
 	buf := make([]Row, 256)
 	for {
 		n, err := r.Read(buf)
@@ -182,7 +267,7 @@ func ReadAll(ctx context.Context, p string) ([]Row, error) {
 			break
 		}
 		if err != nil {
-			return nil, fmt.Errorf("%s: %w", p, err)
+			return nil, fmt.Errorf("%s: %w%s", p, err, rerun(err))
 		}
 	}
 	if int64(len(rows)) != r.NumRows() {

@@ -246,8 +246,8 @@ func TestOpenReaderRejectsOtherFiles(t *testing.T) {
 		data []byte
 		want string
 	}{
-		{"not parquet", []byte("task\tsplit\nner\ttrain\n"), "not a readable Parquet file"},
-		{"truncated", write(t, makeRows(10, 5))[:200], "not a readable Parquet file"},
+		{"not parquet", []byte("task\tsplit\nner\ttrain\n"), "corrupt Parquet file (no PAR1 magic"},
+		{"truncated", write(t, makeRows(10, 5))[:200], "corrupt Parquet file (no PAR1 magic"},
 		{"other schema", buf.Bytes(), "lacks column(s) task, split"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
