@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"hash"
 	"io"
+	"math"
 	"os"
 	"slices"
 	"strings"
@@ -307,11 +308,9 @@ func loadOwn(fs FS, where string, raw []byte, opt Options) (*model.Model, Meta, 
 	for _, h := range sec.Heads {
 		heads = append(heads, model.HeadSpec{Task: h.Task, Kind: model.HeadKind(h.Kind), NumLabels: h.NumLabels, Layer: h.Layer})
 	}
-	m, err := model.New(c.Config, heads, 0)
-	if err != nil {
-		return nil, Meta{}, fmt.Errorf("checkpoint %s: %s: %w", where, ConfigFile, err)
-	}
 
+	// The weights are read before the model is built, so that config.json's
+	// sizes can be checked against them before model.New allocates.
 	h := sha256.New()
 	r, err := fs.Open(WeightsFile)
 	if err != nil {
@@ -324,6 +323,13 @@ func loadOwn(fs FS, where string, raw []byte, opt Options) (*model.Model, Meta, 
 	}
 	if err := check(WeightsFile, h); err != nil {
 		return nil, Meta{}, err
+	}
+	if err := checkSizes(c.Config, tensors, where, where+"/"+WeightsFile); err != nil {
+		return nil, Meta{}, err
+	}
+	m, err := model.New(c.Config, heads, 0)
+	if err != nil {
+		return nil, Meta{}, fmt.Errorf("checkpoint %s: %s: %w", where, ConfigFile, err)
 	}
 	named := map[string]*Tensor{}
 	for _, t := range tensors {
@@ -390,6 +396,14 @@ func assign(m *model.Model, tensors map[string]*Tensor, file string, optional ma
 		if t.Data == nil {
 			return fmt.Errorf("%s: tensor %s has dtype %s; it must be a float tensor (F32, F16, BF16 or F64)", file, t.Name, t.DType)
 		}
+		// A NaN or Inf weight makes every prediction NaN, which argmax
+		// turns into class 0: the model would be scored (and promoted) as
+		// if it were sound.
+		for i, v := range t.Data {
+			if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
+				return fmt.Errorf("%s: tensor %s holds %g at element %d (of %d): the weights are damaged or training diverged; load an earlier checkpoint", file, t.Name, v, i, len(t.Data))
+			}
+		}
 		copy(p.W, t.Data)
 	}
 	if len(missing) > 0 {
@@ -404,6 +418,28 @@ func assign(m *model.Model, tensors map[string]*Tensor, file string, optional ma
 	if len(unknown) > 0 {
 		slices.Sort(unknown)
 		return fmt.Errorf("%s: %d tensors have no place in the model: %s; if they are expected (other heads), list them in Options.IgnoreTensors", file, len(unknown), strings.Join(unknown[:min(len(unknown), 5)], ", "))
+	}
+	return nil
+}
+
+// checkSizes refuses a config.json whose sizes imply more encoder weights
+// than the weights file holds, before model.New allocates them: a
+// vocab_size of 2e9 or 100,000 layers would otherwise end in a fatal
+// out-of-memory instead of the shape error assign gives. The pooler is left
+// out (token models may lack one); heads are small and checked by assign.
+func checkSizes(c model.Config, tensors []*Tensor, where, file string) error {
+	if err := c.Validate(); err != nil {
+		return fmt.Errorf("checkpoint %s: %s: %w", where, ConfigFile, err)
+	}
+	H, I := float64(c.HiddenSize), float64(c.IntermediateSize)
+	layer := 4*(H*H+H) + (H*I + I) + (I*H + H) + 4*H
+	need := (float64(c.VocabSize)+float64(c.MaxPositionEmbeddings)+float64(c.TypeVocabSize)+2)*H + float64(c.NumHiddenLayers)*layer
+	var have float64
+	for _, t := range tensors {
+		have += float64(len(t.Data))
+	}
+	if need > have {
+		return fmt.Errorf("checkpoint %s: %s (%s) describes an encoder of %.4g weights but %s holds %.4g: the config and the weights do not belong together, or config.json is damaged; fix its sizes", where, ConfigFile, cfgSummary(c), need, file, have)
 	}
 	return nil
 }

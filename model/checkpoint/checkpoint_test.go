@@ -40,7 +40,7 @@ type memFile struct {
 
 func (f *memFile) Close() error { f.fs[f.name] = f.Bytes(); return nil }
 
-func tinyModel(t *testing.T) (*model.Model, Meta) {
+func tinyModel(t testing.TB) (*model.Model, Meta) {
 	t.Helper()
 	cfg := model.Config{VocabSize: 12, HiddenSize: 8, NumHiddenLayers: 2, NumAttentionHeads: 2, IntermediateSize: 16,
 		MaxPositionEmbeddings: 20, TypeVocabSize: 2, LayerNormEps: 1e-12, HiddenDropoutProb: 0.1, AttentionProbsDropoutProb: 0.1, HiddenAct: "gelu"}

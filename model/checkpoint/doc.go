@@ -22,8 +22,8 @@
 // Load also imports Hugging Face BertModel, BertForSequenceClassification
 // and BertForTokenClassification directories: model.safetensors (F32, F16,
 // BF16, F64; read with this package's own reader) or pytorch_model.bin
-// (through github.com/nlpodyssey/gopickle, which unpickles without running
-// Python), with or without the "bert." prefix, with the old LayerNorm
+// (the zip format and the legacy pickle one, through
+// github.com/nlpodyssey/gopickle's unpickler, which runs no Python), with or without the "bert." prefix, with the old LayerNorm
 // gamma/beta names, ignoring the position_ids buffer. classifier.* becomes
 // the head of one task named by Options.TaskName or after the directory,
 // labelled from id2label. Refused with a message naming the tensor or file
@@ -33,6 +33,17 @@
 // (unless listed in Options.IgnoreTensors), and a vocab.txt whose length
 // differs from vocab_size (a longer one is accepted, truncated and warned,
 // with Options.AllowVocabTruncation).
+//
+// Every byte is untrusted. Sizes read from a file are checked before they
+// size an allocation: safetensors tensors are read in chunks (memory grows
+// with the bytes present, so a header claiming 10^12 elements fails as
+// truncated), config.json's sizes are checked against the weights file
+// before model.New (vocab_size 2e9 or 100,000 layers fail with a message,
+// not an out-of-memory), pytorch_model.bin's container is checked (empty,
+// tar, not a zip or pickle), its pickles are scanned for lengths the bytes
+// cannot hold before gopickle reads them, and each storage's size is checked
+// against its bytes. Weights that are NaN or ±Inf are refused naming the
+// tensor and element. Fuzz targets cover each parser (fuzz_test.go).
 //
 // Additions to docs/architecture.md's contract: LoadWith and Options,
 // Meta.Task, ReadSafetensors/WriteSafetensors and Tensor, JSON tags on

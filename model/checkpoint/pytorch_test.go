@@ -2,9 +2,15 @@ package checkpoint
 
 import (
 	"encoding/json"
+	"fmt"
 	"math"
 	"os"
+	"path/filepath"
+	"strings"
 	"testing"
+	"time"
+
+	"github.com/taskweave/taskweave/internal/hostile"
 )
 
 // TestReadPytorchViews reads a torch.save'd state_dict of strided views and
@@ -95,4 +101,83 @@ func TestPytorchMatchesSafetensors(t *testing.T) {
 	if compared != 23 {
 		t.Errorf("compared %d tensors, want 23", compared)
 	}
+}
+
+// TestReadPytorchLegacy reads the legacy (pre-1.6) layout written by
+// testdata/gen_legacy.py: a float32 storage shared by a tensor and its
+// transpose, and a float64 one.
+func TestReadPytorchLegacy(t *testing.T) {
+	ts, err := readPytorch("testdata/legacy.bin", "legacy.bin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string][]float32{"w": {1, 2, 3, 4, 5, 6}, "wt": {1, 4, 2, 5, 3, 6}, "b": {0.5, -0.25}}
+	if len(ts) != len(want) {
+		t.Fatalf("%d tensors, want %d", len(ts), len(want))
+	}
+	for _, got := range ts {
+		if fmt.Sprint(got.Data) != fmt.Sprint(want[got.Name]) {
+			t.Errorf("%s = %v, want %v", got.Name, got.Data, want[got.Name])
+		}
+	}
+}
+
+// TestReadPytorchHostile: an empty file hung forever in gopickle (its tar
+// probe loops on EOF), a truncated zip said "unsupported persistent ID", and
+// a storage claiming 10^12 elements was allocated before its bytes were
+// read. Each must now fail fast, within a small allocation, naming the file.
+func TestReadPytorchHostile(t *testing.T) {
+	views, err := os.ReadFile("testdata/views.bin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	legacy, err := os.ReadFile("testdata/legacy.bin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tarHead := make([]byte, 1024)
+	copy(tarHead[257:], "ustar")
+	hugeString := append([]byte{0x80, 0x02, 'X', 0xff, 0xff, 0xff, 0x7f}, "abc"...)
+	for _, tc := range []struct {
+		name string
+		data []byte
+		want string
+	}{
+		{"empty", nil, "is empty (0 bytes)"},
+		{"truncated zip", views[:len(views)/2], "not a readable zip archive"},
+		{"truncated zip header", views[:3], "is not a PyTorch file"},
+		{"truncated legacy", legacy[:len(legacy)-20], "truncated or damaged"},
+		{"legacy pickle only", legacy[:100], "truncated or damaged"},
+		{"tar", tarHead, "is a tar archive"},
+		{"text", []byte("version https://git-lfs.github.com/spec/v1\n"), "is not a PyTorch file"},
+		{"2 GiB string", hugeString, "an argument of 2147483647 bytes"},
+		{"zip storage claims 1e12", readFile(t, "testdata/claim_zip.bin"), "claims 1000000000000 elements"},
+		{"legacy storage claims 1e12", readFile(t, "testdata/claim_legacy.bin"), "claims 1000000000000 elements"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := filepath.Join(t.TempDir(), "pytorch_model.bin")
+			if err := os.WriteFile(p, tc.data, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			out, problem := hostile.Run(hostile.Limits{Time: 5 * time.Second, Alloc: 32 << 20}, func() error {
+				_, err := readPytorch(p, "ckpt/pytorch_model.bin")
+				return err
+			})
+			if problem != nil {
+				t.Fatal(problem)
+			}
+			if out.Err == nil || !strings.HasPrefix(out.Err.Error(), "ckpt/pytorch_model.bin") || !strings.Contains(out.Err.Error(), tc.want) {
+				t.Fatalf("error = %v; want one naming ckpt/pytorch_model.bin and containing %q", out.Err, tc.want)
+			}
+		})
+	}
+}
+
+func readFile(t *testing.T, p string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }

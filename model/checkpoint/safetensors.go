@@ -100,7 +100,7 @@ func ReadSafetensors(r io.Reader, name string) (tensors []*Tensor, metadata map[
 		return entries[i].DataOffsets[1] < entries[j].DataOffsets[1]
 	})
 	var pos int64
-	buf := make([]byte, 0, 1<<16)
+	buf := make([]byte, readChunk)
 	for _, e := range entries {
 		size, ok := dtypeSize[e.DType]
 		if !ok {
@@ -108,8 +108,8 @@ func ReadSafetensors(r io.Reader, name string) (tensors []*Tensor, metadata map[
 		}
 		n := int64(1)
 		for _, d := range e.Shape {
-			if d < 0 {
-				return nil, nil, fmt.Errorf("%s: tensor %q has a negative dimension in shape %v", name, e.name, e.Shape)
+			if d < 0 || (d > 0 && n > math.MaxInt64/int64(size)/int64(d)) {
+				return nil, nil, fmt.Errorf("%s: tensor %q has shape %v: a negative dimension, or more bytes than a file can hold", name, e.name, e.Shape)
 			}
 			n *= int64(d)
 		}
@@ -121,19 +121,35 @@ func ReadSafetensors(r io.Reader, name string) (tensors []*Tensor, metadata map[
 		if end-start != n*int64(size) {
 			return nil, nil, fmt.Errorf("%s: tensor %q: data_offsets [%d, %d] hold %d bytes, but %s %v needs %d", name, e.name, start, end, end-start, e.DType, e.Shape, n*int64(size))
 		}
-		if int64(cap(buf)) < end-start {
-			buf = make([]byte, end-start)
-		}
-		b := buf[:end-start]
-		if _, err := io.ReadFull(br, b); err != nil {
-			return nil, nil, fmt.Errorf("%s: reading tensor %q (bytes %d..%d of the data buffer): %w (file truncated?)", name, e.name, start, end, err)
-		}
-		pos = end
+		// The header's sizes are claims: read and decode in chunks, so memory
+		// grows with the bytes actually present and a header claiming 10^12
+		// elements over a small file fails as truncated instead of
+		// allocating terabytes.
 		t := &Tensor{Name: e.name, DType: e.DType, Shape: append([]int{}, e.Shape...)}
 		if t.Shape == nil {
 			t.Shape = []int{}
 		}
-		t.Data = decodeFloats(e.DType, b)
+		if isFloat(e.DType) {
+			t.Data = make([]float32, 0, min(n, readChunk/int64(size)))
+		}
+		for off := start; off < end; {
+			b := buf[:min(int64(len(buf)), end-off)]
+			if _, err := io.ReadFull(br, b); err != nil {
+				return nil, nil, fmt.Errorf("%s: reading tensor %q (bytes %d..%d of the data buffer): %w (file truncated?)", name, e.name, start, end, err)
+			}
+			if t.Data != nil {
+				// Grow by doubling (up to n) so that a large tensor is copied
+				// O(1) times on average.
+				if k := len(b) / size; cap(t.Data)-len(t.Data) < k {
+					grown := make([]float32, len(t.Data), min(n, max(2*int64(cap(t.Data)), int64(len(t.Data)+k))))
+					copy(grown, t.Data)
+					t.Data = grown
+				}
+				t.Data = appendFloats(t.Data, e.DType, b)
+			}
+			off += int64(len(b))
+		}
+		pos = end
 		tensors = append(tensors, t)
 	}
 	// Trailing bytes would mean the header does not describe the file.
@@ -143,37 +159,37 @@ func ReadSafetensors(r io.Reader, name string) (tensors []*Tensor, metadata map[
 	return tensors, metadata, nil
 }
 
-// decodeFloats converts little-endian floating-point bytes to float32; it
-// returns nil for non-float dtypes.
-func decodeFloats(dtype string, b []byte) []float32 {
+// readChunk is how many bytes of tensor data are read at a time.
+const readChunk = 1 << 20
+
+func isFloat(dtype string) bool {
+	return dtype == "F32" || dtype == "F64" || dtype == "BF16" || dtype == "F16"
+}
+
+// appendFloats converts little-endian floating-point bytes to float32 and
+// appends them to out; it returns out unchanged for non-float dtypes. b
+// holds whole elements (readChunk is a multiple of every dtype's size).
+func appendFloats(out []float32, dtype string, b []byte) []float32 {
 	switch dtype {
 	case "F32":
-		out := make([]float32, len(b)/4)
-		for i := range out {
-			out[i] = math.Float32frombits(binary.LittleEndian.Uint32(b[4*i:]))
+		for i := 0; i+4 <= len(b); i += 4 {
+			out = append(out, math.Float32frombits(binary.LittleEndian.Uint32(b[i:])))
 		}
-		return out
 	case "F64":
-		out := make([]float32, len(b)/8)
-		for i := range out {
-			out[i] = float32(math.Float64frombits(binary.LittleEndian.Uint64(b[8*i:])))
+		for i := 0; i+8 <= len(b); i += 8 {
+			out = append(out, float32(math.Float64frombits(binary.LittleEndian.Uint64(b[i:]))))
 		}
-		return out
 	case "BF16":
 		// bfloat16 is the top half of a float32.
-		out := make([]float32, len(b)/2)
-		for i := range out {
-			out[i] = math.Float32frombits(uint32(binary.LittleEndian.Uint16(b[2*i:])) << 16)
+		for i := 0; i+2 <= len(b); i += 2 {
+			out = append(out, math.Float32frombits(uint32(binary.LittleEndian.Uint16(b[i:]))<<16))
 		}
-		return out
 	case "F16":
-		out := make([]float32, len(b)/2)
-		for i := range out {
-			out[i] = halfToFloat(binary.LittleEndian.Uint16(b[2*i:]))
+		for i := 0; i+2 <= len(b); i += 2 {
+			out = append(out, halfToFloat(binary.LittleEndian.Uint16(b[i:])))
 		}
-		return out
 	}
-	return nil
+	return out
 }
 
 // halfToFloat widens an IEEE 754 binary16 value exactly.
