@@ -6,15 +6,20 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"slices"
+	"strconv"
 	"strings"
 )
 
 // jsonlReader reads one JSON object per line: {"text": …, "label": …} for
 // sentence tasks, {"tokens": […], "tags": […]} for token tasks (TokenLevel),
-// keys configurable. Labels and tags may be strings or numbers; a number
-// keeps its literal spelling ("1", "0.25") so that regression targets and
-// integer class ids survive unchanged.
+// keys configurable. Labels and tags may be strings or numbers. A number is
+// canonicalised to the shortest spelling of its float64 value, so 1, 1.0 and
+// 1e0 are one class "1" and a regression target keeps its exact value; a
+// number outside float64's range (1e400) is rejected. A string is kept as
+// written ("1.0" in quotes is its own class). A line where any key appears
+// twice is rejected: which value counts would depend on the JSON reader.
 type jsonlReader struct {
 	r *Reader
 }
@@ -63,6 +68,9 @@ func (j *jsonlReader) parse(line []byte) (Record, string) {
 	var obj map[string]json.RawMessage
 	if err := json.Unmarshal(line, &obj); err != nil {
 		return rec, jsonProblem(err, len(line))
+	}
+	if k, ok := duplicateKey(line); ok {
+		return rec, fmt.Sprintf("key %q appears twice in one object; which value counts would depend on the JSON reader, so remove one of them", k)
 	}
 	keys := func() string {
 		var ks []string
@@ -174,10 +182,13 @@ func (j *jsonlReader) parse(line []byte) (Record, string) {
 	if !ok {
 		return rec, fmt.Sprintf("label key %q must be a string or a number, found %s", k, clip(v))
 	}
-	if strings.TrimSpace(label) == "" {
+	var why string
+	if rec.Label, why = canonicalLabel(fmt.Sprintf("label key %q", k), v, label); why != "" {
+		return rec, why
+	}
+	if strings.TrimSpace(rec.Label) == "" {
 		return rec, fmt.Sprintf("label key %q is empty; give the label, or read the file as unlabeled", k)
 	}
-	rec.Label = label
 	return rec, ""
 }
 
@@ -220,9 +231,79 @@ func stringList(k string, v json.RawMessage, numbersOK bool) ([]string, string) 
 			}
 			return nil, fmt.Sprintf("item %d of %q must be %s, found %s", i+1, k, want, clip(it))
 		}
+		if numbersOK {
+			var why string
+			if s, why = canonicalLabel(fmt.Sprintf("item %d of %q", i+1, k), it, s); why != "" {
+				return nil, why
+			}
+		}
 		out[i] = s
 	}
 	return out, ""
+}
+
+// canonicalLabel returns a numeric label's canonical spelling (the
+// shortest that parses back to the same float64, "-0" as "0"), or why it
+// cannot be one; string labels (v starts with a quote) pass unchanged. what
+// names the value in the message.
+func canonicalLabel(what string, v json.RawMessage, s string) (string, string) {
+	if len(v) == 0 || v[0] == '"' {
+		return s, ""
+	}
+	f, err := strconv.ParseFloat(s, 64)
+	if err != nil || math.IsInf(f, 0) || math.IsNaN(f) {
+		return "", fmt.Sprintf("%s is the number %s, outside the float64 range; write the label as a string, or fix the value", what, clip(v))
+	}
+	if f == 0 {
+		f = 0 // -0 and 0 are one class
+	}
+	return strconv.FormatFloat(f, 'g', -1, 64), ""
+}
+
+// duplicateKey reports the first key that appears twice in one object of
+// line (at any depth). encoding/json keeps the last value silently.
+func duplicateKey(line []byte) (string, bool) {
+	type frame struct {
+		keys    map[string]bool // nil for an array
+		wantKey bool
+	}
+	var stack []frame
+	dec := json.NewDecoder(bytes.NewReader(line))
+	for {
+		tok, err := dec.Token()
+		if err != nil {
+			return "", false
+		}
+		if n := len(stack); n > 0 && stack[n-1].wantKey {
+			if tok == json.Delim('}') {
+				stack = stack[:n-1]
+			} else {
+				k, _ := tok.(string)
+				if stack[n-1].keys[k] {
+					return k, true
+				}
+				stack[n-1].keys[k], stack[n-1].wantKey = true, false
+				continue
+			}
+		} else {
+			switch tok {
+			case json.Delim('{'):
+				stack = append(stack, frame{keys: map[string]bool{}, wantKey: true})
+				continue
+			case json.Delim('['):
+				stack = append(stack, frame{})
+				continue
+			case json.Delim(']'):
+				stack = stack[:len(stack)-1]
+			}
+		}
+		// A value is complete: its object wants the next key.
+		if n := len(stack); n == 0 {
+			return "", false
+		} else if stack[n-1].keys != nil {
+			stack[n-1].wantKey = true
+		}
+	}
 }
 
 func clip(v json.RawMessage) string {

@@ -346,6 +346,36 @@ func TestJSONL(t *testing.T) {
 				`rej 7 word 2 ("b"): tag "X-PER" is not O, B-<type> or I-<type> as iob2 requires; fix the tag or set the task's tag scheme to none`,
 				`rej 8 no "tags" key with a value (keys found: "tokens"); add it, or name the right key in the task config`,
 				"rec 9 train.jsonl:9 z/O"}},
+		// Before: a duplicate key silently kept its last value, and 1, 1.0
+		// and 1e400 became three classes.
+		{"duplicate keys are rejected; numeric labels canonicalised", sent,
+			`{"text": "a", "label": 1, "label": 0}` + "\n" +
+				`{"text": "b", "text": "c", "label": 1}` + "\n" +
+				`{"text": "n", "meta": [{"x": 1, "x": 2}], "label": 1}` + "\n" +
+				`{"text": "d", "label": 1.0}` + "\n" +
+				`{"text": "e", "label": 1e0}` + "\n" +
+				`{"text": "f", "label": 1e400}` + "\n" +
+				`{"text": "g", "label": -0.0}` + "\n" +
+				`{"text": "h", "label": "1.0"}` + "\n" +
+				`{"text": "i", "label": 0.10}` + "\n" +
+				`{"text": "j", "label": 1, "meta": {"label": 2}}`,
+			[]string{`rej 1 key "label" appears twice in one object; which value counts would depend on the JSON reader, so remove one of them`,
+				`rej 2 key "text" appears twice in one object; which value counts would depend on the JSON reader, so remove one of them`,
+				`rej 3 key "x" appears twice in one object; which value counts would depend on the JSON reader, so remove one of them`,
+				`rec 4 train.jsonl:4 "d" "" "1"`,
+				`rec 5 train.jsonl:5 "e" "" "1"`,
+				`rej 6 label key "label" is the number 1e400, outside the float64 range; write the label as a string, or fix the value`,
+				`rec 7 train.jsonl:7 "g" "" "0"`,
+				`rec 8 train.jsonl:8 "h" "" "1.0"`,
+				`rec 9 train.jsonl:9 "i" "" "0.1"`,
+				`rec 10 train.jsonl:10 "j" "" "1"`}},
+		{"token records: numeric tags canonicalised", Options{Format: JSONL, TokenLevel: true},
+			`{"tokens": ["a", "b"], "tags": [2.0, 1e400]}` + "\n" +
+				`{"tokens": ["a", "b"], "tags": [2.0, 0]}` + "\n" +
+				`{"tokens": ["a"], "tokens": ["b"], "tags": [0]}`,
+			[]string{`rej 1 item 2 of "tags" is the number 1e400, outside the float64 range; write the label as a string, or fix the value`,
+				"rec 2 train.jsonl:2 a/2 b/0",
+				`rej 3 key "tokens" appears twice in one object; which value counts would depend on the JSON reader, so remove one of them`}},
 		{"unlabeled token records", Options{Format: JSONL, TokenLevel: true, Unlabeled: true},
 			`{"tokens": ["a"]}`,
 			[]string{"rec 1 train.jsonl:1 a"}},
