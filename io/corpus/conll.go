@@ -19,6 +19,7 @@ type sentence struct {
 	badLine     int
 	badReason   string
 	id          string // CoNLL-U sent_id
+	loose       int    // I-X tags starting a chunk (iob2), for Record.LooseIOB2
 }
 
 func (s *sentence) started() bool { return s.start > 0 }
@@ -80,6 +81,7 @@ func (r *Reader) finish(s *sentence) (Record, *Rejection, error) {
 			s.fail(s.wordLines[i], "token %d (%q): %s", i+1, s.words[i], why)
 		} else {
 			r.stats.LooseIOB2 += loose
+			s.loose = loose
 		}
 	}
 	if s.badReason != "" {
@@ -89,7 +91,7 @@ func (r *Reader) finish(s *sentence) (Record, *Rejection, error) {
 		}
 		return Record{}, rej, nil
 	}
-	rec := Record{File: r.file, Line: s.start, ID: id, Words: s.words}
+	rec := Record{File: r.file, Line: s.start, ID: id, Words: s.words, LooseIOB2: s.loose}
 	if !r.opt.Unlabeled {
 		rec.Tags = s.tags
 	}

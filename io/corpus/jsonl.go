@@ -145,7 +145,7 @@ func (j *jsonlReader) parse(line []byte) (Record, string) {
 			return rec, fmt.Sprintf("word %d (%q): %s", i+1, words[i], why)
 		}
 		j.r.stats.LooseIOB2 += loose
-		rec.Tags = tags
+		rec.Tags, rec.LooseIOB2 = tags, loose
 		return rec, ""
 	}
 

@@ -37,6 +37,10 @@ type Record struct {
 	Label string   `json:"label,omitempty"` // "" for unlabeled (test) data
 	Words []string `json:"words,omitempty"`
 	Tags  []string `json:"tags,omitempty"`
+	// LooseIOB2 counts the record's I-X tags that start a chunk under iob2
+	// (after O or another type): kept, read as chunk starts as conlleval
+	// does, and reported per split by preprocess and evaluate.
+	LooseIOB2 int `json:"loose_iob2,omitempty"`
 }
 
 // Rejection is a record that failed validation. Raw holds the offending

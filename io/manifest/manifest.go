@@ -88,13 +88,17 @@ type Task struct {
 
 // Split holds the counts and files of one task's split.
 type Split struct {
-	Examples  int64    `json:"examples"`  // rows in the shards (windows count separately)
-	Tokens    int64    `json:"tokens"`    // WordPiece tokens including [CLS]/[SEP]
-	Truncated int64    `json:"truncated"` // sentence examples cut to max_seq_len
-	Windows   int64    `json:"windows"`   // extra rows from token sentences split into windows
-	Rejected  int64    `json:"rejected"`  // records sent to rejected/<task>.jsonl
-	Sources   []string `json:"sources"`   // input files as given
-	Shards    []string `json:"shards"`    // relative to the manifest's directory, slash-separated
+	Examples  int64 `json:"examples"`  // rows in the shards (windows count separately)
+	Tokens    int64 `json:"tokens"`    // WordPiece tokens including [CLS]/[SEP]
+	Truncated int64 `json:"truncated"` // sentence examples cut to max_seq_len
+	Windows   int64 `json:"windows"`   // extra rows from token sentences split into windows
+	Rejected  int64 `json:"rejected"`  // records sent to rejected/<task>.jsonl
+	// LooseIOB2 counts I-X tags that start a chunk (after O or another
+	// type) in an iob2 task's encoded records: kept and read as chunk
+	// starts, as conlleval does, but counted so the annotation noise shows.
+	LooseIOB2 int64    `json:"loose_iob2"`
+	Sources   []string `json:"sources"` // input files as given
+	Shards    []string `json:"shards"`  // relative to the manifest's directory, slash-separated
 }
 
 // Path returns the manifest path for an output directory.

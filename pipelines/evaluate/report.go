@@ -54,6 +54,7 @@ type TaskReport struct {
 	Kind             model.HeadKind               `json:"kind"`
 	TagScheme        string                       `json:"tag_scheme,omitempty"`
 	ManifestExamples int64                        `json:"manifest_examples"`
+	LooseIOB2        int64                        `json:"loose_iob2"` // the manifest's count of gold I-X tags starting a chunk
 	Results          map[string]score.TaskMetrics `json:"results"`
 	Deltas           []Delta                      `json:"deltas,omitempty"`
 }
@@ -194,6 +195,9 @@ func markdown(rep *Report) []byte {
 			fmt.Fprintf(&b, "| **micro** | %.4f | %.4f | %.4f | %d | %d | %d |\n", c.Precision, c.Recall, c.F1, c.Support, c.Predicted, c.Correct)
 			if e.GoldInvalid > 0 || e.PredInvalid > 0 {
 				fmt.Fprintf(&b, "\nIll-formed %s tags: %d gold, %d predicted (read with conlleval's rules).\n", e.Scheme, e.GoldInvalid, e.PredInvalid)
+			}
+			if t.LooseIOB2 > 0 {
+				fmt.Fprintf(&b, "\nThe source files of this split have %d I- tags that start a chunk (loose IOB2, counted by preprocess); they are kept and read as chunk starts, as conlleval does.\n", t.LooseIOB2)
 			}
 		}
 	}

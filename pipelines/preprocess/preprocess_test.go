@@ -92,7 +92,7 @@ func TestSmallJob(t *testing.T) {
 
 	wantCounts := map[string]map[string]int64{
 		"sent": {"train": 6, "validation": 2},
-		"ner":  {"train": 3, "validation": 2},
+		"ner":  {"train": 3, "validation": 3},
 		"pos":  {"train": 2, "test": 1},
 	}
 	wantLabels := map[string][]string{
@@ -102,6 +102,11 @@ func TestSmallJob(t *testing.T) {
 	}
 	if len(m.Tasks) != len(wantCounts) {
 		t.Fatalf("manifest has %d tasks, want %d", len(m.Tasks), len(wantCounts))
+	}
+	// tags-validation.conll's last sentence starts with I-corporation after
+	// O (a loose IOB2 tag): kept, and counted in the manifest.
+	if tr, va := m.Tasks["ner"].Splits["train"].LooseIOB2, m.Tasks["ner"].Splits["validation"].LooseIOB2; tr != 0 || va != 1 {
+		t.Errorf("ner loose_iob2: train %d, validation %d; want 0 and 1", tr, va)
 	}
 	for _, task := range cfg.Tasks {
 		mt := m.Tasks[task.Name]
@@ -424,7 +429,7 @@ func TestRejectsBadConfig(t *testing.T) {
 func TestWriteTable(t *testing.T) {
 	m := &manifest.Manifest{Tasks: map[string]manifest.Task{
 		"ner": {Splits: map[string]manifest.Split{
-			"train":      {Examples: 14044, Tokens: 300000, Windows: 3, Rejected: 1},
+			"train":      {Examples: 14044, Tokens: 300000, Windows: 3, Rejected: 1, LooseIOB2: 2},
 			"validation": {Examples: 3250, Tokens: 80000},
 		}},
 		"sst2": {Splits: map[string]manifest.Split{"train": {Examples: 67349, Tokens: 900000, Truncated: 2}}},
@@ -435,11 +440,11 @@ func TestWriteTable(t *testing.T) {
 	}
 	lines := strings.Split(strings.TrimSpace(b.String()), "\n")
 	want := [][]string{
-		{"task", "split", "examples", "tokens", "truncated", "windows", "rejected"},
-		{"ner", "train", "14044", "300000", "0", "3", "1"},
-		{"ner", "validation", "3250", "80000", "0", "0", "0"},
-		{"sst2", "train", "67349", "900000", "2", "0", "0"},
-		{"total", "84643", "1280000", "2", "3", "1"},
+		{"task", "split", "examples", "tokens", "truncated", "windows", "rejected", "loose_iob2"},
+		{"ner", "train", "14044", "300000", "0", "3", "1", "2"},
+		{"ner", "validation", "3250", "80000", "0", "0", "0", "0"},
+		{"sst2", "train", "67349", "900000", "2", "0", "0", "0"},
+		{"total", "84643", "1280000", "2", "3", "1", "2"},
 	}
 	if len(lines) != len(want) {
 		t.Fatalf("table:\n%s", b.String())

@@ -253,7 +253,7 @@ func buildManifest(cfg Config, fp string, tok *wordpiece.Tokenizer, sum splitsta
 		for _, split := range t.splits() {
 			st, _ := sum.Find(t.Name, split)
 			ms := manifest.Split{Examples: st.Rows, Tokens: st.Tokens, Truncated: st.Truncated,
-				Windows: st.Windows, Rejected: st.Rejected, Sources: slices.Clone(t.Paths[split])}
+				Windows: st.Windows, Rejected: st.Rejected, LooseIOB2: st.LooseIOB2, Sources: slices.Clone(t.Paths[split])}
 			for i := range cfg.Shards {
 				ms.Shards = append(ms.Shards, shards.RelPath(t.Name, split, i, cfg.Shards))
 			}

@@ -35,7 +35,7 @@ func TestQuick(t *testing.T) {
 	}
 	m := preprocess.RunT(t, cfg, preprocess.Options{}).Manifest
 	tt := m.Tasks["tags"]
-	if tt.TagScheme != "iob2" || tt.Splits["train"].Examples != 3 || tt.Splits["validation"].Examples != 2 || len(tt.Splits["train"].Shards) != 2 {
+	if tt.TagScheme != "iob2" || tt.Splits["train"].Examples != 3 || tt.Splits["validation"].Examples != 3 || len(tt.Splits["train"].Shards) != 2 {
 		t.Errorf("manifest task: %+v", tt)
 	}
 

@@ -11,24 +11,26 @@ import (
 )
 
 // WriteTable prints one line per task and split: examples (shard rows),
-// tokens, truncated, windows and rejected, then the totals.
+// tokens, truncated, windows, rejected and loose_iob2 (I-X tags that start a
+// chunk, kept and read as chunk starts as conlleval does), then the totals.
 func WriteTable(w io.Writer, m *manifest.Manifest) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "task\tsplit\texamples\ttokens\ttruncated\twindows\trejected\t")
+	fmt.Fprintln(tw, "task\tsplit\texamples\ttokens\ttruncated\twindows\trejected\tloose_iob2\t")
 	var tot manifest.Split
 	for _, name := range slices.Sorted(maps.Keys(m.Tasks)) {
 		t := m.Tasks[name]
 		for _, split := range orderedSplits(t.Splits) {
 			s := t.Splits[split]
-			fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%d\t%d\t\n", name, split, s.Examples, s.Tokens, s.Truncated, s.Windows, s.Rejected)
+			fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%d\t%d\t%d\t\n", name, split, s.Examples, s.Tokens, s.Truncated, s.Windows, s.Rejected, s.LooseIOB2)
 			tot.Examples += s.Examples
 			tot.Tokens += s.Tokens
 			tot.Truncated += s.Truncated
 			tot.Windows += s.Windows
 			tot.Rejected += s.Rejected
+			tot.LooseIOB2 += s.LooseIOB2
 		}
 	}
-	fmt.Fprintf(tw, "total\t\t%d\t%d\t%d\t%d\t%d\t\n", tot.Examples, tot.Tokens, tot.Truncated, tot.Windows, tot.Rejected)
+	fmt.Fprintf(tw, "total\t\t%d\t%d\t%d\t%d\t%d\t%d\t\n", tot.Examples, tot.Tokens, tot.Truncated, tot.Windows, tot.Rejected, tot.LooseIOB2)
 	return tw.Flush()
 }
 

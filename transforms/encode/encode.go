@@ -122,7 +122,8 @@ func (f *EncodeFn) ProcessElement(ctx context.Context, ex readcorpus.Example, se
 		emit(key, r)
 	}
 	stats(splitstats.Stats{Task: ex.Task, Split: ex.Split, Examples: 1, Rows: int64(st.Rows),
-		Tokens: int64(st.Tokens), Truncated: int64(st.Truncated), Windows: int64(st.Windows)})
+		Tokens: int64(st.Tokens), Truncated: int64(st.Truncated), Windows: int64(st.Windows),
+		LooseIOB2: int64(ex.Record.LooseIOB2)})
 	return nil
 }
 

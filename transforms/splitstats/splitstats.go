@@ -1,5 +1,5 @@
 // Package splitstats adds up per-example counts into one line per task and
-// split (examples, tokens, truncated, windows, rejected) and hands the total
+// split (examples, tokens, truncated, windows, rejected, loose IOB2 tags) and hands the total
 // to the launcher by writing it as a small JSON file: a portable runner's
 // workers have no other way to return a value to the process that started
 // the pipeline.
@@ -37,6 +37,7 @@ type Stats struct {
 	Truncated   int64 // sentence examples cut to max_seq_len
 	Windows     int64 // extra rows from windowing long token sentences
 	Rejected    int64 // records sent to rejected/<task>.jsonl
+	LooseIOB2   int64 // I-X tags starting a chunk in encoded iob2 records
 }
 
 func (s *Stats) add(o Stats) {
@@ -46,6 +47,7 @@ func (s *Stats) add(o Stats) {
 	s.Truncated += o.Truncated
 	s.Windows += o.Windows
 	s.Rejected += o.Rejected
+	s.LooseIOB2 += o.LooseIOB2
 }
 
 // Summary is the per-task, per-split total, sorted by task then split, plus
