@@ -25,14 +25,7 @@ func FuzzReadSafetensors(f *testing.F) {
 	f.Add(safetensorsWithHeader(`{"x":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}}`, 8))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		ts, _, err := ReadSafetensors(bytes.NewReader(data), "fuzz.safetensors")
-		if err != nil {
-			return
-		}
-		for _, tensor := range ts {
-			if tensor.Data != nil && len(tensor.Data) != tensor.NumElements() {
-				t.Fatalf("tensor %s: %d values for shape %v", tensor.Name, len(tensor.Data), tensor.Shape)
-			}
-		}
+		checkTensors(t, ts, err)
 	})
 }
 
@@ -49,14 +42,7 @@ func FuzzReadPytorch(f *testing.F) {
 			t.Fatal(err)
 		}
 		ts, err := readPytorch(p, "fuzz/pytorch_model.bin")
-		if err != nil {
-			return
-		}
-		for _, tensor := range ts {
-			if tensor.Data != nil && len(tensor.Data) != tensor.NumElements() {
-				t.Fatalf("tensor %s: %d values for shape %v", tensor.Name, len(tensor.Data), tensor.Shape)
-			}
-		}
+		checkTensors(t, ts, err)
 	})
 }
 
@@ -83,4 +69,17 @@ func FuzzLoadConfig(f *testing.F) {
 			}
 		}
 	})
+}
+
+// checkTensors requires what a reader returned without error to be
+// consistent: every float tensor holds exactly its shape's values.
+func checkTensors(t *testing.T, ts []*Tensor, err error) {
+	if err != nil {
+		return
+	}
+	for _, tensor := range ts {
+		if tensor.Data != nil && len(tensor.Data) != tensor.NumElements() {
+			t.Fatalf("tensor %s: %d values for shape %v", tensor.Name, len(tensor.Data), tensor.Shape)
+		}
+	}
 }
