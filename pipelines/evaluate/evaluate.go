@@ -179,6 +179,9 @@ func run(ctx context.Context, o Options, execute func(context.Context, *beam.Pip
 		}
 		rep.Tasks = append(rep.Tasks, tr)
 	}
+	if rep.Workers, err = readWorkers(ctx, pending); err != nil {
+		return nil, fmt.Errorf("evaluate: %w", err)
+	}
 	rep.Throughput.Seconds = elapsed.Seconds()
 	if elapsed > 0 {
 		rep.Throughput.TokensPerSecond = float64(rep.Throughput.Tokens) / elapsed.Seconds()
@@ -197,7 +200,7 @@ func run(ctx context.Context, o Options, execute func(context.Context, *beam.Pip
 
 func removeLeftovers(ctx context.Context, out string) error {
 	var errs []error
-	for _, glob := range []string{storage.Join(out, "_pending", "*", "_metrics", "*", "*.json"), storage.Join(out, "_metrics", "*", "*.json")} {
+	for _, glob := range []string{storage.Join(out, "_pending", "*", "_metrics", "*", "*.json"), storage.Join(out, "_metrics", "*", "*.json"), workersPath(storage.Join(out, "_pending", "*"))} {
 		files, err := storage.List(ctx, glob)
 		if err != nil {
 			errs = append(errs, err)
@@ -258,6 +261,7 @@ func build(s beam.Scope, refs []score.ShardRef, specs []scoring.Task, models []M
 	beam.ParDo0(s.Scope("write_predictions"), &score.WritePredictionsFn{Out: out, Tasks: specs}, byPart)
 	metrics := beam.CombinePerKey(s.Scope("metrics"), &score.MetricsFn{Tasks: specs}, beam.ParDo(s, score.KeyByTask, all))
 	beam.ParDo0(s.Scope("write_metrics"), &score.WriteMetricsFn{Out: metricsOut}, metrics)
+	buildWorkers(s, scored, metricsOut)
 }
 
 // plan is what the driver decided before running the pipeline.

@@ -5,6 +5,7 @@ import (
 	"context"
 	"github.com/taskweave/taskweave/internal/beampaths"
 	"github.com/taskweave/taskweave/internal/flagtest"
+	"github.com/taskweave/taskweave/model"
 	"os"
 	"path/filepath"
 	"strings"
@@ -123,5 +124,29 @@ func TestWorkerPathsAbsolute(t *testing.T) {
 	}
 	for _, r := range beampaths.Relative(found) {
 		t.Errorf("relative path reaches a worker: %s = %q", r.Where, r.Value)
+	}
+}
+
+// report.json names the BLAS backend of the processes that scored, as the
+// workers reported it (here prism runs them in this process).
+func TestReportNamesWorkerBLAS(t *testing.T) {
+	f := newFixture(t, defaultTasks[:2], 9)
+	out := t.TempDir()
+	rep, err := Run(context.Background(), Options{Model: f.ckpt, Data: f.data, Split: "test", Out: out, BatchSize: 8})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := model.Backend() + " (" + model.BLASCore() + ")"
+	if len(rep.Workers.BLAS) != 1 || rep.Workers.BLAS[0] != want {
+		t.Errorf("workers' BLAS %q, want [%q]", rep.Workers.BLAS, want)
+	}
+	b, err := os.ReadFile(filepath.Join(out, "report.json"))
+	if err != nil || !strings.Contains(string(b), `"blas": [`) {
+		t.Errorf("report.json lacks the workers' BLAS (%v)", err)
+	}
+	left, _ := filepath.Glob(filepath.Join(out, "_pending", "*", "_metrics", "*", "*.json"))
+	if more, _ := filepath.Glob(filepath.Join(out, "_pending", "*", "workers.json")); len(left)+len(more) != 0 {
+		left = append(left, more...)
+		t.Errorf("left behind: %v", left)
 	}
 }

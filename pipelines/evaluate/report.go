@@ -23,6 +23,7 @@ type Report struct {
 	Tasks         []TaskReport `json:"tasks"`
 	Unscored      []Unscored   `json:"unscored_tasks"`
 	Throughput    Throughput   `json:"throughput"`
+	Workers       Workers      `json:"workers"`
 	Charts        []string     `json:"charts"`
 	DryRun        bool         `json:"-"` // Run only planned: nothing was scored or written
 }
@@ -133,6 +134,9 @@ func markdown(rep *Report) []byte {
 	}
 	fmt.Fprintf(&b, "\nScored %d examples, %d WordPiece tokens in %.1f s (%.0f tokens/s).\n",
 		rep.Throughput.Examples, rep.Throughput.Tokens, rep.Throughput.Seconds, rep.Throughput.TokensPerSecond)
+	if len(rep.Workers.BLAS) > 0 {
+		fmt.Fprintf(&b, "Scored by workers with BLAS: %s.\n", strings.Join(rep.Workers.BLAS, ", "))
+	}
 	for _, c := range rep.Charts {
 		fmt.Fprintf(&b, "\n![%s](%s)\n", c, c)
 	}
