@@ -258,6 +258,9 @@ func TestJobServerMatchesInProcess(t *testing.T) {
 			if got := jsonField(t, filepath.Join(root, env.name, "data", "manifest.json"), "tasks"); got != wantSplits {
 				t.Errorf("manifest tasks differ:\n%s\nin-process:\n%s", got, wantSplits)
 			}
+			if w := jsonField(t, filepath.Join(root, env.name, "eval", "report.json"), "workers"); !strings.Contains(w, `"blas":["`) {
+				t.Errorf("report.json does not name the workers' BLAS: %s", w)
+			}
 			if got := jsonField(t, filepath.Join(root, env.name, "eval", "report.json"), "tasks"); got != wantTasks {
 				t.Errorf("report tasks differ:\n%s\nin-process:\n%s", got, wantTasks)
 			}
