@@ -1,7 +1,12 @@
 package trainer
 
 import (
+	"errors"
+	"fmt"
 	"io"
+	"math"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/taskweave/taskweave/model/multitask"
@@ -17,13 +22,16 @@ type TaskOptions struct {
 	Rate      float64
 }
 
-// Config is one training run.
+// Config is one training run. Every field is explicit: the trainer
+// replaces no zero by a default (jobs/stages.TrainConfig fills every field
+// from the job spec, where the defaults live) and rejects values out of
+// range with an error naming the spec key.
 type Config struct {
 	Data  string // preprocessed data directory (manifest.json), local or gs://
 	Out   string // output directory, local or gs://
 	Vocab string // vocab.txt, stored in checkpoints
 
-	Tasks []TaskOptions // tasks to train, in order; empty = every task of the manifest
+	Tasks []TaskOptions // tasks to train, in order
 
 	Size         string // model size for a from-scratch run
 	Init         string // Hugging Face BERT checkpoint directory to start from
@@ -46,8 +54,8 @@ type Config struct {
 	SaveEvery    int
 	LogEvery     int
 
-	ShuffleBuffer int // examples per task's shuffle buffer (default 4096)
-	PoolBatches   int // batches per length-bucketing pool (default 50)
+	ShuffleBuffer int // examples per task's shuffle buffer
+	PoolBatches   int // batches per length-bucketing pool
 
 	Resume bool
 	StopAt int // stop after this step as if interrupted (checkpoint + state); 0 = run to Steps
@@ -62,39 +70,106 @@ type Config struct {
 	Log      io.Writer // human-readable log lines; nil = none
 }
 
-func (c *Config) defaults() {
-	if c.BatchSize == 0 {
-		c.BatchSize = 32
+// StepModes are the values of Config.StepMode.
+var StepModes = []string{"sampled", "all"}
+
+// validate checks every field against its allowed range. Nothing is
+// defaulted: zero is a value wherever the range includes it (dropout,
+// token dropout, warm-up, weight decay, clip (= no clipping), seeds,
+// eval_every (= never), patience (= never stop early), save_every (= only
+// at the end), batch_tokens (= batches by example count), pad_to (= dynamic
+// padding)).
+func (c *Config) validate() error {
+	var errs []error
+	bad := func(key, format string, a ...any) {
+		errs = append(errs, fmt.Errorf("trainer: %s %s", key, fmt.Sprintf(format, a...)))
 	}
-	if c.Accumulate == 0 {
-		c.Accumulate = 1
+	finite := func(v float64) bool { return !math.IsNaN(v) && !math.IsInf(v, 0) }
+	inRange := func(key string, v, lo, hi float64, hiOpen bool, hint string) {
+		if !finite(v) || v < lo || v > hi || (hiOpen && v == hi) {
+			bad(key, "= %g is out of range; use %s", v, hint)
+		}
 	}
-	if c.StepMode == "" {
-		c.StepMode = "sampled"
+	for _, f := range []struct{ key, v string }{{"data", c.Data}, {"out", c.Out}, {"vocab", c.Vocab}} {
+		if f.v == "" {
+			bad(f.key, "is empty; give a path (local or gs://)")
+		}
 	}
-	if c.Mixture.Name == "" {
-		c.Mixture.Name = "temperature"
-		c.Mixture.Temperature = 2
+	if len(c.Tasks) == 0 {
+		bad("tasks", "is empty; name at least one task of the preprocessed data")
 	}
-	if c.Strategy.Name == "" {
-		c.Strategy.Name = "equal"
+	seen := map[string]bool{}
+	for i, t := range c.Tasks {
+		k := fmt.Sprintf("tasks[%d]", i)
+		if t.Name == "" || seen[t.Name] {
+			bad(k+".name", "%q is empty or repeated", t.Name)
+		}
+		seen[t.Name] = true
+		if t.Layer < 0 {
+			bad(k+".layer", "= %d is out of range; use 0 (top) or 1..L", t.Layer)
+		}
+		inRange(k+".weight", t.Weight, 0, math.MaxFloat64, false, "a weight >= 0")
+		inRange(k+".rate", t.Rate, 0, math.MaxFloat64, false, "a rate >= 0")
 	}
-	if c.EvalSplit == "" {
-		c.EvalSplit = "validation"
+	if c.Init == "" && c.Size == "" {
+		bad("model.size", "is empty; name a size (tiny, mini, small, medium, base) or set model.init")
 	}
-	if c.SelectMetric == "" {
-		c.SelectMetric = "mean"
+	inRange("model.dropout", c.Dropout, 0, 1, true, "0 <= dropout < 1")
+	inRange("model.token_dropout", c.TokenDropout, 0, 1, true, "0 <= token_dropout < 1")
+	if c.Steps < 1 {
+		bad("train.steps", "= %d is out of range; use 1 or more optimizer steps", c.Steps)
 	}
-	if c.LogEvery == 0 {
-		c.LogEvery = 10
+	if c.BatchTokens < 0 {
+		bad("train.batch_tokens", "= %d is out of range; use 0 (batches of batch_size examples) or a token budget", c.BatchTokens)
 	}
-	if c.ShuffleBuffer == 0 {
-		c.ShuffleBuffer = 4096
+	if c.BatchTokens == 0 && c.BatchSize < 1 {
+		bad("train.batch_size", "= %d is out of range; use 1 or more examples per batch", c.BatchSize)
 	}
-	if c.PoolBatches == 0 {
-		c.PoolBatches = 50
+	if c.PadTo < 0 {
+		bad("pad_to", "= %d is out of range; use 0 (dynamic padding) or a length", c.PadTo)
 	}
-	if c.Size == "" && c.Init == "" {
-		c.Size = "mini"
+	inRange("train.lr", c.LR, math.SmallestNonzeroFloat64, 1, false, "0 < lr <= 1")
+	inRange("train.warmup", c.Warmup, 0, 1, false, "a fraction of the steps, 0 <= warmup <= 1")
+	inRange("train.weight_decay", c.WeightDecay, 0, 1, false, "0 <= weight_decay <= 1")
+	inRange("train.clip", c.Clip, 0, math.MaxFloat64, false, "0 (no clipping) or a gradient norm > 0")
+	if c.Accumulate < 1 {
+		bad("train.accumulate", "= %d is out of range; use 1 or more micro-batches per step", c.Accumulate)
 	}
+	if !slices.Contains(StepModes, c.StepMode) {
+		bad("train.step_mode", "%q is unknown; use one of %s", c.StepMode, strings.Join(StepModes, ", "))
+	} else if multitask.RequiresAllTasks(c.Strategy.Name) && c.StepMode != "all" {
+		bad("train.step_mode", "%q: strategy %s combines every task's gradient in every step; set train.step_mode: all", c.StepMode, c.Strategy.Name)
+	}
+	if !slices.Contains(mixture.Names, c.Mixture.Name) {
+		bad("train.mixture.name", "%q is unknown; use one of %s", c.Mixture.Name, strings.Join(mixture.Names, ", "))
+	}
+	if !slices.Contains(multitask.Names, c.Strategy.Name) {
+		bad("train.strategy.name", "%q is unknown; use one of %s", c.Strategy.Name, strings.Join(multitask.Names, ", "))
+	}
+	for _, f := range []struct {
+		key string
+		v   int
+	}{{"train.eval_every", c.EvalEvery}, {"train.patience", c.Patience}, {"train.save_every", c.SaveEvery}, {"stop_at", c.StopAt}} {
+		if f.v < 0 {
+			bad(f.key, "= %d is negative; use 0 (off) or a number of steps", f.v)
+		}
+	}
+	if c.EvalEvery > 0 && c.EvalSplit == "" {
+		bad("train.eval_split", "is empty; name the split to evaluate on (validation)")
+	}
+	if c.SelectMetric != "mean" && c.SelectMetric != "min" && !seen[c.SelectMetric] {
+		bad("train.select_metric", "%q is neither mean, min nor a task of this run", c.SelectMetric)
+	}
+	for _, f := range []struct {
+		key string
+		v   int
+	}{{"log_every", c.LogEvery}, {"shuffle_buffer", c.ShuffleBuffer}, {"pool_batches", c.PoolBatches}} {
+		if f.v < 1 {
+			bad(f.key, "= %d is out of range; use 1 or more", f.v)
+		}
+	}
+	if c.TimeLimit < 0 {
+		bad("time_limit", "= %s is negative; use 0 (none) or a duration", c.TimeLimit)
+	}
+	return errors.Join(errs...)
 }

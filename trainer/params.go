@@ -36,15 +36,3 @@ func (g paramGroup) scatter(src []float32, scale float32) {
 		o += len(p.G)
 	}
 }
-
-// addScaled adds scale·src to the group's gradients.
-func (g paramGroup) addScaled(src []float32, scale float32) {
-	o := 0
-	for _, p := range g.params {
-		s := src[o : o+len(p.G)]
-		for i := range p.G {
-			p.G[i] += scale * s[i]
-		}
-		o += len(p.G)
-	}
-}

@@ -6,7 +6,6 @@ import (
 	"context"
 	"fmt"
 	"math"
-	"sort"
 	"strings"
 
 	"github.com/taskweave/taskweave/io/manifest"
@@ -113,12 +112,13 @@ func (tr *Trainer) setup(ctx context.Context) error {
 	sc := cfg.Strategy
 	sc.Tasks = names
 	sc.Static = weights
+	sc.Regression = make([]bool, len(tr.tasks))
+	for i, t := range tr.tasks {
+		sc.Regression[i] = t.kind == model.SequenceRegression
+	}
 	sc.Seed = cfg.Seed ^ 0x5ca1ab1e
 	if tr.strat, err = multitask.New(sc); err != nil {
 		return err
-	}
-	if tr.strat.NeedsGradients() && cfg.StepMode != "all" {
-		return fmt.Errorf("strategy %s combines every task's gradient in every step; set train.step_mode: all", sc.Name)
 	}
 	for _, t := range tr.tasks {
 		tr.streams = append(tr.streams, newStream(ctx, t, tr.bcfg, cfg.Seed))
@@ -148,22 +148,10 @@ func (tr *Trainer) setup(ctx context.Context) error {
 		"rates": rateMap(names, tr.sampler.Rates()), "strategy": tr.strat.Name(), "step_mode": cfg.StepMode, "resume": cfg.Resume})
 }
 
-// resolveTasks joins the job's tasks with the manifest: the job's order, or
-// the manifest's (sorted) when the job names none.
+// resolveTasks joins the job's tasks with the manifest, in the job's order.
 func resolveTasks(cfg *Config, man *manifest.Manifest, manPath string) ([]*taskData, error) {
-	opts := cfg.Tasks
-	if len(opts) == 0 {
-		names := make([]string, 0, len(man.Tasks))
-		for n := range man.Tasks {
-			names = append(names, n)
-		}
-		sort.Strings(names)
-		for _, n := range names {
-			opts = append(opts, TaskOptions{Name: n, Weight: 1})
-		}
-	}
 	var tasks []*taskData
-	for _, o := range opts {
+	for _, o := range cfg.Tasks {
 		mt, ok := man.Tasks[o.Name]
 		if !ok {
 			return nil, fmt.Errorf("task %q is not in %s; preprocess it first", o.Name, manPath)
@@ -186,9 +174,6 @@ func resolveTasks(cfg *Config, man *manifest.Manifest, manPath string) ([]*taskD
 			if t.eval, err = man.ShardPaths(manPath, o.Name, cfg.EvalSplit); err != nil {
 				return nil, err
 			}
-		}
-		if t.weight == 0 {
-			t.weight = 1
 		}
 		tasks = append(tasks, t)
 	}

@@ -18,6 +18,8 @@ import (
 const (
 	stateTensors = "trainer_state.safetensors"
 	stateJSON    = "trainer_state.json"
+	// stateVersion 2: the strategy state is {weighting, combiner}.
+	stateVersion = 2
 )
 
 // trainerState is trainer_state.json: everything besides weights and
@@ -81,7 +83,7 @@ func (tr *Trainer) saveLast(ctx context.Context) error {
 	if err := checkpoint.Save(fs, tr.m, meta); err != nil {
 		return err
 	}
-	st := trainerState{FormatVersion: 1, Step: tr.step, AdamWStep: os.Step, TensorsSHA256: hex.EncodeToString(sum[:]),
+	st := trainerState{FormatVersion: stateVersion, Step: tr.step, AdamWStep: os.Step, TensorsSHA256: hex.EncodeToString(sum[:]),
 		ModelRNG: tr.m.RNGState(), Sampler: tr.sampler.State(), Batches: map[string]int64{}, Strategy: tr.strat.Name(),
 		BestStep: tr.bestStep, SinceBest: tr.sinceBest, BestEval: tr.bestEval, LastEval: tr.lastEval, LossEMA: tr.lossMap(),
 		Tokens: tr.tokens, PaddedTokens: tr.padded, TrainSeconds: tr.trainSec, Steps: tr.cfg.Steps, Seed: tr.cfg.Seed,
@@ -121,6 +123,9 @@ func (tr *Trainer) loadState(ctx context.Context, dir string) error {
 	var st trainerState
 	if err := json.Unmarshal(b, &st); err != nil {
 		return fmt.Errorf("--resume: %s: %w", p, err)
+	}
+	if st.FormatVersion != stateVersion {
+		return fmt.Errorf("--resume: %s has format_version %d; this trainer resumes version %d only (start the run again)", p, st.FormatVersion, stateVersion)
 	}
 	c := &tr.cfg
 	for _, chk := range []struct {

@@ -33,16 +33,24 @@ func (tr *Trainer) forward(k int, st *stepStats) (float64, error) {
 	if err != nil {
 		return 0, fmt.Errorf("step %d, task %s: %w", tr.step+1, tr.tasks[k].name, err)
 	}
-	return float64(out.Loss), nil
+	l := float64(out.Loss)
+	if math.IsNaN(l) || math.IsInf(l, 0) {
+		return 0, fmt.Errorf("step %d, task %s: the loss is %v; training stopped, last/ holds the last good state (lower train.lr or raise train.warmup, check the data)", tr.step+1, tr.tasks[k].name, l)
+	}
+	return l, nil
 }
 
 // sampledStepper draws one task per micro-batch from the mixture sampler and
-// accumulates the weighted gradients of Accumulate micro-batches.
+// accumulates the weighted gradients of Accumulate micro-batches: the shared
+// gradient is the weighted sum, as the strategies that run here define it.
 type sampledStepper struct{ tr *Trainer }
 
 func (s sampledStepper) step(st *stepStats) error {
 	tr := s.tr
 	acc := tr.cfg.Accumulate
+	w := tr.strat.Weights()
+	sum := make([]float64, len(tr.tasks))
+	count := make([]int, len(tr.tasks))
 	for a := 0; a < acc; a++ {
 		k := tr.sampler.Next()
 		l, err := tr.forward(k, st)
@@ -50,25 +58,30 @@ func (s sampledStepper) step(st *stepStats) error {
 			return err
 		}
 		tr.noteLoss(k, l)
-		res, err := tr.strat.Combine(multitask.Input{Tasks: []int{k}, Losses: []float64{l}})
-		if err != nil {
-			return err
-		}
-		st.weights[tr.tasks[k].name] = res.Weights[0]
-		if err := tr.m.Backward(float32(res.Weights[0] / float64(acc))); err != nil {
+		sum[k] += l
+		count[k]++
+		st.weights[tr.tasks[k].name] = w[k]
+		if err := tr.m.Backward(float32(w[k] / float64(acc))); err != nil {
 			return err
 		}
 	}
-	return nil
+	losses := make([]float64, len(tr.tasks))
+	for k := range losses {
+		losses[k] = math.NaN() // no batch of task k in this step
+		if count[k] > 0 {
+			losses[k] = sum[k] / float64(count[k])
+		}
+	}
+	return tr.strat.Update(multitask.Step{Losses: losses})
 }
 
 // allTasksStepper runs every task's backward pass separately, copies the
 // shared gradients out, lets the strategy combine them, and writes the
-// result back.
+// result back; each head gets its own gradient times its task's weight.
 type allTasksStepper struct {
 	tr     *Trainer
 	shared paramGroup   // the encoder
-	last   paramGroup   // GradNorm's W: the last shared layer
+	last   paramGroup   // GradNorm's W: the last layer every task's gradient reaches
 	heads  []paramGroup // per task
 	grads  [][]float32  // per task: gradient of the shared parameters
 	lastG  [][]float32
@@ -77,7 +90,7 @@ type allTasksStepper struct {
 
 func newAllTasksStepper(tr *Trainer) *allTasksStepper {
 	s := &allTasksStepper{tr: tr, shared: newParamGroup(tr.m.EncoderParams()),
-		last: newParamGroup(tr.m.LayerParams(tr.m.Config().NumHiddenLayers - 1))}
+		last: newParamGroup(tr.m.LayerParams(lastSharedLayer(tr.tasks, tr.m.Config().NumHiddenLayers)))}
 	for _, t := range tr.tasks {
 		h := newParamGroup(tr.m.HeadParams(t.name))
 		s.heads = append(s.heads, h)
@@ -88,13 +101,26 @@ func newAllTasksStepper(tr *Trainer) *allTasksStepper {
 	return s
 }
 
+// lastSharedLayer is the 0-based index of the highest encoder layer every
+// task's gradient flows through: the top one with hard sharing, the lowest
+// layer a head reads (layer: k, 1-based) otherwise. Layers above it get no
+// gradient from the tasks whose heads sit below.
+func lastSharedLayer(tasks []*taskData, numLayers int) int {
+	top := numLayers
+	for _, t := range tasks {
+		if t.layer > 0 && t.layer < top {
+			top = t.layer
+		}
+	}
+	return top - 1
+}
+
 func (s *allTasksStepper) step(st *stepStats) error {
 	tr := s.tr
 	acc := tr.cfg.Accumulate
-	idx := make([]int, len(tr.tasks))
+	w := tr.strat.Weights()
 	losses := make([]float64, len(tr.tasks))
 	for k := range tr.tasks {
-		idx[k] = k
 		tr.m.ZeroGrad()
 		for a := 0; a < acc; a++ {
 			l, err := tr.forward(k, st)
@@ -111,23 +137,16 @@ func (s *allTasksStepper) step(st *stepStats) error {
 		s.last.gather(s.lastG[k])
 		s.heads[k].gather(s.headG[k])
 	}
-	res, err := tr.strat.Combine(multitask.Input{Tasks: idx, Losses: losses, Grads: s.grads, LastShared: s.lastG})
+	shared, err := tr.strat.Combine(s.grads, w)
 	if err != nil {
 		return err
 	}
-	tr.m.ZeroGrad()
-	if res.Shared != nil {
-		s.shared.scatter(res.Shared, 1)
-	} else {
-		for k := range tr.tasks {
-			s.shared.addScaled(s.grads[k], float32(res.Weights[k]))
-		}
-	}
+	s.shared.scatter(shared, 1)
 	for k, t := range tr.tasks {
-		s.heads[k].scatter(s.headG[k], float32(res.HeadWeights[k]))
-		st.weights[t.name] = res.Weights[k]
+		s.heads[k].scatter(s.headG[k], float32(w[k]))
+		st.weights[t.name] = w[k]
 	}
-	return nil
+	return tr.strat.Update(multitask.Step{Losses: losses, LastShared: s.lastG})
 }
 
 func (tr *Trainer) countTokens(b *model.Batch) int64 {

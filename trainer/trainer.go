@@ -49,7 +49,7 @@ type Trainer struct {
 	opt     *model.AdamW
 	sched   model.Schedule
 	sampler *mixture.Sampler
-	strat   multitask.Strategy
+	strat   *multitask.Strategy
 	stepper stepper
 	streams []*stream
 	bcfg    batchConfig
@@ -72,7 +72,9 @@ type Trainer struct {
 // cancellation, which saves last/ with the trainer state and returns
 // normally with Summary.Stopped = "interrupted").
 func Train(ctx context.Context, cfg Config) (*Summary, error) {
-	cfg.defaults()
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
 	tr := &Trainer{cfg: cfg, log: newProgress(cfg.Log, cfg.Progress), best: math.Inf(-1), bestStep: -1}
 	if err := tr.setup(ctx); err != nil {
 		if tr.metrics != nil {

@@ -15,6 +15,8 @@ import (
 	"github.com/taskweave/taskweave/io/shards"
 	"github.com/taskweave/taskweave/model"
 	"github.com/taskweave/taskweave/model/checkpoint"
+	"github.com/taskweave/taskweave/model/multitask"
+	"github.com/taskweave/taskweave/trainer/mixture"
 )
 
 const testVocab = 40
@@ -114,10 +116,16 @@ func synthDataVocab(t *testing.T, nTrain, testVocab int) string {
 	return dir
 }
 
+// baseConfig is a complete run on synthData: the trainer has no defaults,
+// so every field is set here.
 func baseConfig(data, out string) Config {
-	return Config{Data: data, Out: out, Vocab: filepath.Join(data, "vocab.txt"), Size: "tiny", Dropout: 0.1, ModelSeed: 3,
+	return Config{Data: data, Out: out, Vocab: filepath.Join(data, "vocab.txt"),
+		Tasks: []TaskOptions{{Name: "sent", Weight: 1}, {Name: "ner", Weight: 1}},
+		Size:  "tiny", Dropout: 0.1, ModelSeed: 3,
 		Steps: 8, BatchSize: 8, LR: 1e-3, Warmup: 0.25, WeightDecay: 0.01, Clip: 1, Accumulate: 1, Seed: 5,
-		StepMode: "sampled", EvalEvery: 4, ShuffleBuffer: 32, PoolBatches: 4}
+		StepMode: "sampled", Mixture: mixture.Config{Name: "temperature", Temperature: 2},
+		Strategy:  multitask.Config{Name: "equal", Alpha: 1.5, Window: 4, Temperature: 2, LR: 0.025},
+		EvalEvery: 4, EvalSplit: "validation", SelectMetric: "mean", LogEvery: 10, ShuffleBuffer: 32, PoolBatches: 4}
 }
 
 func loadWeights(t *testing.T, dir string) []*model.Param {
@@ -326,4 +334,17 @@ func TestTimeLimit(t *testing.T) {
 	if s.WallSeconds > 10 {
 		t.Fatalf("ran %.1f s with a 2 s limit", s.WallSeconds)
 	}
+}
+
+// differ counts the weights that differ between two parameter lists.
+func differ(a, b []*model.Param) int {
+	n := 0
+	for i := range a {
+		for j := range a[i].W {
+			if a[i].W[j] != b[i].W[j] {
+				n++
+			}
+		}
+	}
+	return n
 }

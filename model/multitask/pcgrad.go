@@ -5,11 +5,12 @@ import (
 	"fmt"
 )
 
-// PCGrad (Yu et al. 2020) projects conflicting gradients: for each task i,
-// g_i' starts as g_i and, for every other task j in a random order (drawn
-// per step from a seeded generator), if g_i'·g_j < 0 the component along
-// g_j is removed, g_i' −= (g_i'·g_j)/‖g_j‖²·g_j. The combined shared
-// gradient is Σ_i g_i'. Projections use the original g_j, as in the paper.
+// PCGrad (Yu et al. 2020) projects conflicting gradients. With v_i = w_i·g_i
+// the weighted gradient of task i (w_i = 1 for the strategy pcgrad), v_i'
+// starts as v_i and, for every other task j in a random order (drawn per
+// step from a seeded generator), if v_i'·v_j < 0 the component along v_j is
+// removed, v_i' −= (v_i'·v_j)/‖v_j‖²·v_j. The combined shared gradient is
+// Σ_i v_i'. Projections use the original v_j, as in the paper.
 type PCGrad struct {
 	RNG      uint64 // splitmix64 state: one word, so resume is exact
 	acc, cur []float64
@@ -19,9 +20,7 @@ type PCGrad struct {
 // NewPCGrad seeds the task-order generator.
 func NewPCGrad(seed uint64) *PCGrad { return &PCGrad{RNG: seed} }
 
-func (s *PCGrad) Name() string         { return "pcgrad" }
-func (s *PCGrad) NeedsGradients() bool { return true }
-func (s *PCGrad) Weights() []float64   { return nil }
+func (s *PCGrad) Sum() bool { return false }
 func (s *PCGrad) State() ([]byte, error) {
 	return json.Marshal(s.RNG)
 }
@@ -54,18 +53,15 @@ func (s *PCGrad) perm(n int) []int {
 	return p
 }
 
-func (s *PCGrad) Combine(in Input) (Result, error) {
-	if err := checkInput(in, true); err != nil {
-		return Result{}, err
-	}
-	k := len(in.Tasks)
+func (s *PCGrad) Combine(grads [][]float32, w []float64) ([]float32, error) {
+	k := len(grads)
 	if k == 0 {
-		return Result{}, nil
+		return nil, nil
 	}
-	d := len(in.Grads[0])
+	d := len(grads[0])
 	sq := make([]float64, k)
-	for j, g := range in.Grads {
-		sq[j] = dot(g, g)
+	for j, g := range grads {
+		sq[j] = w[j] * w[j] * dot(g, g)
 	}
 	// Scratch reused across steps: the shared gradient of a BERT is millions long.
 	if len(s.acc) != d {
@@ -73,23 +69,23 @@ func (s *PCGrad) Combine(in Input) (Result, error) {
 	}
 	acc, cur := s.acc, s.cur
 	clear(acc)
-	for i, gi := range in.Grads {
+	for i, gi := range grads {
 		for x, v := range gi {
-			cur[x] = float64(v)
+			cur[x] = w[i] * float64(v)
 		}
 		for _, j := range s.perm(k) {
 			if j == i || sq[j] == 0 {
 				continue
 			}
-			gj := in.Grads[j]
+			gj, wj := grads[j], w[j]
 			p := 0.0
 			for x, v := range gj {
-				p += cur[x] * float64(v)
+				p += cur[x] * (wj * float64(v))
 			}
 			if p < 0 {
 				c := p / sq[j]
 				for x, v := range gj {
-					cur[x] -= c * float64(v)
+					cur[x] -= c * (wj * float64(v))
 				}
 			}
 		}
@@ -101,6 +97,5 @@ func (s *PCGrad) Combine(in Input) (Result, error) {
 	for x, v := range acc {
 		out[x] = float32(v)
 	}
-	w := ones(k)
-	return Result{Weights: w, HeadWeights: w, Shared: out, Loss: weightedLoss(w, in.Losses)}, nil
+	return out, nil
 }
