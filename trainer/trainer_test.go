@@ -38,6 +38,14 @@ func synthData(t *testing.T, nTrain int) string {
 
 func synthDataVocab(t *testing.T, nTrain, testVocab int) string {
 	t.Helper()
+	return synthDataWith(t, nTrain, testVocab, false)
+}
+
+// synthDataWith writes synthData's corpus; balanced makes half the
+// sentences contain token 7 (positives) and every sentence an entity, so
+// chance accuracy is 0.5 and both signals are frequent.
+func synthDataWith(t *testing.T, nTrain, testVocab int, balanced bool) string {
+	t.Helper()
 	dir := t.TempDir()
 	rng := rand.New(rand.NewPCG(1, 2))
 	gen := func(task, split string, n int) []shards.Row {
@@ -46,7 +54,20 @@ func synthDataVocab(t *testing.T, nTrain, testVocab int) string {
 			L := 3 + rng.IntN(12)
 			ids := []int32{2}
 			for j := 0; j < L; j++ {
-				ids = append(ids, int32(5+rng.IntN(testVocab-5)))
+				ids = append(ids, int32(5+rng.IntN(min(testVocab, 40)-5))) // the same ids whatever the vocabulary: label rates stay put
+			}
+			if balanced {
+				for j := 1; j < len(ids); j++ {
+					if ids[j] == 7 {
+						ids[j] = 8
+					}
+				}
+				if i%2 == 0 {
+					ids[1+rng.IntN(L)] = 7
+				}
+				if j := 1 + rng.IntN(L); ids[j] != 7 {
+					ids[j] = 9
+				}
 			}
 			ids = append(ids, 3)
 			r := shards.Row{Task: task, Split: split, ExampleID: fmt.Sprintf("%s/%s/%d", task, split, i), InputIDs: ids,
@@ -287,6 +308,23 @@ func TestCorruptShardNamesFile(t *testing.T) {
 // A run starts from a Hugging Face BertModel directory (the PyTorch
 // reference's fixture; checkpoint.NewModel's tests check the copy itself).
 func TestInitFromHuggingFace(t *testing.T) {
+	hf := hfFixture(t)
+	data := synthDataVocab(t, 64, 120)
+	cfg := baseConfig(data, filepath.Join(t.TempDir(), "run"))
+	cfg.Vocab, cfg.Init, cfg.Size, cfg.Steps = filepath.Join(data, "vocab.txt"), hf, "", 2
+	if _, err := Train(context.Background(), cfg); err != nil {
+		t.Fatal(err)
+	}
+	m := loadWeights(t, filepath.Join(cfg.Out, "last"))
+	if len(m) == 0 || m[0].Shape[1] != 32 {
+		t.Fatalf("the trained model is not the fixture's shape (hidden 32): %v", m[0].Shape)
+	}
+}
+
+// hfFixture copies the PyTorch reference's BertModel (hidden 32, two
+// layers, vocabulary 120) into a temporary directory.
+func hfFixture(t *testing.T) string {
+	t.Helper()
 	src := filepath.Join("..", "model", "checkpoint", "testdata", "ref")
 	hf := t.TempDir()
 	for _, f := range []string{"config.json", "model.safetensors"} {
@@ -298,19 +336,7 @@ func TestInitFromHuggingFace(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	data := synthDataVocab(t, 64, 120)
-	if err := os.Rename(filepath.Join(data, "vocab.txt"), filepath.Join(hf, "vocab.txt")); err != nil {
-		t.Fatal(err)
-	}
-	cfg := baseConfig(data, filepath.Join(t.TempDir(), "run"))
-	cfg.Vocab, cfg.Init, cfg.Size, cfg.Steps = filepath.Join(hf, "vocab.txt"), hf, "", 2
-	if _, err := Train(context.Background(), cfg); err != nil {
-		t.Fatal(err)
-	}
-	m := loadWeights(t, filepath.Join(cfg.Out, "last"))
-	if len(m) == 0 || m[0].Shape[1] != 32 {
-		t.Fatalf("the trained model is not the fixture's shape (hidden 32): %v", m[0].Shape)
-	}
+	return hf
 }
 
 // A time limit ends the run early with a final evaluation of the last
