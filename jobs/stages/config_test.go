@@ -136,7 +136,7 @@ train:
 	}
 	walk(reflect.ValueOf(cfg), "")
 	// Filled by the trainer from the tasks it finds, not by the spec.
-	allowed := map[string]bool{"Mixture.Rates": true, "Mixture.Seed": true, "Strategy.Tasks": true, "Strategy.Static": true,
+	allowed := map[string]bool{"Mixture.Rates": true, "Mixture.Seed": true, "Strategy.Tasks": true, "Strategy.Static": true, "Strategy.Regression": true,
 		"Strategy.Seed": true, "Tasks[1].Layer": true, "Tasks[1].Auxiliary": true, "Tasks[1].Rate": true}
 	var missing []string
 	for _, u := range unset {
