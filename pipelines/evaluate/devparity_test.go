@@ -48,9 +48,11 @@ preprocess: {shards: 2}
 		t.Fatalf("only %d windows in the validation split; the test is meant to stitch many", w)
 	}
 	ckpt := filepath.Join(dir, "ckpt")
-	sum, err := trainer.Train(ctx, trainer.Config{Data: cfg.Out, Out: ckpt, Vocab: s.Path(s.Tokenizer.Vocab), Size: "tiny",
-		Steps: 120, BatchSize: 16, LR: 3e-3, Warmup: 0.1, WeightDecay: 0.01, Clip: 1, Accumulate: 1, StepMode: "sampled",
-		EvalEvery: 60, EvalSplit: "validation", SelectMetric: "mean", ModelSeed: 1, Seed: 1})
+	// The spec's mapping gives every trainer field; the run's own choices on top.
+	tc := TrainConfig(s, cfg.Out, ckpt)
+	tc.Size, tc.Steps, tc.BatchSize, tc.LR, tc.Warmup, tc.WeightDecay, tc.Clip = "tiny", 120, 16, 3e-3, 0.1, 0.01, 1
+	tc.Accumulate, tc.StepMode, tc.EvalEvery, tc.EvalSplit, tc.SelectMetric, tc.ModelSeed, tc.Seed = 1, "sampled", 60, "validation", "mean", 1, 1
+	sum, err := trainer.Train(ctx, tc)
 	if err != nil {
 		t.Fatal(err)
 	}
