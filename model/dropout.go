@@ -1,17 +1,10 @@
 package model
 
+import "github.com/taskweave/taskweave/internal/rng"
+
 // Dropout masks come from a counter-based generator: element i of the k-th
 // mask drawn since Seed is a pure function of (seed, k, i). Masks are thus
 // the same whatever the goroutine split, and resuming needs only (seed, k).
-
-func mix64(x uint64) uint64 {
-	x ^= x >> 30
-	x *= 0xbf58476d1ce4e5b9
-	x ^= x >> 27
-	x *= 0x94d049bb133111eb
-	x ^= x >> 31
-	return x
-}
 
 // dropoutMask fills mask with 0 (dropped, probability p) or 1/(1-p) (kept)
 // and advances the stream by one mask.
@@ -26,7 +19,7 @@ func (m *Model) dropoutMask(mask []float32, p float64) {
 
 // nextKey advances the stream by one draw and returns that draw's key.
 func (m *Model) nextKey() uint64 {
-	key := mix64(m.rng.Seed ^ mix64(m.rng.Counter+0x632be59bd9b4e019))
+	key := rng.Mix(m.rng.Seed ^ rng.Mix(m.rng.Counter+0x632be59bd9b4e019))
 	m.rng.Counter++
 	return key
 }

@@ -2,7 +2,11 @@
 
 package model
 
-import "math"
+import (
+	"math"
+
+	"github.com/taskweave/taskweave/internal/rng"
+)
 
 const cKernels = false
 
@@ -88,7 +92,7 @@ func layerNormBackRows(dy, xhat, rstd, g, dx []float32, w int) {
 // stream keyed by key.
 func dropoutRange(mask []float32, start, key, threshold uint64, keep float32) {
 	for i := range mask {
-		if mix64(key+(start+uint64(i))*0x9e3779b97f4a7c15)>>32 < threshold {
+		if rng.Mix(key+(start+uint64(i))*rng.Gamma)>>32 < threshold {
 			mask[i] = 0
 		} else {
 			mask[i] = keep

@@ -3,6 +3,8 @@ package model
 import (
 	"strings"
 	"testing"
+
+	"github.com/taskweave/taskweave/internal/rng"
 )
 
 func TestSizeConfig(t *testing.T) {
@@ -216,7 +218,7 @@ func TestGradientAccumulation(t *testing.T) {
 }
 
 // TestDropoutStreamSameInBothBuilds: the kernel behind dropoutMask (C in the
-// openblas build, Go otherwise) draws exactly the stream defined by mix64,
+// openblas build, Go otherwise) draws exactly the stream defined by rng.Mix,
 // so a seed means the same masks whichever build trains.
 func TestDropoutStreamSameInBothBuilds(t *testing.T) {
 	const key, start, p = 0x1234567890abcdef, 1000, 0.25
@@ -224,7 +226,7 @@ func TestDropoutStreamSameInBothBuilds(t *testing.T) {
 	mask := make([]float32, 4099)
 	dropoutRange(mask, start, key, threshold, 1/(1-p))
 	for i, v := range mask {
-		dropped := mix64(key+(start+uint64(i))*0x9e3779b97f4a7c15)>>32 < threshold
+		dropped := rng.Mix(key+(start+uint64(i))*rng.Gamma)>>32 < threshold
 		if dropped != (v == 0) || (!dropped && v != float32(1/(1-p))) {
 			t.Fatalf("element %d: mask %g, stream says dropped=%v", i, v, dropped)
 		}

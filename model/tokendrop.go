@@ -1,5 +1,7 @@
 package model
 
+import "github.com/taskweave/taskweave/internal/rng"
+
 // Token dropout replaces input tokens by [UNK] at random while training, so
 // that a model trained from scratch cannot lean on memorised rare word
 // pieces and must read context and spelling instead (the UNK replacement of
@@ -32,7 +34,7 @@ func (m *Model) dropTokens(ids, mask []int32) {
 		if mask[i] == 0 || td.keep[id] {
 			continue
 		}
-		if mix64(key+uint64(i)*0x9e3779b97f4a7c15)>>32 < threshold {
+		if rng.Mix(key+uint64(i)*rng.Gamma)>>32 < threshold {
 			ids[i] = td.unk
 		}
 	}

@@ -39,6 +39,7 @@ import (
 	"time"
 
 	"github.com/taskweave/taskweave/io/storage"
+	"github.com/taskweave/taskweave/model"
 )
 
 // FormatVersion is the manifest and shard layout version this package writes.
@@ -47,11 +48,12 @@ const FormatVersion = 1
 // FileName is the manifest's name inside the output directory.
 const FileName = "manifest.json"
 
-// Task types and tag schemes (docs/architecture.md).
+// Task types (the model's head kinds, as manifest.json spells them) and tag
+// schemes (docs/architecture.md).
 const (
-	SequenceClassification = "sequence_classification"
-	SequenceRegression     = "sequence_regression"
-	TokenClassification    = "token_classification"
+	SequenceClassification = string(model.SequenceClassification)
+	SequenceRegression     = string(model.SequenceRegression)
+	TokenClassification    = string(model.TokenClassification)
 
 	TagIOB1 = "iob1"
 	TagIOB2 = "iob2"

@@ -6,6 +6,8 @@ import (
 	"io"
 	"reflect"
 	"strings"
+
+	"github.com/taskweave/taskweave/model"
 )
 
 // Default is the value a key takes when the job spec does not write it.
@@ -26,7 +28,7 @@ var Defaults = []Default{
 	{Key: "output", Doc: "out/<name>", derive: func(s *Spec, _ *Task) (any, bool) { return "out/" + cmp.Or(s.Name, "job"), true }},
 	{Key: "tokenizer.max_seq_len", Value: 128},
 	{Key: "tasks[].tag_scheme", Doc: "none for token_classification tasks", derive: func(_ *Spec, t *Task) (any, bool) {
-		return "none", t.Type == "token_classification"
+		return "none", t.Type == string(model.TokenClassification)
 	}},
 	{Key: "tasks[].weight", Value: 1.0},
 	{Key: "tasks[].columns.tag", Doc: "-1 (the last column) for conll", derive: func(_ *Spec, t *Task) (any, bool) { return -1, t.Format == "conll" }},

@@ -284,7 +284,7 @@ func (s *Spec) Validate() error {
 		seen[t.Name] = true
 		oneOf(k+".type", t.Type, TaskTypes)
 		oneOf(k+".format", t.Format, Formats)
-		if t.Type == "token_classification" {
+		if t.Type == string(model.TokenClassification) {
 			oneOf(k+".tag_scheme", t.TagScheme, TagSchemes)
 			if t.Format == "tsv" {
 				bad(k+".format", "tsv holds sentences; a token task needs conll, conllu or jsonl")

@@ -7,6 +7,7 @@ import (
 
 	"github.com/taskweave/taskweave/io/corpus"
 	"github.com/taskweave/taskweave/jobs/spec"
+	"github.com/taskweave/taskweave/model"
 	"github.com/taskweave/taskweave/pipelines/preprocess"
 )
 
@@ -55,7 +56,7 @@ func ReadOptions(t spec.Task) (corpus.Options, error) {
 	switch o.Format {
 	case corpus.TSV, corpus.JSONL:
 		o.TextColumn, o.TextBColumn, o.LabelColumn, o.IDColumn = col.Text, col.TextB, col.Label, col.ID
-		if o.Format == corpus.JSONL && t.Type == "token_classification" {
+		if o.Format == corpus.JSONL && t.Type == string(model.TokenClassification) {
 			o.TokenLevel, o.WordsKey, o.TagsKey = true, col.Tokens, col.Tags
 		}
 	case corpus.CoNLL:
@@ -67,7 +68,7 @@ func ReadOptions(t spec.Task) (corpus.Options, error) {
 	case corpus.CoNLLU:
 		o.TagField = col.Field
 	}
-	if t.Type == "token_classification" && t.TagScheme != "none" {
+	if t.Type == string(model.TokenClassification) && t.TagScheme != "none" {
 		o.TagScheme = t.TagScheme
 	}
 	return o, o.Validate()

@@ -3,6 +3,8 @@ package multitask
 import (
 	"encoding/json"
 	"fmt"
+
+	"github.com/taskweave/taskweave/internal/rng"
 )
 
 // PCGrad (Yu et al. 2020) projects conflicting gradients. With v_i = w_i·g_i
@@ -31,14 +33,7 @@ func (s *PCGrad) SetState(b []byte) error {
 	return nil
 }
 
-// next is splitmix64.
-func (s *PCGrad) next() uint64 {
-	s.RNG += 0x9e3779b97f4a7c15
-	z := s.RNG
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9
-	z = (z ^ (z >> 27)) * 0x94d049bb133111eb
-	return z ^ (z >> 31)
-}
+func (s *PCGrad) next() uint64 { return rng.Next(&s.RNG) }
 
 // perm is a Fisher–Yates shuffle of 0..n-1.
 func (s *PCGrad) perm(n int) []int {

@@ -33,6 +33,7 @@ import (
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/register"
 
+	"github.com/taskweave/taskweave/io/manifest"
 	"github.com/taskweave/taskweave/transforms/encode"
 	"github.com/taskweave/taskweave/transforms/labelset"
 	"github.com/taskweave/taskweave/transforms/readcorpus"
@@ -64,7 +65,7 @@ func Build(s beam.Scope, cfg Config, summary string) {
 		read[t.Name] = readcorpus.Task{Options: t.Read, MaxRejectedFraction: cfg.MaxRejectedFraction, Where: t.where(),
 			LimitSetting: t.Setting("max_rejected_fraction")}
 		enc[t.Name] = encode.Task{Type: t.Type, TagScheme: t.TagScheme, Labels: t.Labels, LabelsSetting: t.Setting("labels")}
-		if len(t.Labels) == 0 && t.Type != "sequence_regression" {
+		if len(t.Labels) == 0 && t.Type != manifest.SequenceRegression {
 			collect[t.Name] = true
 		}
 		for _, split := range t.splits() {

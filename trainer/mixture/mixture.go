@@ -10,6 +10,8 @@ import (
 	"fmt"
 	"math"
 	"strings"
+
+	"github.com/taskweave/taskweave/internal/rng"
 )
 
 // Names lists the strategies New knows.
@@ -120,13 +122,7 @@ func (s *Sampler) Describe() string {
 	return strings.Join(parts, " ")
 }
 
-func (s *Sampler) next() uint64 {
-	s.st.RNG += 0x9e3779b97f4a7c15
-	z := s.st.RNG
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9
-	z = (z ^ (z >> 27)) * 0x94d049bb133111eb
-	return z ^ (z >> 31)
-}
+func (s *Sampler) next() uint64 { return rng.Next(&s.st.RNG) }
 
 // Next draws the index of the next task.
 func (s *Sampler) Next() int {
