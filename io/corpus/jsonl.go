@@ -2,6 +2,7 @@ package corpus
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -108,7 +109,7 @@ func (j *jsonlReader) parse(line []byte) (Record, string) {
 	}
 
 	if o.TokenLevel {
-		wk, tk := cmp(o.WordsKey, "tokens"), cmp(o.TagsKey, "tags")
+		wk, tk := cmp.Or(o.WordsKey, "tokens"), cmp.Or(o.TagsKey, "tags")
 		k, v := lookup(wk)
 		if k == "" {
 			return rec, missing(wk)
@@ -173,7 +174,7 @@ func (j *jsonlReader) parse(line []byte) (Record, string) {
 	if o.Unlabeled {
 		return rec, ""
 	}
-	lk := cmp(o.LabelColumn, "label")
+	lk := cmp.Or(o.LabelColumn, "label")
 	k, v = lookup(lk)
 	if k == "" {
 		return rec, missing(lk)

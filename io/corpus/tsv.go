@@ -1,6 +1,7 @@
 package corpus
 
 import (
+	"cmp"
 	"fmt"
 	"io"
 	"strconv"
@@ -58,7 +59,7 @@ func (t *tsvReader) readHeader(line []byte, lineNo int) error {
 		}
 	}
 	if !o.Unlabeled {
-		if t.label, err = find("LabelColumn", cmp(o.LabelColumn, "label")); err != nil {
+		if t.label, err = find("LabelColumn", cmp.Or(o.LabelColumn, "label")); err != nil {
 			if _, hasIndex := where["index"]; hasIndex {
 				err = fmt.Errorf("%w; this looks like an unlabeled test file (it has an index column), read it with Unlabeled", err)
 			}
@@ -142,13 +143,6 @@ func (t *tsvReader) next() (Record, *Rejection, error) {
 		}
 		return rec, nil, nil
 	}
-}
-
-func cmp(s, def string) string {
-	if s == "" {
-		return def
-	}
-	return s
 }
 
 func quoteAll(names []string) string {

@@ -1,6 +1,7 @@
 package checkpoint
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -147,7 +148,7 @@ func importHF(fs FS, where string, raw []byte, opt Options) (*model.Model, Meta,
 	}
 
 	meta := Meta{Lowercase: true, MaxSeqLen: cfg.MaxPositionEmbeddings, Tasks: tasks,
-		Extra: map[string]any{"imported_from": "huggingface", "architecture": orBertModel(arch), "weights_file": path.Base(file)}}
+		Extra: map[string]any{"imported_from": "huggingface", "architecture": cmp.Or(arch, "BertModel"), "weights_file": path.Base(file)}}
 	if b, err := readAll(fs, TokenizerConfigFile); err == nil {
 		var tc struct {
 			DoLowerCase *bool `json:"do_lower_case"`
@@ -178,16 +179,9 @@ func importHF(fs FS, where string, raw []byte, opt Options) (*model.Model, Meta,
 		return nil, Meta{}, fmt.Errorf("checkpoint %s: %w", where, err)
 	}
 	if _, ok := named["pooler.dense.weight"]; !ok {
-		fmt.Fprintf(warnTo(opt), "note: checkpoint %s has no pooler (normal for %s); the pooler keeps its random initialisation\n", where, orBertModel(arch))
+		fmt.Fprintf(warnTo(opt), "note: checkpoint %s has no pooler (normal for %s); the pooler keeps its random initialisation\n", where, cmp.Or(arch, "BertModel"))
 	}
 	return m, meta, nil
-}
-
-func orBertModel(arch string) string {
-	if arch == "" {
-		return "BertModel"
-	}
-	return arch
 }
 
 // readHFWeights reads model.safetensors, or else pytorch_model.bin.
