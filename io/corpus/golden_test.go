@@ -21,7 +21,8 @@ type goldenResult struct {
 }
 
 // TestGolden reads small hand-made files with each format's quirks and
-// faults and compares everything the reader yields with testdata/*.golden.json.
+// faults and compares everything the reader yields with testdata/*.golden.json
+// (regression goldens: see testdata/README.md).
 func TestGolden(t *testing.T) {
 	cases := []struct {
 		file string

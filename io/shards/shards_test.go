@@ -406,9 +406,9 @@ func TestIndependentReader(t *testing.T) {
 
 var update = flag.Bool("update", false, "rewrite testdata/golden.parquet")
 
-// A shard written by an earlier process must match byte for byte: the local
-// and gs:// runs of the pipeline are separate processes and their shards are
-// compared for identity. A parquet-go upgrade may legitimately change the
+// A shard written by an earlier process must match byte for byte (a
+// regression golden, see testdata/README.md): the local and gs:// runs of the
+// pipeline are separate processes and their shards are compared for identity. A parquet-go upgrade may legitimately change the
 // bytes; then re-run with -update and say so in the commit.
 func TestGoldenShard(t *testing.T) {
 	rows := makeRows(50, 9)
