@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/taskweave/taskweave/internal/hostile"
+	"github.com/taskweave/taskweave/internal/testcorpora"
 )
 
 // TestReadPytorchViews reads a torch.save'd state_dict of strided views and
@@ -68,7 +69,7 @@ func TestPytorchMatchesSafetensors(t *testing.T) {
 	}
 	f, err := os.Open(dir + "/model.safetensors")
 	if err != nil {
-		t.Skip("no model.safetensors beside pytorch_model.bin:", err)
+		testcorpora.Missing(t, "no model.safetensors beside pytorch_model.bin: %v", err)
 	}
 	defer f.Close()
 	fromST, _, err := ReadSafetensors(f, "model.safetensors")

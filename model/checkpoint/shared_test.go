@@ -1,7 +1,6 @@
 package checkpoint
 
 import (
-	"os"
 	"path/filepath"
 	"testing"
 
@@ -10,9 +9,5 @@ import (
 
 func camphrDir(t *testing.T) string {
 	t.Helper()
-	d := filepath.Join(testcorpora.Dir(t), "tiny_bert_camphr_ner")
-	if _, err := os.Stat(filepath.Join(d, "pytorch_model.bin")); err != nil {
-		t.Skip("tiny_bert_camphr_ner not in shared/corpora:", err)
-	}
-	return d
+	return filepath.Dir(testcorpora.File(t, "tiny_bert_camphr_ner", "pytorch_model.bin"))
 }

@@ -29,7 +29,7 @@ func loadCorporaJob(tb testing.TB, name, out string) Config {
 	}
 	for _, p := range append(inputFiles(cfg), cfg.Vocab) {
 		if _, err := os.Stat(p); err != nil {
-			tb.Skipf("acceptance corpus missing: %v", err)
+			testcorpora.Missing(tb, "acceptance corpus missing: %v", err)
 		}
 	}
 	cfg.Out = out
@@ -45,7 +45,7 @@ func duckdb(t *testing.T, sql, glob string, into any) {
 		t.Fatal(err)
 	}
 	if _, err := os.Stat(filepath.Join(tool, "node_modules", "@duckdb", "node-api")); err != nil {
-		t.Skipf("DuckDB for node is not installed (cd tools/parquetcheck && npm ci): %v", err)
+		testcorpora.Missing(t, "DuckDB for node is not installed (bash scripts/setup.sh, or cd tools/parquetcheck && npm ci): %v", err)
 	}
 	cmd := exec.Command("node", "count.mjs", "--sql", sql, glob)
 	cmd.Dir = tool
