@@ -3,7 +3,6 @@ package preprocess
 import (
 	"context"
 	"encoding/json"
-	"flag"
 	"fmt"
 	"os"
 	"os/exec"
@@ -16,8 +15,6 @@ import (
 
 	"github.com/taskweave/taskweave/internal/testcorpora"
 )
-
-var acceptance = flag.Bool("acceptance", false, "run the acceptance test over ../shared/corpora (a minute or more)")
 
 // loadCorporaJob loads a testdata job whose paths point into ../shared/corpora.
 func loadCorporaJob(tb testing.TB, name, out string) Config {
@@ -64,10 +61,12 @@ func duckdb(t *testing.T, sql, glob string, into any) {
 // "<id>#w<k>" folded back) equal the corpus's own counts, and that sampled
 // rows' input_ids decode to the tokenizer's output for their text.
 //
-//	go test ./pipelines/preprocess -run Acceptance -acceptance -v
+// It runs in `make test` (about a minute); -short skips it:
+//
+//	go test ./pipelines/preprocess -run Acceptance -v
 func TestAcceptance(t *testing.T) {
-	if !*acceptance {
-		t.Skip("acceptance-scale test; run with -acceptance")
+	if testing.Short() {
+		t.Skip("preprocesses every corpus of ../shared/corpora (about a minute)")
 	}
 	cfg := loadCorporaJob(t, "acceptance.yaml", t.TempDir())
 	res := run(t, cfg, Options{Force: true})

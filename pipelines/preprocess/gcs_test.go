@@ -72,8 +72,8 @@ func compareShards(t *testing.T, local Config, lres *Result, remote Config, rres
 // TestAcceptanceGCS writes the benchmark job (SST-2 train_full + CoNLL-2003
 // train) locally and to gs:// on fake-gcs-server and compares every shard.
 func TestAcceptanceGCS(t *testing.T) {
-	if !*acceptance {
-		t.Skip("acceptance-scale test; run with -acceptance")
+	if testing.Short() {
+		t.Skip("preprocesses SST-2 and CoNLL-2003 train twice (local and gs://)")
 	}
 	local := loadCorporaJob(t, "bench.yaml", t.TempDir())
 	lres := run(t, local, Options{Force: true})
