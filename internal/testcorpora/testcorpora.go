@@ -2,7 +2,8 @@
 // They live in ../shared/corpora beside the repository and are never copied
 // into it: CoNLL-2003's licence does not allow redistribution.
 //
-// On a developer machine without them, the real-corpus tests skip. With the
+// On a developer machine without them, the real-corpus tests skip (and so do
+// the DuckDB checks, io/shards/duckcheck.Require). With the
 // CI environment variable set (as CI services and .ci/run set it), a missing
 // corpus or tool fails the test instead: a green CI run must mean the
 // real-data checks ran.

@@ -14,15 +14,33 @@ import (
 	"time"
 
 	"github.com/taskweave/taskweave/internal/testcorpora"
+	"github.com/taskweave/taskweave/io/shards/duckcheck"
 )
 
 // loadCorporaJob loads a testdata job whose paths point into ../shared/corpora.
 func loadCorporaJob(tb testing.TB, name, out string) Config {
 	tb.Helper()
-	testcorpora.Dir(tb)
+	corpora := testcorpora.Dir(tb)
 	cfg, err := JobConfig(filepath.Join("testdata", name))
 	if err != nil {
 		tb.Fatal(err)
+	}
+	// The job's paths assume the repository sits beside shared/; a worktree
+	// deeper down finds it by walking up, so re-root them there.
+	reroot := func(p string) string {
+		if _, rest, ok := strings.Cut(filepath.ToSlash(p), "/shared/corpora/"); ok {
+			return filepath.Join(corpora, filepath.FromSlash(rest))
+		}
+		return p
+	}
+	cfg.Vocab = reroot(cfg.Vocab)
+	for i := range cfg.Tasks {
+		for split, files := range cfg.Tasks[i].Paths {
+			for j, f := range files {
+				files[j] = reroot(f)
+			}
+			cfg.Tasks[i].Paths[split] = files
+		}
 	}
 	for _, p := range append(inputFiles(cfg), cfg.Vocab) {
 		if _, err := os.Stat(p); err != nil {
@@ -37,12 +55,10 @@ func loadCorporaJob(tb testing.TB, name, out string) Config {
 // a Parquet reader independent of parquet-go.
 func duckdb(t *testing.T, sql, glob string, into any) {
 	t.Helper()
-	tool, err := filepath.Abs("../../tools/parquetcheck")
+	duckcheck.Require(t)
+	tool, err := duckcheck.Dir()
 	if err != nil {
 		t.Fatal(err)
-	}
-	if _, err := os.Stat(filepath.Join(tool, "node_modules", "@duckdb", "node-api")); err != nil {
-		testcorpora.Missing(t, "DuckDB for node is not installed (bash scripts/setup.sh, or cd tools/parquetcheck && npm ci): %v", err)
 	}
 	cmd := exec.Command("node", "count.mjs", "--sql", sql, glob)
 	cmd.Dir = tool

@@ -12,6 +12,8 @@ import (
 	"os/exec"
 	"path/filepath"
 	"testing"
+
+	"github.com/taskweave/taskweave/internal/testcorpora"
 )
 
 // Summary is what count.mjs reports for a set of shards.
@@ -76,10 +78,7 @@ func Available() error {
 func Require(t testing.TB) {
 	t.Helper()
 	if err := Available(); err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("CI is set but the independent Parquet reader is missing: %v", err)
-		}
-		t.Skipf("skipping the DuckDB check: %v", err)
+		testcorpora.Missing(t, "the independent Parquet reader is missing: %v", err)
 	}
 }
 
