@@ -171,7 +171,7 @@ var (
 	Splits       = manifest.Splits
 	Sizes        = []string{"tiny", "mini", "small", "medium", "base"}
 	StepModes    = []string{"sampled", "all"}
-	Runners      = []string{"prism", "direct", "dataflow", "flink", "universal"}
+	Runners      = []string{"prism", "dataflow", "flink", "universal"} // not direct: launch refuses it (deprecated by Beam)
 	ConlluFields = []string{"upos", "xpos"}
 	Aggregates   = []string{"mean", "min"} // select_metric (or a task name)
 )

@@ -47,6 +47,7 @@ func TestParseErrors(t *testing.T) {
 		{"bad split", strings.Replace(minimal, "validation: [dev.tsv]", "dev: [dev.tsv]", 1), []string{"tasks[0].paths.dev", "validation"}},
 		{"bad cron", minimal + "schedule: \"0 3 * *\"\n", []string{"line 12", "schedule", "five fields"}},
 		{"wrong type", minimal + "train:\n  steps: many\n", []string{"steps"}},
+		{"direct runner", minimal + "runner:\n  name: direct\n", []string{"runner.name", `"direct" is not allowed`, "prism, dataflow"}},
 		{"token dropout out of range", minimal + "model:\n  token_dropout: 1.5\n", []string{"model.token_dropout", "0 <= token_dropout < 1"}},
 	}
 	for _, c := range cases {
