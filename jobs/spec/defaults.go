@@ -24,13 +24,18 @@ type Default struct {
 }
 
 // Defaults, in the order they are applied (derived ones read keys above them).
+// Every numeric key is listed, those whose default is 0 too, so the table is
+// the whole story (a test checks it).
 var Defaults = []Default{
 	{Key: "output", Doc: "out/<name>", derive: func(s *Spec, _ *Task) (any, bool) { return "out/" + cmp.Or(s.Name, "job"), true }},
 	{Key: "tokenizer.max_seq_len", Value: 128},
 	{Key: "tasks[].tag_scheme", Doc: "none for token_classification tasks", derive: func(_ *Spec, t *Task) (any, bool) {
 		return "none", t.Type == string(model.TokenClassification)
 	}},
+	{Key: "tasks[].layer", Value: 0},
 	{Key: "tasks[].weight", Value: 1.0},
+	{Key: "tasks[].rate", Value: 0.0},
+	{Key: "tasks[].columns.word", Value: 0},
 	{Key: "tasks[].columns.tag", Doc: "-1 (the last column) for conll", derive: func(_ *Spec, t *Task) (any, bool) { return -1, t.Format == "conll" }},
 	{Key: "tasks[].columns.field", Doc: "upos for conllu", derive: func(_ *Spec, t *Task) (any, bool) { return "upos", t.Format == "conllu" }},
 	{Key: "preprocess.output", Doc: "<output>/data", derive: under("data")},
@@ -38,9 +43,12 @@ var Defaults = []Default{
 	{Key: "preprocess.max_rejected_fraction", Value: 0.01},
 	{Key: "model.size", Doc: "mini unless model.init is set", derive: func(s *Spec, _ *Task) (any, bool) { return "mini", s.Model.Init == "" }},
 	{Key: "model.dropout", Value: 0.1},
+	{Key: "model.token_dropout", Value: 0.0},
+	{Key: "model.seed", Value: uint64(0)},
 	{Key: "train.output", Doc: "<output>/train", derive: under("train")},
 	{Key: "train.steps", Value: 1000},
 	{Key: "train.batch_size", Value: 32},
+	{Key: "train.batch_tokens", Value: 0},
 	{Key: "train.lr", Value: 5e-4},
 	{Key: "train.warmup", Value: 0.1},
 	{Key: "train.weight_decay", Value: 0.01},
@@ -49,6 +57,7 @@ var Defaults = []Default{
 	{Key: "train.seed", Value: uint64(42)},
 	{Key: "train.step_mode", Value: "sampled"},
 	{Key: "train.mixture.name", Value: "temperature"},
+	{Key: "train.mixture.cap", Value: 0},
 	{Key: "train.mixture.temperature", Value: 2.0},
 	{Key: "train.strategy.name", Value: "equal"},
 	{Key: "train.strategy.alpha", Value: 1.5},
@@ -58,6 +67,8 @@ var Defaults = []Default{
 	{Key: "train.eval_every", Value: 200},
 	{Key: "train.eval_split", Value: "validation"},
 	{Key: "train.select_metric", Value: "mean"},
+	{Key: "train.patience", Value: 0},
+	{Key: "train.save_every", Value: 0},
 	{Key: "train.log_every", Value: 10},
 	{Key: "train.shuffle_buffer", Value: 4096},
 	{Key: "train.pool_batches", Value: 50},

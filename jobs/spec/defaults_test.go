@@ -83,6 +83,9 @@ func TestTablesCoverTheSpec(t *testing.T) {
 		if _, num := number(l.v); num && ranges[l.pattern] != 1 {
 			t.Errorf("numeric key %s has %d ranges; want exactly 1", l.pattern, ranges[l.pattern])
 		}
+		if _, num := number(l.v); num && !seen[l.pattern] {
+			t.Errorf("numeric key %s has no entry in Defaults (list it, even when its default is 0)", l.pattern)
+		}
 	}
 }
 
