@@ -199,6 +199,9 @@ func Load(path string) (*Spec, error) {
 // Keys the document does not write take their value from Defaults; keys it
 // writes keep their value, 0 included.
 func Parse(data []byte, dir string) (*Spec, error) {
+	if err := checkSize(data); err != nil {
+		return nil, err
+	}
 	var s Spec
 	dec := yaml.NewDecoder(bytes.NewReader(data), yaml.DisallowUnknownField())
 	if err := dec.Decode(&s); err != nil {
