@@ -36,6 +36,7 @@ import (
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
 
+	"github.com/taskweave/taskweave/internal/beamerr"
 	"github.com/taskweave/taskweave/io/storage"
 	"github.com/taskweave/taskweave/model"
 	"github.com/taskweave/taskweave/model/checkpoint"
@@ -134,7 +135,7 @@ func run(ctx context.Context, o Options, execute func(context.Context, *beam.Pip
 	fmt.Fprintf(logw, "evaluate: scoring %d shard files of %d tasks with %d checkpoint(s)\n", len(plan.refs), len(plan.specs), len(plan.models))
 	start := time.Now()
 	if err := execute(ctx, p); err != nil {
-		return nil, fmt.Errorf("evaluate: pipeline failed: %w", err)
+		return nil, beamerr.Clean("evaluate", err)
 	}
 	elapsed := time.Since(start)
 

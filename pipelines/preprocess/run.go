@@ -7,11 +7,11 @@ import (
 	"io"
 	"io/fs"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
 
+	"github.com/taskweave/taskweave/internal/beamerr"
 	"github.com/taskweave/taskweave/io/manifest"
 	"github.com/taskweave/taskweave/io/shards"
 	"github.com/taskweave/taskweave/io/storage"
@@ -131,7 +131,7 @@ func Run(ctx context.Context, cfg Config, opt Options) (*Result, error) {
 		// Checked before anything is deleted: a dry run leaves the old
 		// output exactly as it was.
 		if _, err := launch.Execute(ctx, runner, p, true, cfg.plan(), opt.Log); err != nil {
-			return nil, pipelineError{err}
+			return nil, beamerr.Clean("preprocess", err)
 		}
 		res.DryRun, res.Elapsed = true, time.Since(start)
 		return res, nil
@@ -152,7 +152,7 @@ func Run(ctx context.Context, cfg Config, opt Options) (*Result, error) {
 	_, err = launch.Execute(ctx, runner, p, false, "", nil)
 	stop()
 	if err != nil {
-		return nil, pipelineError{err}
+		return nil, beamerr.Clean("preprocess", err)
 	}
 	sum, err := splitstats.Read(ctx, summaryPath)
 	if errors.Is(err, fs.ErrNotExist) {
@@ -317,22 +317,3 @@ func removeIfExists(ctx context.Context, p string) error {
 	}
 	return nil
 }
-
-// pipelineError shows the message of the DoFn that failed a Beam job without
-// the runner's execution plan around it (that stays reachable through Unwrap
-// and in the runner's log).
-type pipelineError struct{ err error }
-
-// doFnFailed ends the Beam SDK's "DoFn[UID:…, Name: …] failed:" line, after
-// which the DoFn's own error follows.
-const doFnFailed = "] failed:\n"
-
-func (e pipelineError) Error() string {
-	msg := e.err.Error()
-	if i := strings.LastIndex(msg, doFnFailed); i >= 0 {
-		return strings.TrimSpace(msg[i+len(doFnFailed):])
-	}
-	return "preprocess pipeline failed: " + msg
-}
-
-func (e pipelineError) Unwrap() error { return e.err }
