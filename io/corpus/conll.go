@@ -70,7 +70,7 @@ func (s *sentence) fail(lineNo int, format string, args ...any) {
 func (r *Reader) finish(s *sentence) (Record, *Rejection, error) {
 	id := r.nextID()
 	if s.id != "" {
-		id = r.base + ":" + s.id
+		id = r.ownID(s.id)
 	}
 	if s.badReason == "" && len(s.words) == 0 {
 		s.fail(s.start, "sentence has no tokens (only comments or multiword/empty-node lines); remove it or add its token lines")

@@ -50,7 +50,7 @@ func (j *jsonlReader) next() (Record, *Rejection, error) {
 		if rec.ID == "" {
 			rec.ID = id
 		} else {
-			rec.ID = r.base + ":" + rec.ID
+			rec.ID = r.ownID(rec.ID)
 		}
 		return rec, nil, nil
 	}

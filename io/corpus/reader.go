@@ -3,6 +3,7 @@ package corpus
 import (
 	"bufio"
 	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -128,6 +129,8 @@ type Reader struct {
 	err        error
 	firstRej   *Rejection
 	started    bool
+	idLines    map[string]int // id the file gave -> line of the record that has it
+	gaveID     bool           // the record being parsed has an id from the file
 }
 
 // NewReader reads the stream r, which came from file (a local path or a
@@ -171,7 +174,11 @@ func (r *Reader) Next() (Record, *Rejection, error) {
 			return Record{}, nil, err
 		}
 	}
+	r.gaveID = false
 	rec, rej, err := r.parse()
+	if err == nil && rej == nil && r.gaveID {
+		rej = r.checkUnique(rec)
+	}
 	switch {
 	case err != nil:
 		r.err = err
@@ -242,6 +249,38 @@ func (r *Reader) sniff() error {
 		return fmt.Errorf("%s: the file is UTF-16; convert it to UTF-8 (iconv -f UTF-16 -t UTF-8)", r.file)
 	}
 	return nil
+}
+
+// maxTrackedIDs bounds the ids checkUnique remembers, so a reader's memory
+// stays bounded whatever the file's size; duplicates past it are still
+// caught when the shards are written, without a line number.
+const maxTrackedIDs = 1 << 20
+
+// checkUnique rejects a record whose id an earlier record of the file
+// already has (a repeated TSV index, JSONL id or CoNLL-U sent_id): two
+// examples under one id would collide in the shards, where the file and
+// line are no longer known. Only ids the file gives are remembered: the
+// reader's own numbering cannot repeat.
+func (r *Reader) checkUnique(rec Record) *Rejection {
+	if r.idLines == nil {
+		r.idLines = map[string]int{}
+	}
+	if first, dup := r.idLines[rec.ID]; dup {
+		id := strings.TrimPrefix(rec.ID, r.base+":")
+		raw, _ := json.Marshal(rec) // the parsed record: its source line is gone
+		return r.reject(rec.Line, raw, len(raw),
+			"id %q was already given to the record at line %d; ids must be unique within a file: fix the id", id, first)
+	}
+	if len(r.idLines) < maxTrackedIDs {
+		r.idLines[rec.ID] = rec.Line
+	}
+	return nil
+}
+
+// ownID makes a record id from an id the file gives.
+func (r *Reader) ownID(id string) string {
+	r.gaveID = true
+	return r.base + ":" + id
 }
 
 // nextID numbers every record, rejected ones included.

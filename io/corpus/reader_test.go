@@ -406,3 +406,24 @@ func TestOptionErrors(t *testing.T) {
 		}
 	}
 }
+
+// TestDuplicateIDsWithinFile: a file that gives two records one id was
+// blamed later, when the shards were written, on "two input files share a
+// base name", with no line. The second record is now rejected here, with
+// the line of the first.
+func TestDuplicateIDsWithinFile(t *testing.T) {
+	runCases(t, "d/dev.tsv", []readerCase{
+		{"tsv index column", Options{Format: TSV, Unlabeled: true},
+			"index\tsentence\n7\ta\n8\tb\n7\tc\n",
+			[]string{`rec 2 dev.tsv:7 "a" "" ""`, `rec 3 dev.tsv:8 "b" "" ""`,
+				`rej 4 id "7" was already given to the record at line 2; ids must be unique within a file: fix the id`}},
+		{"jsonl id key", Options{Format: JSONL, IDColumn: "id"},
+			`{"id": 1, "text": "a", "label": 0}` + "\n" + `{"id": 1, "text": "b", "label": 1}`,
+			[]string{`rec 1 dev.tsv:1 "a" "" "0"`,
+				`rej 2 id "1" was already given to the record at line 1; ids must be unique within a file: fix the id`}},
+		{"conllu sent_id", Options{Format: CoNLLU},
+			"# sent_id = s1\n1\tHi\thi\tINTJ\tUH\t_\t0\troot\t_\t_\n\n# sent_id = s1\n1\tYo\tyo\tINTJ\tUH\t_\t0\troot\t_\t_\n",
+			[]string{"rec 1 dev.tsv:s1 Hi/INTJ",
+				`rej 4 id "s1" was already given to the record at line 1; ids must be unique within a file: fix the id`}},
+	})
+}

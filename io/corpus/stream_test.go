@@ -63,7 +63,7 @@ var streamFormats = []struct {
 }{
 	{"tsv", Options{Format: TSV}, "sentence\tlabel\n", "a fine and funny film . \t1\n"},
 	{"conll", Options{Format: CoNLL, TagScheme: "iob2"}, "-DOCSTART- -X- -X- O\n\n", "Acme NNP B-NP B-ORG\nbuys VBZ B-VP O\nit PRP B-NP O\n\n"},
-	{"conllu", Options{Format: CoNLLU}, "", "# sent_id = s\n1\tHi\thi\tINTJ\tUH\t_\t0\troot\t_\t_\n2\tyou\tyou\tPRON\tPRP\t_\t1\tvocative\t_\t_\n\n"},
+	{"conllu", Options{Format: CoNLLU}, "", "# text = Hi you\n1\tHi\thi\tINTJ\tUH\t_\t0\troot\t_\t_\n2\tyou\tyou\tPRON\tPRP\t_\t1\tvocative\t_\t_\n\n"},
 	{"jsonl", Options{Format: JSONL}, "", `{"text": "a fine and funny film .", "label": 1}` + "\n"},
 }
 

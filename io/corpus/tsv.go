@@ -139,7 +139,7 @@ func (t *tsvReader) next() (Record, *Rejection, error) {
 			if fields[t.id] == "" {
 				return Record{}, r.reject(lineNo, line, size, "id column %q is empty; every row needs its id", t.header[t.id]), nil
 			}
-			rec.ID = r.base + ":" + fields[t.id]
+			rec.ID = r.ownID(fields[t.id])
 		}
 		return rec, nil, nil
 	}

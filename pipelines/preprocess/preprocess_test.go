@@ -455,3 +455,14 @@ func TestWriteTable(t *testing.T) {
 		}
 	}
 }
+
+// TestMissingVocabNamesTheKey: a missing vocabulary was reported as an
+// input "check the path in the job's corpus list"; it is tokenizer.vocab.
+func TestMissingVocabNamesTheKey(t *testing.T) {
+	cfg := loadJob(t, "job.yaml")
+	cfg.Vocab = filepath.Join(t.TempDir(), "no-vocab.txt")
+	_, err := Fingerprint(context.Background(), cfg)
+	if err == nil || !strings.Contains(err.Error(), cfg.Vocab) || !strings.Contains(err.Error(), "tokenizer.vocab") || strings.Contains(err.Error(), "corpus list") {
+		t.Fatalf("err = %v; want it to name %s and tokenizer.vocab", err, cfg.Vocab)
+	}
+}

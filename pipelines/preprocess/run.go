@@ -57,6 +57,11 @@ func Fingerprint(ctx context.Context, cfg Config) (string, error) {
 	if err != nil {
 		return "", err
 	}
+	// The inputs are hashed below with a message about corpus paths; the
+	// vocabulary is set elsewhere, so its absence gets its own message.
+	if ok, err := storage.Exists(ctx, cfg.Vocab); err == nil && !ok {
+		return "", fmt.Errorf("vocabulary %s: not found; fix tokenizer.vocab in the job spec (--vocab for a quick run)", cfg.Vocab)
+	}
 	fc := fingerprintConfig{ShardFormat: shards.FormatVersion, Shards: cfg.Shards, MaxRejectedFraction: cfg.MaxRejectedFraction,
 		Lowercase: cfg.Lowercase, MaxSeqLen: cfg.MaxSeqLen, Tasks: cfg.Tasks}
 	return manifest.Fingerprint(ctx, fc, append(inputFiles(cfg), cfg.Vocab))

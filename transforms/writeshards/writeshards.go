@@ -93,7 +93,7 @@ func (f *WriteFn) ProcessElement(ctx context.Context, key string, rows func(*sha
 	slices.SortFunc(all, func(a, b shards.Row) int { return NaturalCompare(a.ExampleID, b.ExampleID) })
 	for i := 1; i < len(all); i++ {
 		if all[i].ExampleID == all[i-1].ExampleID {
-			return fmt.Errorf("writeshards: example id %q occurs twice in %s/%s; two input files of the split share a base name, rename one", all[i].ExampleID, task, split)
+			return fmt.Errorf("writeshards: example id %q occurs twice in %s/%s; two input files of the split share a base name (ids are <base name>:<n>), rename one (a file that repeats an id of its own is caught when read, with the line)", all[i].ExampleID, task, split)
 		}
 	}
 	path := shards.ShardPath(f.Out, task, split, shard, f.Shards)
