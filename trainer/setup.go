@@ -66,8 +66,16 @@ func (tr *Trainer) setup(ctx context.Context) error {
 		tr.meta.Tasks = append(tr.meta.Tasks, checkpoint.TaskInfo{Name: t.name, Type: string(t.kind), Labels: t.labels,
 			TagScheme: t.scheme, Layer: t.layer, Auxiliary: t.auxiliary})
 	}
-	statePath := storage.Join(cfg.Out, "last")
+	if err := recoverLast(cfg.Out); err != nil {
+		return err
+	}
+	statePath := storage.Join(cfg.Out, lastDir)
 	if cfg.Resume {
+		if ok, err := storage.Exists(ctx, storage.Join(statePath, checkpoint.ConfigFile)); err != nil {
+			return fmt.Errorf("--resume: %w", err)
+		} else if !ok {
+			return fmt.Errorf("--resume: %s holds no saved checkpoint (no %s): nothing to resume in %s; run without --resume to start training, or point --out (the spec's train.output) at the run you mean to resume", statePath, checkpoint.ConfigFile, cfg.Out)
+		}
 		m, _, err := checkpoint.Load(storage.Dir(ctx, statePath))
 		if err != nil {
 			return fmt.Errorf("--resume: %w", err)
@@ -137,7 +145,7 @@ func (tr *Trainer) setup(ctx context.Context) error {
 			return err
 		}
 	}
-	if tr.metrics, err = openMetricsLog(ctx, cfg.Out, cfg.Resume); err != nil {
+	if tr.metrics, err = openMetricsLog(ctx, cfg.Out, cfg.Resume, tr.step); err != nil {
 		return err
 	}
 	tr.logf("tasks: %s", strings.Join(names, ", "))

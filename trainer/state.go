@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	goos "os"
 
 	"github.com/taskweave/taskweave/io/storage"
 	"github.com/taskweave/taskweave/model"
@@ -58,7 +59,16 @@ type trainerState struct {
 // names the step and the moments' sha256, so a save cut short is detected
 // on resume.
 func (tr *Trainer) saveLast(ctx context.Context) error {
-	dir := storage.Join(tr.cfg.Out, "last")
+	// The log first: a resumed run finds it as complete as its state.
+	if err := tr.metrics.flush(); err != nil {
+		return err
+	}
+	dir := saveDir(tr.cfg.Out)
+	if !storage.IsGCS(dir) {
+		if err := goos.RemoveAll(dir); err != nil {
+			return err
+		}
+	}
 	fs := storage.Dir(ctx, dir)
 	os := tr.opt.State()
 	var ts []*checkpoint.Tensor
@@ -108,7 +118,10 @@ func (tr *Trainer) saveLast(ctx context.Context) error {
 	if err := storage.WriteFile(ctx, storage.Join(dir, stateJSON), append(b, '\n')); err != nil {
 		return fmt.Errorf("saving trainer state: %w", err)
 	}
-	tr.logf("saved %s at step %d", dir, tr.step)
+	if err := commitSave(tr.cfg.Out); err != nil {
+		return err
+	}
+	tr.logf("saved %s at step %d", storage.Join(tr.cfg.Out, lastDir), tr.step)
 	return nil
 }
 
