@@ -71,20 +71,8 @@ func commitSave(out string) error {
 	if err := os.Rename(tmp, last); err != nil {
 		return fmt.Errorf("saving %s: %w", last, err)
 	}
-	if err := syncDir(out); err != nil {
+	if err := storage.SyncDir(out); err != nil {
 		return err
 	}
 	return os.RemoveAll(old)
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil && !errors.Is(err, os.ErrInvalid) {
-		return fmt.Errorf("sync %s: %w", dir, err)
-	}
-	return nil
 }

@@ -99,6 +99,10 @@ func (w *localWriter) Abort() {
 	os.Remove(w.f.Name())
 }
 
+// SyncDir makes renames and removals in dir durable (fsync of the
+// directory; a no-op where directories cannot be synced).
+func SyncDir(dir string) error { return syncDir(dir) }
+
 func syncDir(dir string) error {
 	d, err := os.Open(dir)
 	if err != nil {
