@@ -44,6 +44,11 @@ func (e *HeldError) Error() string {
 		e.Lease.Expires.Format(time.RFC3339), e.Path)
 }
 
+// ErrLost is wrapped by every error that reports a lost lease: the lease
+// expired and someone else took it, or it could not be renewed before it
+// expired. Another run may be active now.
+var ErrLost = errors.New("lease lost")
+
 // Lock is a held lease; Release it when the run ends.
 type Lock struct {
 	path  string
@@ -54,15 +59,38 @@ type Lock struct {
 	stop  chan struct{}
 	done  chan struct{}
 	lost  error
+	// lostCh is closed when lost is set, so a run can cancel its stage.
+	lostCh chan struct{}
 }
 
 // now is replaceable in tests so expiry can be exercised without sleeping.
 var now = time.Now
 
+// Live reports whether the lease still excludes other runs at t.
+func (l Lease) Live(t time.Time) bool { return !l.Released && t.Before(l.Expires) }
+
+// Read returns the lease stored at path; ok is false when there is none.
+func Read(ctx context.Context, path string) (lease Lease, ok bool, err error) {
+	data, _, err := storage.ReadGen(ctx, path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return lease, false, nil
+	}
+	if err != nil {
+		return lease, false, fmt.Errorf("lock %s: %w", path, err)
+	}
+	if err := json.Unmarshal(data, &lease); err != nil {
+		return lease, false, fmt.Errorf("lock %s holds no valid lease (%v); remove the file if no run is active", path, err)
+	}
+	return lease, true, nil
+}
+
 // TryAcquire takes the lease at path for owner, or returns *HeldError when a
 // live lease is held by someone else. ttl is the lease length; the lease is
 // renewed every ttl/3 while held.
 func TryAcquire(ctx context.Context, path, owner string, ttl time.Duration) (*Lock, error) {
+	if ttl <= 0 {
+		return nil, fmt.Errorf("lock %s: lease length %s; it must be positive", path, ttl)
+	}
 	data, gen, err := storage.ReadGen(ctx, path)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
@@ -74,7 +102,7 @@ func TryAcquire(ctx context.Context, path, owner string, ttl time.Duration) (*Lo
 		if err := json.Unmarshal(data, &cur); err != nil {
 			return nil, fmt.Errorf("lock %s holds no valid lease (%v); remove the file if no run is active", path, err)
 		}
-		if !cur.Released && now().Before(cur.Expires) {
+		if cur.Live(now()) {
 			return nil, &HeldError{Path: path, Lease: cur}
 		}
 	}
@@ -90,7 +118,7 @@ func TryAcquire(ctx context.Context, path, owner string, ttl time.Duration) (*Lo
 		return nil, fmt.Errorf("lock %s: %w", path, err)
 	}
 	l.gen = newGen
-	l.stop, l.done = make(chan struct{}), make(chan struct{})
+	l.stop, l.done, l.lostCh = make(chan struct{}), make(chan struct{}), make(chan struct{})
 	go l.renew()
 	return l, nil
 }
@@ -116,6 +144,11 @@ func (l *Lock) encode() []byte {
 	return b
 }
 
+// renew keeps the lease alive every ttl/3. A failed renewal is retried with
+// doubling pauses (storage hiccups are common on GCS and do not mean the
+// lease is gone), but only while the lease we last wrote is still live:
+// past its expiry another run may have taken over, so the lease counts as
+// lost and the holder must stop.
 func (l *Lock) renew() {
 	defer close(l.done)
 	tick := time.NewTicker(l.ttl / 3)
@@ -125,37 +158,96 @@ func (l *Lock) renew() {
 		case <-l.stop:
 			return
 		case <-tick.C:
-			if err := l.Renew(context.Background()); err != nil {
-				return
+		}
+		pause := max(l.ttl/30, time.Millisecond)
+		for {
+			err := l.Renew(context.Background())
+			if err == nil || errors.Is(err, ErrLost) {
+				break
 			}
+			l.mu.Lock()
+			expires := l.lease.Expires
+			l.mu.Unlock()
+			if !now().Add(pause).Before(expires) {
+				l.setLost(fmt.Errorf("lock %s: %w: could not renew it before it expired at %s: %v",
+					l.path, ErrLost, expires.Format(time.RFC3339Nano), err))
+				break
+			}
+			select {
+			case <-l.stop:
+				return
+			case <-time.After(pause):
+			}
+			pause = min(2*pause, l.ttl/6)
+		}
+		if l.Lost() != nil {
+			return
 		}
 	}
 }
 
-// Renew extends the lease; it fails if the lease was lost (expired and taken over).
+// Renew extends the lease once. An error wrapping ErrLost means the lease
+// was taken over; any other error is transient and the lease is still ours
+// until it expires.
 func (l *Lock) Renew(ctx context.Context) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.lost != nil {
 		return l.lost
 	}
-	l.lease.Expires = now().Add(l.ttl)
-	gen, err := storage.WriteGen(ctx, l.path, l.encode(), l.gen)
-	if err != nil {
-		l.lost = fmt.Errorf("lock %s lost: %w", l.path, err)
+	next := l.lease
+	next.Expires = now().Add(l.ttl)
+	b, _ := json.MarshalIndent(next, "", "  ")
+	gen, err := storage.WriteGen(ctx, l.path, b, l.gen)
+	if errors.Is(err, storage.ErrPrecondition) {
+		// A write that failed in transit may have landed: if the stored
+		// lease is still ours, adopt its generation and try once more.
+		if cur, curGen, rerr := storage.ReadGen(ctx, l.path); rerr == nil && l.ours(cur) {
+			l.gen = curGen
+			gen, err = storage.WriteGen(ctx, l.path, b, l.gen)
+		}
+	}
+	if errors.Is(err, storage.ErrPrecondition) {
+		l.setLostLocked(fmt.Errorf("lock %s: %w: another run took it over (%v)", l.path, ErrLost, err))
 		return l.lost
 	}
-	l.gen = gen
+	if err != nil {
+		return fmt.Errorf("lock %s: renewing the lease: %w", l.path, err)
+	}
+	l.gen, l.lease = gen, next
 	return nil
 }
 
-// Lost reports whether the lease was taken over, which means another run may
+// ours reports whether data is a live lease written by this holder.
+func (l *Lock) ours(data []byte) bool {
+	var cur Lease
+	return json.Unmarshal(data, &cur) == nil && !cur.Released && cur.Owner == l.lease.Owner &&
+		cur.PID == l.lease.PID && cur.Acquired.Equal(l.lease.Acquired)
+}
+
+func (l *Lock) setLost(err error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.setLostLocked(err)
+}
+
+func (l *Lock) setLostLocked(err error) {
+	if l.lost == nil {
+		l.lost = err
+		close(l.lostCh)
+	}
+}
+
+// Lost reports whether the lease was lost, which means another run may
 // now be active: the holder should stop writing shared state.
 func (l *Lock) Lost() error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.lost
 }
+
+// Done is closed when the lease is lost; a run cancels its work then.
+func (l *Lock) Done() <-chan struct{} { return l.lostCh }
 
 // Release gives the lease up. A lease that was already lost is not touched.
 func (l *Lock) Release(ctx context.Context) error {

@@ -3,6 +3,7 @@ package lock
 import (
 	"context"
 	"errors"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -130,4 +131,94 @@ func TestAcquireWaits(t *testing.T) {
 		t.Fatalf("want give-up error, got %v", err)
 	}
 	c.Release(ctx)
+}
+
+// storageOutage makes the lock's directory unusable (a regular file stands
+// where the directory was, so every write fails) until the returned func
+// puts it back: a real storage fault on local disk.
+func storageOutage(t *testing.T, dir string) (restore func()) {
+	t.Helper()
+	if err := os.Rename(dir, dir+".away"); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(dir, []byte("outage"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return func() {
+		if err := os.Remove(dir); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Rename(dir+".away", dir); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// A storage outage shorter than the lease is ridden out: renewals fail,
+// are retried, and the lease is renewed once storage is back.
+func TestRenewRetriesTransientErrors(t *testing.T) {
+	ctx := context.Background()
+	dir := filepath.Join(t.TempDir(), "locks")
+	p := filepath.Join(dir, "job.lock")
+	const ttl = 3 * time.Second
+	l, err := TryAcquire(ctx, p, "run-a", ttl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Release(ctx)
+	before := readLease(t, p)
+	restore := storageOutage(t, dir)
+	time.Sleep(ttl / 2) // at least one renewal fails in this window
+	restore()
+	deadline := time.Now().Add(ttl)
+	for readLease(t, p).Expires.Equal(before.Expires) {
+		if time.Now().After(deadline) {
+			t.Fatal("the lease was not renewed after storage came back")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if err := l.Lost(); err != nil {
+		t.Fatalf("a transient outage lost the lease: %v", err)
+	}
+	select {
+	case <-l.Done():
+		t.Fatal("Done closed on a lease that is still held")
+	default:
+	}
+}
+
+// An outage that outlasts the lease loses it: the holder is told through
+// Done and Lost (wrapping ErrLost) once the lease it last wrote expires.
+func TestRenewGivesUpAtExpiry(t *testing.T) {
+	ctx := context.Background()
+	dir := filepath.Join(t.TempDir(), "locks")
+	p := filepath.Join(dir, "job.lock")
+	const ttl = time.Second
+	l, err := TryAcquire(ctx, p, "run-a", ttl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	restore := storageOutage(t, dir)
+	defer restore()
+	select {
+	case <-l.Done():
+	case <-time.After(5 * ttl):
+		t.Fatal("lease still considered held long after it expired")
+	}
+	if waited := time.Since(start); waited < ttl/2 {
+		t.Errorf("gave up after %s, before the lease (ttl %s) could have expired", waited, ttl)
+	}
+	if err := l.Lost(); !errors.Is(err, ErrLost) || !strings.Contains(err.Error(), "could not renew") {
+		t.Fatalf("Lost() = %v; want ErrLost saying it could not renew", err)
+	}
+}
+
+func readLease(t *testing.T, p string) Lease {
+	t.Helper()
+	l, ok, err := Read(context.Background(), p)
+	if err != nil || !ok {
+		t.Fatalf("read lease %s: %v (present %v)", p, err, ok)
+	}
+	return l
 }
