@@ -13,7 +13,6 @@ import (
 
 	"github.com/taskweave/taskweave/jobs/registry"
 	"github.com/taskweave/taskweave/jobs/runner"
-	"github.com/taskweave/taskweave/jobs/runs"
 	"github.com/taskweave/taskweave/jobs/schedule"
 	"github.com/taskweave/taskweave/jobs/spec"
 	"github.com/taskweave/taskweave/jobs/stages"
@@ -56,7 +55,7 @@ func init() {
 			if err != nil {
 				return err
 			}
-			recs, err := runs.List(ctx, runner.RunsDir(s))
+			recs, err := runner.Records(ctx, s)
 			if err != nil {
 				return err
 			}

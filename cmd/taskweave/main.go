@@ -58,7 +58,7 @@ func main() {
 		flag.Parse()
 		beam.Init()
 		usage()
-		os.Exit(2)
+		os.Exit(exitUsage)
 	}
 	name := os.Args[1]
 	cmd, ok := commands[name]
@@ -74,7 +74,7 @@ func main() {
 		}
 		fmt.Fprintf(os.Stderr, "taskweave: unknown command %q\n\n", name)
 		usage()
-		os.Exit(2)
+		os.Exit(exitUsage)
 	}
 	beamFlags := flagNames(flag.CommandLine)
 	run := cmd.setup(flag.CommandLine)
@@ -85,15 +85,20 @@ func main() {
 			"are accepted too; 'taskweave help beam' lists all %d of them.\n", len(beamFlags))
 	}
 	if err := flag.CommandLine.Parse(os.Args[2:]); err != nil {
-		os.Exit(2)
+		os.Exit(exitUsage)
 	}
 	beam.Init()
-	ctx, stop := signalContext()
-	defer stop()
-	if err := run(ctx, flag.CommandLine.Args()); err != nil {
+	ctx, stop, received := signalContext()
+	err := run(ctx, flag.CommandLine.Args())
+	stop()
+	if err != nil {
 		fmt.Fprintf(os.Stderr, "taskweave %s: %v\n", name, err)
-		os.Exit(1)
 	}
+	sig := received()
+	if sig != nil {
+		fmt.Fprintf(os.Stderr, "taskweave %s: stopped by %v\n", name, sig)
+	}
+	os.Exit(exitStatus(err, sig))
 }
 
 // flagNames is the set of flags registered on fs so far: before a

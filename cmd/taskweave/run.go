@@ -15,25 +15,26 @@ import (
 	"github.com/taskweave/taskweave/jobs/spec"
 )
 
-// exitLocked is the exit status when another run holds the job's lock, so
-// external schedulers can tell "busy" from "failed".
-const exitLocked = 3
-
 func init() {
 	register("run", "run a job: preprocess → train → evaluate → register → promote", func(fs *flag.FlagSet) func(context.Context, []string) error {
-		once := fs.Bool("once", true, "run the job once and exit (for cron, Kubernetes CronJob, Cloud Scheduler)")
+		once := fs.Bool("once", true, "run the job once and exit (for cron, Kubernetes CronJob, Cloud Scheduler); --once=false keeps running it on the spec's schedule:, like taskweave schedule")
 		wait := fs.Bool("wait", false, "if another run holds the job's lock, wait for it instead of exiting with status 3")
+		force := fs.Bool("force", false, "rebuild the shards even if their manifest says they are up to date")
 		return func(ctx context.Context, args []string) error {
 			if len(args) != 1 {
-				return errors.New("usage: taskweave run [--once] [--wait] job.yaml")
+				return errors.New("usage: taskweave run [--once] [--wait] [--force] job.yaml")
 			}
-			_ = once // a run is always a single run; --once documents intent for external schedulers
+			if !*once {
+				return scheduleLoop(ctx, args[0], runOptions{wait: *wait, force: *force})
+			}
 			s, data, err := loadJob(args[0])
 			if err != nil {
 				return err
 			}
-			rec, err := runner.Run(ctx, s, jobStages(), runner.Options{Wait: *wait, SpecData: data, Log: logStderr})
-			return finishRun(s, rec, err)
+			rec, err := runner.Run(ctx, s, jobStages(), runner.Options{Wait: *wait, Force: *force,
+				LockTTL: leaseTTL(s), SpecData: data, Log: logStderr})
+			printRun(s, rec)
+			return err
 		}
 	})
 	register("schedule", "run a job on its cron schedule (the spec's schedule:)", func(fs *flag.FlagSet) func(context.Context, []string) error {
@@ -42,14 +43,14 @@ func init() {
 			if len(args) != 1 {
 				return errors.New("usage: taskweave schedule job.yaml")
 			}
-			s, data, err := loadJob(args[0])
-			if err != nil {
-				return err
-			}
-			if s.Schedule == "" {
-				return fmt.Errorf("%s has no schedule:; add a cron expression such as \"0 3 * * *\", or use taskweave run --once from an external scheduler", args[0])
-			}
 			if *dry > 0 {
+				s, _, err := loadJob(args[0])
+				if err != nil {
+					return err
+				}
+				if s.Schedule == "" {
+					return noSchedule(args[0])
+				}
 				next, err := schedule.Next(s.Schedule, time.Now(), *dry)
 				if err != nil {
 					return err
@@ -59,22 +60,49 @@ func init() {
 				}
 				return nil
 			}
-			logStderr("scheduling job %q on %q", s.Name, s.Schedule)
-			return schedule.Loop(ctx, s.Schedule, func(ctx context.Context) {
-				// Re-read the spec each time so an edited job takes effect at the next tick.
-				s, data2, err := loadJob(args[0])
-				if err != nil {
-					logStderr("run skipped: %v", err)
-					return
-				}
-				_ = data
-				rec, err := runner.Run(ctx, s, jobStages(), runner.Options{SpecData: data2, Log: logStderr})
-				if err := finishRun(s, rec, err); err != nil {
-					logStderr("%v", err)
-				}
-			}, logStderr)
+			return scheduleLoop(ctx, args[0], runOptions{})
 		}
 	})
+}
+
+type runOptions struct{ wait, force bool }
+
+func noSchedule(path string) error {
+	return fmt.Errorf("%s has no schedule:; add a cron expression such as \"0 3 * * *\", or use taskweave run --once from an external scheduler", path)
+}
+
+// scheduleLoop runs the job at every tick of its schedule until ctx ends.
+// Nothing a single run does ends the loop: a tick that finds the job locked
+// by another process is skipped, a failed run is logged, and the next tick
+// comes as planned. Only a signal (ctx) stops it.
+func scheduleLoop(ctx context.Context, path string, o runOptions) error {
+	s, _, err := loadJob(path)
+	if err != nil {
+		return err
+	}
+	if s.Schedule == "" {
+		return noSchedule(path)
+	}
+	logStderr("scheduling job %q on %q", s.Name, s.Schedule)
+	return schedule.Loop(ctx, s.Schedule, func(ctx context.Context) {
+		// Re-read the spec each time so an edited job takes effect at the next tick.
+		s, data, err := loadJob(path)
+		if err != nil {
+			logStderr("run skipped: %v", err)
+			return
+		}
+		rec, err := runner.Run(ctx, s, jobStages(), runner.Options{Wait: o.wait, Force: o.force,
+			LockTTL: leaseTTL(s), SpecData: data, Log: logStderr})
+		var held *lock.HeldError
+		if errors.As(err, &held) {
+			logStderr("tick skipped: %v", err)
+			return
+		}
+		printRun(s, rec)
+		if err != nil {
+			logStderr("%v", err)
+		}
+	}, logStderr)
 }
 
 func loadJob(path string) (*spec.Spec, []byte, error) {
@@ -95,32 +123,31 @@ func loadJob(path string) (*spec.Spec, []byte, error) {
 	return s, data, nil
 }
 
-func finishRun(s *spec.Spec, rec *runs.Record, err error) error {
-	var held *lock.HeldError
-	if errors.As(err, &held) {
-		fmt.Fprintf(os.Stderr, "taskweave run: %v\n", err)
-		os.Exit(exitLocked)
+// printRun prints a run's outcome, stages and where its record is.
+func printRun(s *spec.Spec, rec *runs.Record) {
+	if rec == nil {
+		return
 	}
-	if rec != nil {
-		fmt.Printf("run %s: %s", rec.ID, rec.Outcome)
-		if rec.Reason != "" {
-			fmt.Printf(" — %s", rec.Reason)
-		}
-		fmt.Println()
-		for _, st := range rec.Stages {
-			note := st.Note
-			if st.Error != "" {
-				note = "error: " + st.Error
-			}
-			fmt.Printf("  %-10s %7.1fs  %s\n", st.Name, st.Seconds, note)
-		}
-		if rec.Report != "" {
-			fmt.Printf("report: %s\n", reportMarkdown(rec.Report))
-		}
-		fmt.Printf("run record: %s/%s.json\n", runner.RunsDir(s), rec.ID)
+	fmt.Printf("run %s: %s", rec.ID, rec.Outcome)
+	if rec.Reason != "" {
+		fmt.Printf(" — %s", rec.Reason)
 	}
-	return err
+	fmt.Println()
+	for _, st := range rec.Stages {
+		note := st.Note
+		if st.Error != "" {
+			note = "error: " + st.Error
+		}
+		fmt.Printf("  %-10s %7.1fs  %s\n", st.Name, st.Seconds, note)
+	}
+	if rec.Report != "" {
+		fmt.Printf("report: %s\n", reportMarkdown(rec.Report))
+	}
+	fmt.Printf("run record: %s/%s.json\n", runner.RunsDir(s), rec.ID)
 }
+
+// leaseTTL is the job lease's length.
+func leaseTTL(s *spec.Spec) time.Duration { return 2 * time.Minute }
 
 func logStderr(format string, args ...any) {
 	fmt.Fprintf(os.Stderr, "taskweave: "+format+"\n", args...)

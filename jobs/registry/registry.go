@@ -26,8 +26,9 @@ type Version struct {
 	Created   time.Time          `json:"created"`
 	RunID     string             `json:"run_id,omitempty"`
 	SpecHash  string             `json:"spec_hash,omitempty"`
-	Source    string             `json:"source"` // checkpoint directory it was copied from
-	Scores    map[string]float64 `json:"scores"` // task → primary metric on the evaluation data
+	Source    string             `json:"source"`             // checkpoint directory it was copied from
+	Scores    map[string]float64 `json:"scores"`             // task → primary metric on the evaluation data
+	Examples  map[string]int64   `json:"examples,omitempty"` // task → labelled examples those scores are over
 	Auxiliary []string           `json:"auxiliary,omitempty"`
 	DataHash  string             `json:"data_fingerprint,omitempty"`
 }

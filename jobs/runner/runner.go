@@ -35,11 +35,17 @@ type EvalResult struct {
 	Report         string
 	Scores         map[string]float64
 	IncumbentScore map[string]float64
+	// Examples counts the labelled examples each task was scored on, so the
+	// gate can refuse a candidate judged on fewer than production was.
+	Examples map[string]int64
 }
 
 // Stages are the job's steps.
 type Stages struct {
-	Preprocess func(ctx context.Context, s *spec.Spec) (PreprocessResult, error)
+	// Preprocess rebuilds the shards unless they are up to date (their
+	// manifest's fingerprint matches and every shard has its recorded size
+	// and checksum); force rebuilds them anyway.
+	Preprocess func(ctx context.Context, s *spec.Spec, force bool) (PreprocessResult, error)
 	// Train writes under a directory of its own for runID, so a run never
 	// mistakes an earlier run's checkpoint for its own.
 	Train func(ctx context.Context, s *spec.Spec, dataDir, runID string) (checkpointDir string, err error)
@@ -49,9 +55,10 @@ type Stages struct {
 
 // Options tune a run.
 type Options struct {
-	Wait     bool          // wait for the lock instead of exiting when another run holds it
-	LockTTL  time.Duration // lease length; renewed while the run is alive
-	Poll     time.Duration
+	Wait    bool          // wait for the lock instead of exiting when another run holds it
+	LockTTL time.Duration // lease length (the spec's run.lease_ttl); renewed while the run is alive
+	// Force re-runs preprocessing even when its manifest says the shards are up to date.
+	Force    bool
 	SpecData []byte // the spec file's bytes, hashed into the record
 	Log      func(format string, args ...any)
 }
@@ -61,13 +68,13 @@ func RunsDir(s *spec.Spec) string  { return storage.Join(s.Path(s.Output), "runs
 func LockPath(s *spec.Spec) string { return storage.Join(s.Path(s.Output), "job.lock") }
 
 // Run executes the job once. It returns the run record (also saved under
-// RunsDir) and an error if a stage failed or the lock was held.
+// RunsDir) and an error if a stage failed or the lock was held
+// (*lock.HeldError). If the lease is lost while a stage runs, the stage's
+// context is cancelled (the trainer saves and stops) and the error wraps
+// lock.ErrLost: another run may be active, so this one must not go on.
 func Run(ctx context.Context, s *spec.Spec, st Stages, opt Options) (*runs.Record, error) {
-	if opt.LockTTL == 0 {
-		opt.LockTTL = 2 * time.Minute
-	}
-	if opt.Poll == 0 {
-		opt.Poll = 5 * time.Second
+	if opt.LockTTL <= 0 {
+		return nil, fmt.Errorf("runner: lease length %s; it must be positive", opt.LockTTL)
 	}
 	logf := opt.Log
 	if logf == nil {
@@ -76,13 +83,15 @@ func Run(ctx context.Context, s *spec.Spec, st Stages, opt Options) (*runs.Recor
 	host, _ := os.Hostname()
 	sum := sha256.Sum256(opt.SpecData)
 	rec := &runs.Record{ID: runs.NewID(time.Now()), Job: s.Name, SpecHash: "sha256:" + hex.EncodeToString(sum[:]),
-		Host: host, Started: time.Now().UTC(), Outcome: "running"}
+		Host: host, Started: time.Now().UTC(), Outcome: runs.Running}
 
 	var l *lock.Lock
 	var err error
 	if opt.Wait {
 		logf("waiting for the job lock %s", LockPath(s))
-		l, err = lock.Acquire(ctx, LockPath(s), rec.ID, opt.LockTTL, opt.Poll)
+		// Poll a few times per lease length: a crashed holder's lease is
+		// noticed soon after it expires, without hammering storage.
+		l, err = lock.Acquire(ctx, LockPath(s), rec.ID, opt.LockTTL, max(opt.LockTTL/4, 100*time.Millisecond))
 	} else {
 		l, err = lock.TryAcquire(ctx, LockPath(s), rec.ID, opt.LockTTL)
 	}
@@ -91,6 +100,17 @@ func Run(ctx context.Context, s *spec.Spec, st Stages, opt Options) (*runs.Recor
 	}
 	defer l.Release(context.WithoutCancel(ctx))
 	rec.Started = time.Now().UTC() // a waiting run starts when it holds the lock
+	outer := ctx
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	go func() {
+		select {
+		case <-l.Done():
+			logf("%v; stopping the run", l.Lost())
+			cancel(l.Lost())
+		case <-ctx.Done():
+		}
+	}()
 
 	save := func() {
 		if err := runs.Save(context.WithoutCancel(ctx), RunsDir(s), rec); err != nil {
@@ -99,7 +119,11 @@ func Run(ctx context.Context, s *spec.Spec, st Stages, opt Options) (*runs.Recor
 	}
 	save()
 	fail := func(stage string, err error) (*runs.Record, error) {
-		rec.Outcome, rec.Reason, rec.Finished = "failed", fmt.Sprintf("%s: %v", stage, err), time.Now().UTC()
+		if lost := l.Lost(); lost != nil {
+			// Whatever the stage said, the cause is the lost lease.
+			err = fmt.Errorf("%w (the stage was cancelled: %v)", lost, err)
+		}
+		rec.Outcome, rec.Reason, rec.Finished = runs.Failed, fmt.Sprintf("%s: %v", stage, err), time.Now().UTC()
 		rec.Interrupted = errors.Is(err, context.Canceled) || ctx.Err() != nil
 		save()
 		return rec, fmt.Errorf("run %s: %s stage: %w", rec.ID, stage, err)
@@ -107,6 +131,9 @@ func Run(ctx context.Context, s *spec.Spec, st Stages, opt Options) (*runs.Recor
 	stage := func(name string, f func() (runs.Stage, error)) error {
 		if err := l.Lost(); err != nil {
 			return err
+		}
+		if outer.Err() != nil {
+			return outer.Err()
 		}
 		logf("== %s", name)
 		t0 := time.Now()
@@ -123,7 +150,7 @@ func Run(ctx context.Context, s *spec.Spec, st Stages, opt Options) (*runs.Recor
 	var pre PreprocessResult
 	if err := stage("preprocess", func() (runs.Stage, error) {
 		var err error
-		pre, err = st.Preprocess(ctx, s)
+		pre, err = st.Preprocess(ctx, s, opt.Force)
 		note := ""
 		if pre.UpToDate {
 			note = "up to date: inputs and config unchanged, nothing written"
@@ -174,23 +201,28 @@ func Run(ctx context.Context, s *spec.Spec, st Stages, opt Options) (*runs.Recor
 			auxList = append(auxList, t.Name)
 		}
 	}
-	var inc map[string]float64
+	var inc *registry.Evaluation
 	if hasProd {
-		inc = ev.IncumbentScore
-		if inc == nil {
+		if ev.IncumbentScore == nil {
 			return fail("promote", errors.New("evaluation returned no scores for the production model"))
 		}
+		pv, err := reg.Get(ctx, prod.Version)
+		if err != nil {
+			return fail("promote", err)
+		}
+		inc = &registry.Evaluation{Scores: ev.IncumbentScore, Examples: pv.Examples}
 	}
-	var decision registry.Decision
 	if err := stage("register", func() (runs.Stage, error) {
 		v, err := reg.Register(ctx, ckpt, ev.Report, registry.Version{ID: rec.ID, RunID: rec.ID, SpecHash: rec.SpecHash,
-			Scores: ev.Scores, Auxiliary: auxList, DataHash: pre.Fingerprint})
+			Scores: ev.Scores, Examples: ev.Examples, Auxiliary: auxList, DataHash: pre.Fingerprint})
 		rec.Version = v.ID
 		return runs.Stage{Location: reg.ModelDir(v.ID)}, err
 	}); err != nil {
 		return fail("register", err)
 	}
-	decision = registry.Gate(ev.Scores, inc, aux, s.Registry.Tolerance)
+	decision := registry.Gate(registry.Evaluation{Scores: ev.Scores, Examples: ev.Examples}, inc,
+		registry.Policy{Metric: s.Registry.Metric, Tolerance: s.Registry.Tolerance, Auxiliary: aux})
+	rec.Decision = decision.Code
 	if err := stage("promote", func() (runs.Stage, error) {
 		if !decision.Promote {
 			return runs.Stage{Skipped: true, Note: decision.Reason}, nil
@@ -201,11 +233,40 @@ func Run(ctx context.Context, s *spec.Spec, st Stages, opt Options) (*runs.Recor
 		return fail("promote", err)
 	}
 	rec.Reason = decision.Reason
-	rec.Outcome = "not-promoted"
+	rec.Outcome = runs.NotPromoted
 	if decision.Promote {
-		rec.Outcome = "promoted"
+		rec.Outcome = runs.Promoted
 	}
 	rec.Finished = time.Now().UTC()
 	save()
 	return rec, nil
+}
+
+// Records lists the job's run records, newest first. A record still marked
+// running whose process died (kill -9, a lost machine) would say "running"
+// forever; the job's lease tells: if it is not held by that run any more
+// (expired, or taken over by a later run), the run is reported as crashed.
+func Records(ctx context.Context, s *spec.Spec) ([]runs.Record, error) {
+	recs, err := runs.List(ctx, RunsDir(s))
+	if err != nil {
+		return nil, err
+	}
+	lease, held, err := lock.Read(ctx, LockPath(s))
+	if err != nil {
+		return nil, err
+	}
+	for i := range recs {
+		r := &recs[i]
+		if r.Outcome != runs.Running || (held && lease.Owner == r.ID && lease.Live(time.Now())) {
+			continue
+		}
+		r.Outcome = runs.Crashed
+		switch {
+		case held && lease.Owner == r.ID:
+			r.Reason = fmt.Sprintf("the run stopped without finishing its record; its lease expired at %s", lease.Expires.Format(time.RFC3339))
+		default:
+			r.Reason = "the run stopped without finishing its record; its lease expired and was taken by a later run"
+		}
+	}
+	return recs, nil
 }

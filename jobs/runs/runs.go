@@ -36,11 +36,22 @@ type Record struct {
 	Stages      []Stage            `json:"stages"`
 	Metrics     map[string]float64 `json:"metrics,omitempty"`
 	Version     string             `json:"version,omitempty"`
-	Outcome     string             `json:"outcome"` // running | promoted | not-promoted | failed | skipped
+	Outcome     string             `json:"outcome"` // one of the outcomes below
 	Reason      string             `json:"reason,omitempty"`
+	Decision    string             `json:"decision,omitempty"` // the promotion gate's code (registry.Code*)
 	Report      string             `json:"report,omitempty"`
 	Interrupted bool               `json:"interrupted,omitempty"`
 }
+
+// Outcomes of a run. Crashed is never written: it is how a record left
+// "running" by a process that died is shown once its lease has expired.
+const (
+	Running     = "running"
+	Promoted    = "promoted"
+	NotPromoted = "not-promoted"
+	Failed      = "failed"
+	Crashed     = "crashed"
+)
 
 // NewID is sortable by start time and unique per process.
 func NewID(t time.Time) string {

@@ -31,12 +31,12 @@ func New(o Options) runner.Stages {
 		o.Log = io.Discard
 	}
 	return runner.Stages{
-		Preprocess: func(ctx context.Context, s *spec.Spec) (runner.PreprocessResult, error) {
+		Preprocess: func(ctx context.Context, s *spec.Spec, force bool) (runner.PreprocessResult, error) {
 			cfg, err := PreprocessConfig(s)
 			if err != nil {
 				return runner.PreprocessResult{}, err
 			}
-			res, err := preprocess.Run(ctx, cfg, preprocess.Options{Runner: o.Runner, Progress: o.Progress})
+			res, err := preprocess.Run(ctx, cfg, preprocess.Options{Runner: o.Runner, Force: force, Progress: o.Progress})
 			if err != nil {
 				return runner.PreprocessResult{}, err
 			}
@@ -67,13 +67,14 @@ func New(o Options) runner.Stages {
 			if err != nil {
 				return runner.EvalResult{}, err
 			}
-			res := runner.EvalResult{Report: storage.Join(out, "report.json"), Scores: map[string]float64{}}
+			res := runner.EvalResult{Report: storage.Join(out, "report.json"), Scores: map[string]float64{}, Examples: map[string]int64{}}
 			if incumbent != "" {
 				res.IncumbentScore = map[string]float64{}
 			}
 			for _, t := range rep.Tasks {
 				if m, ok := t.Results["model"]; ok {
 					res.Scores[t.Task] = m.Score
+					res.Examples[t.Task] = m.Sentences - m.Unlabeled
 				}
 				if m, ok := t.Results["compare"]; ok && incumbent != "" {
 					res.IncumbentScore[t.Task] = m.Score
