@@ -109,6 +109,9 @@ func report(w io.Writer, res *preprocess.Result) error {
 			res.Manifest.Created.Format("2006-01-02 15:04:05 MST"), res.ManifestPath)
 		return nil
 	}
+	for _, st := range res.Stale {
+		fmt.Fprintf(w, "rebuilt: a shard changed since the manifest was written: %s\n", st)
+	}
 	if err := preprocess.WriteTable(w, res.Manifest); err != nil {
 		return err
 	}

@@ -70,6 +70,18 @@ type Manifest struct {
 	Created       time.Time       `json:"created"`
 	Tokenizer     Tokenizer       `json:"tokenizer"`
 	Tasks         map[string]Task `json:"tasks"`
+	// ShardFiles records every shard's size and checksum as the run wrote
+	// it, keyed like Split.Shards, so a shard truncated or replaced later
+	// makes the output stale even though the inputs are unchanged.
+	ShardFiles map[string]File `json:"shard_files,omitempty"`
+}
+
+// File is a file's size and content checksum (the same kind of checksum as
+// the fingerprint's inputs: "sha256:<hex>" locally, the server's MD5 or
+// CRC32C on gs://).
+type File struct {
+	Size     int64  `json:"size"`
+	Checksum string `json:"checksum"`
 }
 
 // Tokenizer records the vocabulary and settings the shards were tokenized with.
@@ -153,6 +165,11 @@ func (m *Manifest) Validate() error {
 	if len(m.Tasks) == 0 {
 		return errors.New("no tasks: the run produced nothing; check the job's task list")
 	}
+	for _, sh := range slices.Sorted(maps.Keys(m.ShardFiles)) {
+		if !fs.ValidPath(sh) || m.ShardFiles[sh].Size < 0 || m.ShardFiles[sh].Checksum == "" {
+			return fmt.Errorf("shard_files: entry %q must be a slash-separated path relative to the manifest with a size >= 0 and a checksum", sh)
+		}
+	}
 	for _, name := range slices.Sorted(maps.Keys(m.Tasks)) {
 		t := m.Tasks[name]
 		switch t.Type {
@@ -235,6 +252,77 @@ func UpToDate(ctx context.Context, p, fp string) (bool, *Manifest, error) {
 		return false, nil, err
 	}
 	return m.Fingerprint == fp, m, nil
+}
+
+// Stat returns a file's size and checksum, reading it only where the
+// storage keeps no checksum (local files).
+func Stat(ctx context.Context, p string) (File, error) {
+	size, sum, err := contentHash(ctx, p)
+	return File{Size: size, Checksum: sum}, err
+}
+
+// RecordShards fills m.ShardFiles from the shards under dir (the manifest's
+// directory) as they are now. The pipeline calls it after every shard is
+// written, before Write.
+func (m *Manifest) RecordShards(ctx context.Context, dir string) error {
+	m.ShardFiles = map[string]File{}
+	for _, sh := range m.shards() {
+		f, err := Stat(ctx, storage.Join(dir, sh))
+		if err != nil {
+			return fmt.Errorf("shard %s: %w", storage.Join(dir, sh), err)
+		}
+		m.ShardFiles[sh] = f
+	}
+	return nil
+}
+
+// VerifyShards compares every shard under dir with the size and checksum
+// recorded in m and describes each one that is missing or changed; none
+// means the shards are exactly those the manifest describes. A manifest
+// without records (written by an older taskweave) cannot vouch for its
+// shards, which is reported too.
+func (m *Manifest) VerifyShards(ctx context.Context, dir string) ([]string, error) {
+	if m.ShardFiles == nil {
+		return []string{"the manifest records no shard sizes or checksums (written by an older taskweave)"}, nil
+	}
+	var stale []string
+	for _, sh := range m.shards() {
+		p := storage.Join(dir, sh)
+		want, ok := m.ShardFiles[sh]
+		if !ok {
+			stale = append(stale, p+": no size or checksum recorded")
+			continue
+		}
+		if exists, err := storage.Exists(ctx, p); err != nil {
+			return nil, err
+		} else if !exists {
+			stale = append(stale, p+": missing")
+			continue
+		}
+		got, err := Stat(ctx, p)
+		if err != nil {
+			return nil, fmt.Errorf("shard %s: %w", p, err)
+		}
+		switch {
+		case got.Size != want.Size:
+			stale = append(stale, fmt.Sprintf("%s: %d bytes, the manifest recorded %d", p, got.Size, want.Size))
+		case got.Checksum != want.Checksum:
+			stale = append(stale, fmt.Sprintf("%s: checksum %s, the manifest recorded %s", p, got.Checksum, want.Checksum))
+		}
+	}
+	return stale, nil
+}
+
+// shards lists every split's shards, sorted.
+func (m *Manifest) shards() []string {
+	var out []string
+	for _, t := range m.Tasks {
+		for _, s := range t.Splits {
+			out = append(out, s.Shards...)
+		}
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
 }
 
 // Fingerprint hashes config (any JSON-marshalable value) and the inputs'

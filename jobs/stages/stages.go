@@ -40,6 +40,9 @@ func New(o Options) runner.Stages {
 			if err != nil {
 				return runner.PreprocessResult{}, err
 			}
+			for _, st := range res.Stale {
+				fmt.Fprintf(o.Log, "preprocess: rebuilding, a shard changed since the manifest was written: %s\n", st)
+			}
 			if res.UpToDate {
 				fmt.Fprintf(o.Log, "preprocess: up to date (%s); nothing written\n", res.ManifestPath)
 			} else if err := preprocess.WriteTable(o.Log, res.Manifest); err != nil {

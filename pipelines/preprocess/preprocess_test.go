@@ -317,6 +317,53 @@ func TestUpToDate(t *testing.T) {
 	}
 }
 
+// TestTruncatedShardIsRebuilt: a shard cut short after a run (a full disk,
+// a killed copy) while the inputs stay unchanged is noticed by the
+// up-to-date check, through the size and checksum the manifest records, and
+// rebuilt with the same bytes, instead of "up to date" forever.
+func TestTruncatedShardIsRebuilt(t *testing.T) {
+	cfg := loadJob(t, "job.yaml")
+	first := run(t, cfg, Options{})
+	paths, err := first.Manifest.ShardPaths(manifest.Path(cfg.Out), "sent", "train")
+	if err != nil {
+		t.Fatal(err)
+	}
+	shard := paths[0]
+	good, err := os.ReadFile(shard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rel, _ := filepath.Rel(cfg.Out, shard)
+	if rec := first.Manifest.ShardFiles[filepath.ToSlash(rel)]; rec.Size != int64(len(good)) || !strings.HasPrefix(rec.Checksum, "sha256:") {
+		t.Fatalf("manifest records %+v for %s (%d bytes)", rec, rel, len(good))
+	}
+	for _, damage := range []struct {
+		name string
+		data []byte
+	}{
+		{"truncated", good[:len(good)/2]},
+		{"same size, one byte changed", append(append([]byte{}, good[:len(good)-1]...), good[len(good)-1]^1)},
+	} {
+		if err := os.WriteFile(shard, damage.data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		again := run(t, cfg, Options{})
+		if again.UpToDate {
+			t.Fatalf("%s shard: reported up to date", damage.name)
+		}
+		if len(again.Stale) != 1 || !strings.Contains(again.Stale[0], shard) {
+			t.Errorf("%s shard: stale list %q, want the one damaged shard", damage.name, again.Stale)
+		}
+		healed, err := os.ReadFile(shard)
+		if err != nil || !bytes.Equal(healed, good) {
+			t.Fatalf("%s shard: not rebuilt to the original bytes (%d bytes, want %d, err %v)", damage.name, len(healed), len(good), err)
+		}
+		if third := run(t, cfg, Options{}); !third.UpToDate {
+			t.Fatalf("after healing the %s shard: not up to date (%q)", damage.name, third.Stale)
+		}
+	}
+}
+
 func content(v string) string { return v[strings.IndexByte(v, 0)+1:] }
 
 func mapsEqual(a, b map[string]string) bool {

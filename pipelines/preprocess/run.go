@@ -32,8 +32,11 @@ type Options struct {
 
 // Result is what a run did.
 type Result struct {
-	UpToDate     bool // nothing was written: the manifest matched
-	DryRun       bool // nothing was run (--dry_run); Manifest is nil
+	UpToDate bool // nothing was written: the manifest matched
+	DryRun   bool // nothing was run (--dry_run); Manifest is nil
+	// Stale says why shards were rebuilt although the fingerprint matched:
+	// each shard that is missing or no longer has its recorded size and checksum.
+	Stale        []string
 	ManifestPath string
 	Manifest     *manifest.Manifest
 	Elapsed      time.Duration
@@ -113,14 +116,15 @@ func Run(ctx context.Context, cfg Config, opt Options) (*Result, error) {
 			return nil, fmt.Errorf("%w (or run with --force)", err)
 		}
 		if up {
-			missing, err := missingShards(ctx, cfg.Out, m)
+			stale, err := m.VerifyShards(ctx, cfg.Out)
 			if err != nil {
 				return nil, err
 			}
-			if len(missing) == 0 {
+			if len(stale) == 0 {
 				res.UpToDate, res.Manifest, res.Elapsed = true, m, time.Since(start)
 				return res, nil
 			}
+			res.Stale = stale
 		}
 	}
 
@@ -173,6 +177,9 @@ func Run(ctx context.Context, cfg Config, opt Options) (*Result, error) {
 		return nil, err
 	}
 	m := buildManifest(cfg, fp, tok, sum)
+	if err := m.RecordShards(ctx, cfg.Out); err != nil {
+		return nil, err
+	}
 	if err := manifest.Write(ctx, res.ManifestPath, m); err != nil {
 		return nil, err
 	}
@@ -267,25 +274,6 @@ func buildManifest(cfg Config, fp string, tok *wordpiece.Tokenizer, sum splitsta
 		m.Tasks[t.Name] = mt
 	}
 	return m
-}
-
-func missingShards(ctx context.Context, out string, m *manifest.Manifest) ([]string, error) {
-	var missing []string
-	for _, t := range m.Tasks {
-		for _, s := range t.Splits {
-			for _, sh := range s.Shards {
-				p := storage.Join(out, sh)
-				ok, err := storage.Exists(ctx, p)
-				if err != nil {
-					return nil, err
-				}
-				if !ok {
-					missing = append(missing, p)
-				}
-			}
-		}
-	}
-	return missing, nil
 }
 
 // removeStaleShards deletes part files a previous run with another shard
