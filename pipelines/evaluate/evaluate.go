@@ -144,6 +144,7 @@ func run(ctx context.Context, o Options, execute func(context.Context, *beam.Pip
 		tr := TaskReport{Task: t.Name, Kind: t.Kind, TagScheme: t.TagScheme, Results: map[string]score.TaskMetrics{}}
 		tr.ManifestExamples = plan.manifest.Tasks[t.Name].Splits[o.Split].Examples
 		tr.LooseIOB2 = plan.manifest.Tasks[t.Name].Splits[o.Split].LooseIOB2
+		tr.RejectedUpstream = plan.manifest.Tasks[t.Name].Splits[o.Split].Rejected
 		for _, m := range plan.models {
 			if !slices.Contains(m.Scored, t.Name) {
 				continue

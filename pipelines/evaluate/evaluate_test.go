@@ -71,7 +71,8 @@ func TestEvaluateOnPrism(t *testing.T) {
 		}
 	}
 	md, _ := os.ReadFile(filepath.Join(out, "report.md"))
-	for _, want := range []string{"## ner (token_classification, iob2)", "| metric | model | compare | Δ |", "orphan", "Confusion matrix"} {
+	for _, want := range []string{"## ner (token_classification, iob2)", "| metric | model | compare | Δ |", "orphan", "Confusion matrix",
+		"3 records of this split were rejected by preprocessing and are not scored (rejected/sst.jsonl"} {
 		if !strings.Contains(string(md), want) {
 			t.Errorf("report.md lacks %q", want)
 		}
@@ -86,6 +87,9 @@ func TestEvaluateOnPrism(t *testing.T) {
 	}
 
 	for _, tr := range rep.Tasks {
+		if tr.RejectedUpstream != int64(fixtureRejected[tr.Task]) {
+			t.Errorf("%s: %d records rejected upstream reported, the manifest says %d", tr.Task, tr.RejectedUpstream, fixtureRejected[tr.Task])
+		}
 		sides := []string{"model", "compare"}
 		if tr.Task == "pos" {
 			if _, ok := tr.Results["compare"]; ok || len(tr.Deltas) > 0 {

@@ -157,6 +157,10 @@ var defaultTasks = []fixtureTask{
 	{"orphan", "sequence_classification", "", sstLabels, 5, false},
 }
 
+// fixtureRejected is how many test records the fixture's manifest says
+// preprocessing rejected, per task: the report must carry the count.
+var fixtureRejected = map[string]int{"sst": 3}
+
 func newFixture(t testing.TB, tasks []fixtureTask, seed uint64) *fixture {
 	t.Helper()
 	dir := t.TempDir()
@@ -182,7 +186,7 @@ func newFixture(t testing.TB, tasks []fixtureTask, seed uint64) *fixture {
 			files = append(files, rel)
 		}
 		mtasks[tk.name] = map[string]any{"type": tk.kind, "tag_scheme": tk.scheme, "labels": tk.labels,
-			"splits": map[string]any{"test": map[string]any{"examples": len(rows), "shards": files}}}
+			"splits": map[string]any{"test": map[string]any{"examples": len(rows), "rejected": fixtureRejected[tk.name], "shards": files}}}
 	}
 	man["tasks"] = mtasks
 	b, _ := json.MarshalIndent(man, "", " ")

@@ -11,6 +11,7 @@ import (
 	"github.com/taskweave/taskweave/io/storage"
 	"github.com/taskweave/taskweave/model"
 	"github.com/taskweave/taskweave/transforms/score"
+	"github.com/taskweave/taskweave/transforms/writeshards"
 )
 
 // Report is report.json.
@@ -51,11 +52,15 @@ type ModelInfo struct {
 // TaskReport is one task's figures per checkpoint, with deltas
 // (compare − model) when two were scored.
 type TaskReport struct {
-	Task             string                       `json:"task"`
-	Kind             model.HeadKind               `json:"kind"`
-	TagScheme        string                       `json:"tag_scheme,omitempty"`
-	ManifestExamples int64                        `json:"manifest_examples"`
-	LooseIOB2        int64                        `json:"loose_iob2"` // the manifest's count of gold I-X tags starting a chunk
+	Task             string         `json:"task"`
+	Kind             model.HeadKind `json:"kind"`
+	TagScheme        string         `json:"tag_scheme,omitempty"`
+	ManifestExamples int64          `json:"manifest_examples"`
+	LooseIOB2        int64          `json:"loose_iob2"` // the manifest's count of gold I-X tags starting a chunk
+	// RejectedUpstream counts the split's records preprocessing rejected
+	// (the manifest's count): they are in no shard, so no figure here
+	// covers them.
+	RejectedUpstream int64                        `json:"rejected_upstream"`
 	Results          map[string]score.TaskMetrics `json:"results"`
 	Deltas           []Delta                      `json:"deltas,omitempty"`
 }
@@ -156,7 +161,11 @@ func markdown(rep *Report) []byte {
 		if m.Words > 0 {
 			fmt.Fprintf(&b, ", %d words", m.Words)
 		}
-		fmt.Fprintf(&b, ", %d tokens.\n\n", m.Tokens)
+		fmt.Fprintf(&b, ", %d tokens.", m.Tokens)
+		if t.RejectedUpstream > 0 {
+			fmt.Fprintf(&b, " %d records of this split were rejected by preprocessing and are not scored (%s beside the shards).", t.RejectedUpstream, writeshards.RejectedPath(t.Task))
+		}
+		b.WriteString("\n\n")
 		if len(t.Deltas) > 0 {
 			fmt.Fprintf(&b, "| metric | model | compare | Δ |\n| --- | ---: | ---: | ---: |\n")
 			for _, d := range t.Deltas {
