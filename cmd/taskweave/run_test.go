@@ -30,6 +30,12 @@ func buildBinary(t *testing.T) string {
 
 // writeJob writes a small real job over the bundled demo samples.
 func writeJob(t *testing.T, dir string) string {
+	return writeJobWith(t, dir, "{steps: 40, batch_size: 16, eval_every: 40}", "")
+}
+
+// writeJobWith is writeJob with another train section and extra top-level
+// YAML (schedule:, run:).
+func writeJobWith(t *testing.T, dir, train, extra string) string {
 	t.Helper()
 	demo, _ := filepath.Abs("../../testdata/demo")
 	y := fmt.Sprintf(`name: overlap
@@ -43,8 +49,9 @@ tasks:
     paths: {train: [%[1]s/sst2-train.tsv], validation: [%[1]s/sst2-validation.tsv], test: [%[1]s/sst2-test.tsv]}
 preprocess: {shards: 1}
 model: {size: tiny}
-train: {steps: 40, batch_size: 16, eval_every: 40}
-`, demo)
+train: %[2]s
+%[3]s
+`, demo, train, extra)
 	p := filepath.Join(dir, "job.yaml")
 	if err := os.WriteFile(p, []byte(y), 0o644); err != nil {
 		t.Fatal(err)
