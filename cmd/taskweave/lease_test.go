@@ -199,4 +199,3 @@ func TestInterruptedTrainExits130(t *testing.T) {
 		t.Fatalf("interrupted training left no checkpoint: %v", err)
 	}
 }
-
