@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -197,5 +198,124 @@ func TestInterruptedTrainExits130(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(dir, "out", "train", "last", "model.safetensors")); err != nil {
 		t.Fatalf("interrupted training left no checkpoint: %v", err)
+	}
+}
+
+// The lease is lost while the job trains: the process is paused (SIGSTOP,
+// as a VM pause or a long GC would) past its lease, another process takes
+// the job over, and when the first one wakes its renewal fails. The running
+// training must stop through its context (saving its state), the run must
+// fail with status 4, and the usurper's lease must be left alone. Before,
+// the training ran on to its last step with another run active.
+func TestLostLeaseStopsTheRunningStage(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary and trains")
+	}
+	bin := buildBinary(t)
+	dir := t.TempDir()
+	job := writeJobWith(t, dir, "{steps: 100000, batch_size: 8, eval_every: 100000}", "run: {lease_ttl_seconds: 2}")
+	p := startProc(t, bin, "run", job)
+	p.waitFor(t, "strategy equal", 1, 2*time.Minute) // training has started
+	time.Sleep(time.Second)
+	lockPath := filepath.Join(dir, "out", "job.lock")
+	lease := pauseBetweenRenewals(t, p, lockPath)
+	time.Sleep(time.Until(lease.Expires) + 200*time.Millisecond)
+	usurper, err := lock.TryAcquire(context.Background(), lockPath, "usurper", time.Minute)
+	if err != nil {
+		p.cmd.Process.Signal(syscall.SIGCONT)
+		t.Fatalf("the paused run's lease did not expire: %v", err)
+	}
+	defer usurper.Release(context.Background())
+	if err := p.cmd.Process.Signal(syscall.SIGCONT); err != nil {
+		t.Fatal(err)
+	}
+	if code := p.exitCode(t, 2*time.Minute); code != exitLeaseLost {
+		t.Fatalf("exit status %d, want %d (lease lost):\n%s", code, exitLeaseLost, p.output())
+	}
+	if !strings.Contains(p.output(), "saved ") {
+		t.Errorf("the training did not save its state when stopped:\n%s", p.output())
+	}
+	recs, err := runs.List(context.Background(), filepath.Join(dir, "out", "runs"))
+	if err != nil || len(recs) != 1 {
+		t.Fatalf("run records: %d, %v", len(recs), err)
+	}
+	r := recs[0]
+	if r.Outcome != runs.Failed || !strings.Contains(r.Reason, "lease lost") || !r.Interrupted {
+		t.Errorf("record: outcome %s, interrupted %v, reason %q; want failed, interrupted, lease lost", r.Outcome, r.Interrupted, r.Reason)
+	}
+	if now, _, _ := lock.Read(context.Background(), lockPath); now.Owner != "usurper" || !now.Live(time.Now()) {
+		t.Errorf("the stopped run touched the new holder's lease: %+v", now)
+	}
+}
+
+// pauseBetweenRenewals stops p with SIGSTOP at a moment when it is not in
+// the middle of renewing its lease (a local lease write holds a file lock,
+// which a stopped process would keep) and returns the lease as it stands.
+func pauseBetweenRenewals(t *testing.T, p *proc, lockPath string) lock.Lease {
+	t.Helper()
+	for attempt := 0; attempt < 20; attempt++ {
+		if err := p.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
+			t.Fatal(err)
+		}
+		type result struct {
+			lease lock.Lease
+			err   error
+		}
+		ch := make(chan result, 1)
+		go func() {
+			l, _, err := lock.Read(context.Background(), lockPath)
+			ch <- result{l, err}
+		}()
+		select {
+		case r := <-ch:
+			if r.err != nil {
+				t.Fatal(r.err)
+			}
+			return r.lease
+		case <-time.After(time.Second):
+			// Stopped inside a renewal: let it finish and try again.
+			p.cmd.Process.Signal(syscall.SIGCONT)
+			<-ch
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+	t.Fatal("could not pause the run between two lease renewals")
+	return lock.Lease{}
+}
+
+// A run killed with SIGKILL never finishes its record. While its lease
+// lives, `taskweave runs` shows it running; once the lease has expired it
+// shows it as crashed, not running forever.
+func TestCrashedRunShowsAsCrashed(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary and trains")
+	}
+	bin := buildBinary(t)
+	dir := t.TempDir()
+	job := writeJobWith(t, dir, "{steps: 100000, batch_size: 8, eval_every: 100000}", "run: {lease_ttl_seconds: 2}")
+	p := startProc(t, bin, "run", job)
+	p.waitFor(t, "strategy equal", 1, 2*time.Minute)
+	if err := p.cmd.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	p.exitCode(t, time.Minute)
+	list := func() string {
+		out, err := exec.Command(bin, "runs", job).CombinedOutput()
+		if err != nil {
+			t.Fatalf("taskweave runs: %v\n%s", err, out)
+		}
+		return string(out)
+	}
+	if out := list(); !strings.Contains(out, " running ") {
+		t.Errorf("right after the kill, while its lease lives, the run should show as running:\n%s", out)
+	}
+	lease, _, err := lock.Read(context.Background(), filepath.Join(dir, "out", "job.lock"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(time.Until(lease.Expires) + 100*time.Millisecond)
+	out := list()
+	if !strings.Contains(out, " crashed ") || strings.Contains(out, " running ") || !strings.Contains(out, "lease expired") {
+		t.Fatalf("after its lease expired the killed run is not shown as crashed:\n%s", out)
 	}
 }

@@ -32,7 +32,7 @@ func init() {
 				return err
 			}
 			rec, err := runner.Run(ctx, s, jobStages(), runner.Options{Wait: *wait, Force: *force,
-				LockTTL: leaseTTL(s), SpecData: data, Log: logStderr})
+				LockTTL: s.Run.LeaseTTL(), SpecData: data, Log: logStderr})
 			printRun(s, rec)
 			return err
 		}
@@ -92,7 +92,7 @@ func scheduleLoop(ctx context.Context, path string, o runOptions) error {
 			return
 		}
 		rec, err := runner.Run(ctx, s, jobStages(), runner.Options{Wait: o.wait, Force: o.force,
-			LockTTL: leaseTTL(s), SpecData: data, Log: logStderr})
+			LockTTL: s.Run.LeaseTTL(), SpecData: data, Log: logStderr})
 		var held *lock.HeldError
 		if errors.As(err, &held) {
 			logStderr("tick skipped: %v", err)
@@ -145,9 +145,6 @@ func printRun(s *spec.Spec, rec *runs.Record) {
 	}
 	fmt.Printf("run record: %s/%s.json\n", runner.RunsDir(s), rec.ID)
 }
-
-// leaseTTL is the job lease's length.
-func leaseTTL(s *spec.Spec) time.Duration { return 2 * time.Minute }
 
 func logStderr(format string, args ...any) {
 	fmt.Fprintf(os.Stderr, "taskweave: "+format+"\n", args...)

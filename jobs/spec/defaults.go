@@ -78,6 +78,7 @@ var Defaults = []Default{
 	{Key: "registry.path", Doc: "<output>/registry", derive: under("registry")},
 	{Key: "registry.metric", Value: "mean"},
 	{Key: "registry.tolerance", Value: 0.01},
+	{Key: "run.lease_ttl_seconds", Value: 120.0},
 	{Key: "runner.name", Value: "prism"},
 }
 

@@ -58,6 +58,7 @@ var Ranges = []Range{
 	{Key: "train.pool_batches", Lo: 1, Hi: inf, Note: "1 = no length bucketing"},
 	{Key: "evaluate.batch_size", Lo: 1, Hi: inf},
 	{Key: "registry.tolerance", Lo: 0, Hi: 1, Note: "0 = no task may drop at all"},
+	{Key: "run.lease_ttl_seconds", Lo: 1, Hi: 86400},
 }
 
 func (r Range) contains(x float64) bool {

@@ -16,12 +16,14 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/goccy/go-yaml"
 
 	"github.com/taskweave/taskweave/io/manifest"
 	"github.com/taskweave/taskweave/jobs/schedule"
 	"github.com/taskweave/taskweave/model"
+	"github.com/taskweave/taskweave/model/metrics"
 	"github.com/taskweave/taskweave/model/multitask"
 	"github.com/taskweave/taskweave/trainer/mixture"
 )
@@ -37,6 +39,7 @@ type Spec struct {
 	Train      Train          `yaml:"train"`
 	Evaluate   Evaluate       `yaml:"evaluate"`
 	Registry   Registry       `yaml:"registry"`
+	Run        Run            `yaml:"run"`
 	Schedule   string         `yaml:"schedule"` // cron expression, for `taskweave schedule`
 	Runner     Runner         `yaml:"runner"`
 	dir        string         // directory of the spec file: relative paths resolve against it
@@ -156,6 +159,19 @@ type Registry struct {
 	Tolerance float64 `yaml:"tolerance"` // largest allowed drop of any single task
 }
 
+// Run configures how `taskweave run` and `taskweave schedule` hold the
+// job's lock.
+type Run struct {
+	// LeaseTTLSeconds is the lock's lease length. A run renews its lease
+	// every third of it (retrying storage errors until it would expire); a
+	// run that crashed frees the job this long after its last renewal, and
+	// shows as crashed in `taskweave runs` from then on.
+	LeaseTTLSeconds float64 `yaml:"lease_ttl_seconds"`
+}
+
+// LeaseTTL is the lease length as a duration.
+func (r Run) LeaseTTL() time.Duration { return time.Duration(r.LeaseTTLSeconds * float64(time.Second)) }
+
 // Runner selects the Beam runner for the pipeline stages.
 type Runner struct {
 	Name  string            `yaml:"name"`  // prism | direct | dataflow | flink | universal
@@ -173,7 +189,7 @@ var (
 	StepModes    = []string{"sampled", "all"}
 	Runners      = []string{"prism", "dataflow", "flink", "universal"} // not direct: launch refuses it (deprecated by Beam)
 	ConlluFields = []string{"upos", "xpos"}
-	Aggregates   = []string{"mean", "min"} // select_metric (or a task name)
+	Aggregates   = metrics.Aggregates // select_metric and registry.metric (or a task name)
 )
 
 // Load reads, decodes strictly, fills defaults and validates a spec file.
@@ -332,7 +348,8 @@ func (s *Spec) Validate() error {
 		bad("train.batch_tokens", "%d is smaller than tokenizer.max_seq_len %d, so a long example would fit in no batch; use 0 or at least %d",
 			tr.BatchTokens, s.Tokenizer.MaxSeqLen, s.Tokenizer.MaxSeqLen)
 	}
-	s.checkSelectMetric(bad)
+	s.checkMetric("train.select_metric", s.Train.SelectMetric, s.Train.EvalSplit, "train.eval_split", bad)
+	s.checkMetric("registry.metric", s.Registry.Metric, s.Evaluate.Split, "evaluate.split", bad)
 	oneOf("evaluate.split", s.Evaluate.Split, Splits)
 	oneOf("train.eval_split", tr.EvalSplit, Splits)
 	oneOf("runner.name", s.Runner.Name, Runners)
@@ -344,13 +361,14 @@ func (s *Spec) Validate() error {
 	return errors.Join(errs...)
 }
 
-// checkSelectMetric: model selection reads an aggregate over the tasks or one
-// task's primary metric; an auxiliary task is trained but never selects.
-func (s *Spec) checkSelectMetric(bad func(key, format string, a ...any)) {
-	m := s.Train.SelectMetric
+// checkMetric checks a key naming the figure a model is judged by
+// (train.select_metric for best/, registry.metric for promotion): an
+// aggregate over the tasks or one task's primary metric, scored on split
+// (named by splitKey). An auxiliary task is trained but never judges.
+func (s *Spec) checkMetric(key, m, split, splitKey string, bad func(key, format string, a ...any)) {
 	if slices.Contains(Aggregates, m) {
 		if len(s.Tasks) > 0 && !slices.ContainsFunc(s.Tasks, func(t Task) bool { return !t.Auxiliary }) {
-			bad("train.select_metric", "%s over no task: every task is auxiliary; make one task non-auxiliary", m)
+			bad(key, "%s over no task: every task is auxiliary; make one task non-auxiliary", m)
 		}
 		return
 	}
@@ -358,22 +376,22 @@ func (s *Spec) checkSelectMetric(bad func(key, format string, a ...any)) {
 	for _, t := range s.Tasks {
 		if t.Auxiliary {
 			if t.Name == m {
-				bad("train.select_metric", "task %q is auxiliary (trained, left out of model selection); use %s or another task",
+				bad(key, "task %q is auxiliary (trained, left out of model selection); use %s or another task",
 					m, strings.Join(Aggregates, ", "))
 				return
 			}
 			continue
 		}
 		if t.Name == m {
-			if len(t.Paths[s.Train.EvalSplit]) == 0 {
-				bad("train.select_metric", "task %q has no %s files (train.eval_split) to select on; give tasks[].paths.%s or select on mean",
-					m, s.Train.EvalSplit, s.Train.EvalSplit)
+			if len(t.Paths[split]) == 0 {
+				bad(key, "task %q has no %s files (%s) to judge on; give tasks[].paths.%s or use mean",
+					m, split, splitKey, split)
 			}
 			return
 		}
 		names = append(names, t.Name)
 	}
-	bad("train.select_metric", "%q is not allowed; use one of %s", m, strings.Join(append(slices.Clone(Aggregates), names...), ", "))
+	bad(key, "%q is not allowed; use one of %s", m, strings.Join(append(slices.Clone(Aggregates), names...), ", "))
 }
 
 // Path resolves a path from the spec: gs:// and absolute paths are kept,

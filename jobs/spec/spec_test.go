@@ -3,6 +3,7 @@ package spec
 import (
 	"strings"
 	"testing"
+	"time"
 )
 
 const minimal = `
@@ -135,7 +136,8 @@ func TestTaskKeyRules(t *testing.T) {
 	}
 }
 
-// select_metric is checked by validate, not at the first evaluation.
+// select_metric and registry.metric are checked by validate, not at the
+// first evaluation or the first promotion.
 func TestSelectMetric(t *testing.T) {
 	two := minimal + `  - name: pos
     type: token_classification
@@ -147,31 +149,56 @@ func TestSelectMetric(t *testing.T) {
     format: tsv
     paths: {train: [t.tsv]}
 `
-	cases := []struct {
-		metric string
-		want   []string // nil = accepted
-	}{
-		{"mean", nil},
-		{"min", nil},
-		{"sst2", nil},
-		{"pos", []string{"train.select_metric", `task "pos" is auxiliary`}},
-		{"f1", []string{"line", "train.select_metric", `"f1" is not allowed`, "mean, min, sst2, nodev"}},
-		{"nodev", []string{"train.select_metric", "no validation files"}},
-	}
-	for _, c := range cases {
-		t.Run(c.metric, func(t *testing.T) {
-			y := two + "train:\n  select_metric: " + c.metric + "\n"
-			if c.want != nil {
-				wantErrors(t, y, c.want)
-			} else if _, err := Parse([]byte(y), "."); err != nil {
-				t.Fatal(err)
-			}
-		})
+	for _, key := range []struct{ name, yaml string }{
+		{"train.select_metric", "train:\n  select_metric: "},
+		{"registry.metric", "evaluate:\n  split: validation\nregistry:\n  metric: "},
+	} {
+		cases := []struct {
+			metric string
+			want   []string // nil = accepted
+		}{
+			{"mean", nil},
+			{"min", nil},
+			{"sst2", nil},
+			{"pos", []string{key.name, `task "pos" is auxiliary`}},
+			{"f1", []string{"line", key.name, `"f1" is not allowed`, "mean, min, sst2, nodev"}},
+			{"nodev", []string{key.name, "no validation files"}},
+		}
+		for _, c := range cases {
+			t.Run(key.name+"="+c.metric, func(t *testing.T) {
+				y := two + key.yaml + c.metric + "\n"
+				if c.want != nil {
+					wantErrors(t, y, c.want)
+				} else if _, err := Parse([]byte(y), "."); err != nil {
+					t.Fatal(err)
+				}
+			})
+		}
 	}
 	allAux := strings.Replace(minimal, "    format: tsv\n", "    format: tsv\n    auxiliary: true\n", 1)
 	if _, err := Parse([]byte(allAux), "."); err == nil || !strings.Contains(err.Error(), "every task is auxiliary") {
 		t.Fatalf("all tasks auxiliary: %v", err)
 	}
+}
+
+// The job lock's lease length is a spec key with a range; the runner takes
+// it as given.
+func TestLeaseTTL(t *testing.T) {
+	s, err := Parse([]byte(minimal), ".")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := s.Run.LeaseTTL(); got != 2*time.Minute {
+		t.Errorf("default lease %s, want 2m", got)
+	}
+	s, err = Parse([]byte(minimal+"run:\n  lease_ttl_seconds: 2.5\n"), ".")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := s.Run.LeaseTTL(); got != 2500*time.Millisecond {
+		t.Errorf("lease_ttl_seconds: 2.5 gave %s", got)
+	}
+	wantErrors(t, minimal+"run:\n  lease_ttl_seconds: 0\n", []string{"run.lease_ttl_seconds", "out of range"})
 }
 
 // checkpoint_every_dir did nothing; it is gone, and the strict decoder says so.

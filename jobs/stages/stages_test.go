@@ -10,7 +10,6 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/testing/ptest"
 
@@ -62,7 +61,7 @@ registry: {tolerance: 0.01}
 
 func run(t *testing.T, s *spec.Spec, data []byte) (*runs.Record, error) {
 	t.Helper()
-	return runner.Run(context.Background(), s, stages.New(stages.Options{}), runner.Options{SpecData: data, LockTTL: time.Minute})
+	return runner.Run(context.Background(), s, stages.New(stages.Options{}), runner.Options{SpecData: data, LockTTL: s.Run.LeaseTTL()})
 }
 
 func stage(r *runs.Record, name string) runs.Stage {
