@@ -6,6 +6,11 @@
 // The lease is a small JSON object replaced only through generation-checked
 // writes (io/storage.WriteGen), so of two processes racing for it exactly one
 // wins, on local disk and on GCS alike.
+//
+// A holder renews its lease every third of its length, retrying storage
+// errors until the lease would expire. A lease that was taken over or could
+// not be renewed in time is lost: Done is closed so the holder can cancel
+// its work, because another run may now be active.
 package lock
 
 import (
