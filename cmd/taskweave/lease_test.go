@@ -208,14 +208,7 @@ func TestInterruptedTrainExits130(t *testing.T) {
 // fail with status 4, and the usurper's lease must be left alone. Before,
 // the training ran on to its last step with another run active.
 func TestLostLeaseStopsTheRunningStage(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds the binary and trains")
-	}
-	bin := buildBinary(t)
-	dir := t.TempDir()
-	job := writeJobWith(t, dir, "{steps: 100000, batch_size: 8, eval_every: 100000}", "run: {lease_ttl_seconds: 2}")
-	p := startProc(t, bin, "run", job)
-	p.waitFor(t, "strategy equal", 1, 2*time.Minute) // training has started
+	_, dir, _, p := startLongRun(t)
 	time.Sleep(time.Second)
 	lockPath := filepath.Join(dir, "out", "job.lock")
 	lease := pauseBetweenRenewals(t, p, lockPath)
@@ -246,6 +239,21 @@ func TestLostLeaseStopsTheRunningStage(t *testing.T) {
 	if now, _, _ := lock.Read(context.Background(), lockPath); now.Owner != "usurper" || !now.Live(time.Now()) {
 		t.Errorf("the stopped run touched the new holder's lease: %+v", now)
 	}
+}
+
+// startLongRun starts `taskweave run` on a job with a 2-second lease and
+// a training far longer than the test, and returns once training has begun.
+func startLongRun(t *testing.T) (bin, dir, job string, p *proc) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("builds the binary and trains")
+	}
+	bin = buildBinary(t)
+	dir = t.TempDir()
+	job = writeJobWith(t, dir, "{steps: 100000, batch_size: 8, eval_every: 100000}", "run: {lease_ttl_seconds: 2}")
+	p = startProc(t, bin, "run", job)
+	p.waitFor(t, "strategy equal", 1, 2*time.Minute) // training has started
+	return bin, dir, job, p
 }
 
 // pauseBetweenRenewals stops p with SIGSTOP at a moment when it is not in
@@ -287,14 +295,7 @@ func pauseBetweenRenewals(t *testing.T, p *proc, lockPath string) lock.Lease {
 // lives, `taskweave runs` shows it running; once the lease has expired it
 // shows it as crashed, not running forever.
 func TestCrashedRunShowsAsCrashed(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds the binary and trains")
-	}
-	bin := buildBinary(t)
-	dir := t.TempDir()
-	job := writeJobWith(t, dir, "{steps: 100000, batch_size: 8, eval_every: 100000}", "run: {lease_ttl_seconds: 2}")
-	p := startProc(t, bin, "run", job)
-	p.waitFor(t, "strategy equal", 1, 2*time.Minute)
+	bin, dir, job, p := startLongRun(t)
 	if err := p.cmd.Process.Kill(); err != nil {
 		t.Fatal(err)
 	}
