@@ -288,3 +288,13 @@ func ShardName(i, n int) string { return fmt.Sprintf("part-%05d-of-%05d.parquet"
 // RelPath is a shard path relative to the output directory, as the manifest
 // records it (always slash-separated).
 func RelPath(task, split string, i, n int) string { return path.Join(task, split, ShardName(i, n)) }
+
+// SeekToRow positions the reader so the next Read starts at row i (0-based),
+// so a shard can be read in row ranges by several workers.
+func (r *Reader) SeekToRow(i int64) (err error) {
+	defer recoverCorrupt(&err)
+	if i < 0 || i > r.NumRows() {
+		return fmt.Errorf("shards: row %d is outside the shard's %d rows", i, r.NumRows())
+	}
+	return r.pr.SeekToRow(i)
+}

@@ -37,6 +37,7 @@ import (
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
 
 	"github.com/taskweave/taskweave/internal/beamerr"
+	"github.com/taskweave/taskweave/io/shards"
 	"github.com/taskweave/taskweave/io/storage"
 	"github.com/taskweave/taskweave/model"
 	"github.com/taskweave/taskweave/model/checkpoint"
@@ -237,7 +238,12 @@ func Build(s beam.Scope, refs []score.ShardRef, specs []scoring.Task, models []M
 // build is Build with the per-task figures written under metrics instead of out.
 func build(s beam.Scope, refs []score.ShardRef, specs []scoring.Task, models []ModelInfo, out, metricsOut string, batch int) {
 	s = s.Scope("evaluate")
-	rows := beam.ParDo(s.Scope("read"), &score.ReadShardFn{}, beam.CreateList(s, refs))
+	// Both reshuffles spread the work: the first hands row ranges to many
+	// readers, the second breaks the fusion of reading and scoring, so rows
+	// from one range are scored by many workers (Create and a ParDo chain
+	// would otherwise run as one bundle on one thread).
+	ranges := beam.Reshuffle(s, beam.CreateList(s, refs))
+	rows := beam.Reshuffle(s.Scope("spread"), beam.ParDo(s.Scope("read"), &score.ReadShardFn{}, ranges))
 	var preds []beam.PCollection
 	for _, m := range models {
 		var mine []scoring.Task
@@ -250,7 +256,7 @@ func build(s beam.Scope, refs []score.ShardRef, specs []scoring.Task, models []M
 			}
 		}
 		preds = append(preds, beam.ParDo(s.Scope("score_"+m.Name),
-			&score.ScoreFn{Name: m.Name, Model: m.Path, BatchSize: batch, Tasks: mine, Ignore: ignore}, rows))
+			&score.ScoreFn{Name: m.Name, Model: m.Path, Fingerprint: m.Fingerprint, BatchSize: batch, Tasks: mine, Ignore: ignore}, rows))
 	}
 	scored := preds[0]
 	if len(preds) > 1 {
@@ -377,7 +383,11 @@ func prepare(ctx context.Context, o Options) (*plan, error) {
 			return nil, fmt.Errorf("evaluate: %w", err)
 		}
 		for _, f := range files {
-			pl.refs = append(pl.refs, score.ShardRef{Task: name, Path: f, Part: path.Base(f)})
+			refs, err := rowRanges(ctx, score.ShardRef{Task: name, Path: f, Part: path.Base(f)}, rangeRows)
+			if err != nil {
+				return nil, fmt.Errorf("evaluate: %w", err)
+			}
+			pl.refs = append(pl.refs, refs...)
 		}
 	}
 	if len(pl.specs) == 0 {
@@ -441,4 +451,26 @@ func inspectCheckpoint(ctx context.Context, name, dir string) (ModelInfo, checkp
 		}
 	}
 	return info, meta, nil
+}
+
+// rangeRows is how many shard rows one read range holds: small enough that
+// a shard is read by several workers, large enough that opening the file
+// (a footer read, ranged on gs://) stays a small part of reading it.
+var rangeRows int64 = 4096
+
+// rowRanges splits one shard into read ranges of at most n rows.
+func rowRanges(ctx context.Context, ref score.ShardRef, n int64) ([]score.ShardRef, error) {
+	r, err := shards.Open(ctx, ref.Path)
+	if err != nil {
+		return nil, err
+	}
+	rows := r.NumRows()
+	r.Close()
+	var out []score.ShardRef
+	for start := int64(0); start < rows; start += n {
+		part := ref
+		part.Start, part.End = start, min(start+n, rows)
+		out = append(out, part)
+	}
+	return out, nil
 }

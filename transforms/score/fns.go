@@ -16,7 +16,6 @@ import (
 
 	"github.com/taskweave/taskweave/io/shards"
 	"github.com/taskweave/taskweave/io/storage"
-	"github.com/taskweave/taskweave/model/checkpoint"
 	"github.com/taskweave/taskweave/model/scoring"
 )
 
@@ -57,10 +56,14 @@ func decodeAcc(b []byte) (scoring.Acc, error) {
 var (
 	examplesScored = beam.NewCounter("taskweave.evaluate", "examples_scored")
 	tokensScored   = beam.NewCounter("taskweave.evaluate", "tokens_scored")
+	// bundlesScored counts the bundles that scored anything: how far the
+	// scoring was spread.
+	bundlesScored = beam.NewCounter("taskweave.evaluate", "bundles_scored")
 )
 
-// ReadShardFn streams the rows of one shard file (local or gs://), keyed by
-// the shard's file name so predictions can be written per shard.
+// ReadShardFn streams the rows [ref.Start, ref.End) of one shard file (local
+// or gs://), keyed by the shard's file name so predictions can be written
+// per shard. Row ranges let several workers read one shard.
 type ReadShardFn struct{}
 
 // ProcessElement reads ref's rows and checks each belongs to ref's task.
@@ -70,9 +73,17 @@ func (f *ReadShardFn) ProcessElement(ctx context.Context, ref ShardRef, emit fun
 		return err
 	}
 	defer r.Close()
+	if ref.End > r.NumRows() || ref.Start > ref.End {
+		return fmt.Errorf("score: %s has %d rows, not the range %d..%d the launcher planned; the shard changed since, re-run evaluate",
+			ref.Path, r.NumRows(), ref.Start, ref.End)
+	}
+	if err := r.SeekToRow(ref.Start); err != nil {
+		return fmt.Errorf("score: %s: %w", ref.Path, err)
+	}
 	buf := make([]shards.Row, 256)
-	for {
-		n, err := r.Read(buf)
+	for left := ref.End - ref.Start; left > 0; {
+		n, err := r.Read(buf[:min(int64(len(buf)), left)])
+		left -= int64(n)
 		for _, row := range buf[:n] {
 			if row.Task != ref.Task {
 				return fmt.Errorf("score: %s holds a row of task %q (example %s) but the manifest lists it under task %q; re-run preprocess",
@@ -80,30 +91,41 @@ func (f *ReadShardFn) ProcessElement(ctx context.Context, ref ShardRef, emit fun
 			}
 			emit(ref.Part, row)
 		}
-		if errors.Is(err, io.EOF) {
-			return nil
+		if errors.Is(err, io.EOF) && left > 0 {
+			return fmt.Errorf("score: %s ended %d rows before row %d", ref.Path, left, ref.End)
 		}
-		if err != nil {
+		if err != nil && !errors.Is(err, io.EOF) {
 			return fmt.Errorf("score: reading %s: %w", ref.Path, err)
 		}
 	}
+	return nil
 }
 
 // ScoreFn scores rows with one checkpoint through model/scoring. Rows are
 // buffered per task and scored length-sorted in batches when a task's buffer
 // holds FlushRows rows and in FinishBundle; the checkpoint is loaded once per
-// DoFn instance.
+// worker process and shared by the DoFn instances there (see models.go).
 type ScoreFn struct {
-	Name      string         // "model" or "compare": tags every Prediction
-	Model     string         // checkpoint directory, local or gs://
-	BatchSize int            // examples per model batch; must be positive
-	FlushRows int            // rows buffered per task before scoring; 0 = 16 batches
-	Tasks     []scoring.Task // tasks to score (each must have a head)
-	Ignore    []string       // tasks whose rows this checkpoint passes over (it has no head for them)
+	Name        string         // "model" or "compare": tags every Prediction
+	Model       string         // checkpoint directory, local or gs://
+	Fingerprint string         // the checkpoint's fingerprint: the key of the process's shared copy
+	BatchSize   int            // examples per model batch; must be positive
+	FlushRows   int            // rows buffered per task before scoring; 0 = 16 batches
+	Tasks       []scoring.Task // tasks to score (each must have a head)
+	Ignore      []string       // tasks whose rows this checkpoint passes over (it has no head for them)
 
-	m     scoring.Predictor
-	specs map[string]scoring.Task
-	buf   map[string]*pending
+	m      scoring.Predictor
+	specs  map[string]scoring.Task
+	buf    map[string]*pending
+	loaded bool
+}
+
+// Teardown releases this instance's hold on the shared checkpoint.
+func (f *ScoreFn) Teardown() {
+	if f.loaded {
+		releaseModel(f.Fingerprint, f.Model)
+		f.loaded, f.m = false, nil
+	}
 }
 
 // Setup loads the checkpoint and checks it has a head for every task.
@@ -111,10 +133,11 @@ func (f *ScoreFn) Setup(ctx context.Context) error {
 	if f.BatchSize <= 0 {
 		return fmt.Errorf("score: batch size %d; it must be positive", f.BatchSize)
 	}
-	m, _, err := checkpoint.Load(storage.Dir(ctx, f.Model))
+	m, err := acquireModel(ctx, f.Fingerprint, f.Model)
 	if err != nil {
-		return fmt.Errorf("score: loading checkpoint %s: %w", f.Model, err)
+		return err
 	}
+	f.loaded = true
 	heads := map[string]bool{}
 	for _, h := range m.Heads() {
 		heads[h.Task] = true
@@ -129,7 +152,6 @@ func (f *ScoreFn) Setup(ctx context.Context) error {
 		}
 		f.specs[t.Name] = t
 	}
-	m.SetTraining(false)
 	f.m = m
 	f.buf = map[string]*pending{}
 	if f.FlushRows == 0 {
@@ -162,8 +184,13 @@ func (f *ScoreFn) ProcessElement(ctx context.Context, part string, row shards.Ro
 // FinishBundle scores whatever is still buffered.
 func (f *ScoreFn) FinishBundle(ctx context.Context, emit func(Prediction)) error {
 	tasks := make([]string, 0, len(f.buf))
-	for t := range f.buf {
-		tasks = append(tasks, t)
+	for t, b := range f.buf {
+		if len(b.exs) > 0 {
+			tasks = append(tasks, t)
+		}
+	}
+	if len(tasks) > 0 {
+		bundlesScored.Inc(ctx, 1)
 	}
 	sort.Strings(tasks)
 	for _, t := range tasks {

@@ -7,9 +7,10 @@ import (
 // ShardRef names one shard file of one task; Part is the file's base name,
 // reused for the predictions file written from it.
 type ShardRef struct {
-	Task string
-	Path string
-	Part string
+	Task       string
+	Path       string
+	Part       string
+	Start, End int64 // the rows [Start, End) to read
 }
 
 // Prediction is one scored example as it crosses the runner: model/scoring's

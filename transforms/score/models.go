@@ -1,0 +1,70 @@
+package score
+
+import (
+	"context"
+	"fmt"
+	"sync"
+
+	"github.com/taskweave/taskweave/io/storage"
+	"github.com/taskweave/taskweave/model"
+	"github.com/taskweave/taskweave/model/checkpoint"
+)
+
+// models holds the checkpoints loaded in this worker process, keyed by
+// checkpoint fingerprint: a runner creates one ScoreFn instance per bundle
+// processor (often one per core), and each loading its own copy would
+// multiply the memory and the load time. Predictions are serialised per
+// process anyway (predictMu), so one copy is all the instances need. The
+// last instance to Teardown releases it.
+var models = struct {
+	sync.Mutex
+	byKey map[string]*sharedModel
+}{byKey: map[string]*sharedModel{}}
+
+type sharedModel struct {
+	m    *model.Model
+	refs int
+}
+
+// acquireModel returns the process's copy of the checkpoint at dir, loading
+// it on first use. key identifies the checkpoint's bytes (its fingerprint);
+// "" falls back to dir.
+func acquireModel(ctx context.Context, key, dir string) (*model.Model, error) {
+	if key == "" {
+		key = dir
+	}
+	models.Lock()
+	defer models.Unlock()
+	if s, ok := models.byKey[key]; ok {
+		s.refs++
+		return s.m, nil
+	}
+	m, _, err := checkpoint.Load(storage.Dir(ctx, dir))
+	if err != nil {
+		return nil, fmt.Errorf("score: loading checkpoint %s: %w", dir, err)
+	}
+	m.SetTraining(false)
+	models.byKey[key] = &sharedModel{m: m, refs: 1}
+	return m, nil
+}
+
+// releaseModel drops one reference; the last one frees the model.
+func releaseModel(key, dir string) {
+	if key == "" {
+		key = dir
+	}
+	models.Lock()
+	defer models.Unlock()
+	if s, ok := models.byKey[key]; ok {
+		if s.refs--; s.refs <= 0 {
+			delete(models.byKey, key)
+		}
+	}
+}
+
+// loadedModels is how many checkpoints this process holds (for tests).
+func loadedModels() int {
+	models.Lock()
+	defer models.Unlock()
+	return len(models.byKey)
+}
