@@ -385,7 +385,7 @@ func prepare(ctx context.Context, o Options) (*plan, error) {
 		for _, f := range files {
 			refs, err := rowRanges(ctx, score.ShardRef{Task: name, Path: f, Part: path.Base(f)}, rangeRows)
 			if err != nil {
-				return nil, fmt.Errorf("evaluate: %w", err)
+				return nil, err // names the shard and the fix
 			}
 			pl.refs = append(pl.refs, refs...)
 		}
