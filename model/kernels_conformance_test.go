@@ -1,0 +1,213 @@
+package model
+
+// The element-wise kernels exist twice: in C (kernels_c.go, openblas build,
+// vectorised with AVX-512/AVX2/SSE2 clones) and in Go (kernels_go.go, pure
+// build). This file is the one conformance suite both must pass, in the
+// manner of gonum's blas/testblas: it has no build tag, so `make test` runs
+// it once against each implementation (the whole suite with -tags openblas,
+// ./model/... without). Every kernel is checked against a float64 reference
+// over lengths that hit the vector widths and their tails.
+
+import (
+	"math"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/taskweave/taskweave/internal/rng"
+)
+
+// conformanceLengths cover one element, each vector width (4, 8, 16) and the
+// lengths just around them, and a long run with a ragged tail.
+var conformanceLengths = []int{1, 3, 4, 5, 7, 8, 9, 15, 16, 17, 31, 33, 64, 257}
+
+func randVec(r *rand.Rand, n int, scale float64) []float32 {
+	v := make([]float32, n)
+	for i := range v {
+		v[i] = float32((r.Float64()*2 - 1) * scale)
+	}
+	return v
+}
+
+// closeTo reports whether got is within abs + rel·|want| of want.
+func closeTo(got float32, want, abs, rel float64) bool {
+	return math.Abs(float64(got)-want) <= abs+rel*math.Abs(want)
+}
+
+func TestKernelConformance(t *testing.T) {
+	cases := []struct {
+		name string
+		run  func(t *testing.T, r *rand.Rand, n int)
+	}{
+		{"gelu", conformGELU},
+		{"softmaxPrefix", conformSoftmax},
+		{"layerNormRows", conformLayerNorm},
+		{"layerNormBackRows", conformLayerNormBack},
+		{"adamwRange", conformAdamW},
+		{"dropoutRange", conformDropout},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			r := rand.New(rand.NewPCG(7, uint64(len(c.name))))
+			for _, n := range conformanceLengths {
+				c.run(t, r, n)
+			}
+		})
+	}
+}
+
+// GELU(x) = x·Φ(x) and its derivative Φ(x) + x·φ(x); the kernels use a
+// 7.1.26-style erf (error ≤ 1.5e-7), hence the tolerance.
+func conformGELU(t *testing.T, r *rand.Rand, n int) {
+	x := randVec(r, n, 6)
+	x[0] = 0 // Φ(0) = 1/2 exactly in the reference
+	in := append([]float32(nil), x...)
+	y := make([]float32, n)
+	geluRange(x, y)
+	for i, v := range in {
+		vf := float64(v)
+		cdf := 0.5 * (1 + math.Erf(vf/math.Sqrt2))
+		pdf := math.Exp(-vf*vf/2) / math.Sqrt(2*math.Pi)
+		if !closeTo(y[i], vf*cdf, 2e-6, 1e-5) {
+			t.Fatalf("n=%d: gelu(%g) = %g, want %g", n, v, y[i], vf*cdf)
+		}
+		if !closeTo(x[i], cdf+vf*pdf, 2e-6, 1e-5) {
+			t.Fatalf("n=%d: gelu'(%g) = %g, want %g", n, v, x[i], cdf+vf*pdf)
+		}
+	}
+}
+
+// softmaxPrefix: rows of width T, softmax over the first visible columns,
+// zeros after them; large logits must not overflow.
+func conformSoftmax(t *testing.T, r *rand.Rand, n int) {
+	const rows = 3
+	for _, visible := range []int{1, (n + 1) / 2, n} {
+		s := randVec(r, rows*n, 40)
+		in := append([]float32(nil), s...)
+		softmaxPrefix(s, n, visible)
+		for row := 0; row < rows; row++ {
+			src, got := in[row*n:(row+1)*n], s[row*n:(row+1)*n]
+			mx := math.Inf(-1)
+			for _, v := range src[:visible] {
+				mx = math.Max(mx, float64(v))
+			}
+			var sum float64
+			for _, v := range src[:visible] {
+				sum += math.Exp(float64(v) - mx)
+			}
+			for j := range got {
+				want := 0.0
+				if j < visible {
+					want = math.Exp(float64(src[j])-mx) / sum
+				}
+				if !closeTo(got[j], want, 1e-7, 1e-5) {
+					t.Fatalf("n=%d visible=%d row %d col %d: %g, want %g", n, visible, row, j, got[j], want)
+				}
+			}
+		}
+	}
+}
+
+func conformLayerNorm(t *testing.T, r *rand.Rand, w int) {
+	const rows, eps = 4, 1e-12
+	x := randVec(r, rows*w, 3)
+	for j := range x[:w] { // a constant row: variance 0, rstd from eps alone
+		x[j] = 0.5
+	}
+	g, b := randVec(r, w, 1), randVec(r, w, 1)
+	xhat, y, rstd := make([]float32, rows*w), make([]float32, rows*w), make([]float32, rows)
+	layerNormRows(x, xhat, y, rstd, g, b, w, eps)
+	for row := 0; row < rows; row++ {
+		xr := x[row*w : (row+1)*w]
+		var mean, ss float64
+		for _, v := range xr {
+			mean += float64(v)
+		}
+		mean /= float64(w)
+		for _, v := range xr {
+			ss += (float64(v) - mean) * (float64(v) - mean)
+		}
+		rs := 1 / math.Sqrt(ss/float64(w)+eps)
+		if row > 0 && !closeTo(rstd[row], rs, 0, 1e-5) {
+			t.Fatalf("w=%d row %d: rstd %g, want %g", w, row, rstd[row], rs)
+		}
+		for j, v := range xr {
+			xh := (float64(v) - mean) * rs
+			if row == 0 {
+				xh = 0
+			}
+			if !closeTo(xhat[row*w+j], xh, 1e-5, 1e-5) || !closeTo(y[row*w+j], xh*float64(g[j])+float64(b[j]), 1e-5, 1e-5) {
+				t.Fatalf("w=%d row %d col %d: xhat %g y %g, want %g %g", w, row, j, xhat[row*w+j], y[row*w+j], xh, xh*float64(g[j])+float64(b[j]))
+			}
+		}
+	}
+}
+
+// dx = rstd·(dy·g − mean(dy·g) − x̂·mean(dy·g·x̂)).
+func conformLayerNormBack(t *testing.T, r *rand.Rand, w int) {
+	const rows = 3
+	dy, xhat, g := randVec(r, rows*w, 1), randVec(r, rows*w, 2), randVec(r, w, 1)
+	rstd := randVec(r, rows, 4)
+	dx := make([]float32, rows*w)
+	layerNormBackRows(dy, xhat, rstd, g, dx, w)
+	for row := 0; row < rows; row++ {
+		var m1, m2 float64
+		for j := 0; j < w; j++ {
+			dg := float64(dy[row*w+j]) * float64(g[j])
+			m1 += dg
+			m2 += dg * float64(xhat[row*w+j])
+		}
+		m1 /= float64(w)
+		m2 /= float64(w)
+		for j := 0; j < w; j++ {
+			want := float64(rstd[row]) * (float64(dy[row*w+j])*float64(g[j]) - m1 - float64(xhat[row*w+j])*m2)
+			if !closeTo(dx[row*w+j], want, 1e-5, 1e-5) {
+				t.Fatalf("w=%d row %d col %d: dx %g, want %g", w, row, j, dx[row*w+j], want)
+			}
+		}
+	}
+}
+
+// One AdamW update with bias corrections folded into inv2 and step, as
+// model/optim.go calls it: w ← w·decay − step·m/(√v·inv2 + eps).
+func conformAdamW(t *testing.T, r *rand.Rand, n int) {
+	const b1, b2, eps, decay, step = 0.9, 0.999, 1e-8, 0.9999, 1e-3
+	c1, c2 := float32(1-b1), float32(1-b2)
+	inv2 := float32(1 / math.Sqrt(1-math.Pow(b2, 3)))
+	w, g := randVec(r, n, 1), randVec(r, n, 0.1)
+	m, v := randVec(r, n, 0.01), make([]float32, n)
+	for i := range v {
+		v[i] = float32(r.Float64() * 1e-4)
+	}
+	w0, m0, v0 := append([]float32(nil), w...), append([]float32(nil), m...), append([]float32(nil), v...)
+	adamwRange(w, g, m, v, b1, b2, c1, c2, inv2, eps, decay, step)
+	for i := range w {
+		gi := float64(g[i])
+		mi := b1*float64(m0[i]) + float64(c1)*gi
+		vi := b2*float64(v0[i]) + float64(c2)*gi*gi
+		wi := float64(w0[i])*decay - step*mi/(math.Sqrt(vi)*float64(inv2)+eps)
+		if !closeTo(m[i], mi, 1e-9, 1e-6) || !closeTo(v[i], vi, 1e-12, 1e-6) || !closeTo(w[i], wi, 1e-7, 1e-6) {
+			t.Fatalf("n=%d i=%d: w,m,v = %g,%g,%g, want %g,%g,%g", n, i, w[i], m[i], v[i], wi, mi, vi)
+		}
+	}
+}
+
+// Dropout masks are part of the training stream: both builds must draw the
+// very same masks (exact equality), keep-scaled by 1/(1−p).
+func conformDropout(t *testing.T, r *rand.Rand, n int) {
+	key, start := r.Uint64(), r.Uint64()>>20
+	for _, p := range []float64{0, 0.1, 0.5} {
+		threshold := uint64(p * (1 << 32))
+		keep := float32(1 / (1 - p))
+		mask := make([]float32, n)
+		dropoutRange(mask, start, key, threshold, keep)
+		for i, got := range mask {
+			want := keep
+			if rng.Mix(key+(start+uint64(i))*rng.Gamma)>>32 < threshold {
+				want = 0
+			}
+			if got != want {
+				t.Fatalf("n=%d p=%g element %d: %g, want %g", n, p, i, got, want)
+			}
+		}
+	}
+}
