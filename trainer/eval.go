@@ -4,13 +4,13 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"math"
 	"sort"
 
 	"github.com/taskweave/taskweave/io/shards"
 	"github.com/taskweave/taskweave/io/storage"
 	"github.com/taskweave/taskweave/model"
 	"github.com/taskweave/taskweave/model/checkpoint"
+	"github.com/taskweave/taskweave/model/metrics"
 	"github.com/taskweave/taskweave/model/scoring"
 )
 
@@ -113,8 +113,8 @@ func (tr *Trainer) evaluate(ctx context.Context) (bool, error) {
 	tr.m.SetTraining(false)
 	defer tr.m.SetTraining(true)
 	res := map[string]map[string]float64{}
-	var scores []float64
-	var names []string
+	scores := map[string]float64{}
+	var names, selected []string
 	for _, t := range tr.tasks {
 		if len(t.eval) == 0 {
 			continue
@@ -126,13 +126,14 @@ func (tr *Trainer) evaluate(ctx context.Context) (bool, error) {
 		res[t.name] = metricMap(r)
 		names = append(names, t.name)
 		if !t.auxiliary {
-			scores = append(scores, r.Score)
+			scores[t.name] = r.Score
+			selected = append(selected, t.name)
 		}
 	}
 	if len(res) == 0 {
 		return false, nil
 	}
-	score, err := tr.aggregate(res, scores)
+	score, err := tr.aggregate(scores, selected)
 	if err != nil {
 		return false, err
 	}
@@ -167,27 +168,12 @@ func (tr *Trainer) task(name string) *taskData {
 	return nil
 }
 
-// aggregate folds the primary metrics of the non-auxiliary tasks into the
-// selection score: mean, min, or one task's primary metric.
-func (tr *Trainer) aggregate(res map[string]map[string]float64, scores []float64) (float64, error) {
-	switch tr.cfg.SelectMetric {
-	case "mean", "min":
-		if len(scores) == 0 {
-			return 0, fmt.Errorf("select_metric %s: every evaluated task is auxiliary", tr.cfg.SelectMetric)
-		}
-		s, m := 0.0, math.Inf(1)
-		for _, v := range scores {
-			s += v
-			m = math.Min(m, v)
-		}
-		if tr.cfg.SelectMetric == "min" {
-			return m, nil
-		}
-		return s / float64(len(scores)), nil
+// aggregate folds the primary scores of the non-auxiliary tasks into the
+// selection score, by the same rule as the registry gate (metrics.Aggregate).
+func (tr *Trainer) aggregate(scores map[string]float64, selected []string) (float64, error) {
+	v, err := metrics.Aggregate(tr.cfg.SelectMetric, scores, selected)
+	if err != nil {
+		return 0, fmt.Errorf("select_metric: %w", err)
 	}
-	t := tr.task(tr.cfg.SelectMetric)
-	if t == nil || res[t.name] == nil {
-		return 0, fmt.Errorf("select_metric %q: use mean, min, or the name of a task with an evaluation split", tr.cfg.SelectMetric)
-	}
-	return res[t.name][scoringTask(t).PrimaryMetric()], nil
+	return v, nil
 }
