@@ -430,39 +430,6 @@ func (t *Tokenizer) foldAccents(dst, src []byte, b *buffers) []byte {
 	return dst
 }
 
-// isControl is the reference's control test: categories Cc, Cf, Co and Cs
-// except tab, newline and carriage return (which are whitespace). Unlike
-// Google's tokenizer it does not include unassigned code points.
-func isControl(r rune) bool {
-	if del, ok := controlCompat[r]; ok {
-		return del
-	}
-	return unicode.In(r, unicode.Cc, unicode.Cf, unicode.Co, unicode.Cs)
-}
-
-// isPunct is Unicode category P as the reference sees it (ASCII
-// punctuation is handled by asciiClass).
-func isPunct(r rune) bool {
-	if p, ok := punctCompat[r]; ok {
-		return p
-	}
-	return unicode.IsPunct(r)
-}
-
-// isCJK reports CJK Unified Ideographs (and extensions and compatibility
-// blocks) in the ranges the reference uses; Hangul, kana and CJK
-// punctuation are not included, as in BERT.
-func isCJK(r rune) bool {
-	return r >= 0x4E00 && r <= 0x9FFF ||
-		r >= 0x3400 && r <= 0x4DBF ||
-		r >= 0x20000 && r <= 0x2A6DF ||
-		r >= 0x2A700 && r <= 0x2B73F ||
-		r >= 0x2B740 && r <= 0x2B81F ||
-		r >= 0x2B920 && r <= 0x2CEAF ||
-		r >= 0xF900 && r <= 0xFAFF ||
-		r >= 0x2F800 && r <= 0x2FA1F
-}
-
 // appendWord appends the greedy longest-match-first pieces of one word, or
 // [UNK] when the word is too long or some part of it matches nothing.
 func (t *Tokenizer) appendWord(dst []int32, w []byte) []int32 {
@@ -501,23 +468,4 @@ func (t *Tokenizer) appendWord(dst []int32, w []byte) []int32 {
 		start = end
 	}
 	return dst
-}
-
-// Specials finds, in a vocabulary in id order, the [UNK] id and the id of
-// every bracketed special entry ([CLS], [SEP], [PAD], [MASK], [unused…]):
-// what token dropout replaces tokens by and what it must never replace.
-func Specials(vocab []string) (unk int32, special []int32, err error) {
-	unk = -1
-	for i, w := range vocab {
-		if len(w) > 2 && w[0] == '[' && w[len(w)-1] == ']' {
-			special = append(special, int32(i))
-			if w == "[UNK]" {
-				unk = int32(i)
-			}
-		}
-	}
-	if unk < 0 {
-		return 0, nil, fmt.Errorf("wordpiece: vocabulary has no [UNK] entry")
-	}
-	return unk, special, nil
 }
