@@ -122,15 +122,24 @@ TW_CLONES void tw_dropout(float *mask, int64_t n, uint64_t start, uint64_t key, 
 	}
 }
 
-TW_CLONES void tw_adamw(float *w, const float *g, float *m, float *v, int64_t n, float b1, float b2, float c1, float c2, float inv2, float eps, float decay, float step) {
+// tw_adamw is one AdamW update of n parameters; the gradient is read as
+// scale·g (gradient clipping folded in) and g itself is left alone.
+TW_CLONES void tw_adamw(float *w, const float *g, float *m, float *v, int64_t n, float b1, float b2, float c1, float c2, float inv2, float eps, float decay, float step, float scale) {
 	for (int64_t j = 0; j < n; j++) {
-		float gj = g[j];
+		float gj = g[j] * scale;
 		float mj = b1 * m[j] + c1 * gj;
 		float vj = b2 * v[j] + c2 * gj * gj;
 		m[j] = mj; v[j] = vj;
 		float denom = sqrtf(vj) * inv2 + eps;
 		w[j] = w[j] * decay - step * mj / denom;
 	}
+}
+
+// tw_sumsq is the sum of squares of n floats, accumulated in double.
+TW_CLONES double tw_sumsq(const float *g, int64_t n) {
+	double s = 0;
+	for (int64_t j = 0; j < n; j++) { double x = g[j]; s += x * x; }
+	return s;
 }
 */
 import "C"
@@ -175,9 +184,24 @@ func dropoutRange(mask []float32, start, key, threshold uint64, keep float32) {
 	C.tw_dropout(fp(mask), C.int64_t(len(mask)), C.uint64_t(start), C.uint64_t(key), C.uint64_t(threshold), C.float(keep))
 }
 
-func adamwRange(w, g, m, v []float32, b1, b2, c1, c2, inv2, eps, decay, step float32) {
+func adamwRange(w, g, m, v []float32, k adamwConsts) {
 	if len(w) == 0 {
 		return
 	}
-	C.tw_adamw(fp(w), fp(g), fp(m), fp(v), C.int64_t(len(w)), C.float(b1), C.float(b2), C.float(c1), C.float(c2), C.float(inv2), C.float(eps), C.float(decay), C.float(step))
+	C.tw_adamw(fp(w), fp(g), fp(m), fp(v), C.int64_t(len(w)), C.float(k.b1), C.float(k.b2), C.float(k.c1), C.float(k.c2),
+		C.float(k.inv2), C.float(k.eps), C.float(k.decay), C.float(k.step), C.float(k.scale))
+}
+
+func sumSquaresRange(g []float32) float64 {
+	if len(g) == 0 {
+		return 0
+	}
+	return float64(C.tw_sumsq(fp(g), C.int64_t(len(g))))
+}
+
+func scaleRange(g []float32, s float32) {
+	if len(g) == 0 {
+		return
+	}
+	C.tw_scale(fp(g), C.int64_t(len(g)), C.float(s))
 }

@@ -43,6 +43,8 @@ func TestKernelConformance(t *testing.T) {
 		{"layerNormRows", conformLayerNorm},
 		{"layerNormBackRows", conformLayerNormBack},
 		{"adamwRange", conformAdamW},
+		{"sumSquaresRange", conformSumSquares},
+		{"scaleRange", conformScale},
 		{"dropoutRange", conformDropout},
 	}
 	for _, c := range cases {
@@ -167,26 +169,53 @@ func conformLayerNormBack(t *testing.T, r *rand.Rand, w int) {
 	}
 }
 
-// One AdamW update with bias corrections folded into inv2 and step, as
-// model/optim.go calls it: w ← w·decay − step·m/(√v·inv2 + eps).
+// One AdamW update with bias corrections folded into inv2 and step and the
+// clipping scale into the read of g, as model/optim.go calls it:
+// g' = scale·g, w ← w·decay − step·m/(√v·inv2 + eps); g is not written.
 func conformAdamW(t *testing.T, r *rand.Rand, n int) {
 	const b1, b2, eps, decay, step = 0.9, 0.999, 1e-8, 0.9999, 1e-3
 	c1, c2 := float32(1-b1), float32(1-b2)
 	inv2 := float32(1 / math.Sqrt(1-math.Pow(b2, 3)))
-	w, g := randVec(r, n, 1), randVec(r, n, 0.1)
-	m, v := randVec(r, n, 0.01), make([]float32, n)
-	for i := range v {
-		v[i] = float32(r.Float64() * 1e-4)
+	for _, scale := range []float32{1, 0.37} {
+		w, g := randVec(r, n, 1), randVec(r, n, 0.1)
+		m, v := randVec(r, n, 0.01), make([]float32, n)
+		for i := range v {
+			v[i] = float32(r.Float64() * 1e-4)
+		}
+		w0, g0, m0, v0 := append([]float32(nil), w...), append([]float32(nil), g...), append([]float32(nil), m...), append([]float32(nil), v...)
+		adamwRange(w, g, m, v, adamwConsts{b1: b1, b2: b2, c1: c1, c2: c2, inv2: inv2, eps: eps, decay: decay, step: step, scale: scale})
+		for i := range w {
+			gi := float64(g0[i]) * float64(scale)
+			mi := b1*float64(m0[i]) + float64(c1)*gi
+			vi := b2*float64(v0[i]) + float64(c2)*gi*gi
+			wi := float64(w0[i])*decay - step*mi/(math.Sqrt(vi)*float64(inv2)+eps)
+			if !closeTo(m[i], mi, 1e-9, 1e-6) || !closeTo(v[i], vi, 1e-12, 1e-6) || !closeTo(w[i], wi, 1e-7, 1e-6) || g[i] != g0[i] {
+				t.Fatalf("n=%d scale=%g i=%d: w,m,v,g = %g,%g,%g,%g, want %g,%g,%g,%g", n, scale, i, w[i], m[i], v[i], g[i], wi, mi, vi, g0[i])
+			}
+		}
 	}
-	w0, m0, v0 := append([]float32(nil), w...), append([]float32(nil), m...), append([]float32(nil), v...)
-	adamwRange(w, g, m, v, b1, b2, c1, c2, inv2, eps, decay, step)
-	for i := range w {
-		gi := float64(g[i])
-		mi := b1*float64(m0[i]) + float64(c1)*gi
-		vi := b2*float64(v0[i]) + float64(c2)*gi*gi
-		wi := float64(w0[i])*decay - step*mi/(math.Sqrt(vi)*float64(inv2)+eps)
-		if !closeTo(m[i], mi, 1e-9, 1e-6) || !closeTo(v[i], vi, 1e-12, 1e-6) || !closeTo(w[i], wi, 1e-7, 1e-6) {
-			t.Fatalf("n=%d i=%d: w,m,v = %g,%g,%g, want %g,%g,%g", n, i, w[i], m[i], v[i], wi, mi, vi)
+}
+
+// Σ g² in float64: exact up to float64 rounding of the sum, whatever the
+// order of the vector lanes.
+func conformSumSquares(t *testing.T, r *rand.Rand, n int) {
+	g := randVec(r, n, 3)
+	var want float64
+	for _, x := range g {
+		want += float64(x) * float64(x)
+	}
+	if got := sumSquaresRange(g); math.Abs(got-want) > 1e-13*want {
+		t.Fatalf("n=%d: Σg² = %.17g, want %.17g", n, got, want)
+	}
+}
+
+func conformScale(t *testing.T, r *rand.Rand, n int) {
+	g := randVec(r, n, 3)
+	g0 := append([]float32(nil), g...)
+	scaleRange(g, 0.3)
+	for i := range g {
+		if g[i] != g0[i]*0.3 {
+			t.Fatalf("n=%d i=%d: %g·0.3 = %g, want %g", n, i, g0[i], g[i], g0[i]*0.3)
 		}
 	}
 }

@@ -100,14 +100,30 @@ func dropoutRange(mask []float32, start, key, threshold uint64, keep float32) {
 	}
 }
 
-// adamwRange applies one AdamW update to a slice of a parameter.
-func adamwRange(w, g, m, v []float32, b1, b2, c1, c2, inv2, eps, decay, step float32) {
+// adamwRange applies one AdamW update to a slice of a parameter, reading
+// the gradient as k.scale·g.
+func adamwRange(w, g, m, v []float32, k adamwConsts) {
 	for j := range w {
-		gj := g[j]
-		mj := b1*m[j] + c1*gj
-		vj := b2*v[j] + c2*gj*gj
+		gj := g[j] * k.scale
+		mj := k.b1*m[j] + k.c1*gj
+		vj := k.b2*v[j] + k.c2*gj*gj
 		m[j], v[j] = mj, vj
-		denom := float32(math.Sqrt(float64(vj)))*inv2 + eps
-		w[j] = w[j]*decay - step*mj/denom
+		denom := float32(math.Sqrt(float64(vj)))*k.inv2 + k.eps
+		w[j] = w[j]*k.decay - k.step*mj/denom
+	}
+}
+
+// sumSquaresRange is Σ g², accumulated in float64.
+func sumSquaresRange(g []float32) float64 {
+	var s float64
+	for _, x := range g {
+		s += float64(x) * float64(x)
+	}
+	return s
+}
+
+func scaleRange(g []float32, s float32) {
+	for i := range g {
+		g[i] *= s
 	}
 }

@@ -21,9 +21,11 @@ var DefaultAdamW = AdamWConfig{LR: 5e-5, Beta1: 0.9, Beta2: 0.999, Eps: 1e-6, We
 type AdamW struct {
 	LR, Beta1, Beta2, Eps, WeightDecay float64
 
-	params []*Param
-	m, v   [][]float32
-	step   int
+	params  []*Param
+	m, v    [][]float32
+	step    int
+	spans   spans     // the parameters cut into pieces for the cores
+	partial []float64 // sumSquares' per-span sums
 }
 
 // AdamWState is the optimizer state needed to resume: the step count and
@@ -43,6 +45,7 @@ func NewAdamW(params []*Param, cfg AdamWConfig) *AdamW {
 		o.m[i] = make([]float32, len(p.W))
 		o.v[i] = make([]float32, len(p.W))
 	}
+	o.spans = newSpans(params)
 	return o
 }
 
@@ -51,26 +54,70 @@ func (o *AdamW) Steps() int { return o.step }
 
 // Step applies one update with learning rate lr using the gradients in G.
 // It does not clear G.
-func (o *AdamW) Step(lr float64) {
+func (o *AdamW) Step(lr float64) { o.update(lr, 1) }
+
+// StepClipped is ClipGradNorm followed by Step in two passes over memory
+// instead of four: one multi-threaded pass measures the global gradient norm,
+// and the update folds the clipping scale into its read of the gradient, so
+// G is left as it was (unscaled). It returns the norm before clipping;
+// clip <= 0 only measures.
+func (o *AdamW) StepClipped(lr, clip float64) (norm float64) {
+	norm = math.Sqrt(o.sumSquares())
+	o.update(lr, clipScale(norm, clip))
+	return norm
+}
+
+// clipScale is torch.nn.utils.clip_grad_norm_'s factor: max/(norm+1e-6)
+// when the norm exceeds max, else 1.
+func clipScale(norm, max float64) float32 {
+	if max > 0 && norm > max {
+		return float32(max / (norm + 1e-6))
+	}
+	return 1
+}
+
+func (o *AdamW) update(lr float64, scale float32) {
 	o.step++
 	t := float64(o.step)
 	bc1 := 1 - math.Pow(o.Beta1, t)
 	bc2sqrt := math.Sqrt(1 - math.Pow(o.Beta2, t))
-	stepSize := float32(lr / bc1)
-	b1, b2 := float32(o.Beta1), float32(o.Beta2)
-	c1, c2 := float32(1-o.Beta1), float32(1-o.Beta2)
-	eps := float32(o.Eps)
-	inv2 := float32(1 / bc2sqrt)
-	for i, p := range o.params {
-		decay := float32(1)
+	k := adamwConsts{b1: float32(o.Beta1), b2: float32(o.Beta2), c1: float32(1 - o.Beta1), c2: float32(1 - o.Beta2),
+		inv2: float32(1 / bc2sqrt), eps: float32(o.Eps), step: float32(lr / bc1), scale: scale}
+	decayed := float32(1 - lr*o.WeightDecay)
+	o.spans.run(func(s span) {
+		p := o.params[s.p]
+		k := k
+		k.decay = 1
 		if p.Decay {
-			decay = float32(1 - lr*o.WeightDecay)
+			k.decay = decayed
 		}
-		w, g, m, v := p.W, p.G, o.m[i], o.v[i]
-		parallelFor(len(w), 1<<15, func(lo, hi int) {
-			adamwRange(w[lo:hi], g[lo:hi], m[lo:hi], v[lo:hi], b1, b2, c1, c2, inv2, eps, decay, stepSize)
-		})
+		adamwRange(p.W[s.lo:s.hi], p.G[s.lo:s.hi], o.m[s.p][s.lo:s.hi], o.v[s.p][s.lo:s.hi], k)
+	})
+}
+
+// sumSquares is Σ g² over every gradient, in float64. Each span's partial
+// sum lands in its own slot and the slots are added in order, so the result
+// does not depend on how the spans were shared out between cores.
+func (o *AdamW) sumSquares() float64 {
+	if len(o.partial) != len(o.spans) {
+		o.partial = make([]float64, len(o.spans))
 	}
+	o.spans.runIndexed(func(i int, s span) {
+		o.partial[i] = sumSquaresRange(o.params[s.p].G[s.lo:s.hi])
+	})
+	var ss float64
+	for _, v := range o.partial {
+		ss += v
+	}
+	return ss
+}
+
+// adamwConsts are one update's scalars: the moment rates b1, b2 and their
+// complements c1, c2; inv2 = 1/√(1−β₂ᵗ) and step = lr/(1−β₁ᵗ) (the bias
+// corrections folded in); decay = 1 − lr·wd (or 1); scale multiplies the
+// gradient as it is read (gradient clipping).
+type adamwConsts struct {
+	b1, b2, c1, c2, inv2, eps, decay, step, scale float32
 }
 
 // State copies the optimizer state out for a checkpoint.
@@ -111,24 +158,19 @@ func (o *AdamW) SetState(s AdamWState) error {
 
 // ClipGradNorm scales all gradients so that their global L2 norm is at most
 // max, like torch.nn.utils.clip_grad_norm_, and returns the norm before
-// clipping. max <= 0 only measures.
+// clipping. max <= 0 only measures. The trainer uses AdamW.StepClipped,
+// which does the same without rewriting G.
 func ClipGradNorm(params []*Param, max float64) (norm float64) {
+	sp := newSpans(params)
+	partial := make([]float64, len(sp))
+	sp.runIndexed(func(i int, s span) { partial[i] = sumSquaresRange(params[s.p].G[s.lo:s.hi]) })
 	var ss float64
-	for _, p := range params {
-		var s float64
-		for _, g := range p.G {
-			s += float64(g) * float64(g)
-		}
-		ss += s
+	for _, v := range partial {
+		ss += v
 	}
 	norm = math.Sqrt(ss)
-	if max > 0 && norm > max {
-		c := float32(max / (norm + 1e-6))
-		for _, p := range params {
-			for j := range p.G {
-				p.G[j] *= c
-			}
-		}
+	if c := clipScale(norm, max); c != 1 {
+		sp.run(func(s span) { scaleRange(params[s.p].G[s.lo:s.hi], c) })
 	}
 	return norm
 }

@@ -1,7 +1,11 @@
 package model
 
 import (
+	"fmt"
 	"math"
+	"math/rand/v2"
+	"runtime"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -114,5 +118,60 @@ func TestAdamWNoDecayOnBiasAndLayerNorm(t *testing.T) {
 		if p.Decay == noDecay || p.W[0] != want {
 			t.Errorf("%s: Decay=%v, weight after a zero-gradient step %g, want %g", p.Name, p.Decay, p.W[0], want)
 		}
+	}
+}
+
+// TestStepClippedMatchesClipThenStep: the fused pass gives the weights and
+// moments of ClipGradNorm followed by Step, leaves G unscaled, and its norm
+// does not depend on how many cores share the spans (the per-span sums are
+// added in a fixed order).
+func TestStepClippedMatchesClipThenStep(t *testing.T) {
+	mk := func() []*Param {
+		r := rand.New(rand.NewPCG(3, 4))
+		var ps []*Param
+		for i, n := range []int{3*spanLen + 17, 1, 768, spanLen} {
+			p := &Param{Name: fmt.Sprint("p", i), W: randVec(r, n, 0.05), G: randVec(r, n, 0.01), Decay: i%2 == 0}
+			ps = append(ps, p)
+		}
+		return ps
+	}
+	cfg := AdamWConfig{Beta1: 0.9, Beta2: 0.999, Eps: 1e-6, WeightDecay: 0.01}
+	for _, clip := range []float64{0, 1, 1e6} {
+		a, b := mk(), mk()
+		oa, ob := NewAdamW(a, cfg), NewAdamW(b, cfg)
+		var na, nb float64
+		for s := 0; s < 3; s++ {
+			na = ClipGradNorm(a, clip)
+			oa.Step(1e-3)
+			g0 := append([]float32(nil), b[0].G...)
+			nb = ob.StepClipped(1e-3, clip)
+			if !slices.Equal(g0, b[0].G) {
+				t.Fatalf("clip %g: StepClipped changed G", clip)
+			}
+			for i := range a { // the unfused path rewrote G; put the originals back
+				copy(a[i].G, b[i].G)
+			}
+		}
+		if math.Abs(na-nb) > 1e-12*na {
+			t.Fatalf("clip %g: norm %.17g fused, %.17g unfused", clip, nb, na)
+		}
+		for i := range a {
+			for j := range a[i].W {
+				if !closeTo(b[i].W[j], float64(a[i].W[j]), 1e-9, 1e-6) || !closeTo(ob.m[i][j], float64(oa.m[i][j]), 1e-12, 1e-6) {
+					t.Fatalf("clip %g %s[%d]: fused w,m %g,%g; unfused %g,%g", clip, a[i].Name, j, b[i].W[j], ob.m[i][j], a[i].W[j], oa.m[i][j])
+				}
+			}
+		}
+	}
+	ps := mk()
+	o := NewAdamW(ps, cfg)
+	want := o.sumSquares()
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
+	if got := o.sumSquares(); got != want {
+		t.Fatalf("Σg² on one core %.17g, on all %.17g: the sum must not depend on the core count", got, want)
+	}
+	runtime.GOMAXPROCS(4)
+	if got := o.sumSquares(); got != want {
+		t.Fatalf("Σg² on four workers %.17g, on all %.17g", got, want)
 	}
 }

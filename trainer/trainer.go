@@ -162,9 +162,8 @@ func (tr *Trainer) trainStep() (stepStats, error) {
 	if err := tr.stepper.step(&st); err != nil {
 		return st, err
 	}
-	st.gradNorm = model.ClipGradNorm(tr.m.Params(), tr.cfg.Clip)
 	st.lr = tr.sched.LR(tr.step)
-	tr.opt.Step(st.lr)
+	st.gradNorm = tr.opt.StepClipped(st.lr, tr.cfg.Clip)
 	tr.m.ZeroGrad()
 	return st, nil
 }
