@@ -36,8 +36,9 @@ const IgnoreIndex = -100
 type HeadSpec struct {
 	Task      string
 	Kind      HeadKind
-	NumLabels int // classes; 1 for regression; ignored (vocab size) for masked_lm
-	Layer     int // encoder layer (1..L) whose output the head reads; 0 = the top layer
+	NumLabels int         // classes; 1 for regression; ignored (vocab size) for masked_lm
+	Layer     int         // encoder layer (1..L) whose output the head reads; 0 = the top layer
+	Sharing   TaskSharing // the task's soft sharing (sharing.go); zero = hard sharing
 }
 
 // Batch is one batch of one task, right-padded to T.
@@ -59,6 +60,9 @@ type Param struct {
 	Shape []int
 	W, G  []float32
 	Decay bool // false for biases and LayerNorm parameters: AdamW applies no weight decay
+	// Frozen parameters get no gradient (Sharing.FreezeShared); Trainable
+	// lists the others for the optimizer.
+	Frozen bool
 }
 
 // Output is the result of Forward. Logits aliases a buffer of the model and is

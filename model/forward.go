@@ -12,6 +12,11 @@ type layerAct struct {
 	xhat1, rstd1, h1       []float32
 	u, g                   []float32 // GELU's derivative at the intermediate (see geluForward), its output
 	xhat2, rstd2           []float32
+
+	// soft sharing (sharing.go): factor inputs x·Bᵀ per matrix, adapters, experts
+	ft  [][]float32
+	ad  [2]adapterAct
+	moe moeAct
 }
 
 // state holds the activations of the last Forward and the scratch buffers.
@@ -41,6 +46,13 @@ type state struct {
 	attnTmp [][2][]float32
 	ids     []int32
 	types   []int32
+
+	// soft sharing scratch
+	mix      []float32 // [N,H] the layer-attention mix the head reads
+	dmix     []float32
+	dt       []float32 // [N,r]
+	dad, dye []float32 // [N,H]
+	dag      []float32 // [N,adapter]
 }
 
 // resize makes every buffer fit a B×T batch through depth layers.
@@ -158,7 +170,11 @@ func (m *Model) Predict(b *Batch) ([]float32, error) {
 
 func (m *Model) run(b *Batch, h *head, training, predict bool) (*Output, error) {
 	dropout := training && (m.cfg.HiddenDropoutProb > 0 || m.cfg.AttentionProbsDropoutProb > 0)
-	m.resize(b.B, b.T, h.layer, dropout)
+	depth := h.layer
+	if h.path.mix != nil {
+		depth = m.cfg.NumHiddenLayers
+	}
+	m.resize(b.B, b.T, depth, dropout)
 	st := &m.st
 	st.valid, st.head = false, h
 	for i := range st.mask {
@@ -174,8 +190,12 @@ func (m *Model) run(b *Batch, h *head, training, predict bool) (*Output, error) 
 		m.dropTokens(st.ids, st.mask)
 	}
 	m.embeddingsForward(b)
-	for l := 0; l < h.layer; l++ {
+	for l := 0; l < depth; l++ {
 		m.layerForward(l)
+	}
+	if h.path.mix != nil {
+		grow(&st.mix, st.N*m.cfg.HiddenSize)
+		mixForward(h.path.mix, st.hs[:depth+1], st.N*m.cfg.HiddenSize, st.mix)
 	}
 	out, err := m.headForward(b, h, predict)
 	if err != nil {
@@ -205,8 +225,18 @@ func (m *Model) Backward(scale float32) error {
 	grow(&st.dv, N*H)
 	grow(&st.di, N*I)
 	m.headBackward(scale)
+	var coef []float32 // layer attention: dL/dmix flows into hs[j] times coef[j]
+	if mix := st.head.path.mix; mix != nil {
+		dmix := grow(&st.dmix, N*H)
+		copy(dmix, st.dh[:N*H])
+		coef = mixBackward(mix, st.hs[:st.depth+1], N*H, dmix)
+		mulScalar(st.dh[:N*H], dmix, coef[st.depth])
+	}
 	for l := st.depth - 1; l >= 0; l-- {
 		m.layerBackward(l)
+		if coef != nil {
+			axpy(coef[l], st.dmix, st.dh[:N*H])
+		}
 	}
 	m.embeddingsBackward()
 	return nil
@@ -251,6 +281,9 @@ func (m *Model) embeddingsBackward() {
 		mulInto(d, d, st.drop0)
 	}
 	layerNormBackward(m.eln, d, st.xhat0, st.rstd0, st.N, d)
+	if m.word.Frozen && m.pos.Frozen && m.typ.Frozen {
+		return
+	}
 	wg, pg, tg := m.word.G, m.pos.G, m.typ.G
 	// Split columns so that repeated ids never race.
 	parallelFor(H, 16, func(lo, hi int) {
@@ -273,20 +306,28 @@ func (m *Model) embeddingsBackward() {
 func (m *Model) layerForward(l int) {
 	st := &m.st
 	L, a := m.layers[l], &st.acts[l]
+	path := st.head.path
 	x, out := st.hs[l], st.hs[l+1]
 	N, I := st.N, m.cfg.IntermediateSize
 	pd, ph := m.cfg.AttentionProbsDropoutProb, m.cfg.HiddenDropoutProb
 	linearForward(L.q, x, N, a.q)
+	m.factorForward(l, 0, x, a.q)
 	linearForward(L.k, x, N, a.k)
+	m.factorForward(l, 1, x, a.k)
 	linearForward(L.v, x, N, a.v)
+	m.factorForward(l, 2, x, a.v)
 	var pdrop []float32
 	if st.dropoutOn && pd > 0 {
 		pdrop = a.pdrop
 		m.dropoutMask(pdrop, pd)
 	}
 	m.attentionForward(a.q, a.k, a.v, a.p, pdrop, a.ctx, st.mask, st.B, st.T)
-	// Attention output: LN(x + drop(ctx·Woᵀ + bo)).
+	// Attention output: LN(x + drop(adapter(ctx·Woᵀ + bo))).
 	linearForward(L.o, a.ctx, N, st.tmpH)
+	m.factorForward(l, 3, a.ctx, st.tmpH)
+	if path.adapters != nil {
+		adapterForward(path.adapters[l][0], st.tmpH, N, &a.ad[0])
+	}
 	var dropA, dropF []float32
 	if st.dropoutOn && ph > 0 {
 		dropA, dropF = a.dropA, a.dropF
@@ -295,10 +336,23 @@ func (m *Model) layerForward(l int) {
 	}
 	addMulInto(a.xhat1, x, st.tmpH, dropA)
 	layerNormForward(L.aln, a.xhat1, N, a.xhat1, a.h1, a.rstd1)
-	// Feed-forward: LN(h1 + drop(gelu(h1·Wiᵀ + bi)·Woutᵀ + bout)).
-	linearForward(L.inter, a.h1, N, a.u)
-	geluForward(a.u[:N*I], a.g[:N*I])
-	linearForward(L.out, a.g, N, st.tmpH)
+	// Feed-forward: LN(h1 + drop(adapter(gelu(h1·Wiᵀ + bi)·Woutᵀ + bout))),
+	// or a mixture of experts in the top layers.
+	if gate := m.gate(path, l); gate != nil {
+		m.moeForward(L, gate, a.h1, N, a.u, a.g, &a.moe, st.tmpH)
+		if !m.training {
+			path.noteGates(l, a.moe.p, st.mask, len(L.experts)+1)
+		}
+	} else {
+		linearForward(L.inter, a.h1, N, a.u)
+		m.factorForward(l, 4, a.h1, a.u)
+		geluForward(a.u[:N*I], a.g[:N*I])
+		linearForward(L.out, a.g, N, st.tmpH)
+		m.factorForward(l, 5, a.g, st.tmpH)
+	}
+	if path.adapters != nil {
+		adapterForward(path.adapters[l][1], st.tmpH, N, &a.ad[1])
+	}
 	addMulInto(a.xhat2, a.h1, st.tmpH, dropF)
 	layerNormForward(L.oln, a.xhat2, N, a.xhat2, out, a.rstd2)
 }
@@ -307,8 +361,9 @@ func (m *Model) layerForward(l int) {
 func (m *Model) layerBackward(l int) {
 	st := &m.st
 	L, a := m.layers[l], &st.acts[l]
+	path := st.head.path
 	x := st.hs[l]
-	N := st.N
+	N, H := st.N, m.cfg.HiddenSize
 	d := st.dh
 	drop := st.dropoutOn && m.cfg.HiddenDropoutProb > 0
 	var pdrop []float32
@@ -322,18 +377,87 @@ func (m *Model) layerBackward(l int) {
 		dffn = st.t1
 		mulInto(dffn, d, a.dropF)
 	}
-	linearBackward(L.out, a.g, dffn, N, st.di, false)
-	geluBackward(a.u, st.di)
-	linearBackward(L.inter, a.h1, st.di, N, d, true) // d now dL/dh1
+	if path.adapters != nil {
+		adapterBackward(path.adapters[l][1], dffn, N, &a.ad[1], m.adapterScratch(path), grow(&st.dad, N*H))
+		dffn = st.dad
+	}
+	if gate := m.gate(path, l); gate != nil {
+		if &dffn[0] == &d[0] { // the experts add into d while they read dffn
+			copy(st.t1[:N*H], d[:N*H])
+			dffn = st.t1
+		}
+		m.moeBackward(L, gate, a.h1, dffn, N, a.u, a.g, &a.moe, grow(&st.dye, N*H), st.di, d)
+	} else {
+		linearBackward(L.out, a.g, dffn, N, st.di, false)
+		m.factorBackward(l, 5, a.g, dffn, st.di)
+		geluBackward(a.u, st.di)
+		linearBackward(L.inter, a.h1, st.di, N, d, true) // d now dL/dh1
+		m.factorBackward(l, 4, a.h1, st.di, d)
+	}
 	layerNormBackward(L.aln, d, a.xhat1, a.rstd1, N, d)
 	datt := d
 	if drop {
 		datt = st.t1
 		mulInto(datt, d, a.dropA)
 	}
+	if path.adapters != nil {
+		adapterBackward(path.adapters[l][0], datt, N, &a.ad[0], m.adapterScratch(path), grow(&st.dad, N*H))
+		datt = st.dad
+	}
 	linearBackward(L.o, a.ctx, datt, N, st.t2, false)
+	m.factorBackward(l, 3, a.ctx, datt, st.t2)
 	m.attentionBackward(a.q, a.k, a.v, a.p, pdrop, st.t2, st.dq, st.dk, st.dv, st.B, st.T)
 	linearBackward(L.q, x, st.dq, N, d, true)
+	m.factorBackward(l, 0, x, st.dq, d)
 	linearBackward(L.k, x, st.dk, N, d, true)
+	m.factorBackward(l, 1, x, st.dk, d)
 	linearBackward(L.v, x, st.dv, N, d, true)
+	m.factorBackward(l, 2, x, st.dv, d)
+}
+
+// factor returns the batch's task factor of matrix mi in layer l, or nil.
+func (m *Model) factor(l, mi int) *factor {
+	p := m.st.head.path
+	if p.factors == nil {
+		return nil
+	}
+	return p.factors[l][mi]
+}
+
+// factorForward adds the task's low-rank path of matrix mi in layer l to y.
+func (m *Model) factorForward(l, mi int, x, y []float32) {
+	f := m.factor(l, mi)
+	if f == nil {
+		return
+	}
+	a := &m.st.acts[l]
+	for len(a.ft) < len(FactorMatrices) {
+		a.ft = append(a.ft, nil)
+	}
+	w := m.layers[l].matrix(mi)
+	factorForward(f, x, m.st.N, w.in, w.out, grow(&a.ft[mi], m.st.N*f.r), y)
+}
+
+// factorBackward adds the gradients of the low-rank path of matrix mi in
+// layer l and its part of dx.
+func (m *Model) factorBackward(l, mi int, x, dy, dx []float32) {
+	f := m.factor(l, mi)
+	if f == nil {
+		return
+	}
+	w := m.layers[l].matrix(mi)
+	factorBackward(f, x, m.st.acts[l].ft[mi], dy, m.st.N, w.in, w.out, grow(&m.st.dt, m.st.N*f.r), dx)
+}
+
+// gate returns the task's MoE gate of layer l, or nil below the expert layers.
+func (m *Model) gate(p *taskPath, l int) *linear {
+	if p.gates == nil {
+		return nil
+	}
+	return p.gates[l]
+}
+
+// adapterScratch returns the [N,adapter] scratch of the adapter backward pass.
+func (m *Model) adapterScratch(p *taskPath) []float32 {
+	return grow(&m.st.dag, m.st.N*p.adapters[0][0].down.out)
 }

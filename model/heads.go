@@ -37,7 +37,7 @@ func (m *Model) headForward(b *Batch, h *head, predict bool) (*Output, error) {
 	st := &m.st
 	hd := &st.hd
 	H, B, T, N := m.cfg.HiddenSize, st.B, st.T, st.N
-	src := st.hs[h.layer]
+	src := m.headInput(h)
 	hd.loss, hd.count = lossNone, 0
 	p := m.cfg.HiddenDropoutProb
 	drop := st.dropoutOn && p > 0
@@ -260,7 +260,7 @@ func (m *Model) headBackward(scale float32) {
 			copy(st.dh[i*T*H:i*T*H+H], hd.dcls[i*H:(i+1)*H])
 		}
 	case TokenClassification:
-		x := st.hs[h.layer]
+		x := m.headInput(h)
 		if drop {
 			x = hd.td
 		}
@@ -271,7 +271,9 @@ func (m *Model) headBackward(scale float32) {
 	case MaskedLM:
 		S, V := hd.rows, hd.nl
 		colSumAdd(hd.dlogits, S, V, h.bias.G)
-		gemm(true, false, V, H, S, 1, hd.dlogits, V, hd.t, H, 1, m.word.G, H)
+		if !m.word.Frozen {
+			gemm(true, false, V, H, S, 1, hd.dlogits, V, hd.t, H, 1, m.word.G, H)
+		}
 		dt := grow(&hd.dx2, S*H)
 		gemm(false, false, S, H, V, 1, hd.dlogits, V, m.word.W, H, 0, dt, H)
 		layerNormBackward(h.ln, dt, hd.xhat, hd.rstd, S, dt)

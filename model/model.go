@@ -26,6 +26,7 @@ type encLayer struct {
 	aln        layerNorm
 	inter, out linear
 	oln        layerNorm
+	experts    []expert // mixture of experts: the FFNs beyond inter/out (moe.go)
 }
 
 // head is one task head and its parameters.
@@ -37,14 +38,16 @@ type head struct {
 	dense linear
 	ln    layerNorm
 	bias  *Param
+	path  *taskPath // the task's own parameters in the encoder (sharing.go)
 }
 
 // Model is a BERT encoder with task heads. See the package doc for the
 // concurrency and buffer-reuse contract.
 type Model struct {
-	cfg    Config
-	heads  []*head
-	byTask map[string]*head
+	cfg     Config
+	sharing Sharing
+	heads   []*head
+	byTask  map[string]*head
 
 	params      []*Param
 	byName      map[string]*Param
@@ -65,15 +68,27 @@ type Model struct {
 
 // New builds a model with BERT's initialisation (normal(0, 0.02) weights and
 // embeddings, zero biases, unit LayerNorm scales) drawn from seed, which also
-// seeds the dropout stream.
+// seeds the dropout stream. Every task shares the whole encoder unless its
+// HeadSpec reads a lower layer.
 func New(cfg Config, heads []HeadSpec, seed uint64) (*Model, error) {
+	return NewWith(cfg, heads, Sharing{}, seed)
+}
+
+// NewWith is New with soft parameter sharing: sh for the whole model and
+// each HeadSpec's Sharing for its task (sharing.go). The soft-sharing
+// parameters come after the heads', so the encoder and the heads draw the
+// same initial weights as New's.
+func NewWith(cfg Config, heads []HeadSpec, sh Sharing, seed uint64) (*Model, error) {
 	if cfg.HiddenAct == "" {
 		cfg.HiddenAct = "gelu"
 	}
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	m := &Model{cfg: cfg, byTask: map[string]*head{}, byName: map[string]*Param{}}
+	if err := sh.validate(cfg, heads); err != nil {
+		return nil, err
+	}
+	m := &Model{cfg: cfg, sharing: sh, byTask: map[string]*head{}, byName: map[string]*Param{}}
 	H, I := cfg.HiddenSize, cfg.IntermediateSize
 	eps := float32(cfg.LayerNormEps)
 	m.word = m.newParam("embeddings.word_embeddings.weight", cfg.VocabSize, H)
@@ -125,6 +140,7 @@ func New(cfg Config, heads []HeadSpec, seed uint64) (*Model, error) {
 		m.heads = append(m.heads, h)
 		m.byTask[spec.Task] = h
 	}
+	m.buildSharing(sh)
 	m.init(seed)
 	m.Seed(seed)
 	return m, nil
@@ -154,6 +170,7 @@ func (m *Model) init(seed uint64) {
 	r := rand.New(rand.NewPCG(seed, 0x9e3779b97f4a7c15))
 	for _, p := range m.params {
 		switch {
+		case initSharing(p, r.NormFloat64):
 		case strings.Contains(p.Name, "LayerNorm.weight"):
 			for i := range p.W {
 				p.W[i] = 1

@@ -31,8 +31,12 @@ func linearForward(l linear, x []float32, n int, y []float32) {
 // linearBackward adds dW += dyᵀ·x and db += Σ dy, and sets dx = dy·W
 // (or adds it when accumulate). dx may be nil when the input needs no gradient.
 func linearBackward(l linear, x, dy []float32, n int, dx []float32, accumulate bool) {
-	gemm(true, false, l.out, l.in, n, 1, dy, l.out, x, l.in, 1, l.w.G, l.in)
-	colSumAdd(dy, n, l.out, l.b.G)
+	if !l.w.Frozen {
+		gemm(true, false, l.out, l.in, n, 1, dy, l.out, x, l.in, 1, l.w.G, l.in)
+	}
+	if !l.b.Frozen {
+		colSumAdd(dy, n, l.out, l.b.G)
+	}
 	if dx != nil {
 		beta := float32(0)
 		if accumulate {

@@ -11,6 +11,7 @@ import (
 	"hash"
 	"io"
 	"os"
+	"reflect"
 	"strings"
 
 	"github.com/taskweave/taskweave/model"
@@ -73,6 +74,7 @@ type section struct {
 	MaxSeqLen     int               `json:"max_seq_len"`
 	Files         map[string]string `json:"files"` // name -> "sha256:…", checked by Load
 	Extra         map[string]any    `json:"extra,omitempty"`
+	Sharing       *model.Sharing    `json:"sharing,omitempty"` // soft sharing; absent = none
 }
 
 type headJSON struct {
@@ -80,6 +82,8 @@ type headJSON struct {
 	Kind      string `json:"kind"`
 	NumLabels int    `json:"num_labels"`
 	Layer     int    `json:"layer"`
+	// Sharing is the task's soft sharing; absent = hard sharing.
+	Sharing *model.TaskSharing `json:"sharing,omitempty"`
 }
 
 // configJSON is config.json: Hugging Face's BERT keys (so that transformers
@@ -178,9 +182,16 @@ func Save(fs FS, m *model.Model, meta Meta) error {
 		return err
 	}
 	sec := &section{FormatVersion: FormatVersion, Lowercase: meta.Lowercase, MaxSeqLen: meta.MaxSeqLen, Files: files, Extra: meta.Extra}
+	if sh := m.Sharing(); !reflect.ValueOf(sh).IsZero() {
+		sec.Sharing = &sh
+	}
 	for _, h := range heads {
 		sec.Tasks = append(sec.Tasks, h.Task)
-		sec.Heads = append(sec.Heads, headJSON{Task: h.Task, Kind: string(h.Kind), NumLabels: h.NumLabels, Layer: h.Layer})
+		hj := headJSON{Task: h.Task, Kind: string(h.Kind), NumLabels: h.NumLabels, Layer: h.Layer}
+		if !reflect.ValueOf(h.Sharing).IsZero() {
+			hj.Sharing = &h.Sharing
+		}
+		sec.Heads = append(sec.Heads, hj)
 	}
 	c := configJSON{Config: cfg, ModelType: "bert", Architectures: []string{"BertModel"}, Taskweave: sec}
 	_, err = writeFile(fs, ConfigFile, jsonFill(c))
@@ -304,7 +315,15 @@ func loadOwn(fs FS, where string, raw []byte, opt Options) (*model.Model, Meta, 
 	}
 	var heads []model.HeadSpec
 	for _, h := range sec.Heads {
-		heads = append(heads, model.HeadSpec{Task: h.Task, Kind: model.HeadKind(h.Kind), NumLabels: h.NumLabels, Layer: h.Layer})
+		hs := model.HeadSpec{Task: h.Task, Kind: model.HeadKind(h.Kind), NumLabels: h.NumLabels, Layer: h.Layer}
+		if h.Sharing != nil {
+			hs.Sharing = *h.Sharing
+		}
+		heads = append(heads, hs)
+	}
+	var sharing model.Sharing
+	if sec.Sharing != nil {
+		sharing = *sec.Sharing
 	}
 
 	// The weights are read before the model is built, so that config.json's
@@ -325,7 +344,7 @@ func loadOwn(fs FS, where string, raw []byte, opt Options) (*model.Model, Meta, 
 	if err := checkSizes(c.Config, tensors, where, where+"/"+WeightsFile); err != nil {
 		return nil, Meta{}, err
 	}
-	m, err := model.New(c.Config, heads, 0)
+	m, err := model.NewWith(c.Config, heads, sharing, 0)
 	if err != nil {
 		return nil, Meta{}, fmt.Errorf("checkpoint %s: %s: %w", where, ConfigFile, err)
 	}

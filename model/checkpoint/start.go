@@ -2,6 +2,7 @@ package checkpoint
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/taskweave/taskweave/model"
 )
@@ -15,6 +16,7 @@ type Start struct {
 	Dropout float64
 	Seed    uint64 // initialisation of everything not copied, and the dropout stream
 	Heads   []model.HeadSpec
+	Sharing model.Sharing // soft sharing (each head's own in Heads)
 }
 
 // NewModel builds the model a training run starts from. With Init, the
@@ -27,7 +29,7 @@ func NewModel(s Start) (*model.Model, error) {
 			return nil, err
 		}
 		mc.HiddenDropoutProb, mc.AttentionProbsDropoutProb = s.Dropout, s.Dropout
-		return model.New(mc, s.Heads, s.Seed)
+		return model.NewWith(mc, s.Heads, s.Sharing, s.Seed)
 	}
 	where := dirName(s.Init)
 	src, _, err := LoadWith(s.Init, Options{IgnoreTensors: []string{"cls."}})
@@ -39,7 +41,7 @@ func NewModel(s Start) (*model.Model, error) {
 		return nil, fmt.Errorf("%s has vocab_size %d but the data was tokenized with %d entries; preprocess with this checkpoint's vocab.txt", where, mc.VocabSize, s.Vocab)
 	}
 	mc.HiddenDropoutProb, mc.AttentionProbsDropoutProb = s.Dropout, s.Dropout
-	m, err := model.New(mc, s.Heads, s.Seed)
+	m, err := model.NewWith(mc, s.Heads, s.Sharing, s.Seed)
 	if err != nil {
 		return nil, err
 	}
@@ -50,12 +52,25 @@ func NewModel(s Start) (*model.Model, error) {
 }
 
 // ImportEncoder copies every encoder parameter of dst (embeddings, layers,
-// pooler) from the parameter of the same name in src; heads are left alone.
+// pooler) from the parameter of the same name in src; heads and task
+// parameters are left alone. The experts a mixture-of-experts layer adds to
+// its FFN (sharing.encoder.layer.<l>.experts.<e>.…) start as copies of the
+// layer's FFN, so the imported encoder computes what it did; the task
+// gates, initialised at random, then let them drift apart.
 func ImportEncoder(dst, src *model.Model) error {
-	for _, p := range dst.EncoderParams() {
-		q := src.Param(p.Name)
+	for _, p := range dst.SharedParams() {
+		name := p.Name
+		if rest, ok := strings.CutPrefix(name, "sharing."); ok {
+			l, e, ok := strings.Cut(rest, ".experts.")
+			if !ok {
+				continue // a shared factor basis: a task parameter in all but name
+			}
+			_, sub, _ := strings.Cut(e, ".")
+			name = l + "." + sub
+		}
+		q := src.Param(name)
 		if q == nil || len(q.W) != len(p.W) {
-			return fmt.Errorf("encoder parameter %s is missing or of another size", p.Name)
+			return fmt.Errorf("encoder parameter %s is missing or of another size", name)
 		}
 		copy(p.W, q.W)
 	}
