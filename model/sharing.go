@@ -37,6 +37,9 @@ var FactorMatrices = []string{MatQuery, MatKey, MatValue, MatAttentionOutput, Ma
 // factorHFNames are FactorMatrices' Hugging Face names within a layer.
 var factorHFNames = []string{"attention.self.query", "attention.self.key", "attention.self.value", "attention.output.dense", "intermediate.dense", "output.dense"}
 
+// MaxExperts bounds Sharing.Experts (each expert is a whole FFN).
+const MaxExperts = 64
+
 // FactorBases are the values of Sharing.Basis: "shared" (one A per matrix for
 // all tasks, a B_t per task) or "per_task" (A_t and B_t per task).
 var FactorBases = []string{"shared", "per_task"}
@@ -45,7 +48,7 @@ var FactorBases = []string{"shared", "per_task"}
 type Sharing struct {
 	Basis        string `json:"basis,omitempty"`         // factorization basis: shared | per_task; needed when a task factorizes
 	Experts      int    `json:"experts,omitempty"`       // experts per MoE layer; 0 = no mixture of experts
-	ExpertLayers int    `json:"expert_layers,omitempty"` // MoE replaces the FFN of this many top layers
+	ExpertLayers int    `json:"expert_layers,omitempty"` // MoE replaces the FFN of this many top layers; ignored without experts
 	FreezeShared bool   `json:"freeze_shared,omitempty"` // train only task parameters, heads and LayerNorms
 }
 
@@ -61,20 +64,17 @@ type TaskSharing struct {
 func matrixIndex(name string) int { return slices.Index(FactorMatrices, name) }
 
 func (s Sharing) validate(cfg Config, heads []HeadSpec) error {
-	if s.Experts < 0 || s.Experts == 1 {
-		return fmt.Errorf("model: sharing experts = %d; use 0 (no mixture of experts) or 2 or more", s.Experts)
+	if s.Experts < 0 || s.Experts == 1 || s.Experts > MaxExperts {
+		return fmt.Errorf("model: sharing experts = %d; use 0 (no mixture of experts) or 2..%d", s.Experts, MaxExperts)
 	}
 	if s.Experts > 0 && (s.ExpertLayers < 1 || s.ExpertLayers > cfg.NumHiddenLayers) {
 		return fmt.Errorf("model: sharing expert_layers = %d; with experts it must be 1..%d (the encoder's layers)", s.ExpertLayers, cfg.NumHiddenLayers)
 	}
-	if s.Experts == 0 && s.ExpertLayers != 0 {
-		return fmt.Errorf("model: sharing expert_layers = %d without experts; set experts or expert_layers 0", s.ExpertLayers)
-	}
 	rank := 0
 	for _, h := range heads {
 		t := h.Sharing
-		if t.Rank < 0 || t.Adapter < 0 {
-			return fmt.Errorf("model: task %q: sharing rank %d, adapter %d; both must be >= 0", h.Task, t.Rank, t.Adapter)
+		if t.Rank < 0 || t.Rank > cfg.HiddenSize || t.Adapter < 0 || t.Adapter > cfg.HiddenSize {
+			return fmt.Errorf("model: task %q: sharing rank %d, adapter %d; both must be in 0..hidden_size %d", h.Task, t.Rank, t.Adapter, cfg.HiddenSize)
 		}
 		if t.Rank > 0 {
 			if len(t.Matrices) == 0 {

@@ -205,9 +205,10 @@ func TestSharingValidate(t *testing.T) {
 		{Sharing{Basis: "per_task"}, TaskSharing{Rank: 2, Matrices: []string{"qkv"}}, "unknown matrix"},
 		{Sharing{Experts: 1, ExpertLayers: 1}, TaskSharing{}, "experts = 1"},
 		{Sharing{Experts: 2, ExpertLayers: 3}, TaskSharing{}, "expert_layers = 3"},
-		{Sharing{ExpertLayers: 1}, TaskSharing{}, "without experts"},
 		{Sharing{Experts: 2, ExpertLayers: 2, Basis: "shared"}, TaskSharing{Rank: 2, Matrices: []string{MatFFNIn}}, "mixture of experts"},
-		{Sharing{}, TaskSharing{Adapter: -1}, ">= 0"},
+		{Sharing{}, TaskSharing{Adapter: -1}, "0..hidden_size"},
+		{Sharing{Basis: "shared"}, TaskSharing{Rank: 129, Matrices: []string{MatQuery}}, "0..hidden_size"},
+		{Sharing{Experts: 65, ExpertLayers: 1}, TaskSharing{}, "2..64"},
 	}
 	for _, c := range cases {
 		_, err := NewWith(cfg, []HeadSpec{{Task: "a", Kind: SequenceClassification, NumLabels: 2, Sharing: c.ts}}, c.sh, 1)

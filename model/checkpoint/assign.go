@@ -63,13 +63,16 @@ func assign(m *model.Model, tensors map[string]*Tensor, file string, optional ma
 // vocab_size of 2e9 or 100,000 layers would otherwise end in a fatal
 // out-of-memory instead of the shape error assign gives. The pooler is left
 // out (token models may lack one); heads are small and checked by assign.
-func checkSizes(c model.Config, tensors []*Tensor, where, file string) error {
+func checkSizes(c model.Config, sh model.Sharing, tensors []*Tensor, where, file string) error {
 	if err := c.Validate(); err != nil {
 		return fmt.Errorf("checkpoint %s: %s: %w", where, ConfigFile, err)
 	}
 	H, I := float64(c.HiddenSize), float64(c.IntermediateSize)
 	layer := 4*(H*H+H) + (H*I + I) + (I*H + H) + 4*H
 	need := (float64(c.VocabSize)+float64(c.MaxPositionEmbeddings)+float64(c.TypeVocabSize)+2)*H + float64(c.NumHiddenLayers)*layer
+	if sh.Experts > 1 { // experts beyond the first, in the top expert_layers layers
+		need += float64(sh.Experts-1) * math.Min(float64(sh.ExpertLayers), float64(c.NumHiddenLayers)) * (2*H*I + H + I)
+	}
 	var have float64
 	for _, t := range tensors {
 		have += float64(len(t.Data))

@@ -341,7 +341,7 @@ func loadOwn(fs FS, where string, raw []byte, opt Options) (*model.Model, Meta, 
 	if err := check(WeightsFile, h); err != nil {
 		return nil, Meta{}, err
 	}
-	if err := checkSizes(c.Config, tensors, where, where+"/"+WeightsFile); err != nil {
+	if err := checkSizes(c.Config, sharing, tensors, where, where+"/"+WeightsFile); err != nil {
 		return nil, Meta{}, err
 	}
 	m, err := model.NewWith(c.Config, heads, sharing, 0)

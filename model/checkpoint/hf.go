@@ -129,7 +129,7 @@ func importHF(fs FS, where string, raw []byte, opt Options) (*model.Model, Meta,
 	default:
 		return nil, Meta{}, fmt.Errorf("checkpoint %s: %s architecture %q cannot be imported; use BertModel, BertForSequenceClassification or BertForTokenClassification (or list the extra tensors in Options.IgnoreTensors and set architectures to BertModel)", where, ConfigFile, arch)
 	}
-	if err := checkSizes(cfg, tensors, where, file); err != nil {
+	if err := checkSizes(cfg, model.Sharing{}, tensors, where, file); err != nil {
 		return nil, Meta{}, err
 	}
 	m, err := model.New(cfg, heads, 0)

@@ -1,6 +1,9 @@
 package checkpoint
 
 import (
+	"encoding/json"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -128,5 +131,31 @@ func TestImportEncoderIntoExperts(t *testing.T) {
 	trainable := model.CountParams(dst.Trainable())
 	if all := model.CountParams(dst.Params()); trainable >= all/4 {
 		t.Errorf("freeze_shared: %d of %d weights trainable; only adapters, heads, LayerNorms and gates should be", trainable, all)
+	}
+}
+
+// A config.json whose sharing section claims more experts than the weights
+// file holds is refused before the model is allocated.
+func TestConfigHugeSharing(t *testing.T) {
+	m, meta := sharedModel(t)
+	dir := t.TempDir()
+	if err := Save(LocalDir(dir), m, meta); err != nil {
+		t.Fatal(err)
+	}
+	raw, err := os.ReadFile(filepath.Join(dir, ConfigFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cfg map[string]any
+	if err := json.Unmarshal(raw, &cfg); err != nil {
+		t.Fatal(err)
+	}
+	tw := cfg["taskweave"].(map[string]any)
+	tw["sharing"].(map[string]any)["experts"] = 64
+	tw["sharing"].(map[string]any)["expert_layers"] = 2
+	editConfig(t, dir, map[string]any{"taskweave": tw})
+	_, _, err = Load(LocalDir(dir))
+	if err == nil || !strings.Contains(err.Error(), "describes an encoder") {
+		t.Fatalf("64 experts in config.json over a file with 2: %v", err)
 	}
 }
