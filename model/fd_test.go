@@ -14,12 +14,14 @@ import (
 // (large signal). Dropout stays on with the stream rewound before each
 // evaluation, so every evaluation sees the same masks.
 
+// fdConfig is the small encoder of the finite-difference checks.
+var fdConfig = Config{VocabSize: 23, HiddenSize: 8, NumHiddenLayers: 2, NumAttentionHeads: 2, IntermediateSize: 12,
+	MaxPositionEmbeddings: 8, TypeVocabSize: 2, LayerNormEps: 1e-12, HiddenDropoutProb: 0.1,
+	AttentionProbsDropoutProb: 0.1, HiddenAct: "gelu"}
+
 func fdModel(t *testing.T) *Model {
 	t.Helper()
-	cfg := Config{VocabSize: 23, HiddenSize: 8, NumHiddenLayers: 2, NumAttentionHeads: 2, IntermediateSize: 12,
-		MaxPositionEmbeddings: 8, TypeVocabSize: 2, LayerNormEps: 1e-12, HiddenDropoutProb: 0.1,
-		AttentionProbsDropoutProb: 0.1, HiddenAct: "gelu"}
-	m, err := New(cfg, []HeadSpec{
+	m, err := New(fdConfig, []HeadSpec{
 		{Task: "cls", Kind: SequenceClassification, NumLabels: 3},
 		{Task: "ner", Kind: TokenClassification, NumLabels: 4, Layer: 1},
 		{Task: "sts", Kind: SequenceRegression, NumLabels: 1},
@@ -29,14 +31,19 @@ func fdModel(t *testing.T) *Model {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Larger weights than BERT's init, so that every path carries signal.
+	perturb(m)
+	return m
+}
+
+// perturb adds larger weights than BERT's init, so that every path carries
+// signal (soft sharing's factor B and adapter up projections start at 0).
+func perturb(m *Model) {
 	r := rand.New(rand.NewPCG(5, 6))
 	for _, p := range m.Params() {
 		for i := range p.W {
 			p.W[i] += float32(r.NormFloat64() * 0.3)
 		}
 	}
-	return m
 }
 
 func fdBatch(task string) *Batch {

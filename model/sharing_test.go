@@ -10,9 +10,6 @@ import (
 // fdSharedModel is fdModel's encoder with soft sharing on the tasks.
 func fdSharedModel(t *testing.T, sh Sharing, ts map[string]TaskSharing) *Model {
 	t.Helper()
-	cfg := Config{VocabSize: 23, HiddenSize: 8, NumHiddenLayers: 2, NumAttentionHeads: 2, IntermediateSize: 12,
-		MaxPositionEmbeddings: 8, TypeVocabSize: 2, LayerNormEps: 1e-12, HiddenDropoutProb: 0.1,
-		AttentionProbsDropoutProb: 0.1, HiddenAct: "gelu"}
 	heads := []HeadSpec{
 		{Task: "cls", Kind: SequenceClassification, NumLabels: 3},
 		{Task: "ner", Kind: TokenClassification, NumLabels: 4},
@@ -22,18 +19,11 @@ func fdSharedModel(t *testing.T, sh Sharing, ts map[string]TaskSharing) *Model {
 	for i := range heads {
 		heads[i].Sharing = ts[heads[i].Task]
 	}
-	m, err := NewWith(cfg, heads, sh, 3)
+	m, err := NewWith(fdConfig, heads, sh, 3)
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Larger weights than the init, so that every path carries signal (the
-	// factors' B and the adapters' up projections start at 0).
-	r := rand.New(rand.NewPCG(5, 6))
-	for _, p := range m.Params() {
-		for i := range p.W {
-			p.W[i] += float32(r.NormFloat64() * 0.3)
-		}
-	}
+	perturb(m)
 	return m
 }
 
