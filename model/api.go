@@ -63,6 +63,8 @@ type Param struct {
 	// Frozen parameters get no gradient (Sharing.FreezeShared); Trainable
 	// lists the others for the optimizer.
 	Frozen bool
+
+	rows *rowSet // the word embeddings only: rows with a gradient since ZeroGrad
 }
 
 // Output is the result of Forward. Logits aliases a buffer of the model and is

@@ -285,6 +285,9 @@ func (m *Model) embeddingsBackward() {
 		return
 	}
 	wg, pg, tg := m.word.G, m.pos.G, m.typ.G
+	for _, id := range st.ids[:st.N] {
+		m.word.rows.add(id)
+	}
 	// Split columns so that repeated ids never race.
 	parallelFor(H, 16, func(lo, hi int) {
 		for r := 0; r < st.N; r++ {

@@ -273,6 +273,7 @@ func (m *Model) headBackward(scale float32) {
 		colSumAdd(hd.dlogits, S, V, h.bias.G)
 		if !m.word.Frozen {
 			gemm(true, false, V, H, S, 1, hd.dlogits, V, hd.t, H, 1, m.word.G, H)
+			m.word.rows.addAll() // the tied decoder's gradient reaches every row
 		}
 		dt := grow(&hd.dx2, S*H)
 		gemm(false, false, S, H, V, 1, hd.dlogits, V, m.word.W, H, 0, dt, H)

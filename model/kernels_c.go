@@ -3,13 +3,19 @@
 package model
 
 /*
-#cgo CFLAGS: -O3
+#cgo CFLAGS: -O3 -ffast-math
 #cgo LDFLAGS: -lm
 #include <stdint.h>
 #include <math.h>
 
 // Reassociation lets GCC vectorise the sums; nothing here relies on NaN or errno.
-#pragma GCC optimize("no-math-errno", "no-trapping-math", "no-signed-zeros", "associative-math")
+// errno needs the command line: GCC declares sqrtf once, from the command
+// line's flags, so the pragma alone leaves it a call that may set errno and
+// the AdamW loops scalar. cgo accepts -ffast-math but not -fno-math-errno;
+// the pragma takes back the parts of -ffast-math these kernels must not
+// have (infinities and NaN stay IEEE, a/b is not a·(1/b)). -ffast-math is not
+// passed to the linker, so the FPU's flush-to-zero mode is left alone.
+#pragma GCC optimize("no-math-errno", "no-trapping-math", "no-signed-zeros", "associative-math", "no-finite-math-only", "no-reciprocal-math", "no-cx-limited-range")
 
 // Element-wise kernels of the fast build, written so that GCC vectorises
 // them (target_clones picks AVX-512, AVX2 or SSE2 at load time). They
@@ -122,6 +128,13 @@ TW_CLONES void tw_dropout(float *mask, int64_t n, uint64_t start, uint64_t key, 
 	}
 }
 
+// The AdamW kernels keep IEEE evaluation order: tw_adamw_idle must repeat
+// tw_adamw's arithmetic bit for bit (with g = 0) in whichever part of the
+// vector loop an element falls, and reassociation lets the vector body and
+// the scalar tail differ.
+#pragma GCC push_options
+#pragma GCC optimize("no-associative-math")
+
 // tw_adamw is one AdamW update of n parameters; the gradient is read as
 // scale·g (gradient clipping folded in) and g itself is left alone.
 TW_CLONES void tw_adamw(float *w, const float *g, float *m, float *v, int64_t n, float b1, float b2, float c1, float c2, float inv2, float eps, float decay, float step, float scale) {
@@ -134,6 +147,35 @@ TW_CLONES void tw_adamw(float *w, const float *g, float *m, float *v, int64_t n,
 		w[j] = w[j] * decay - step * mj / denom;
 	}
 }
+
+// tw_adamw_idle replays `steps` zero-gradient AdamW steps on one row (see
+// lazy.go and adamwIdleRange): the expressions are tw_adamw's with g = 0.
+TW_CLONES void tw_adamw_idle(float *w, float *m, float *v, int64_t n, int64_t steps, const float *decay, const float *step, const float *inv2, float b1, float b2, float eps, float theta2) {
+	int64_t s = 0;
+	for (; s < steps; s++) {
+		int active = 0;
+		float d = decay[s], st = step[s], i2 = inv2[s];
+		for (int64_t j = 0; j < n; j++) {
+			float mj = b1 * m[j];
+			float vj = b2 * v[j];
+			m[j] = mj; v[j] = vj;
+			float denom = sqrtf(vj) * i2 + eps;
+			int a = mj * mj > theta2 * vj;
+			// One expression for both cases, as in tw_adamw, so that the
+			// compiler contracts it the same way (w·d − 0 is w·d exactly).
+			float q = a ? st * mj / denom : 0.0f;
+			w[j] = w[j] * d - q;
+			active |= a;
+		}
+		if (!active) { s++; break; }
+	}
+	for (; s < steps; s++) {
+		float d = decay[s];
+		for (int64_t j = 0; j < n; j++) { m[j] *= b1; v[j] *= b2; w[j] *= d; }
+	}
+}
+
+#pragma GCC pop_options
 
 // tw_sumsq is the sum of squares of n floats, accumulated in double.
 TW_CLONES double tw_sumsq(const float *g, int64_t n) {
@@ -204,4 +246,12 @@ func scaleRange(g []float32, s float32) {
 		return
 	}
 	C.tw_scale(fp(g), C.int64_t(len(g)), C.float(s))
+}
+
+func adamwIdleRange(w, m, v, decay, step, inv2 []float32, b1, b2, eps, theta2 float32) {
+	if len(w) == 0 || len(decay) == 0 {
+		return
+	}
+	C.tw_adamw_idle(fp(w), fp(m), fp(v), C.int64_t(len(w)), C.int64_t(len(decay)), fp(decay), fp(step), fp(inv2),
+		C.float(b1), C.float(b2), C.float(eps), C.float(theta2))
 }

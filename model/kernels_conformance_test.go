@@ -43,6 +43,7 @@ func TestKernelConformance(t *testing.T) {
 		{"layerNormRows", conformLayerNorm},
 		{"layerNormBackRows", conformLayerNormBack},
 		{"adamwRange", conformAdamW},
+		{"adamwIdleRange", conformAdamWIdle},
 		{"sumSquaresRange", conformSumSquares},
 		{"scaleRange", conformScale},
 		{"dropoutRange", conformDropout},
@@ -191,6 +192,45 @@ func conformAdamW(t *testing.T, r *rand.Rand, n int) {
 			wi := float64(w0[i])*decay - step*mi/(math.Sqrt(vi)*float64(inv2)+eps)
 			if !closeTo(m[i], mi, 1e-9, 1e-6) || !closeTo(v[i], vi, 1e-12, 1e-6) || !closeTo(w[i], wi, 1e-7, 1e-6) || g[i] != g0[i] {
 				t.Fatalf("n=%d scale=%g i=%d: w,m,v,g = %g,%g,%g,%g, want %g,%g,%g,%g", n, scale, i, w[i], m[i], v[i], g[i], wi, mi, vi, g0[i])
+			}
+		}
+	}
+}
+
+// The lazy optimizer's catch-up: with θ = 0, steps of zero-gradient AdamW
+// exactly as adamwRange computes them (bit for bit); with θ > 0 the elements
+// whose m² ≤ θ²·v only decay.
+func conformAdamWIdle(t *testing.T, r *rand.Rand, n int) {
+	const b1, b2, eps = 0.9, 0.999, 1e-6
+	steps := 7
+	decay, step, inv2 := make([]float32, steps), make([]float32, steps), make([]float32, steps)
+	for s := range decay {
+		lr := 1e-3 * float64(s+1) / float64(steps)
+		decay[s], step[s] = float32(1-lr*0.01), float32(lr/(1-math.Pow(b1, float64(s+4))))
+		inv2[s] = float32(1 / math.Sqrt(1-math.Pow(b2, float64(s+4))))
+	}
+	w, m, v := randVec(r, n, 1), randVec(r, n, 0.01), make([]float32, n)
+	for i := range v {
+		v[i] = float32(r.Float64() * 1e-4)
+	}
+	m[0] = 1e-12 // an element past its Adam phase at θ = 1e-6
+	zero := make([]float32, n)
+	for _, theta := range []float32{0, 1e-6} {
+		w1, m1, v1 := append([]float32(nil), w...), append([]float32(nil), m...), append([]float32(nil), v...)
+		w2, m2, v2 := append([]float32(nil), w...), append([]float32(nil), m...), append([]float32(nil), v...)
+		adamwIdleRange(w1, m1, v1, decay, step, inv2, b1, b2, eps, theta*theta)
+		for s := range decay {
+			adamwRange(w2, zero, m2, v2, adamwConsts{b1: b1, b2: b2, c1: 1 - b1, c2: 1 - b2, inv2: inv2[s], eps: eps, decay: decay[s], step: step[s], scale: 1})
+			if theta > 0 { // the reference with element 0's Adam term left out
+				w2[0] = w[0]
+				for k := 0; k <= s; k++ {
+					w2[0] *= decay[k]
+				}
+			}
+		}
+		for i := range w1 {
+			if w1[i] != w2[i] || m1[i] != m2[i] || v1[i] != v2[i] {
+				t.Fatalf("n=%d θ=%g i=%d: idle w,m,v %g,%g,%g; dense with g=0 %g,%g,%g", n, theta, i, w1[i], m1[i], v1[i], w2[i], m2[i], v2[i])
 			}
 		}
 	}

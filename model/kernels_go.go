@@ -127,3 +127,37 @@ func scaleRange(g []float32, s float32) {
 		g[i] *= s
 	}
 }
+
+// adamwIdleRange replays zero-gradient AdamW steps on one row (see lazy.go):
+// per step i, m ← β₁m, v ← β₂v and w ← w·decay[i] − step[i]·m/(√v·inv2[i] + eps),
+// the last term only while m² > θ²·v. The expressions are adamwRange's with
+// g = 0, so the weights and moments match a dense update bit for bit.
+func adamwIdleRange(w, m, v, decay, step, inv2 []float32, b1, b2, eps, theta2 float32) {
+	s := 0
+	for ; s < len(decay); s++ {
+		active := false
+		for j := range w {
+			mj := b1 * m[j]
+			vj := b2 * v[j]
+			m[j], v[j] = mj, vj
+			var q float32
+			if mj*mj > theta2*vj {
+				denom := float32(math.Sqrt(float64(vj)))*inv2[s] + eps
+				q = step[s] * mj / denom
+				active = true
+			}
+			w[j] = w[j]*decay[s] - q
+		}
+		if !active {
+			s++
+			break
+		}
+	}
+	for ; s < len(decay); s++ { // every element past its Adam phase
+		for j := range w {
+			m[j] *= b1
+			v[j] *= b2
+			w[j] *= decay[s]
+		}
+	}
+}

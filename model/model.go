@@ -92,6 +92,7 @@ func NewWith(cfg Config, heads []HeadSpec, sh Sharing, seed uint64) (*Model, err
 	H, I := cfg.HiddenSize, cfg.IntermediateSize
 	eps := float32(cfg.LayerNormEps)
 	m.word = m.newParam("embeddings.word_embeddings.weight", cfg.VocabSize, H)
+	m.word.rows = newRowSet(cfg.VocabSize, H)
 	m.pos = m.newParam("embeddings.position_embeddings.weight", cfg.MaxPositionEmbeddings, H)
 	m.typ = m.newParam("embeddings.token_type_embeddings.weight", cfg.TypeVocabSize, H)
 	m.eln = m.newLayerNorm("embeddings.LayerNorm", H, eps)
@@ -247,9 +248,15 @@ func (m *Model) RNGState() RNGState { return m.rng }
 // SetRNGState restores a position returned by RNGState.
 func (m *Model) SetRNGState(s RNGState) { m.rng = s }
 
-// ZeroGrad clears every gradient.
+// ZeroGrad clears every gradient (of the word embeddings, only the rows the
+// batches since the last ZeroGrad used).
 func (m *Model) ZeroGrad() {
 	for _, p := range m.params {
+		if p.rows != nil {
+			p.rows.clearGrad(p.G)
+			p.rows.reset()
+			continue
+		}
 		clear(p.G)
 	}
 }

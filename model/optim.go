@@ -9,6 +9,10 @@ import (
 // takes the rate of the current step (from a Schedule) explicitly.
 type AdamWConfig struct {
 	LR, Beta1, Beta2, Eps, WeightDecay float64
+	// LazyRows updates the word embeddings by rows: only the rows a batch
+	// used, the others caught up when next used or read (see lazy.go). LR
+	// must then be the largest rate any step will use.
+	LazyRows bool
 }
 
 // DefaultAdamW is BERT fine-tuning's usual setting.
@@ -24,8 +28,13 @@ type AdamW struct {
 	params  []*Param
 	m, v    [][]float32
 	step    int
-	spans   spans     // the parameters cut into pieces for the cores
+	spans   spans     // the densely updated parameters cut into pieces for the cores
 	partial []float64 // sumSquares' per-span sums
+
+	lazy   []*lazyParam // LazyRows: the parameters updated by rows
+	hist   idleHist     // LazyRows: the constants of the steps some row is behind on
+	theta2 float32      // LazyRows: θ², see lazy.go
+	one    []float32
 }
 
 // AdamWState is the optimizer state needed to resume: the step count and
@@ -46,6 +55,9 @@ func NewAdamW(params []*Param, cfg AdamWConfig) *AdamW {
 		o.v[i] = make([]float32, len(p.W))
 	}
 	o.spans = newSpans(params)
+	if cfg.LazyRows {
+		o.setupLazy()
+	}
 	return o
 }
 
@@ -77,6 +89,7 @@ func clipScale(norm, max float64) float32 {
 }
 
 func (o *AdamW) update(lr float64, scale float32) {
+	o.checkLazyLR(lr)
 	o.step++
 	t := float64(o.step)
 	bc1 := 1 - math.Pow(o.Beta1, t)
@@ -93,6 +106,9 @@ func (o *AdamW) update(lr float64, scale float32) {
 		}
 		adamwRange(p.W[s.lo:s.hi], p.G[s.lo:s.hi], o.m[s.p][s.lo:s.hi], o.v[s.p][s.lo:s.hi], k)
 	})
+	if len(o.lazy) > 0 {
+		o.lazyUpdate(k, decayed)
+	}
 }
 
 // sumSquares is Σ g² over every gradient, in float64. Each span's partial
@@ -109,7 +125,7 @@ func (o *AdamW) sumSquares() float64 {
 	for _, v := range o.partial {
 		ss += v
 	}
-	return ss
+	return ss + o.lazySumSquares()
 }
 
 // adamwConsts are one update's scalars: the moment rates b1, b2 and their
@@ -120,8 +136,10 @@ type adamwConsts struct {
 	b1, b2, c1, c2, inv2, eps, decay, step, scale float32
 }
 
-// State copies the optimizer state out for a checkpoint.
+// State copies the optimizer state out for a checkpoint (after Flush: every
+// row current).
 func (o *AdamW) State() AdamWState {
+	o.Flush()
 	s := AdamWState{Step: o.step, Names: make([]string, len(o.params)), M: make([][]float32, len(o.params)), V: make([][]float32, len(o.params))}
 	for i, p := range o.params {
 		s.Names[i] = p.Name
@@ -153,6 +171,12 @@ func (o *AdamW) SetState(s AdamWState) error {
 		copy(o.v[i], s.V[j])
 	}
 	o.step = s.Step
+	for _, lp := range o.lazy {
+		for r := range lp.last {
+			lp.last[r] = int32(s.Step)
+		}
+	}
+	o.hist.reset(s.Step)
 	return nil
 }
 

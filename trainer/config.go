@@ -41,6 +41,7 @@ type Config struct {
 
 	Steps, BatchSize, BatchTokens, PadTo int
 	LR, Warmup, WeightDecay, Clip        float64
+	SparseEmbeddings                     bool // lazy row-wise AdamW for the word embeddings
 	Accumulate                           int
 	Seed                                 uint64
 	StepMode                             string // sampled | all

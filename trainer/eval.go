@@ -110,6 +110,7 @@ func metricMap(r scoring.Result) map[string]float64 {
 // evaluate scores every task with an evaluation split, logs, and saves
 // best/ when the selection score improved.
 func (tr *Trainer) evaluate(ctx context.Context) (bool, error) {
+	tr.opt.Flush() // the word-embedding rows a lazy optimizer left behind
 	tr.m.SetTraining(false)
 	defer tr.m.SetTraining(true)
 	res := map[string]map[string]float64{}

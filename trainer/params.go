@@ -26,13 +26,16 @@ func (g paramGroup) gather(dst []float32) {
 	}
 }
 
-// scatter sets the group's gradients to scale·src.
+// scatter sets the group's gradients to scale·src, and tells the word
+// embeddings which of their rows now hold a gradient (a combined gradient
+// may reach rows the last task's batch did not use).
 func (g paramGroup) scatter(src []float32, scale float32) {
 	o := 0
 	for _, p := range g.params {
 		for i := range p.G {
 			p.G[i] = scale * src[o+i]
 		}
+		p.MarkNonzeroRows()
 		o += len(p.G)
 	}
 }

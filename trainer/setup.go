@@ -109,7 +109,8 @@ func (tr *Trainer) setup(ctx context.Context) error {
 	}
 
 	// Optimizer, task sampler, multi-task strategy, data.
-	tr.opt = model.NewAdamW(tr.m.Params(), model.AdamWConfig{LR: cfg.LR, Beta1: 0.9, Beta2: 0.999, Eps: 1e-6, WeightDecay: cfg.WeightDecay})
+	tr.opt = model.NewAdamW(tr.m.Params(), model.AdamWConfig{LR: cfg.LR, Beta1: 0.9, Beta2: 0.999, Eps: 1e-6, WeightDecay: cfg.WeightDecay,
+		LazyRows: cfg.SparseEmbeddings})
 	tr.sched = model.Schedule{Peak: cfg.LR, Warmup: int(math.Round(cfg.Warmup * float64(cfg.Steps))), Total: cfg.Steps}
 	mxc := cfg.Mixture
 	mxc.Rates = rates

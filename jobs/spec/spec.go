@@ -103,25 +103,28 @@ type Model struct {
 
 // Train configures the trainer.
 type Train struct {
-	Output       string   `yaml:"output"` // default <output>/train
-	Steps        int      `yaml:"steps"`
-	BatchSize    int      `yaml:"batch_size"`   // examples per batch
-	BatchTokens  int      `yaml:"batch_tokens"` // or tokens per batch (padded), if > 0
-	LR           float64  `yaml:"lr"`
-	Warmup       float64  `yaml:"warmup"` // fraction of steps
-	WeightDecay  float64  `yaml:"weight_decay"`
-	Clip         float64  `yaml:"clip"`
-	Accumulate   int      `yaml:"accumulate"`
-	Seed         uint64   `yaml:"seed"`
-	StepMode     string   `yaml:"step_mode"` // sampled | all
-	Mixture      Mixture  `yaml:"mixture"`
-	Strategy     Strategy `yaml:"strategy"`
-	EvalEvery    int      `yaml:"eval_every"`
-	EvalSplit    string   `yaml:"eval_split"`
-	SelectMetric string   `yaml:"select_metric"` // model selection: mean | min | a task that is not auxiliary
-	Patience     int      `yaml:"patience"`      // evaluations without improvement before stopping; 0 = never
-	SaveEvery    int      `yaml:"save_every"`    // save last/ every N steps; 0 = at the end and on interruption only
-	LogEvery     int      `yaml:"log_every"`     // a metrics.jsonl line every N steps
+	Output      string  `yaml:"output"` // default <output>/train
+	Steps       int     `yaml:"steps"`
+	BatchSize   int     `yaml:"batch_size"`   // examples per batch
+	BatchTokens int     `yaml:"batch_tokens"` // or tokens per batch (padded), if > 0
+	LR          float64 `yaml:"lr"`
+	Warmup      float64 `yaml:"warmup"` // fraction of steps
+	WeightDecay float64 `yaml:"weight_decay"`
+	Clip        float64 `yaml:"clip"`
+	// SparseEmbeddings updates only the word-embedding rows a step's batches
+	// used and catches the others up lazily (model.AdamWConfig.LazyRows).
+	SparseEmbeddings bool     `yaml:"sparse_embeddings"`
+	Accumulate       int      `yaml:"accumulate"`
+	Seed             uint64   `yaml:"seed"`
+	StepMode         string   `yaml:"step_mode"` // sampled | all
+	Mixture          Mixture  `yaml:"mixture"`
+	Strategy         Strategy `yaml:"strategy"`
+	EvalEvery        int      `yaml:"eval_every"`
+	EvalSplit        string   `yaml:"eval_split"`
+	SelectMetric     string   `yaml:"select_metric"` // model selection: mean | min | a task that is not auxiliary
+	Patience         int      `yaml:"patience"`      // evaluations without improvement before stopping; 0 = never
+	SaveEvery        int      `yaml:"save_every"`    // save last/ every N steps; 0 = at the end and on interruption only
+	LogEvery         int      `yaml:"log_every"`     // a metrics.jsonl line every N steps
 	// ShuffleBuffer is the examples per task held in the shuffle buffer, and
 	// PoolBatches the batches per length-bucketing pool (batches are formed
 	// from a pool of similar lengths to cut padding).

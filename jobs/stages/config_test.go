@@ -95,6 +95,7 @@ train:
   warmup: 0.2
   weight_decay: 0.1
   clip: 2
+  sparse_embeddings: true
   accumulate: 2
   seed: 5
   step_mode: all

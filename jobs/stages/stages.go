@@ -97,7 +97,7 @@ func TrainConfig(s *spec.Spec, data, out string) trainer.Config {
 		Data: data, Out: out, Vocab: s.Path(s.Tokenizer.Vocab),
 		Size: m.Size, Init: s.Path(m.Init), Dropout: m.Dropout, TokenDropout: m.TokenDropout, ModelSeed: m.Seed,
 		Steps: t.Steps, BatchSize: t.BatchSize, BatchTokens: t.BatchTokens,
-		LR: t.LR, Warmup: t.Warmup, WeightDecay: t.WeightDecay, Clip: t.Clip, Accumulate: t.Accumulate, Seed: t.Seed,
+		LR: t.LR, Warmup: t.Warmup, WeightDecay: t.WeightDecay, Clip: t.Clip, SparseEmbeddings: t.SparseEmbeddings, Accumulate: t.Accumulate, Seed: t.Seed,
 		StepMode: t.StepMode,
 		Mixture:  mixture.Config{Name: t.Mixture.Name, Cap: t.Mixture.Cap, Temperature: t.Mixture.Temperature},
 		Strategy: multitask.Config{Name: t.Strategy.Name, Alpha: t.Strategy.Alpha, Window: t.Strategy.Window,
