@@ -24,5 +24,7 @@ test: setup
 demo: build
 	./taskweave run testdata/jobs/demo.yaml
 
-bench: build
-	$(GO) test -run '^$$' -bench . -tags $(TAGS_FAST) ./model/ ./transforms/wordpiece/
+# The model benchmarks and the PyTorch anchor interleaved, then the ratio table (scripts/bench.sh;
+# BENCH_SIZES, BENCH_ROUNDS, TORCH_BENCH override its defaults). Needs a quiet machine.
+bench: setup
+	bash scripts/bench.sh

@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# make bench: the model benchmarks (fast build) and the PyTorch anchor
+# (../shared/reference/torch_bench.py, when python3-torch is installed),
+# interleaved size by size for BENCH_ROUNDS rounds, then the ratio table
+# (tools/benchtable). Batch 32 × 128, both sides on 2 threads and on the
+# same OpenBLAS kernel set (the one the Go build picks, passed to PyTorch as
+# OPENBLAS_CORETYPE). Run it on a quiet machine: the table records the load.
+#
+#   BENCH_SIZES=tiny,mini,small,medium,base BENCH_ROUNDS=2 scripts/bench.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+sizes=${BENCH_SIZES:-tiny,mini,small,medium,base}
+rounds=${BENCH_ROUNDS:-2}
+torch_bench=${TORCH_BENCH:-../shared/reference/torch_bench.py}
+py=/usr/bin/python3
+out=$(mktemp -d)
+trap 'rm -rf "$out"' EXIT
+go test -c -tags openblas -o "$out/model.test" ./model/
+go build -o "$out/benchtable" ./tools/benchtable
+
+have_torch=0
+if [ -x "$py" ] && [ -f "$torch_bench" ] && "$py" -c 'import torch' 2>/dev/null; then have_torch=1; fi
+
+core=$("$out/model.test" -test.run '^TestGEMM$' -test.v 2>&1 | sed -n 's/.*kernels \([A-Za-z0-9]*\).*/\1/p' | head -1)
+{
+  echo "machine: $(lscpu | sed -n 's/^Model name: *//p'), $(nproc) cores; $(uname -r)"
+  echo "start: $(date -u +%FT%TZ), load average $(cut -d' ' -f1-3 /proc/loadavg)"
+  echo "taskweave: OpenBLAS $(dpkg-query -W -f='${Version}' libopenblas0-pthread 2>/dev/null || echo '?'), kernels ${core:-?} (chosen at start-up), single-threaded OpenBLAS split over goroutines"
+  if [ $have_torch = 1 ]; then
+    echo "pytorch: $("$py" -c 'import torch; print(torch.__version__)'), OPENBLAS_CORETYPE=${core:-unset}: $(OPENBLAS_VERBOSE=2 OPENBLAS_CORETYPE=$core "$py" -c 'import torch; torch.ones(64,64)@torch.ones(64,64)' 2>&1 | grep -i core | head -1)"
+    echo "  torch.__config__.show(): $("$py" -c 'import torch; print(torch.__config__.show())' | grep -oE 'CPU capability usage: [A-Z0-9]+|BLAS_INFO=[^,]*|USE_MKLDNN=[^,]*|USE_OPENMP=[^,]*' | paste -sd' ')"
+  else
+    echo "pytorch: not installed (apt-get install -y python3-torch); Go figures only"
+  fi
+} > "$out/header.txt"
+
+for r in $(seq 1 "$rounds"); do
+  for s in ${sizes//,/ }; do
+    S=${s^}
+    n=3; steps=5
+    case $s in medium) n=1; steps=2 ;; base) n=1; steps=1 ;; esac
+    echo "round $r: $s (load $(cut -d' ' -f1 /proc/loadavg))" >&2
+    "$out/model.test" -test.run '^$' -test.bench "^Benchmark(Train|Forward)${S}\$" -test.benchtime ${n}x -test.timeout 30m \
+      | sed -n "s/^Benchmark/round=$r Benchmark/p" >> "$out/go.txt"
+    if [ $have_torch = 1 ]; then
+      OPENBLAS_CORETYPE=$core "$py" "$torch_bench" --threads 2 --configs "$s" --steps $steps --json \
+        | sed "s/^/round=$r /" >> "$out/torch.txt"
+    fi
+  done
+done
+echo "end: $(date -u +%FT%TZ), load average $(cut -d' ' -f1-3 /proc/loadavg)" >> "$out/header.txt"
+touch "$out/torch.txt"
+"$out/benchtable" -header "$out/header.txt" -go "$out/go.txt" -torch "$out/torch.txt"
