@@ -58,6 +58,11 @@ type Config struct {
 	ShuffleBuffer int // examples per task's shuffle buffer
 	PoolBatches   int // batches per length-bucketing pool
 
+	// BatchLog, when set, receives every training batch as a JSON line
+	// (task, B, T, input_ids, mask, token_type_ids, labels, token_labels):
+	// the exact batches, for a reference implementation to train on.
+	BatchLog io.Writer
+
 	Resume bool
 	StopAt int // stop after this step as if interrupted (checkpoint + state); 0 = run to Steps
 	// TimeLimit bounds the run's wall time (0 = none). The loop stops early

@@ -1,7 +1,9 @@
 package trainer
 
 import (
+	"encoding/json"
 	"fmt"
+	"io"
 	"math"
 
 	"github.com/taskweave/taskweave/model"
@@ -29,6 +31,11 @@ func (tr *Trainer) forward(k int, st *stepStats) (float64, error) {
 		return 0, err
 	}
 	st.padded += tr.countTokens(b)
+	if tr.cfg.BatchLog != nil {
+		if err := logBatch(tr.cfg.BatchLog, b); err != nil {
+			return 0, fmt.Errorf("train: writing the batch log: %w", err)
+		}
+	}
 	out, err := tr.m.Forward(b)
 	if err != nil {
 		return 0, fmt.Errorf("step %d, task %s: %w", tr.step+1, tr.tasks[k].name, err)
@@ -166,4 +173,23 @@ func (tr *Trainer) noteLoss(i int, l float64) {
 	} else {
 		tr.lossEMA[i] = 0.9*tr.lossEMA[i] + 0.1*l
 	}
+}
+
+// logBatch writes b as one JSON line (Config.BatchLog).
+func logBatch(w io.Writer, b *model.Batch) error {
+	line, err := json.Marshal(struct {
+		Task         string  `json:"task"`
+		B            int     `json:"b"`
+		T            int     `json:"t"`
+		InputIDs     []int32 `json:"input_ids"`
+		Mask         []int32 `json:"mask,omitempty"`
+		TokenTypeIDs []int32 `json:"token_type_ids,omitempty"`
+		Labels       []int32 `json:"labels,omitempty"`
+		TokenLabels  []int32 `json:"token_labels,omitempty"`
+	}{b.Task, b.B, b.T, b.InputIDs, b.Mask, b.TokenTypeIDs, b.Labels, b.TokenLabels})
+	if err != nil {
+		return err
+	}
+	_, err = w.Write(append(line, '\n'))
+	return err
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"cmp"
 	"context"
 	"flag"
@@ -33,6 +34,8 @@ func setupTrain(fs *flag.FlagSet) func(context.Context, []string) error {
 	timeLimit := fs.Duration("time-limit", 0, "stop (with a final evaluation) before this much wall time has passed, e.g. 30m")
 	tokenDrop := fs.Float64("token-dropout", 0, "probability of replacing a word piece by [UNK] while training (overrides model.token_dropout)")
 	lr := fs.Float64("lr", 0, "peak learning rate (overrides train.lr)")
+	sparse := fs.Bool("sparse-embeddings", false, "lazy row-wise AdamW for the word embeddings (overrides train.sparse_embeddings)")
+	dumpBatches := fs.String("dump-batches", "", "write every training batch to this file as JSON lines (for the PyTorch anchor, tools/torchanchor)")
 	quiet := fs.Bool("quiet", false, "no progress bar")
 	cpuProfile := fs.String("cpuprofile", "", "write a pprof CPU profile of the run to this file")
 	return func(ctx context.Context, args []string) error {
@@ -60,6 +63,9 @@ func setupTrain(fs *flag.FlagSet) func(context.Context, []string) error {
 		}
 		if set["lr"] {
 			t.LR = *lr
+		}
+		if set["sparse-embeddings"] {
+			t.SparseEmbeddings = *sparse
 		}
 		if set["token-dropout"] {
 			s.Model.TokenDropout = *tokenDrop
@@ -90,6 +96,16 @@ func setupTrain(fs *flag.FlagSet) func(context.Context, []string) error {
 				}
 			}
 			cfg.Tasks = keep
+		}
+		if *dumpBatches != "" {
+			f, err := os.Create(*dumpBatches)
+			if err != nil {
+				return err
+			}
+			defer f.Close()
+			bw := bufio.NewWriter(f)
+			defer bw.Flush()
+			cfg.BatchLog = bw
 		}
 		if *cpuProfile != "" {
 			f, err := os.Create(*cpuProfile)

@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# The real-data recipe, taskweave against PyTorch, back to back on the same
+# batches: taskweave trains scripts/results/job.yaml (SST-2 + CoNLL-2003,
+# MINI from scratch, batch 32, dynamic padding, AdamW, clip 1.0) for STEPS
+# steps and writes every batch it trained on (--dump-batches); then
+# tools/torchanchor/real_data.py trains PyTorch's encoder on exactly those
+# batches with the same optimizer settings. Both print real (unpadded)
+# tokens per second over the training steps (evaluation excluded).
+#
+#   STEPS=300 SPARSE=1 scripts/realbench.sh      # SPARSE=1: train.sparse_embeddings on
+# Needs the preprocessed data of the results job (scripts/results.sh makes it).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+steps=${STEPS:-300}
+job=${JOB:-scripts/results/job.yaml}
+py=/usr/bin/python3
+out=$(mktemp -d)
+trap 'rm -rf "$out"' EXIT
+go build -tags openblas -o "$out/taskweave" ./cmd/taskweave
+flags=()
+[ "${SPARSE:-0}" = 1 ] && flags+=(--sparse-embeddings)
+echo "machine: $(lscpu | sed -n 's/^Model name: *//p'), $(nproc) cores"
+echo "taskweave start $(date -u +%T), load $(cut -d' ' -f1-3 /proc/loadavg)"
+"$out/taskweave" train --config "$job" --out "$out/run" --quiet --steps "$steps" --eval-every "$steps" \
+  --dump-batches "$out/batches.jsonl" ${PROFILE:+--cpuprofile "$PROFILE"} "${flags[@]}" 2>"$out/train.log"
+grep -E "tokens/s" "$out/train.log" | tail -1
+# PyTorch gets the OpenBLAS kernels taskweave picked (Debian's torch would
+# otherwise run OpenBLAS's Prescott fallback on recent Xeons).
+core=$(go test -tags openblas -count=1 -run '^TestGEMM$' -v ./model/ 2>&1 | sed -n 's/.*kernels \([A-Za-z0-9]*\).*/\1/p' | head -1)
+echo "pytorch start $(date -u +%T), load $(cut -d' ' -f1-3 /proc/loadavg), OPENBLAS_CORETYPE=$core"
+OPENBLAS_CORETYPE=$core "$py" tools/torchanchor/real_data.py --batches "$out/batches.jsonl" --threads "$(nproc)"
+echo "end $(date -u +%T), load $(cut -d' ' -f1-3 /proc/loadavg)"
