@@ -42,8 +42,10 @@ func setupPreprocess(fs *flag.FlagSet) func(context.Context, []string) error {
 		"quick run: largest share of rejected records per file before the run stops (0 = none allowed)")
 	fs.StringVar(&q.TagScheme, "tag-scheme", "", "quick run, token tasks: "+strings.Join(spec.TagSchemes, " | ")+" (default none)")
 	fs.StringVar(&q.Labels, "label-list", "", "quick run: label list, comma-separated (default: collected from train)")
-	fs.StringVar(&q.Text, "text-column", "", "quick run, tsv/jsonl: text column (default sentence or text)")
-	fs.StringVar(&q.Label, "label-column", "", "quick run, tsv/jsonl: label column (default label)")
+	fs.IntVar(&q.MaxRecordBytes, "max-record-bytes", spec.DefaultValue[int]("preprocess.max_record_bytes"),
+		"quick run: longest line (or CoNLL sentence) in bytes; longer ones are rejected")
+	fs.StringVar(&q.Text, "text-column", "", "quick run, tsv/jsonl: text column, or several comma-separated (the first the file has; default sentence,text for tsv, text,sentence for jsonl)")
+	fs.StringVar(&q.Label, "label-column", "", "quick run, tsv/jsonl: label column (default "+spec.DefaultValue[string]("tasks[].columns.label")+")")
 	fs.IntVar(&q.WordColumn, "word-column", 0, "quick run, conll: 0-based word column")
 	tagColumn := fs.Int("tag-column", 0, "quick run, conll: 0-based tag column, negative counts from the end (default -1, the last)")
 	fs.StringVar(&q.Field, "field", "", "quick run, conllu: "+strings.Join(spec.ConlluFields, " | ")+" (default upos)")

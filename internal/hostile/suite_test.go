@@ -110,8 +110,8 @@ func corpusCases() []hostileCase {
 			return err
 		}
 	}
-	jsonl := corpus.Options{Format: corpus.JSONL, MaxRecordBytes: 4096}
-	conll := corpus.Options{Format: corpus.CoNLL, TagScheme: "iob2", MaxRecordBytes: 4096}
+	jsonl := corpus.Options{Format: corpus.JSONL, TextColumns: []string{"text"}, LabelColumn: "label", MaxRecordBytes: 4096}
+	conll := corpus.Options{Format: corpus.CoNLL, TagColumn: -1, TagScheme: "iob2", MaxRecordBytes: 4096}
 	long := func() []byte { return append(bytes.Repeat([]byte("x"), 1<<20), '\n') }
 	return []hostileCase{
 		{kind: "corpus", name: "1 MB line over a 4 KB limit", build: file("a.jsonl", long), read: read(jsonl)},
@@ -127,7 +127,7 @@ func corpusCases() []hostileCase {
 		}), read: read(jsonl)},
 		{kind: "corpus", name: "deeply nested JSON", build: file("a.jsonl", func() []byte {
 			return []byte(`{"text":"a","label":1,"x":` + strings.Repeat("[", 2000) + strings.Repeat("]", 2000) + "}\n")
-		}), read: read(corpus.Options{Format: corpus.JSONL}), mayPass: true},
+		}), read: read(corpus.Options{Format: corpus.JSONL, TextColumns: []string{"text"}, LabelColumn: "label", MaxRecordBytes: 8 << 20}), mayPass: true},
 		{kind: "corpus", name: "empty", build: file("a.conll", func() []byte { return nil }), read: read(conll)},
 	}
 }

@@ -50,7 +50,7 @@ func (r *Reader) addLine(s *sentence, lineNo, size int, line []byte) bool {
 		return false
 	}
 	if s.bytes > r.opt.MaxRecordBytes {
-		s.fail(lineNo, "sentence is over %d bytes without a blank line; separate sentences with blank lines", r.opt.MaxRecordBytes)
+		s.fail(lineNo, "sentence is over %d bytes without a blank line; separate sentences with blank lines, or raise preprocess.max_record_bytes in the job spec", r.opt.MaxRecordBytes)
 		return false
 	}
 	if msg := checkText(line); msg != "" {
@@ -168,10 +168,8 @@ func (c *conllReader) columns(width int) (word, tag int, why string) {
 	word, tag = o.WordColumn, -1
 	if !o.Unlabeled {
 		switch {
-		case o.TagColumn > 0:
+		case o.TagColumn >= 0:
 			tag = o.TagColumn
-		case o.TagColumn == 0:
-			tag = width - 1
 		default:
 			tag = width + o.TagColumn
 		}

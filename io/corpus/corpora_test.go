@@ -77,21 +77,21 @@ func summarize(t *testing.T, path string, opt Options) summary {
 
 func TestRealCorpora(t *testing.T) {
 	dir := testcorpora.Dir(t)
-	ner := func(col int) Options { return Options{Format: CoNLL, TagColumn: col, TagScheme: "iob2"} }
+	ner := func(col int) Options { return opts(Options{Format: CoNLL, TagColumn: col, TagScheme: "iob2"}) }
 	cases := []struct {
 		file string
 		opt  Options
 		want summary
 	}{
-		{"sst2/train_full.tsv", Options{Format: TSV}, summary{records: 67349, labels: map[string]int{"1": 37569, "0": 29780},
+		{"sst2/train_full.tsv", opts(Options{Format: TSV}), summary{records: 67349, labels: map[string]int{"1": 37569, "0": 29780},
 			firstID: "train_full.tsv:1", lastID: "train_full.tsv:67349"}},
-		{"sst2/dev.tsv", Options{Format: TSV}, summary{records: 872, labels: map[string]int{"1": 444, "0": 428},
+		{"sst2/dev.tsv", opts(Options{Format: TSV}), summary{records: 872, labels: map[string]int{"1": 444, "0": 428},
 			firstID: "dev.tsv:1", lastID: "dev.tsv:872"}},
 		// index column first, no labels: ids come from the index column
-		{"sst2/test.tsv", Options{Format: TSV, Unlabeled: true}, summary{records: 1821, labels: map[string]int{"": 1821},
+		{"sst2/test.tsv", opts(Options{Format: TSV, Unlabeled: true}), summary{records: 1821, labels: map[string]int{"": 1821},
 			firstID: "test.tsv:0", lastID: "test.tsv:1820"}},
 		// CRLF line endings, no trailing spaces
-		{"sst2/test-labeled.tsv", Options{Format: TSV}, summary{records: 1821, labels: map[string]int{"0": 917, "1": 904},
+		{"sst2/test-labeled.tsv", opts(Options{Format: TSV}), summary{records: 1821, labels: map[string]int{"0": 917, "1": 904},
 			firstID: "test-labeled.tsv:1", lastID: "test-labeled.tsv:1821"}},
 
 		{"conll2003/train.txt", ner(3), summary{records: 14041, tokens: 203621, labels: map[string]int{"#tags": 9},
@@ -101,8 +101,8 @@ func TestRealCorpora(t *testing.T) {
 		{"conll2003/test.txt", ner(3), summary{records: 3453, tokens: 46435, labels: map[string]int{"#tags": 9},
 			entities: map[string]int{"LOC": 1668, "MISC": 702, "ORG": 1661, "PER": 1617}, firstID: "test.txt:1", lastID: "test.txt:3453"}},
 		// the same file as POS and chunk tasks; the chunk column is IOB2 too
-		{"conll2003/train.txt", Options{Format: CoNLL, TagColumn: 1}, summary{records: 14041, tokens: 203621, labels: map[string]int{"#tags": 45}, firstID: "train.txt:1", lastID: "train.txt:14041"}},
-		{"conll2003/train.txt", Options{Format: CoNLL, TagColumn: 2, TagScheme: "iob2"}, summary{records: 14041, tokens: 203621, labels: map[string]int{"#tags": 20},
+		{"conll2003/train.txt", opts(Options{Format: CoNLL, TagColumn: 1}), summary{records: 14041, tokens: 203621, labels: map[string]int{"#tags": 45}, firstID: "train.txt:1", lastID: "train.txt:14041"}},
+		{"conll2003/train.txt", opts(Options{Format: CoNLL, TagColumn: 2, TagScheme: "iob2"}), summary{records: 14041, tokens: 203621, labels: map[string]int{"#tags": 20},
 			firstID: "train.txt:1", lastID: "train.txt:14041"}},
 
 		{"wnut17/wnut17train.conll", ner(0), summary{records: 3394, tokens: 62730, labels: map[string]int{"#tags": 13},
@@ -113,10 +113,10 @@ func TestRealCorpora(t *testing.T) {
 		{"wnut17/emerging.test.annotated", ner(0), summary{records: 1287, tokens: 23394, labels: map[string]int{"#tags": 13},
 			firstID: "emerging.test.annotated:1", lastID: "emerging.test.annotated:1287"}},
 
-		{"ud_english_ewt/en_ewt-ud-dev.conllu", Options{Format: CoNLLU}, summary{records: 2001, tokens: 25147, labels: map[string]int{"#tags": 17},
+		{"ud_english_ewt/en_ewt-ud-dev.conllu", opts(Options{Format: CoNLLU}), summary{records: 2001, tokens: 25147, labels: map[string]int{"#tags": 17},
 			firstID: "en_ewt-ud-dev.conllu:weblog-blogspot.com_nominations_20041117172713_ENG_20041117_172713-0001"}},
-		{"ud_english_ewt/en_ewt-ud-test.conllu", Options{Format: CoNLLU}, summary{records: 2077, tokens: 25094, labels: map[string]int{"#tags": 17}}},
-		{"ud_english_ewt/en_ewt-ud-dev.conllu", Options{Format: CoNLLU, TagField: "xpos"}, summary{records: 2001, tokens: 25147, labels: map[string]int{"#tags": 49}}},
+		{"ud_english_ewt/en_ewt-ud-test.conllu", opts(Options{Format: CoNLLU}), summary{records: 2077, tokens: 25094, labels: map[string]int{"#tags": 17}}},
+		{"ud_english_ewt/en_ewt-ud-dev.conllu", opts(Options{Format: CoNLLU, TagField: "xpos"}), summary{records: 2001, tokens: 25147, labels: map[string]int{"#tags": 49}}},
 	}
 	for _, c := range cases {
 		name := fmt.Sprintf("%s/%d", c.file, c.opt.TagColumn)
@@ -174,18 +174,18 @@ func TestRealCorpusDetails(t *testing.T) {
 	}
 
 	// SST-2: the space GLUE puts before the TAB is gone.
-	dev := read("sst2/dev.tsv", Options{Format: TSV})
+	dev := read("sst2/dev.tsv", opts(Options{Format: TSV}))
 	if got := dev[0]; got.Text != "it 's a charming and often affecting journey ." || got.Label != "1" || got.Line != 2 {
 		t.Errorf("dev.tsv first record = %+v", got)
 	}
-	test := read("sst2/test.tsv", Options{Format: TSV, Unlabeled: true})
+	test := read("sst2/test.tsv", opts(Options{Format: TSV, Unlabeled: true}))
 	if got := test[1]; got.ID != "test.tsv:1" || got.Label != "" || !strings.HasPrefix(got.Text, "this film 's relationship") {
 		t.Errorf("test.tsv second record = %+v", got)
 	}
 
 	// CoNLL-2003: DOCSTART skipped, POS/chunk/NER from one file, NN|SYM kept, last sentence flushed.
-	pos := read("conll2003/train.txt", Options{Format: CoNLL, TagColumn: 1})
-	nerRecs := read("conll2003/train.txt", Options{Format: CoNLL, TagColumn: 3})
+	pos := read("conll2003/train.txt", opts(Options{Format: CoNLL, TagColumn: 1}))
+	nerRecs := read("conll2003/train.txt", opts(Options{Format: CoNLL, TagColumn: 3}))
 	first := Record{File: "conll2003/train.txt", Line: 3, ID: "train.txt:1",
 		Words: strings.Fields("EU rejects German call to boycott British lamb ."),
 		Tags:  strings.Fields("B-ORG O B-MISC O O O B-MISC O O")}
@@ -208,7 +208,7 @@ func TestRealCorpusDetails(t *testing.T) {
 	}
 
 	// WNUT17 dev ends with a lone BOM line: no extra token, no rejection.
-	wdev := read("wnut17/emerging.dev.conll", Options{Format: CoNLL, TagScheme: "iob2"})
+	wdev := read("wnut17/emerging.dev.conll", opts(Options{Format: CoNLL, TagScheme: "iob2"}))
 	lw := wdev[len(wdev)-1]
 	if got := strings.Join(lw.Words, " "); got != "This guy needs his own show on Discivery Channel !" {
 		t.Errorf("last WNUT dev sentence = %q", got)
@@ -223,7 +223,7 @@ func TestRealCorpusDetails(t *testing.T) {
 	}
 
 	// UD EWT: multiword "1-2" lines skipped, words kept; XPOS as the tag.
-	ud := read("ud_english_ewt/en_ewt-ud-dev.conllu", Options{Format: CoNLLU, TagField: "xpos"})
+	ud := read("ud_english_ewt/en_ewt-ud-dev.conllu", opts(Options{Format: CoNLLU, TagField: "xpos"}))
 	if got := strings.Join(ud[0].Words, " ") + " / " + strings.Join(ud[0].Tags, " "); got != "From the AP comes this story : / IN DT NNP VBZ DT NN :" {
 		t.Errorf("first UD sentence = %s", got)
 	}

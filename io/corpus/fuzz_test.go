@@ -10,15 +10,15 @@ import (
 )
 
 var fuzzOptions = []Options{
-	{Format: TSV},
-	{Format: TSV, Unlabeled: true, TextBColumn: "label"},
-	{Format: CoNLL, TagScheme: "iob2", MaxRecordBytes: 512},
-	{Format: CoNLL, TagColumn: -2, TagScheme: "iob1"},
-	{Format: CoNLL, Unlabeled: true},
-	{Format: CoNLLU},
-	{Format: CoNLLU, TagField: "xpos", MaxRecordBytes: 512},
-	{Format: JSONL},
-	{Format: JSONL, TokenLevel: true, TagScheme: "iob2", IDColumn: "id"},
+	opts(Options{Format: TSV}),
+	opts(Options{Format: TSV, Unlabeled: true, TextBColumn: "label"}),
+	opts(Options{Format: CoNLL, TagScheme: "iob2", MaxRecordBytes: 512}),
+	opts(Options{Format: CoNLL, TagColumn: -2, TagScheme: "iob1"}),
+	opts(Options{Format: CoNLL, Unlabeled: true}),
+	opts(Options{Format: CoNLLU}),
+	opts(Options{Format: CoNLLU, TagField: "xpos", MaxRecordBytes: 512}),
+	opts(Options{Format: JSONL}),
+	opts(Options{Format: JSONL, TokenLevel: true, TagScheme: "iob2", IDColumn: "id"}),
 }
 
 // FuzzReaders feeds arbitrary bytes to every format and checks that the

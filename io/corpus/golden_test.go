@@ -28,19 +28,19 @@ func TestGolden(t *testing.T) {
 		file string
 		opt  Options
 	}{
-		{"sst2_quirks.tsv", Options{Format: TSV}},
-		{"sst2_test.tsv", Options{Format: TSV, Unlabeled: true}},
-		{"empty.tsv", Options{Format: TSV}},
-		{"conll2003_style.txt", Options{Format: CoNLL, TagColumn: 3, TagScheme: "iob2"}},
-		{"conll2003_style.txt", Options{Format: CoNLL, TagColumn: 1}},
-		{"conll_latin1.txt", Options{Format: CoNLL, TagScheme: "iob2"}},
-		{"wnut17_style.conll", Options{Format: CoNLL, TagScheme: "iob2"}},
-		{"iob1.conll", Options{Format: CoNLL, TagColumn: 3, TagScheme: "iob1"}},
-		{"iob1.conll", Options{Format: CoNLL, TagColumn: 2, TagScheme: "iob2"}},
-		{"ud_style.conllu", Options{Format: CoNLLU}},
-		{"ud_style.conllu", Options{Format: CoNLLU, TagField: "xpos"}},
-		{"sentences.jsonl", Options{Format: JSONL}},
-		{"tokens.jsonl", Options{Format: JSONL, TokenLevel: true, IDColumn: "id", TagScheme: "iob2"}},
+		{"sst2_quirks.tsv", opts(Options{Format: TSV})},
+		{"sst2_test.tsv", opts(Options{Format: TSV, Unlabeled: true})},
+		{"empty.tsv", opts(Options{Format: TSV})},
+		{"conll2003_style.txt", opts(Options{Format: CoNLL, TagColumn: 3, TagScheme: "iob2"})},
+		{"conll2003_style.txt", opts(Options{Format: CoNLL, TagColumn: 1})},
+		{"conll_latin1.txt", opts(Options{Format: CoNLL, TagScheme: "iob2"})},
+		{"wnut17_style.conll", opts(Options{Format: CoNLL, TagScheme: "iob2"})},
+		{"iob1.conll", opts(Options{Format: CoNLL, TagColumn: 3, TagScheme: "iob1"})},
+		{"iob1.conll", opts(Options{Format: CoNLL, TagColumn: 2, TagScheme: "iob2"})},
+		{"ud_style.conllu", opts(Options{Format: CoNLLU})},
+		{"ud_style.conllu", opts(Options{Format: CoNLLU, TagField: "xpos"})},
+		{"sentences.jsonl", opts(Options{Format: JSONL})},
+		{"tokens.jsonl", opts(Options{Format: JSONL, TokenLevel: true, IDColumn: "id", TagScheme: "iob2"})},
 	}
 	seen := map[string]int{}
 	for _, c := range cases {

@@ -2,7 +2,6 @@ package corpus
 
 import (
 	"bytes"
-	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -92,8 +91,9 @@ func (j *jsonlReader) parse(line []byte) (Record, string) {
 		}
 		return "", nil
 	}
-	missing := func(names ...string) string {
-		return fmt.Sprintf("no %s key with a value (keys found: %s); add it, or name the right key in the task config", quoteAll(names), keys())
+	// key is the name's key in the job spec's tasks[].columns.
+	missing := func(key string, names ...string) string {
+		return fmt.Sprintf("no %s key with a value (keys found: %s); add it, or name the right key in the job spec's tasks[].columns.%s", quoteAll(names), keys(), key)
 	}
 
 	if o.IDColumn != "" {
@@ -104,15 +104,15 @@ func (j *jsonlReader) parse(line []byte) (Record, string) {
 			}
 			rec.ID = s
 		} else {
-			return rec, missing(o.IDColumn)
+			return rec, missing("id", o.IDColumn)
 		}
 	}
 
 	if o.TokenLevel {
-		wk, tk := cmp.Or(o.WordsKey, "tokens"), cmp.Or(o.TagsKey, "tags")
+		wk, tk := o.WordsKey, o.TagsKey
 		k, v := lookup(wk)
 		if k == "" {
-			return rec, missing(wk)
+			return rec, missing("tokens", wk)
 		}
 		words, why := stringList(k, v, false)
 		if why != "" {
@@ -132,7 +132,7 @@ func (j *jsonlReader) parse(line []byte) (Record, string) {
 		}
 		k, v = lookup(tk)
 		if k == "" {
-			return rec, missing(tk)
+			return rec, missing("tags", tk)
 		}
 		tags, why := stringList(k, v, true)
 		if why != "" {
@@ -150,13 +150,9 @@ func (j *jsonlReader) parse(line []byte) (Record, string) {
 		return rec, ""
 	}
 
-	textNames := []string{o.TextColumn}
-	if o.TextColumn == "" {
-		textNames = []string{"text", "sentence"}
-	}
-	k, v := lookup(textNames...)
+	k, v := lookup(o.TextColumns...)
 	if k == "" {
-		return rec, missing(textNames...)
+		return rec, missing("text", o.TextColumns...)
 	}
 	var err error
 	if rec.Text, err = textValue(k, v); err != nil {
@@ -165,7 +161,7 @@ func (j *jsonlReader) parse(line []byte) (Record, string) {
 	if o.TextBColumn != "" {
 		k, v := lookup(o.TextBColumn)
 		if k == "" {
-			return rec, missing(o.TextBColumn)
+			return rec, missing("text_b", o.TextBColumn)
 		}
 		if rec.TextB, err = textValue(k, v); err != nil {
 			return rec, err.Error()
@@ -174,10 +170,10 @@ func (j *jsonlReader) parse(line []byte) (Record, string) {
 	if o.Unlabeled {
 		return rec, ""
 	}
-	lk := cmp.Or(o.LabelColumn, "label")
+	lk := o.LabelColumn
 	k, v = lookup(lk)
 	if k == "" {
-		return rec, missing(lk)
+		return rec, missing("label", lk)
 	}
 	label, ok := scalar(v)
 	if !ok {

@@ -23,38 +23,39 @@ const (
 	JSONL  Format = "jsonl"  // one JSON object per line
 )
 
-// DefaultMaxRecordBytes bounds one line (and one CoNLL sentence) so that a
-// file without line breaks cannot make a reader hold it all in memory.
-const DefaultMaxRecordBytes = 8 << 20
-
 // rawLimit is how much of a rejected record's text a Rejection keeps.
 const rawLimit = 1024
 
-// Options select the format and the columns to read. The zero value of every
-// field except Format is a sensible default.
+// Options select the format and the columns to read. The reader supplies
+// no defaults: every name and limit a format needs is given (the job spec's
+// defaults table, jobs/spec.Defaults, is where they come from), and a
+// missing one is an error before any input is read. Empty strings mean
+// "not read" only where a field says so.
 type Options struct {
 	Format Format
 
 	// TSV: header names of the columns. JSONL: object keys of a sentence
-	// record. Defaults: text "sentence" (TSV) or "text" (JSONL), falling back
-	// to the other one when the first is absent; label "label". TextBColumn
-	// (second text of a pair task) is read only when set. IDColumn: values
-	// become record ids; a TSV header column named "index" is used by default
-	// (GLUE test files), JSONL uses it only when set.
-	TextColumn, TextBColumn, LabelColumn, IDColumn string
+	// record. TextColumns are the names the text may be under, in order of
+	// preference: the first the file has is read (the spec's default tries
+	// sentence, then text, for TSV and the reverse for JSONL). LabelColumn
+	// is required unless Unlabeled. TextBColumn (second text of a pair task)
+	// is read only when set. IDColumn: values become record ids; a TSV
+	// header column named "index" is used when it is empty (GLUE test
+	// files), JSONL reads ids only when it is set.
+	TextColumns                        []string
+	TextBColumn, LabelColumn, IDColumn string
 
 	// JSONL only: records hold a word list and a tag list (token tasks)
-	// under WordsKey (default "tokens") and TagsKey (default "tags").
+	// under WordsKey and TagsKey (TagsKey is not needed when Unlabeled).
 	TokenLevel        bool
 	WordsKey, TagsKey string
 
-	// CoNLL: 0-based column of the word (default 0) and of the tag. TagColumn
-	// 0 means the last column (the default); a negative value counts from the
-	// end (-1 = last, -2 = the one before). A CoNLL-2003 file gives POS at 1,
-	// chunk at 2 and NER at 3.
+	// CoNLL: 0-based column of the word and of the tag; a negative tag
+	// column counts from the end (-1 = last, -2 = the one before). A
+	// CoNLL-2003 file gives POS at 1, chunk at 2 and NER at 3.
 	WordColumn, TagColumn int
 
-	// CoNLL-U: which column is the tag, "upos" (default) or "xpos".
+	// CoNLL-U: which column is the tag, "upos" or "xpos".
 	TagField string
 
 	// "iob1", "iob2", "none" or "" (no check). With iob1/iob2 every tag must
@@ -67,8 +68,9 @@ type Options struct {
 	// and a label column is neither required nor read.
 	Unlabeled bool
 
-	// MaxRecordBytes bounds a line and a CoNLL sentence; longer ones are
-	// rejected. 0 means DefaultMaxRecordBytes.
+	// MaxRecordBytes bounds a line and a CoNLL sentence (> 0); longer ones
+	// are rejected, so a file without line breaks cannot make a reader hold
+	// it all in memory. The job spec's preprocess.max_record_bytes.
 	MaxRecordBytes int
 }
 
@@ -94,16 +96,48 @@ func (o Options) Validate() error {
 	if o.WordColumn < 0 {
 		return fmt.Errorf("corpus: word column %d is negative; columns are 0-based", o.WordColumn)
 	}
-	if o.TagColumn > 0 && o.TagColumn == o.WordColumn {
+	if o.Format == CoNLL && !o.Unlabeled && o.TagColumn == o.WordColumn {
 		return fmt.Errorf("corpus: word and tag column are both %d", o.TagColumn)
 	}
 	if o.TokenLevel && o.Format != JSONL {
 		return fmt.Errorf("corpus: TokenLevel applies to jsonl only; %s is always %s", o.Format, map[bool]string{true: "token-level", false: "sentence-level"}[o.Format != TSV])
 	}
-	if o.MaxRecordBytes < 0 {
-		return fmt.Errorf("corpus: MaxRecordBytes %d is negative", o.MaxRecordBytes)
+	if o.MaxRecordBytes <= 0 {
+		return fmt.Errorf("corpus: MaxRecordBytes %d; give the longest record in bytes, > 0 (the job spec's preprocess.max_record_bytes)", o.MaxRecordBytes)
 	}
-	return nil
+	return o.checkNames()
+}
+
+// checkNames reports a column or key name the format needs but the options
+// leave empty. Each message names the job spec key that supplies it.
+func (o Options) checkNames() error {
+	need := func(v, field, key string) error {
+		if strings.TrimSpace(v) == "" {
+			return fmt.Errorf("corpus: %s format needs Options.%s, which is empty; the job spec's %s gives it", o.Format, field, key)
+		}
+		return nil
+	}
+	var errs []error
+	switch {
+	case o.Format == CoNLLU:
+		errs = append(errs, need(o.TagField, "TagField", "tasks[].columns.field"))
+	case o.Format == JSONL && o.TokenLevel:
+		errs = append(errs, need(o.WordsKey, "WordsKey", "tasks[].columns.tokens"))
+		if !o.Unlabeled {
+			errs = append(errs, need(o.TagsKey, "TagsKey", "tasks[].columns.tags"))
+		}
+	case o.Format == TSV, o.Format == JSONL:
+		if len(o.TextColumns) == 0 {
+			errs = append(errs, need("", "TextColumns", "tasks[].columns.text"))
+		}
+		for _, c := range o.TextColumns {
+			errs = append(errs, need(c, "TextColumns", "tasks[].columns.text"))
+		}
+		if !o.Unlabeled {
+			errs = append(errs, need(o.LabelColumn, "LabelColumn", "tasks[].columns.label"))
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // Stats counts what a Reader has produced so far.
@@ -138,14 +172,11 @@ type Reader struct {
 // reported by the first call to Next.
 func NewReader(r io.Reader, file string, opt Options) *Reader {
 	rd := &Reader{file: file, base: path.Base(file), opt: opt}
-	if opt.MaxRecordBytes == 0 {
-		rd.opt.MaxRecordBytes = DefaultMaxRecordBytes
-	}
-	rd.lines = &lineReader{br: bufio.NewReaderSize(r, 64<<10), max: rd.opt.MaxRecordBytes}
 	if err := opt.Validate(); err != nil {
 		rd.err = fmt.Errorf("%s: %w", file, err)
 		return rd
 	}
+	rd.lines = &lineReader{br: bufio.NewReaderSize(r, 64<<10), max: opt.MaxRecordBytes}
 	switch opt.Format {
 	case TSV:
 		rd.parse = (&tsvReader{r: rd}).next
@@ -435,5 +466,5 @@ func rawText(raw []byte, total int) string {
 
 // tooLong is the reason for a line over the limit.
 func (r *Reader) tooLong(size int) string {
-	return fmt.Sprintf("line is %d bytes, over the %d-byte limit (a missing line break?); split it or raise MaxRecordBytes", size, r.opt.MaxRecordBytes)
+	return fmt.Sprintf("line is %d bytes, over the %d-byte limit (a missing line break?); split it, or raise preprocess.max_record_bytes in the job spec", size, r.opt.MaxRecordBytes)
 }

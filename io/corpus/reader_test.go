@@ -77,7 +77,7 @@ func runCases(t *testing.T, file string, cases []readerCase) {
 }
 
 func TestTSV(t *testing.T) {
-	tsv := Options{Format: TSV}
+	tsv := opts(Options{Format: TSV})
 	runCases(t, "dir/sst.tsv", []readerCase{
 		{"glue quirks: BOM, trailing space before TAB, CRLF, blank lines", tsv,
 			"\uFEFFsentence\tlabel\r\nit 's good \t1\r\n\r\nbad . \t0\r\n",
@@ -85,12 +85,12 @@ func TestTSV(t *testing.T) {
 		{"label column first, text column named text", tsv,
 			"label\ttext\n0\tfine\n",
 			[]string{`rec 2 sst.tsv:1 "fine" "" "0"`}},
-		{"unlabeled test file: index column first becomes the id", Options{Format: TSV, Unlabeled: true},
+		{"unlabeled test file: index column first becomes the id", opts(Options{Format: TSV, Unlabeled: true}),
 			"index\tsentence\n0\tfoo .\n1\t \n7\tbar\n",
 			[]string{`rec 2 sst.tsv:0 "foo ." "" ""`,
 				`rej 3 column "sentence" is empty; every example needs text`,
 				`rec 4 sst.tsv:7 "bar" "" ""`}},
-		{"pairs and explicit id column", Options{Format: TSV, TextColumn: "s1", TextBColumn: "s2", LabelColumn: "y", IDColumn: "id"},
+		{"pairs and explicit id column", opts(Options{Format: TSV, TextColumns: []string{"s1"}, TextBColumn: "s2", LabelColumn: "y", IDColumn: "id"}),
 			"id\ts1\ts2\ty\na\tone\ttwo\t1\nb\tthree\t\t0\n\tfour\tfive\t1\n",
 			[]string{`rec 2 sst.tsv:a "one" "two" "1"`,
 				`rej 3 column "s2" is empty; a pair task needs both texts`,
@@ -110,13 +110,13 @@ func TestTSV(t *testing.T) {
 				`rec 3 sst.tsv:2 "a" "" "1"`}},
 		{"header without the label column", tsv,
 			"sentence\tpolarity\nx\t1\n",
-			[]string{`err dir/sst.tsv:1: header "sentence\tpolarity" has no label column (expected "label"); name the right column in the task config (Options.LabelColumn)`}},
+			[]string{`err dir/sst.tsv:1: header "sentence\tpolarity" has no label column (expected "label"); name the right column in the job spec's tasks[].columns.label`}},
 		{"unlabeled test file read as labeled", tsv,
 			"index\tsentence\n0\tx\n",
-			[]string{`err dir/sst.tsv:1: header "index\tsentence" has no label column (expected "label"); name the right column in the task config (Options.LabelColumn); this looks like an unlabeled test file (it has an index column), read it with Unlabeled`}},
+			[]string{`err dir/sst.tsv:1: header "index\tsentence" has no label column (expected "label"); name the right column in the job spec's tasks[].columns.label; this looks like an unlabeled test file (it has an index column), read it with Unlabeled`}},
 		{"header without a text column", tsv,
 			"premise\tlabel\n",
-			[]string{`err dir/sst.tsv:1: header "premise\tlabel" has no text column (expected "sentence" or "text"); name the right column in the task config (Options.TextColumn)`}},
+			[]string{`err dir/sst.tsv:1: header "premise\tlabel" has no text column (expected "sentence" or "text"); name the right column in the job spec's tasks[].columns.text`}},
 		{"duplicate header name", tsv,
 			"sentence\tsentence\tlabel\n",
 			[]string{`err dir/sst.tsv:1: header "sentence\tsentence\tlabel" names column "sentence" twice (columns 1 and 2); rename one`}},
@@ -128,9 +128,9 @@ func TestTSV(t *testing.T) {
 			[]string{`rej 2 row has 1 TAB-separated fields, the header has 2 (sentence, label); a field is missing (truncated row or absent label); complete the row`,
 				`rej 3 row has 1 TAB-separated fields, the header has 2 (sentence, label); a field is missing (truncated row or absent label); complete the row`,
 				`err dir/sst.tsv: no usable records: all 2 records were rejected, the first at line 2: row has 1 TAB-separated fields, the header has 2 (sentence, label); a field is missing (truncated row or absent label); complete the row; check the format and column options for this file`}},
-		{"line over the limit is rejected and reading goes on", Options{Format: TSV, MaxRecordBytes: 64},
+		{"line over the limit is rejected and reading goes on", opts(Options{Format: TSV, MaxRecordBytes: 64}),
 			"sentence\tlabel\n" + strings.Repeat("x", 200) + "\t1\nshort\t0\n",
-			[]string{`rej 2 line is 202 bytes, over the 64-byte limit (a missing line break?); split it or raise MaxRecordBytes`,
+			[]string{`rej 2 line is 202 bytes, over the 64-byte limit (a missing line break?); split it, or raise preprocess.max_record_bytes in the job spec`,
 				`rec 3 sst.tsv:2 "short" "" "0"`}},
 		{"gzip input", tsv, "\x1f\x8b\x08\x00",
 			[]string{`err dir/sst.tsv: the file is gzip-compressed; decompress it (gunzip) or give the reader the decompressed stream`}},
@@ -140,15 +140,15 @@ func TestTSV(t *testing.T) {
 }
 
 func TestCoNLL(t *testing.T) {
-	ner := Options{Format: CoNLL, TagScheme: "iob2"}
+	ner := opts(Options{Format: CoNLL, TagScheme: "iob2"})
 	runCases(t, "c/train.txt", []readerCase{
 		{"CoNLL-2003: BOM, DOCSTART, three tasks from one file, no blank line at EOF", ner,
 			"\uFEFF-DOCSTART- -X- -X- O\n\nEU NNP B-NP B-ORG\nrejects VBZ B-VP O\n\n-DOCSTART- -X- -X- O\n\nPeter NNP B-NP B-PER\nBlackburn NNP I-NP I-PER",
 			[]string{"rec 3 train.txt:1 EU/B-ORG rejects/O", "rec 8 train.txt:2 Peter/B-PER Blackburn/I-PER"}},
-		{"POS column", Options{Format: CoNLL, TagColumn: 1},
+		{"POS column", opts(Options{Format: CoNLL, TagColumn: 1}),
 			"EU NNP B-NP B-ORG\n. NN|SYM O O\n",
 			[]string{"rec 1 train.txt:1 EU/NNP ./NN|SYM"}},
-		{"chunk column counted from the end", Options{Format: CoNLL, TagColumn: -2, TagScheme: "iob2"},
+		{"chunk column counted from the end", opts(Options{Format: CoNLL, TagColumn: -2, TagScheme: "iob2"}),
 			"EU NNP B-NP B-ORG\n. . O O\n",
 			[]string{"rec 1 train.txt:1 EU/B-NP ./O"}},
 		{"DOCSTART without the blank line before it", ner,
@@ -177,7 +177,7 @@ func TestCoNLL(t *testing.T) {
 			"EU\n\nPeter\tB-PER\n",
 			[]string{"rej 1 a line with 1 column(s) has no tag column apart from the word (column 0); a tag is missing, or read the file as unlabeled",
 				"rec 3 train.txt:2 Peter/B-PER"}},
-		{"explicit tag column beyond the line", Options{Format: CoNLL, TagColumn: 3},
+		{"explicit tag column beyond the line", opts(Options{Format: CoNLL, TagColumn: 3}),
 			"w\tO\n",
 			[]string{"rej 1 line has 2 column(s) but the word/tag columns (0/3, 0-based) need 4; the line is truncated or the column options are wrong",
 				"err c/train.txt: no usable records: all 1 records were rejected, the first at line 1: line has 2 column(s) but the word/tag columns (0/3, 0-based) need 4; the line is truncated or the column options are wrong; check the format and column options for this file"}},
@@ -196,18 +196,18 @@ func TestCoNLL(t *testing.T) {
 			[]string{`rej 2 sentence starting at line 1: token 2 ("b"): tag "PER" is not O, B-<type> or I-<type> as iob2 requires; fix the tag or set the task's tag scheme to none`,
 				`rej 5 token 1 ("d"): tag "B-" is not O, B-<type> or I-<type> as iob2 requires; fix the tag or set the task's tag scheme to none`,
 				"rec 7 train.txt:3 e/O"}},
-		{"IOB1 chunks (I- starts a chunk) under iob1", Options{Format: CoNLL, TagScheme: "iob1"},
+		{"IOB1 chunks (I- starts a chunk) under iob1", opts(Options{Format: CoNLL, TagScheme: "iob1"}),
 			"U.N. I-ORG\nofficial O\nEkeus I-PER\nheads O\n",
 			[]string{"rec 1 train.txt:1 U.N./I-ORG official/O Ekeus/I-PER heads/O"}},
-		{"no scheme: POS tags are not checked", Options{Format: CoNLL},
+		{"no scheme: POS tags are not checked", opts(Options{Format: CoNLL}),
 			"a PER\n",
 			[]string{"rec 1 train.txt:1 a/PER"}},
-		{"unlabeled one-column file", Options{Format: CoNLL, Unlabeled: true},
+		{"unlabeled one-column file", opts(Options{Format: CoNLL, Unlabeled: true}),
 			"a\nb\n\nc\n",
 			[]string{"rec 1 train.txt:1 a b", "rec 4 train.txt:2 c"}},
-		{"sentence over the byte limit", Options{Format: CoNLL, MaxRecordBytes: 16},
+		{"sentence over the byte limit", opts(Options{Format: CoNLL, MaxRecordBytes: 16}),
 			"aaaa O\nbbbb O\ncccc O\n\nd O\n",
-			[]string{"rej 3 sentence starting at line 1: sentence is over 16 bytes without a blank line; separate sentences with blank lines",
+			[]string{"rej 3 sentence starting at line 1: sentence is over 16 bytes without a blank line; separate sentences with blank lines, or raise preprocess.max_record_bytes in the job spec",
 				"rec 5 train.txt:2 d/O"}},
 		{"empty input", ner, "",
 			[]string{"err c/train.txt: no usable records: the file has 0 lines but no records (empty, or only headers, comments and blank lines); point the task at the right file"}},
@@ -218,7 +218,7 @@ func TestCoNLL(t *testing.T) {
 
 func TestCoNLLLooseIOB2(t *testing.T) {
 	// An I- after O under iob2 is kept and counted (WNUT17 dev has one).
-	rd := NewReader(strings.NewReader("Lil B-person\nSly- I-person\nTurn I-creative-work\n\nx I-person\n"), "w.conll", Options{Format: CoNLL, TagScheme: "iob2"})
+	rd := NewReader(strings.NewReader("Lil B-person\nSly- I-person\nTurn I-creative-work\n\nx I-person\n"), "w.conll", opts(Options{Format: CoNLL, TagScheme: "iob2"}))
 	n := 0
 	for {
 		_, rej, err := rd.Next()
@@ -245,51 +245,51 @@ func TestCoNLLU(t *testing.T) {
 		"4\t.\t.\tPUNCT\t.\t_\t3\tpunct\t_\t_\n"
 	const plain = "1\tHi\thi\tINTJ\tUH\t_\t0\troot\t_\t_\n"
 	runCases(t, "ud/en-dev.conllu", []readerCase{
-		{"multiword range and empty node skipped, sent_id is the id, UPOS", Options{Format: CoNLLU},
+		{"multiword range and empty node skipped, sent_id is the id, UPOS", opts(Options{Format: CoNLLU}),
 			sent + "\n" + plain,
 			[]string{"rec 1 en-dev.conllu:s-1 Do/AUX n't/PART go/VERB ./PUNCT", "rec 11 en-dev.conllu:2 Hi/INTJ"}},
-		{"XPOS", Options{Format: CoNLLU, TagField: "xpos"},
+		{"XPOS", opts(Options{Format: CoNLLU, TagField: "xpos"}),
 			sent,
 			[]string{"rec 1 en-dev.conllu:s-1 Do/VBP n't/RB go/VB ./."}},
-		{"a lost line shows as an ID gap", Options{Format: CoNLLU},
+		{"a lost line shows as an ID gap", opts(Options{Format: CoNLLU}),
 			plain + "3\tx\tx\tX\tFW\t_\t1\tdep\t_\t_\n\n" + plain,
 			[]string{`rej 2 sentence starting at line 1: word ID "3" where 2 was expected; a line is missing or the ID column is broken`,
 				"rec 4 en-dev.conllu:2 Hi/INTJ"}},
-		{"truncated line and space-separated columns", Options{Format: CoNLLU},
+		{"truncated line and space-separated columns", opts(Options{Format: CoNLLU}),
 			"1\tHi\thi\tINTJ\n\n1 Hi hi INTJ UH _ 0 root _ _\n\n" + plain,
 			[]string{"rej 1 line has 4 TAB-separated columns, CoNLL-U needs 10; the line is truncated or uses spaces instead of TABs",
 				"rej 3 line has 1 TAB-separated columns, CoNLL-U needs 10; the line is truncated or uses spaces instead of TABs",
 				"rec 5 en-dev.conllu:3 Hi/INTJ"}},
-		{"missing XPOS", Options{Format: CoNLLU, TagField: "xpos"},
+		{"missing XPOS", opts(Options{Format: CoNLLU, TagField: "xpos"}),
 			"1\tHi\thi\tINTJ\t_\t_\t0\troot\t_\t_\n",
 			[]string{`rej 1 XPOS (column 5) is "_", no tag; annotate the word or read the other tag field`,
 				`err ud/en-dev.conllu: no usable records: all 1 records were rejected, the first at line 1: XPOS (column 5) is "_", no tag; annotate the word or read the other tag field; check the format and column options for this file`}},
-		{"misplaced multiword range and empty node", Options{Format: CoNLLU},
+		{"misplaced multiword range and empty node", opts(Options{Format: CoNLLU}),
 			"1\tA\ta\tX\tX\t_\t0\troot\t_\t_\n3-4\tBC\t_\t_\t_\t_\t_\t_\t_\t_\n\n1.1\tA\ta\tX\tX\t_\t_\t_\t_\t_\n",
 			[]string{`rej 2 sentence starting at line 1: multiword range "3-4" does not start at the next word ID 2; fix the ID column`,
 				`rej 4 empty node "1.1" does not follow word 0; fix the ID column`,
 				`err ud/en-dev.conllu: no usable records: all 2 records were rejected, the first at line 2: sentence starting at line 1: multiword range "3-4" does not start at the next word ID 2; fix the ID column; check the format and column options for this file`}},
-		{"comments without tokens; invalid UTF-8 in a form", Options{Format: CoNLLU},
+		{"comments without tokens; invalid UTF-8 in a form", opts(Options{Format: CoNLLU}),
 			"# sent_id = lonely\n\n1\tM\xfcnchen\tx\tPROPN\tNNP\t_\t0\troot\t_\t_\n\n" + plain,
 			[]string{"rej 1 sentence has no tokens (only comments or multiword/empty-node lines); remove it or add its token lines",
 				"rej 3 invalid UTF-8 (byte 0xFC at byte offset 3); re-encode the file as UTF-8, e.g. iconv -f LATIN1 -t UTF-8",
 				"rec 5 en-dev.conllu:3 Hi/INTJ"}},
-		{"empty input", Options{Format: CoNLLU}, "\n\n",
+		{"empty input", opts(Options{Format: CoNLLU}), "\n\n",
 			[]string{"err ud/en-dev.conllu: no usable records: the file has 2 lines but no records (empty, or only headers, comments and blank lines); point the task at the right file"}},
 	})
 }
 
 func TestJSONL(t *testing.T) {
-	sent := Options{Format: JSONL}
-	tok := Options{Format: JSONL, TokenLevel: true, TagScheme: "iob2"}
+	sent := opts(Options{Format: JSONL})
+	tok := opts(Options{Format: JSONL, TokenLevel: true, TagScheme: "iob2"})
 	runCases(t, "gs://b/d/train.jsonl", []readerCase{
-		{"string, integer and float labels; BOM; blank lines; pairs", Options{Format: JSONL, TextBColumn: "hypothesis"},
+		{"string, integer and float labels; BOM; blank lines; pairs", opts(Options{Format: JSONL, TextBColumn: "hypothesis"}),
 			"\uFEFF{\"text\": \"a\", \"hypothesis\": \"b\", \"label\": \"pos\"}\n\n{\"text\":\"c\",\"hypothesis\":\"d\",\"label\":1}\r\n{\"sentence\":\"e\",\"hypothesis\":\"f\",\"label\":0.25}\n",
 			[]string{`rec 1 train.jsonl:1 "a" "b" "pos"`, `rec 3 train.jsonl:2 "c" "d" "1"`, `rec 4 train.jsonl:3 "e" "f" "0.25"`}},
-		{"configured keys and id", Options{Format: JSONL, TextColumn: "review", LabelColumn: "stars", IDColumn: "idx"},
+		{"configured keys and id", opts(Options{Format: JSONL, TextColumns: []string{"review"}, LabelColumn: "stars", IDColumn: "idx"}),
 			`{"idx": 17, "review": "fine", "stars": 4}` + "\n" + `{"idx": "x", "review": "ok"}`,
 			[]string{`rec 1 train.jsonl:17 "fine" "" "4"`,
-				`rej 2 no "stars" key with a value (keys found: "idx", "review"); add it, or name the right key in the task config`}},
+				`rej 2 no "stars" key with a value (keys found: "idx", "review"); add it, or name the right key in the job spec's tasks[].columns.label`}},
 		{"malformed lines are rejected one by one", sent,
 			`{"text": "ok", "label": 1}` + "\n" +
 				`{"text": "cut", "lab` + "\n" +
@@ -316,15 +316,15 @@ func TestJSONL(t *testing.T) {
 				`rej 9 key "text" must be a string, found 5`,
 				`rej 10 label key "label" must be a string or a number, found true`,
 				`rej 11 label key "label" is empty; give the label, or read the file as unlabeled`,
-				`rej 12 no "label" key with a value (keys found: "label", "text"); add it, or name the right key in the task config`,
-				`rej 13 no "text" or "sentence" key with a value (keys found: "label"); add it, or name the right key in the task config`,
+				`rej 12 no "label" key with a value (keys found: "label", "text"); add it, or name the right key in the job spec's tasks[].columns.label`,
+				`rej 13 no "text" or "sentence" key with a value (keys found: "label"); add it, or name the right key in the job spec's tasks[].columns.text`,
 				`rec 14 train.jsonl:14 "last" "" "0"`}},
 		{"token records: string and integer tags", tok,
 			`{"tokens": ["EU", "rejects"], "tags": ["B-ORG", "O"]}` + "\n" +
 				`{"words": ["a"], "ner_tags": [3]}`,
 			[]string{"rec 1 train.jsonl:1 EU/B-ORG rejects/O",
-				`rej 2 no "tokens" key with a value (keys found: "ner_tags", "words"); add it, or name the right key in the task config`}},
-		{"token records: configured keys, integer tags, no scheme", Options{Format: JSONL, TokenLevel: true, WordsKey: "words", TagsKey: "ner_tags"},
+				`rej 2 no "tokens" key with a value (keys found: "ner_tags", "words"); add it, or name the right key in the job spec's tasks[].columns.tokens`}},
+		{"token records: configured keys, integer tags, no scheme", opts(Options{Format: JSONL, TokenLevel: true, WordsKey: "words", TagsKey: "ner_tags"}),
 			`{"words": ["a", "b"], "ner_tags": [3, 0]}`,
 			[]string{"rec 1 train.jsonl:1 a/3 b/0"}},
 		{"token records: mismatch, empty, bad items, bad tag", tok,
@@ -344,7 +344,7 @@ func TestJSONL(t *testing.T) {
 				`rej 5 key "tokens" must be a list, found "a b"`,
 				`rej 6 item 1 of "tags" must be a string or a number, found ["O"]`,
 				`rej 7 word 2 ("b"): tag "X-PER" is not O, B-<type> or I-<type> as iob2 requires; fix the tag or set the task's tag scheme to none`,
-				`rej 8 no "tags" key with a value (keys found: "tokens"); add it, or name the right key in the task config`,
+				`rej 8 no "tags" key with a value (keys found: "tokens"); add it, or name the right key in the job spec's tasks[].columns.tags`,
 				"rec 9 train.jsonl:9 z/O"}},
 		// Before: a duplicate key silently kept its last value, and 1, 1.0
 		// and 1e400 became three classes.
@@ -369,14 +369,14 @@ func TestJSONL(t *testing.T) {
 				`rec 8 train.jsonl:8 "h" "" "1.0"`,
 				`rec 9 train.jsonl:9 "i" "" "0.1"`,
 				`rec 10 train.jsonl:10 "j" "" "1"`}},
-		{"token records: numeric tags canonicalised", Options{Format: JSONL, TokenLevel: true},
+		{"token records: numeric tags canonicalised", opts(Options{Format: JSONL, TokenLevel: true}),
 			`{"tokens": ["a", "b"], "tags": [2.0, 1e400]}` + "\n" +
 				`{"tokens": ["a", "b"], "tags": [2.0, 0]}` + "\n" +
 				`{"tokens": ["a"], "tokens": ["b"], "tags": [0]}`,
 			[]string{`rej 1 item 2 of "tags" is the number 1e400, outside the float64 range; write the label as a string, or fix the value`,
 				"rec 2 train.jsonl:2 a/2 b/0",
 				`rej 3 key "tokens" appears twice in one object; which value counts would depend on the JSON reader, so remove one of them`}},
-		{"unlabeled token records", Options{Format: JSONL, TokenLevel: true, Unlabeled: true},
+		{"unlabeled token records", opts(Options{Format: JSONL, TokenLevel: true, Unlabeled: true}),
 			`{"tokens": ["a"]}`,
 			[]string{"rec 1 train.jsonl:1 a"}},
 		{"empty input", sent, " \n",
@@ -396,8 +396,8 @@ func TestOptionErrors(t *testing.T) {
 		{Options{Format: CoNLL, WordColumn: 2, TagColumn: 2}, "f: corpus: word and tag column are both 2"},
 		{Options{Format: CoNLL, WordColumn: -1}, "f: corpus: word column -1 is negative; columns are 0-based"},
 		{Options{Format: TSV, TokenLevel: true}, "f: corpus: TokenLevel applies to jsonl only; tsv is always sentence-level"},
-		{Options{Format: CoNLL, TokenLevel: true}, "f: corpus: TokenLevel applies to jsonl only; conll is always token-level"},
-		{Options{Format: JSONL, MaxRecordBytes: -1}, "f: corpus: MaxRecordBytes -1 is negative"},
+		{Options{Format: CoNLL, TokenLevel: true, TagColumn: 1}, "f: corpus: TokenLevel applies to jsonl only; conll is always token-level"},
+		{Options{Format: JSONL, MaxRecordBytes: -1}, "f: corpus: MaxRecordBytes -1; give the longest record in bytes, > 0 (the job spec's preprocess.max_record_bytes)"},
 	}
 	for _, c := range cases {
 		_, _, err := NewReader(strings.NewReader("x\ty\n"), "f", c.opt).Next()
@@ -407,21 +407,69 @@ func TestOptionErrors(t *testing.T) {
 	}
 }
 
+// TestOptionsNeedNames: the reader used to supply its own names and limit
+// when options left them empty (text then sentence, label, tokens/tags,
+// upos, the last CoNLL column, 8 MiB). The job spec's defaults table is now
+// the only source, so an empty value is refused, naming the spec key; a
+// tag column of 0 is column 0, not "the last".
+func TestOptionsNeedNames(t *testing.T) {
+	const mib = 8 << 20
+	need := func(f Format, field, key string) string {
+		return fmt.Sprintf("f: corpus: %s format needs Options.%s, which is empty; the job spec's %s gives it", f, field, key)
+	}
+	cases := []struct {
+		opt  Options
+		want string
+	}{
+		{Options{Format: TSV, TextColumns: []string{"sentence"}, LabelColumn: "label"},
+			"f: corpus: MaxRecordBytes 0; give the longest record in bytes, > 0 (the job spec's preprocess.max_record_bytes)"},
+		{Options{Format: TSV, LabelColumn: "label", MaxRecordBytes: mib}, need(TSV, "TextColumns", "tasks[].columns.text")},
+		{Options{Format: JSONL, TextColumns: []string{"text", ""}, LabelColumn: "label", MaxRecordBytes: mib}, need(JSONL, "TextColumns", "tasks[].columns.text")},
+		{Options{Format: TSV, TextColumns: []string{"sentence"}, MaxRecordBytes: mib}, need(TSV, "LabelColumn", "tasks[].columns.label")},
+		{Options{Format: JSONL, TextColumns: []string{"text"}, MaxRecordBytes: mib}, need(JSONL, "LabelColumn", "tasks[].columns.label")},
+		{Options{Format: JSONL, TokenLevel: true, TagsKey: "tags", MaxRecordBytes: mib}, need(JSONL, "WordsKey", "tasks[].columns.tokens")},
+		{Options{Format: JSONL, TokenLevel: true, WordsKey: "tokens", MaxRecordBytes: mib}, need(JSONL, "TagsKey", "tasks[].columns.tags")},
+		{Options{Format: CoNLLU, MaxRecordBytes: mib}, need(CoNLLU, "TagField", "tasks[].columns.field")},
+		{Options{Format: CoNLL, MaxRecordBytes: mib}, "f: corpus: word and tag column are both 0"},
+	}
+	for _, c := range cases {
+		_, _, err := NewReader(strings.NewReader("x\ty\n"), "f", c.opt).Next()
+		if err == nil || err.Error() != c.want {
+			t.Errorf("%+v: error %v, want %s", c.opt, err, c.want)
+		}
+	}
+	// What an unlabeled read does not need, it does not ask for.
+	for _, o := range []Options{
+		{Format: TSV, TextColumns: []string{"sentence"}, Unlabeled: true, MaxRecordBytes: mib},
+		{Format: JSONL, TokenLevel: true, WordsKey: "tokens", Unlabeled: true, MaxRecordBytes: mib},
+		{Format: CoNLL, Unlabeled: true, MaxRecordBytes: mib},
+	} {
+		if err := o.Validate(); err != nil {
+			t.Errorf("%+v: %v", o, err)
+		}
+	}
+	// Tag column 0 is the first column.
+	recs, _, err := ReadAll(strings.NewReader("O x\nB-PER Ann\n"), "f.conll", Options{Format: CoNLL, WordColumn: 1, TagColumn: 0, MaxRecordBytes: mib})
+	if err != nil || len(recs) != 1 || strings.Join(recs[0].Words, " ") != "x Ann" || strings.Join(recs[0].Tags, " ") != "O B-PER" {
+		t.Errorf("tag column 0: %v %+v", err, recs)
+	}
+}
+
 // TestDuplicateIDsWithinFile: a file that gives two records one id was
 // blamed later, when the shards were written, on "two input files share a
 // base name", with no line. The second record is now rejected here, with
 // the line of the first.
 func TestDuplicateIDsWithinFile(t *testing.T) {
 	runCases(t, "d/dev.tsv", []readerCase{
-		{"tsv index column", Options{Format: TSV, Unlabeled: true},
+		{"tsv index column", opts(Options{Format: TSV, Unlabeled: true}),
 			"index\tsentence\n7\ta\n8\tb\n7\tc\n",
 			[]string{`rec 2 dev.tsv:7 "a" "" ""`, `rec 3 dev.tsv:8 "b" "" ""`,
 				`rej 4 id "7" was already given to the record at line 2; ids must be unique within a file: fix the id`}},
-		{"jsonl id key", Options{Format: JSONL, IDColumn: "id"},
+		{"jsonl id key", opts(Options{Format: JSONL, IDColumn: "id"}),
 			`{"id": 1, "text": "a", "label": 0}` + "\n" + `{"id": 1, "text": "b", "label": 1}`,
 			[]string{`rec 1 dev.tsv:1 "a" "" "0"`,
 				`rej 2 id "1" was already given to the record at line 1; ids must be unique within a file: fix the id`}},
-		{"conllu sent_id", Options{Format: CoNLLU},
+		{"conllu sent_id", opts(Options{Format: CoNLLU}),
 			"# sent_id = s1\n1\tHi\thi\tINTJ\tUH\t_\t0\troot\t_\t_\n\n# sent_id = s1\n1\tYo\tyo\tINTJ\tUH\t_\t0\troot\t_\t_\n",
 			[]string{"rec 1 dev.tsv:s1 Hi/INTJ",
 				`rej 4 id "s1" was already given to the record at line 1; ids must be unique within a file: fix the id`}},

@@ -5,9 +5,11 @@
 //
 // A Reader takes an io.Reader (the caller opens local or gs:// files) and
 // holds one record and one line buffer at a time; lines of any length up to
-// Options.MaxRecordBytes (8 MiB by default) are read whole, longer ones are
-// rejected. Input that is not text at all (gzip, UTF-16) and a TSV header
-// without the configured columns are errors; everything else that is wrong
+// Options.MaxRecordBytes are read whole, longer ones are rejected. The
+// reader defaults nothing: column names and the limit come from the job
+// spec's defaults table (jobs/spec.Defaults), and an empty one is an error.
+// Input that is not text at all (gzip, UTF-16) and a TSV header without the
+// configured columns are errors; everything else that is wrong
 // with a record is a Rejection: invalid UTF-8, NUL bytes, a row or line with
 // the wrong number of columns, an empty text/word/label, words and tags of
 // different lengths, a tag that is not O/B-X/I-X under an IOB scheme,

@@ -61,10 +61,10 @@ var streamFormats = []struct {
 	opt        Options
 	head, unit string
 }{
-	{"tsv", Options{Format: TSV}, "sentence\tlabel\n", "a fine and funny film . \t1\n"},
-	{"conll", Options{Format: CoNLL, TagScheme: "iob2"}, "-DOCSTART- -X- -X- O\n\n", "Acme NNP B-NP B-ORG\nbuys VBZ B-VP O\nit PRP B-NP O\n\n"},
-	{"conllu", Options{Format: CoNLLU}, "", "# text = Hi you\n1\tHi\thi\tINTJ\tUH\t_\t0\troot\t_\t_\n2\tyou\tyou\tPRON\tPRP\t_\t1\tvocative\t_\t_\n\n"},
-	{"jsonl", Options{Format: JSONL}, "", `{"text": "a fine and funny film .", "label": 1}` + "\n"},
+	{"tsv", opts(Options{Format: TSV}), "sentence\tlabel\n", "a fine and funny film . \t1\n"},
+	{"conll", opts(Options{Format: CoNLL, TagScheme: "iob2"}), "-DOCSTART- -X- -X- O\n\n", "Acme NNP B-NP B-ORG\nbuys VBZ B-VP O\nit PRP B-NP O\n\n"},
+	{"conllu", opts(Options{Format: CoNLLU}), "", "# text = Hi you\n1\tHi\thi\tINTJ\tUH\t_\t0\troot\t_\t_\n2\tyou\tyou\tPRON\tPRP\t_\t1\tvocative\t_\t_\n\n"},
+	{"jsonl", opts(Options{Format: JSONL}), "", `{"text": "a fine and funny film .", "label": 1}` + "\n"},
 }
 
 // TestStreamingReadsAhead: the first record comes after reading no more
@@ -135,11 +135,11 @@ func TestLongLines(t *testing.T) {
 		opt         Options
 		check       func(Record) bool
 	}{
-		{"jsonl 5 MiB text", `{"text": "` + big + `", "label": 1}` + "\n", Options{Format: JSONL},
+		{"jsonl 5 MiB text", `{"text": "` + big + `", "label": 1}` + "\n", opts(Options{Format: JSONL}),
 			func(r Record) bool { return len(r.Text) == len(big) && r.Label == "1" }},
-		{"tsv 5 MiB sentence", "sentence\tlabel\n" + big + "\t0\r\n", Options{Format: TSV},
+		{"tsv 5 MiB sentence", "sentence\tlabel\n" + big + "\t0\r\n", opts(Options{Format: TSV}),
 			func(r Record) bool { return len(r.Text) == len(big)-1 && r.Label == "0" }},
-		{"conll 1 MiB token", strings.Repeat("x", 1<<20) + " O\n", Options{Format: CoNLL},
+		{"conll 1 MiB token", strings.Repeat("x", 1<<20) + " O\n", opts(Options{Format: CoNLL}),
 			func(r Record) bool { return len(r.Words) == 1 && len(r.Words[0]) == 1<<20 && r.Tags[0] == "O" }},
 	}
 	for _, c := range cases {
@@ -153,13 +153,15 @@ func TestLongLines(t *testing.T) {
 	// Over the limit: rejected with its size, Raw cut to about 1 KiB, and
 	// the reader carries on with the next line.
 	input := "sentence\tlabel\n" + big + "\t1\nnext\t0\n"
-	recs, rejs, err := ReadAll(strings.NewReader(input), "long.tsv", Options{Format: TSV, MaxRecordBytes: 1 << 20})
+	recs, rejs, err := ReadAll(strings.NewReader(input), "long.tsv", opts(Options{Format: TSV, MaxRecordBytes: 1 << 20}))
 	if err != nil || len(recs) != 1 || recs[0].Text != "next" || len(rejs) != 1 {
 		t.Fatalf("err %v, records %v, rejections %d", err, recs, len(rejs))
 	}
-	want := "line is 5242882 bytes, over the 1048576-byte limit (a missing line break?); split it or raise MaxRecordBytes"
-	if rejs[0].Line != 2 || rejs[0].Reason != want {
-		t.Errorf("rejection %d %q, want 2 %q", rejs[0].Line, rejs[0].Reason, want)
+	// As errors and the rejected-records report print it: the file, the
+	// line, and the spec key that raises the limit.
+	want := "long.tsv:2: line is 5242882 bytes, over the 1048576-byte limit (a missing line break?); split it, or raise preprocess.max_record_bytes in the job spec"
+	if got := rejs[0].String(); got != want {
+		t.Errorf("rejection %q, want %q", got, want)
 	}
 	if n := len(rejs[0].Raw); n < 1024 || n > 1100 || !strings.HasSuffix(rejs[0].Raw, "…[5242882 bytes in all]") {
 		t.Errorf("raw is %d bytes, ends %q", n, rejs[0].Raw[max(0, n-40):])

@@ -1,7 +1,6 @@
 package corpus
 
 import (
-	"cmp"
 	"fmt"
 	"io"
 	"strconv"
@@ -35,31 +34,28 @@ func (t *tsvReader) readHeader(line []byte, lineNo int) error {
 		where[h] = i
 	}
 	o := t.r.opt
-	find := func(what string, names ...string) (int, error) {
+	// key is the column's name in the job spec's tasks[].columns.
+	find := func(key string, names ...string) (int, error) {
 		for _, n := range names {
 			if i, ok := where[n]; ok {
 				return i, nil
 			}
 		}
-		return -1, fmt.Errorf("%s:%d: header %q has no %s column (expected %s); name the right column in the task config (Options.%s)",
-			t.r.file, lineNo, strings.Join(t.header, "\t"), strings.ToLower(strings.TrimSuffix(what, "Column")), quoteAll(names), what)
+		return -1, fmt.Errorf("%s:%d: header %q has no %s column (expected %s); name the right column in the job spec's tasks[].columns.%s",
+			t.r.file, lineNo, strings.Join(t.header, "\t"), key, quoteAll(names), key)
 	}
 	var err error
-	textNames := []string{o.TextColumn}
-	if o.TextColumn == "" {
-		textNames = []string{"sentence", "text"}
-	}
-	if t.text, err = find("TextColumn", textNames...); err != nil {
+	if t.text, err = find("text", o.TextColumns...); err != nil {
 		return err
 	}
 	t.textB, t.label, t.id = -1, -1, -1
 	if o.TextBColumn != "" {
-		if t.textB, err = find("TextBColumn", o.TextBColumn); err != nil {
+		if t.textB, err = find("text_b", o.TextBColumn); err != nil {
 			return err
 		}
 	}
 	if !o.Unlabeled {
-		if t.label, err = find("LabelColumn", cmp.Or(o.LabelColumn, "label")); err != nil {
+		if t.label, err = find("label", o.LabelColumn); err != nil {
 			if _, hasIndex := where["index"]; hasIndex {
 				err = fmt.Errorf("%w; this looks like an unlabeled test file (it has an index column), read it with Unlabeled", err)
 			}
@@ -67,7 +63,7 @@ func (t *tsvReader) readHeader(line []byte, lineNo int) error {
 		}
 	}
 	if o.IDColumn != "" {
-		if t.id, err = find("IDColumn", o.IDColumn); err != nil {
+		if t.id, err = find("id", o.IDColumn); err != nil {
 			return err
 		}
 	} else if i, ok := where["index"]; ok {
@@ -91,7 +87,7 @@ func (t *tsvReader) next() (Record, *Rejection, error) {
 				continue
 			}
 			if size > r.opt.MaxRecordBytes {
-				return Record{}, nil, fmt.Errorf("%s:%d: the header row is %d bytes; this is not a TSV file with a header row", r.file, lineNo, size)
+				return Record{}, nil, fmt.Errorf("%s:%d: the header row is %d bytes, over the %d-byte limit; this is not a TSV file with a header row (or raise preprocess.max_record_bytes in the job spec)", r.file, lineNo, size, r.opt.MaxRecordBytes)
 			}
 			t.haveHeader = true
 			if err := t.readHeader(line, lineNo); err != nil {

@@ -18,7 +18,8 @@ import (
 type Default struct {
 	Key   string // dotted key; "tasks[]." applies to every task
 	Value any    // the default, of the field's type; nil when derived
-	// Doc describes a derived default (one that depends on other keys).
+	// Doc describes a derived default (one that depends on other keys), or
+	// says what a fixed one means.
 	Doc    string
 	derive func(s *Spec, t *Task) (any, bool) // false: no default here, the key stays as written
 }
@@ -35,12 +36,25 @@ var Defaults = []Default{
 	{Key: "tasks[].layer", Value: 0},
 	{Key: "tasks[].weight", Value: 1.0},
 	{Key: "tasks[].rate", Value: 0.0},
+	{Key: "tasks[].columns.text", Doc: "[sentence, text] for tsv (GLUE's name first), [text, sentence] for jsonl: the first name the file has", derive: func(_ *Spec, t *Task) (any, bool) {
+		switch t.Format {
+		case "tsv":
+			return Names{"sentence", "text"}, true
+		case "jsonl":
+			return Names{"text", "sentence"}, true
+		}
+		return nil, false
+	}},
+	{Key: "tasks[].columns.label", Value: "label"},
+	{Key: "tasks[].columns.tokens", Value: "tokens"},
+	{Key: "tasks[].columns.tags", Value: "tags"},
 	{Key: "tasks[].columns.word", Value: 0},
 	{Key: "tasks[].columns.tag", Doc: "-1 (the last column) for conll", derive: func(_ *Spec, t *Task) (any, bool) { return -1, t.Format == "conll" }},
 	{Key: "tasks[].columns.field", Doc: "upos for conllu", derive: func(_ *Spec, t *Task) (any, bool) { return "upos", t.Format == "conllu" }},
 	{Key: "preprocess.output", Doc: "<output>/data", derive: under("data")},
 	{Key: "preprocess.shards", Value: 4},
 	{Key: "preprocess.max_rejected_fraction", Value: 0.01},
+	{Key: "preprocess.max_record_bytes", Value: 8 << 20, Doc: "8 MiB"},
 	{Key: "model.size", Doc: "mini unless model.init is set", derive: func(s *Spec, _ *Task) (any, bool) { return "mini", s.Model.Init == "" }},
 	{Key: "model.dropout", Value: 0.1},
 	{Key: "model.token_dropout", Value: 0.0},
@@ -134,6 +148,9 @@ func WriteDefaults(w io.Writer) error {
 		v := d.Doc
 		if d.derive == nil {
 			v = fmt.Sprint(d.Value)
+			if d.Doc != "" {
+				v += " (" + d.Doc + ")"
+			}
 		}
 		if _, err := fmt.Fprintf(w, "| `%s` | %s |\n", d.Key, v); err != nil {
 			return err

@@ -180,7 +180,9 @@ func TestWriteDefaults(t *testing.T) {
 	if err := WriteDefaults(&b); err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"| `model.dropout` | 0.1 |", "| `train.seed` | 42 |", "| `output` | out/<name> |"} {
+	for _, want := range []string{"| `model.dropout` | 0.1 |", "| `train.seed` | 42 |", "| `output` | out/<name> |",
+		"| `preprocess.max_record_bytes` | 8388608 (8 MiB) |", "| `tasks[].columns.label` | label |",
+		"| `tasks[].columns.text` | [sentence, text] for tsv (GLUE's name first), [text, sentence] for jsonl: the first name the file has |"} {
 		if !strings.Contains(b.String(), want) {
 			t.Errorf("table lacks %q:\n%s", want, b.String())
 		}

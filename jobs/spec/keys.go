@@ -68,6 +68,7 @@ func written(tree any) map[string]any {
 				walk(e, join(key, k))
 			}
 		case []any:
+			out[key] = x // a list is written as a whole (columns.text: [a, b])
 			for i, e := range x {
 				walk(e, fmt.Sprintf("%s[%d]", key, i))
 			}

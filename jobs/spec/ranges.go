@@ -32,6 +32,7 @@ var Ranges = []Range{
 	{Key: "tasks[].columns.tag", Lo: -1024, Hi: 1023, Note: "0-based; negative counts from the last column"},
 	{Key: "preprocess.shards", Lo: 1, Hi: 99999},
 	{Key: "preprocess.max_rejected_fraction", Lo: 0, Hi: 1, Note: "0 = no rejected record allowed"},
+	{Key: "preprocess.max_record_bytes", Lo: 1, Hi: 1 << 30, Note: "bytes of one line or CoNLL sentence; longer ones are rejected"},
 	{Key: "model.dropout", Lo: 0, Hi: 1, HiOpen: true},
 	{Key: "model.token_dropout", Lo: 0, Hi: 1, HiOpen: true, Note: "0 = off; 0.1 is a common choice"},
 	{Key: "model.seed", Lo: 0, Hi: inf},
@@ -93,7 +94,14 @@ func (r Range) String() string {
 	return s
 }
 
-func num(x float64) string { return strconv.FormatFloat(x, 'g', -1, 64) }
+// num writes a bound or a value: whole numbers in full (1073741824, not
+// 1.073741824e+09), others in their shortest form.
+func num(x float64) string {
+	if x == math.Trunc(x) && math.Abs(x) < 1e15 {
+		return strconv.FormatFloat(x, 'f', -1, 64)
+	}
+	return strconv.FormatFloat(x, 'g', -1, 64)
+}
 
 // checkRanges reports every numeric key outside its range.
 func (s *Spec) checkRanges(bad func(key, format string, a ...any)) {

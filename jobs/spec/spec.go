@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/goccy/go-yaml"
+	"github.com/goccy/go-yaml/ast"
 
 	"github.com/taskweave/taskweave/io/manifest"
 	"github.com/taskweave/taskweave/jobs/schedule"
@@ -71,7 +72,7 @@ type Task struct {
 
 // Columns names where a record's fields are in the source.
 type Columns struct {
-	Text   string `yaml:"text"`   // tsv/jsonl
+	Text   Names  `yaml:"text"`   // tsv/jsonl: one name, or a list tried in order (the first the file has)
 	TextB  string `yaml:"text_b"` // tsv/jsonl, sentence pairs
 	Label  string `yaml:"label"`  // tsv/jsonl
 	ID     string `yaml:"id"`     // tsv/jsonl, optional
@@ -82,11 +83,42 @@ type Columns struct {
 	Field  string `yaml:"field"`  // conllu: upos | xpos
 }
 
+// Names is a column name, or several tried in order. YAML gives one name
+// as a string (text: review) or several as a list (text: [sentence, text]).
+type Names []string
+
+// UnmarshalYAML reads a string or a list of strings.
+func (n *Names) UnmarshalYAML(node ast.Node) error {
+	switch v := node.(type) {
+	case *ast.StringNode, *ast.IntegerNode, *ast.FloatNode, *ast.LiteralNode:
+		*n = Names{strings.TrimSpace(node.String())}
+		if s, ok := v.(*ast.StringNode); ok {
+			*n = Names{s.Value}
+		}
+		return nil
+	case *ast.SequenceNode:
+		var out Names
+		for _, e := range v.Values {
+			s, ok := e.(*ast.StringNode)
+			if !ok {
+				return fmt.Errorf("line %d: a column name must be a string, found %s", e.GetToken().Position.Line, e)
+			}
+			out = append(out, s.Value)
+		}
+		*n = out
+		return nil
+	}
+	return fmt.Errorf("line %d: want a column name or a list of names, found %s", node.GetToken().Position.Line, node)
+}
+
 // Preprocess configures the preprocessing pipeline.
 type Preprocess struct {
 	Output              string  `yaml:"output"` // default <output>/data
 	Shards              int     `yaml:"shards"` // per task and split
 	MaxRejectedFraction float64 `yaml:"max_rejected_fraction"`
+	// MaxRecordBytes bounds one line of a corpus file (and one CoNLL
+	// sentence): longer ones are rejected instead of held in memory.
+	MaxRecordBytes int `yaml:"max_record_bytes"`
 }
 
 // Model chooses the encoder.
@@ -317,6 +349,7 @@ func (s *Spec) Validate() error {
 		if t.Format == "conllu" {
 			oneOf(k+".columns.field", t.Columns.Field, ConlluFields)
 		}
+		s.checkColumns(k, t, bad)
 		if len(t.Paths) == 0 {
 			bad(k+".paths", "no input files; give paths per split, e.g. train: [file.tsv]")
 		}
@@ -362,6 +395,24 @@ func (s *Spec) Validate() error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// checkColumns reports an empty name among the columns the task's format
+// reads (the corpus reader would refuse it later, without the line).
+func (s *Spec) checkColumns(k string, t Task, bad func(key, format string, a ...any)) {
+	need := func(key string, names ...string) {
+		if len(names) == 0 || slices.ContainsFunc(names, func(n string) bool { return strings.TrimSpace(n) == "" }) {
+			bad(k+".columns."+key, "empty; name the column (for text, a list of names may be given: the first the file has is read)")
+		}
+	}
+	switch {
+	case t.Format == "jsonl" && t.Type == string(model.TokenClassification):
+		need("tokens", t.Columns.Tokens)
+		need("tags", t.Columns.Tags)
+	case t.Format == "tsv" || t.Format == "jsonl":
+		need("text", t.Columns.Text...)
+		need("label", t.Columns.Label)
+	}
 }
 
 // checkMetric checks a key naming the figure a model is judged by

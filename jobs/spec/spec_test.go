@@ -105,6 +105,8 @@ func TestNumericRanges(t *testing.T) {
 		{"dropout 1", "model:\n  dropout: 1\n", []string{"line 13", "model.dropout", "0 <= dropout < 1"}},
 		{"shards 0", "preprocess:\n  shards: 0\n", []string{"preprocess.shards", "1 <= shards <= 99999"}},
 		{"max_rejected_fraction 2", "preprocess:\n  max_rejected_fraction: 2\n", []string{"preprocess.max_rejected_fraction", "0 <= max_rejected_fraction <= 1"}},
+		{"max_record_bytes 0", "preprocess:\n  max_record_bytes: 0\n", []string{"line 13", "preprocess.max_record_bytes", "1 <= max_record_bytes <= 1073741824"}},
+		{"max_record_bytes 1.5", "preprocess:\n  max_record_bytes: 1.5\n", []string{"preprocess.max_record_bytes", "not a whole number"}},
 		{"max_seq_len 4", "tokenizer:\n  vocab: v.txt\n  max_seq_len: 4\n", []string{"tokenizer.max_seq_len", "8 <= max_seq_len <= 4096"}},
 		{"evaluate batch 0", "evaluate:\n  batch_size: 0\n", []string{"evaluate.batch_size", "batch_size >= 1"}},
 		{"tolerance -0.1", "registry:\n  tolerance: -0.1\n", []string{"registry.tolerance", "0 <= tolerance <= 1"}},
@@ -130,6 +132,11 @@ func TestTaskKeyRules(t *testing.T) {
 		{"negative layer", "    layer: -1\n", []string{"tasks[0].layer", "layer >= 0"}},
 		{"negative weight", "    weight: -1\n", []string{"tasks[0].weight", "weight >= 0"}},
 		{"fractional layer", "    layer: 1.5\n", []string{"line 12", "tasks[0].layer", "not a whole number"}},
+		{"empty text column", "    columns: {text: \"\"}\n", []string{"line 12", "tasks[0].columns.text", "empty; name the column"}},
+		{"empty list of text columns", "    columns: {text: []}\n", []string{"tasks[0].columns.text", "empty"}},
+		{"empty label column", "    columns: {label: \"\"}\n", []string{"tasks[0].columns.label", "empty"}},
+		{"text column not a name", "    columns: {text: {a: 1}}\n", []string{"line 12", "want a column name or a list of names"}},
+		{"text list item not a name", "    columns: {text: [a, [b]]}\n", []string{"line 12", "a column name must be a string"}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) { wantErrors(t, minimal+c.yaml, c.want) })

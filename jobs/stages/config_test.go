@@ -3,9 +3,11 @@ package stages_test
 import (
 	"fmt"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 
+	"github.com/taskweave/taskweave/io/corpus"
 	"github.com/taskweave/taskweave/jobs/spec"
 	"github.com/taskweave/taskweave/jobs/stages"
 	"github.com/taskweave/taskweave/trainer"
@@ -147,5 +149,78 @@ train:
 	}
 	if len(missing) > 0 {
 		t.Fatalf("TrainConfig leaves %v unset although the spec writes them", missing)
+	}
+}
+
+// The reader's column names and line limit come from the spec: its defaults
+// when the task does not write them (text tries sentence then text for tsv,
+// text then sentence for jsonl; label, tokens, tags; 8 MiB), what it writes
+// otherwise (one name or a list). io/corpus supplies none of them itself.
+func TestReadOptionsFromTheSpec(t *testing.T) {
+	const taskTail = "    paths: {train: [a]}\n"
+	cases := []struct {
+		name, task, extra string
+		check             func(t *testing.T, r corpus.Options)
+	}{
+		{"tsv defaults", "    type: sequence_classification\n    format: tsv\n", "", func(t *testing.T, r corpus.Options) {
+			if !slices.Equal(r.TextColumns, []string{"sentence", "text"}) || r.LabelColumn != "label" || r.MaxRecordBytes != 8<<20 {
+				t.Errorf("%+v", r)
+			}
+		}},
+		{"jsonl defaults", "    type: sequence_classification\n    format: jsonl\n", "", func(t *testing.T, r corpus.Options) {
+			if !slices.Equal(r.TextColumns, []string{"text", "sentence"}) || r.LabelColumn != "label" {
+				t.Errorf("%+v", r)
+			}
+		}},
+		{"jsonl token defaults", "    type: token_classification\n    format: jsonl\n", "", func(t *testing.T, r corpus.Options) {
+			if !r.TokenLevel || r.WordsKey != "tokens" || r.TagsKey != "tags" {
+				t.Errorf("%+v", r)
+			}
+		}},
+		{"written names and limit", "    type: sequence_classification\n    format: jsonl\n    columns: {text: review, label: stars}\n",
+			"preprocess: {max_record_bytes: 4096}\n", func(t *testing.T, r corpus.Options) {
+				if !slices.Equal(r.TextColumns, []string{"review"}) || r.LabelColumn != "stars" || r.MaxRecordBytes != 4096 {
+					t.Errorf("%+v", r)
+				}
+			}},
+		{"a list of text names", "    type: sequence_classification\n    format: tsv\n    columns: {text: [premise, sentence]}\n", "",
+			func(t *testing.T, r corpus.Options) {
+				if !slices.Equal(r.TextColumns, []string{"premise", "sentence"}) {
+					t.Errorf("%+v", r)
+				}
+			}},
+		{"jsonl token keys written", "    type: token_classification\n    format: jsonl\n    columns: {tokens: words, tags: ner}\n", "",
+			func(t *testing.T, r corpus.Options) {
+				if r.WordsKey != "words" || r.TagsKey != "ner" {
+					t.Errorf("%+v", r)
+				}
+			}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			y := "name: z\ntokenizer: {vocab: v.txt}\ntasks:\n  - name: a\n" + c.task + taskTail + c.extra
+			s, err := spec.Parse([]byte(y), "/jobs")
+			if err != nil {
+				t.Fatal(err)
+			}
+			pc, err := stages.PreprocessConfig(s)
+			if err != nil {
+				t.Fatal(err)
+			}
+			c.check(t, pc.Tasks[0].Read)
+		})
+	}
+	// An empty name written in the spec is refused, naming the key: by
+	// validate, and by the reader if a mapping ever let one through.
+	if _, err := spec.Parse([]byte(base+"    columns: {label: \"\"}\n"), "/jobs"); err == nil || !strings.Contains(err.Error(), "tasks[0].columns.label: empty") {
+		t.Errorf("empty label column: %v", err)
+	}
+	if _, err := stages.ReadOptions(spec.Task{Format: "tsv", Type: "sequence_classification", Columns: spec.Columns{Text: spec.Names{"s"}}}, 1024); err == nil ||
+		!strings.Contains(err.Error(), "tasks[].columns.label") {
+		t.Errorf("empty label column: %v", err)
+	}
+	// max_record_bytes has a range.
+	if _, err := spec.Parse([]byte(base+"preprocess: {max_record_bytes: 0}\n"), "/jobs"); err == nil || !strings.Contains(err.Error(), "preprocess.max_record_bytes") {
+		t.Errorf("max_record_bytes 0: %v", err)
 	}
 }

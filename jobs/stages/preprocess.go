@@ -24,7 +24,7 @@ func PreprocessConfig(s *spec.Spec) (preprocess.Config, error) {
 	}
 	for i, st := range s.Tasks {
 		key := fmt.Sprintf("tasks[%d]", i)
-		t, err := preprocessTask(st, s.Path)
+		t, err := preprocessTask(st, s.Preprocess.MaxRecordBytes, s.Path)
 		if err != nil {
 			return c, fmt.Errorf("%s (%s): %w", key, st.Name, err)
 		}
@@ -34,8 +34,8 @@ func PreprocessConfig(s *spec.Spec) (preprocess.Config, error) {
 	return c, c.Validate()
 }
 
-func preprocessTask(st spec.Task, path func(string) string) (preprocess.Task, error) {
-	opt, err := ReadOptions(st)
+func preprocessTask(st spec.Task, maxRecordBytes int, path func(string) string) (preprocess.Task, error) {
+	opt, err := ReadOptions(st, maxRecordBytes)
 	if err != nil {
 		return preprocess.Task{}, err
 	}
@@ -49,13 +49,14 @@ func preprocessTask(st spec.Task, path func(string) string) (preprocess.Task, er
 	return t, nil
 }
 
-// ReadOptions maps a spec task's format and columns onto the corpus reader's options.
-func ReadOptions(t spec.Task) (corpus.Options, error) {
-	o := corpus.Options{Format: corpus.Format(t.Format)}
+// ReadOptions maps a spec task's format and columns, and the spec's
+// preprocess.max_record_bytes, onto the corpus reader's options.
+func ReadOptions(t spec.Task, maxRecordBytes int) (corpus.Options, error) {
+	o := corpus.Options{Format: corpus.Format(t.Format), MaxRecordBytes: maxRecordBytes}
 	col := t.Columns
 	switch o.Format {
 	case corpus.TSV, corpus.JSONL:
-		o.TextColumn, o.TextBColumn, o.LabelColumn, o.IDColumn = col.Text, col.TextB, col.Label, col.ID
+		o.TextColumns, o.TextBColumn, o.LabelColumn, o.IDColumn = col.Text, col.TextB, col.Label, col.ID
 		if o.Format == corpus.JSONL && t.Type == string(model.TokenClassification) {
 			o.TokenLevel, o.WordsKey, o.TagsKey = true, col.Tokens, col.Tags
 		}
@@ -82,11 +83,14 @@ type Quick struct {
 	Lowercase                     bool
 	MaxSeqLen, Shards             int
 	MaxRejectedFraction           float64
+	MaxRecordBytes                int
 	Task, Type, Format, TagScheme string
 	Train, Validation, Test       string // comma-separated files
 	Labels                        string // comma-separated; empty = collect from train
-	Text, TextB, Label, ID        string // tsv/jsonl columns
-	Tokens, Tags                  string // jsonl token-task keys
+	Text                          string // tsv/jsonl text column(s), comma-separated; "" = the spec's default
+	TextB, ID                     string // tsv/jsonl columns, read when set
+	Label                         string // tsv/jsonl label column; "" = the spec's default
+	Tokens, Tags                  string // jsonl token-task keys; "" = the spec's defaults
 	WordColumn                    int    // conll
 	TagColumn                     *int   // conll; nil = the spec's default (the last column)
 	Field                         string // conllu: upos | xpos; "" = the spec's default
@@ -95,7 +99,7 @@ type Quick struct {
 // Config turns the flags into a run config.
 func (q Quick) Config() (preprocess.Config, error) {
 	st := spec.Task{Name: q.Task, Type: q.Type, Format: q.Format, TagScheme: q.TagScheme,
-		Columns: spec.Columns{Text: q.Text, TextB: q.TextB, Label: q.Label, ID: q.ID, Tokens: q.Tokens, Tags: q.Tags,
+		Columns: spec.Columns{Text: split(q.Text), TextB: q.TextB, Label: q.Label, ID: q.ID, Tokens: q.Tokens, Tags: q.Tags,
 			Word: q.WordColumn, Field: q.Field},
 		Paths: map[string][]string{}}
 	if q.TagColumn != nil {
@@ -109,24 +113,41 @@ func (q Quick) Config() (preprocess.Config, error) {
 			return q.Field != ""
 		case "columns.tag":
 			return q.TagColumn != nil
+		case "columns.text":
+			return q.Text != ""
+		case "columns.label":
+			return q.Label != ""
+		case "columns.tokens":
+			return q.Tokens != ""
+		case "columns.tags":
+			return q.Tags != ""
 		}
 		return true // every other task key is exactly what the flags say
 	})
-	for split, files := range map[string]string{"train": q.Train, "validation": q.Validation, "test": q.Test} {
-		for _, f := range strings.Split(files, ",") {
-			if f = strings.TrimSpace(f); f != "" {
-				st.Paths[split] = append(st.Paths[split], f)
-			}
+	for sp, files := range map[string]string{"train": q.Train, "validation": q.Validation, "test": q.Test} {
+		if fs := split(files); len(fs) > 0 {
+			st.Paths[sp] = fs
 		}
 	}
 	if q.Labels != "" {
 		st.Labels = strings.Split(q.Labels, ",")
 	}
-	t, err := preprocessTask(st, func(p string) string { return p })
+	t, err := preprocessTask(st, q.MaxRecordBytes, func(p string) string { return p })
 	if err != nil {
 		return preprocess.Config{}, fmt.Errorf("--task %s: %w", q.Task, err)
 	}
 	c := preprocess.Config{Out: q.Out, Shards: q.Shards, MaxRejectedFraction: q.MaxRejectedFraction,
 		Vocab: q.Vocab, Lowercase: q.Lowercase, MaxSeqLen: q.MaxSeqLen, Tasks: []preprocess.Task{t}}
 	return c, c.Validate()
+}
+
+// split reads a comma-separated flag; empty items are dropped.
+func split(list string) []string {
+	var out []string
+	for _, f := range strings.Split(list, ",") {
+		if f = strings.TrimSpace(f); f != "" {
+			out = append(out, f)
+		}
+	}
+	return out
 }

@@ -12,7 +12,7 @@ func intp(v int) *int { return &v }
 // The quick-run flags take the spec's task defaults for what they do not
 // give, and keep what they give.
 func TestQuickTaskDefaults(t *testing.T) {
-	base := stages.Quick{Out: "out", Vocab: "vocab.txt", MaxSeqLen: 32, Shards: 1, Task: "x", Train: "a, b"}
+	base := stages.Quick{Out: "out", Vocab: "vocab.txt", MaxSeqLen: 32, Shards: 1, MaxRecordBytes: 1 << 20, Task: "x", Train: "a, b"}
 	cases := []struct {
 		name   string
 		q      func(q *stages.Quick)
@@ -54,6 +54,36 @@ func TestQuickTaskDefaults(t *testing.T) {
 				t.Errorf("read options %+v", r)
 			}
 		}, ""},
+		{"tsv columns default to the spec's", func(q *stages.Quick) { q.Type, q.Format = "sequence_classification", "tsv" }, func(t *testing.T, q stages.Quick) {
+			c, err := q.Config()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if r := c.Tasks[0].Read; strings.Join(r.TextColumns, ",") != "sentence,text" || r.LabelColumn != "label" || r.MaxRecordBytes != 1<<20 {
+				t.Errorf("read options %+v", r)
+			}
+		}, ""},
+		{"text columns given", func(q *stages.Quick) {
+			q.Type, q.Format, q.Text, q.Label = "sequence_classification", "jsonl", "title, body", "y"
+		}, func(t *testing.T, q stages.Quick) {
+			c, err := q.Config()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if r := c.Tasks[0].Read; strings.Join(r.TextColumns, ",") != "title,body" || r.LabelColumn != "y" {
+				t.Errorf("read options %+v", r)
+			}
+		}, ""},
+		{"jsonl token keys default to the spec's", func(q *stages.Quick) { q.Type, q.Format = "token_classification", "jsonl" }, func(t *testing.T, q stages.Quick) {
+			c, err := q.Config()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if r := c.Tasks[0].Read; r.WordsKey != "tokens" || r.TagsKey != "tags" {
+				t.Errorf("read options %+v", r)
+			}
+		}, ""},
+		{"no max record bytes", func(q *stages.Quick) { q.Type, q.Format, q.MaxRecordBytes = "sequence_classification", "tsv", 0 }, nil, "preprocess.max_record_bytes"},
 		{"no type", func(q *stages.Quick) { q.Format = "tsv" }, nil, `type ""`},
 	}
 	for _, c := range cases {

@@ -21,7 +21,7 @@ import (
 // TSV sentence task, with the paths as typed.
 func quickConfig(t *testing.T, vocab, out string, shards int, train, validation string) Config {
 	t.Helper()
-	task := Task{Name: "sent", Type: "sequence_classification", Read: corpus.Options{Format: corpus.TSV},
+	task := Task{Name: "sent", Type: "sequence_classification", Read: corpus.Options{Format: corpus.TSV, TextColumns: []string{"sentence"}, LabelColumn: "label", MaxRecordBytes: 8 << 20},
 		Paths: map[string][]string{"train": {train}}}
 	if validation != "" {
 		task.Paths["validation"] = []string{validation}

@@ -27,7 +27,7 @@ func intp(v int) *int { return &v }
 // their mistakes are reported with flag names.
 func TestQuick(t *testing.T) {
 	q := stages.Quick{Out: t.TempDir(), Vocab: "../../testdata/vocab/bert-base-cased-vocab.txt", MaxSeqLen: 32, Shards: 2,
-		MaxRejectedFraction: 0.01, Task: "tags", Type: "token_classification", Format: "conll", TagScheme: "iob2",
+		MaxRejectedFraction: 0.01, MaxRecordBytes: spec.DefaultValue[int]("preprocess.max_record_bytes"), Task: "tags", Type: "token_classification", Format: "conll", TagScheme: "iob2",
 		Train: "testdata/tags-train.conll", Validation: "testdata/tags-validation.conll", TagColumn: intp(-1)}
 	cfg, err := q.Config()
 	if err != nil {
@@ -70,7 +70,7 @@ func TestQuick(t *testing.T) {
 // rows with label -1; the progress line counts the records read.
 func TestUnlabeledTestSplit(t *testing.T) {
 	q := stages.Quick{Out: t.TempDir(), Vocab: "../../testdata/vocab/bert-base-cased-vocab.txt", MaxSeqLen: 32, Shards: 1,
-		MaxRejectedFraction: 0.01, Task: "sent", Type: "sequence_classification", Format: "tsv",
+		MaxRejectedFraction: 0.01, MaxRecordBytes: spec.DefaultValue[int]("preprocess.max_record_bytes"), Task: "sent", Type: "sequence_classification", Format: "tsv",
 		Train: "testdata/sent-train.tsv", Test: "testdata/sent-test-unlabeled.tsv"}
 	cfg, err := q.Config()
 	if err != nil {

@@ -361,7 +361,7 @@ func TestWindows(t *testing.T) {
 func TestWindowsOnWNUT17(t *testing.T) {
 	dir := testcorpora.Dir(t)
 	tok := cased(t)
-	recs := readCorpus(t, filepath.Join(dir, "wnut17/wnut17train.conll"), corpus.Options{Format: corpus.CoNLL})
+	recs := readCorpus(t, filepath.Join(dir, "wnut17/wnut17train.conll"), corpus.Options{Format: corpus.CoNLL, TagColumn: -1, MaxRecordBytes: 8 << 20})
 	labels := map[string]int32{}
 	for _, r := range recs {
 		for _, tag := range r.Tags {
@@ -423,7 +423,7 @@ func TestDecodeReproducesTokenizer(t *testing.T) {
 		}
 	}
 
-	sst := readCorpus(t, filepath.Join(dir, "sst2/dev.tsv"), corpus.Options{Format: corpus.TSV})
+	sst := readCorpus(t, filepath.Join(dir, "sst2/dev.tsv"), corpus.Options{Format: corpus.TSV, TextColumns: []string{"sentence"}, LabelColumn: "label", MaxRecordBytes: 8 << 20})
 	task := Task{Name: "sst2", Split: "validation", Type: SequenceClassification, LabelIDs: sst2, MaxSeqLen: 512}
 	for _, rec := range sst {
 		rows, _, err := Align(tok, task, rec)
@@ -441,7 +441,7 @@ func TestDecodeReproducesTokenizer(t *testing.T) {
 		}
 	}
 
-	wnut := readCorpus(t, filepath.Join(dir, "wnut17/emerging.dev.conll"), corpus.Options{Format: corpus.CoNLL})
+	wnut := readCorpus(t, filepath.Join(dir, "wnut17/emerging.dev.conll"), corpus.Options{Format: corpus.CoNLL, TagColumn: -1, MaxRecordBytes: 8 << 20})
 	labels := map[string]int32{}
 	for _, r := range wnut {
 		for _, tag := range r.Tags {

@@ -29,7 +29,7 @@ func rejectionKey(r Rejected) string {
 }
 
 func tsvTask(limit float64) map[string]Task {
-	return map[string]Task{"sent": {Options: corpus.Options{Format: corpus.TSV}, MaxRejectedFraction: limit,
+	return map[string]Task{"sent": {Options: corpus.Options{Format: corpus.TSV, TextColumns: []string{"sentence"}, LabelColumn: "label", MaxRecordBytes: 8 << 20}, MaxRejectedFraction: limit,
 		Where: "tasks[0] in the job spec", LimitSetting: "preprocess.max_rejected_fraction in the job spec"}}
 }
 
