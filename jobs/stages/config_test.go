@@ -117,7 +117,7 @@ train:
 		t.Fatal(err)
 	}
 	cfg := stages.TrainConfig(s, "data", "out")
-	perRun := map[string]bool{"PadTo": true, "Resume": true, "StopAt": true, "TimeLimit": true, "Progress": true, "Log": true}
+	perRun := map[string]bool{"PadTo": true, "Resume": true, "StopAt": true, "TimeLimit": true, "Progress": true, "Log": true, "BatchLog": true}
 	var unset []string
 	var walk func(v reflect.Value, prefix string)
 	walk = func(v reflect.Value, prefix string) {
