@@ -246,6 +246,7 @@ func (m *Model) embeddingsForward(b *Batch) {
 	st := &m.st
 	H, T := m.cfg.HiddenSize, b.T
 	x := st.xhat0
+	m.word.rows.prepare(st.ids[:st.N])
 	word, pos, typ := m.word.W, m.pos.W, m.typ.W
 	parallelFor(st.N, rowsPer(H), func(lo, hi int) {
 		for r := lo; r < hi; r++ {

@@ -119,6 +119,7 @@ func (m *Model) headForward(b *Batch, h *head, predict bool) (*Output, error) {
 				copy(hd.logits[r*V:(r+1)*V], bias)
 			}
 		})
+		m.word.rows.prepare(nil) // the tied decoder reads every row
 		gemm(false, true, S, V, H, 1, hd.t, H, m.word.W, H, 1, hd.logits, V)
 		if !predict && b.TokenLabels != nil {
 			if err := hd.setCE(b.TokenLabels, hd.pos, b.Task); err != nil {

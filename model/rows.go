@@ -14,6 +14,17 @@ type rowSet struct {
 	all   bool
 	mark  []bool
 	list  []int32
+
+	// read, when set (by a lazy AdamW), brings the given rows (nil: all)
+	// up to date before the forward pass reads them.
+	read func(rows []int32)
+}
+
+// prepare makes the rows a forward pass is about to read current.
+func (s *rowSet) prepare(rows []int32) {
+	if s != nil && s.read != nil {
+		s.read(rows)
+	}
 }
 
 func newRowSet(rows, width int) *rowSet { return &rowSet{width: width, mark: make([]bool, rows)} }
