@@ -3,7 +3,9 @@ package trainer
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io/fs"
 	"math/rand/v2"
 	"os"
 	"os/exec"
@@ -14,6 +16,8 @@ import (
 
 	"github.com/taskweave/taskweave/io/manifest"
 	"github.com/taskweave/taskweave/io/shards"
+	"github.com/taskweave/taskweave/io/storage"
+	"github.com/taskweave/taskweave/io/storage/gcstest"
 )
 
 // crashConfig is the run the kill -9 test's child trains: a save at every
@@ -24,7 +28,7 @@ func crashConfig(data, out string) Config {
 	return cfg
 }
 
-// TestCrashChild is the child process of TestKill9DuringSaves; it does
+// TestCrashChild is the child process of the kill -9 tests; it does
 // nothing in a normal test run.
 func TestCrashChild(t *testing.T) {
 	data, out := os.Getenv("TW_CRASH_DATA"), os.Getenv("TW_CRASH_OUT")
@@ -32,15 +36,38 @@ func TestCrashChild(t *testing.T) {
 		t.Skip("child of TestKill9DuringSaves only")
 	}
 	cfg := crashConfig(data, out)
-	_, err := os.Stat(filepath.Join(out, lastDir))
-	cfg.Resume = err == nil
-	_, err = Train(context.Background(), cfg)
+	cfg.Resume = savedLast(t, out) != ""
+	_, err := Train(context.Background(), cfg)
 	t.Fatalf("the child run ended instead of being killed: %v", err)
+}
+
+// savedLast is the directory of the complete last/ under out ("" when
+// nothing was saved): out/last locally, what last.json names on gs://.
+func savedLast(t *testing.T, out string) string {
+	t.Helper()
+	if !storage.IsGCS(out) {
+		if _, err := os.Stat(filepath.Join(out, lastDir)); err != nil {
+			return ""
+		}
+		return filepath.Join(out, lastDir)
+	}
+	b, err := storage.ReadFile(context.Background(), storage.Join(out, lastPointer))
+	if errors.Is(err, fs.ErrNotExist) {
+		return ""
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	var p pointer
+	if err := json.Unmarshal(b, &p); err != nil {
+		t.Fatal(err)
+	}
+	return storage.Join(out, p.Dir)
 }
 
 func savedStep(t *testing.T, out string) int {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join(out, lastDir, stateJSON))
+	b, err := storage.ReadFile(context.Background(), storage.Join(savedLast(t, out), stateJSON))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -59,8 +86,74 @@ func TestKill9DuringSaves(t *testing.T) {
 	if testing.Short() {
 		t.Skip("kills subprocesses")
 	}
-	data := synthData(t, 96)
 	out := filepath.Join(t.TempDir(), "run")
+	kill9DuringSaves(t, out, 1500*time.Millisecond, func(kill int) {
+		for _, d := range []string{lastNewDir, lastOldDir} {
+			if _, err := os.Stat(filepath.Join(out, d)); err == nil {
+				t.Fatalf("kill %d: %s left behind after resuming", kill, d)
+			}
+		}
+		entries, _ := os.ReadDir(filepath.Join(out, lastDir))
+		for _, e := range entries {
+			if strings.Contains(e.Name(), "tmp") {
+				t.Fatalf("kill %d: temporary file %s in last/", kill, e.Name())
+			}
+		}
+	})
+}
+
+// The same on gs:// (fake-gcs-server): a save writes a fresh prefix under
+// last.d/ and then switches last.json to it, so a kill at any moment leaves
+// last.json naming a complete save; on resume the prefixes it does not name
+// are gone. Before, gs:// files were replaced one by one and a kill mid-save
+// left a last/ mixing two saves, refused on resume.
+func TestKill9DuringSavesGCS(t *testing.T) {
+	if testing.Short() {
+		t.Skip("kills subprocesses")
+	}
+	ctx := context.Background()
+	out := "gs://" + gcstest.Start(t) + "/run"
+	torn := 0
+	kill9DuringSaves(t, out, 2500*time.Millisecond, func(kill int) {
+		names, err := storage.Walk(ctx, out)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cur := strings.TrimPrefix(savedLast(t, out), out+"/") + "/"
+		files := 0
+		for _, n := range names {
+			switch {
+			case strings.Contains(n, ".tw-tmp-"):
+				t.Fatalf("kill %d: part object %s left behind", kill, n)
+			case strings.HasPrefix(n, lastVersions+"/") && !strings.HasPrefix(n, cur):
+				t.Fatalf("kill %d: stale save %s left after resuming (last.json names %s)", kill, n, cur)
+			case strings.HasPrefix(n, cur):
+				files++
+			}
+		}
+		if files < 4 {
+			t.Fatalf("kill %d: %s holds %d files: %q", kill, cur, files, names)
+		}
+	}, func(kill int) {
+		// Before resuming: did the kill cut a save (or its clean-up) short?
+		names, _ := storage.Walk(ctx, storage.Join(out, lastVersions))
+		cur := strings.TrimPrefix(savedLast(t, out), storage.Join(out, lastVersions)+"/")
+		for _, n := range names {
+			if !strings.HasPrefix(n, cur+"/") {
+				torn++
+				break
+			}
+		}
+	})
+	t.Logf("%d of 8 kills left an unfinished save behind, each cleaned up on resume", torn)
+}
+
+// kill9DuringSaves kills a child training into out 8 times at random
+// moments (after at least settle), resumes in process after each kill and
+// checks the resumed state; check adds the storage-specific checks, before
+// (optional) looks at what the kill left.
+func kill9DuringSaves(t *testing.T, out string, settle time.Duration, check func(kill int), before ...func(kill int)) {
+	data := synthData(t, 96)
 	rng := rand.New(rand.NewPCG(7, 9))
 	for kill := 0; kill < 8; kill++ {
 		cmd := exec.Command(os.Args[0], "-test.run=^TestCrashChild$", "-test.count=1")
@@ -69,18 +162,25 @@ func TestKill9DuringSaves(t *testing.T) {
 			t.Fatal(err)
 		}
 		// Let it save a few times first (process start and setup take a while).
-		time.Sleep(1500*time.Millisecond + time.Duration(rng.IntN(1500))*time.Millisecond)
+		time.Sleep(settle + time.Duration(rng.IntN(int(settle/time.Millisecond)))*time.Millisecond)
 		if err := cmd.Process.Kill(); err != nil {
 			t.Fatal(err)
 		}
 		cmd.Wait()
+		for _, f := range before {
+			f(kill)
+		}
 
 		// Resume in process and take one more step.
 		cfg := crashConfig(data, out)
-		if _, err := os.Stat(filepath.Join(out, lastDir)); err != nil {
-			if _, err2 := os.Stat(filepath.Join(out, lastOldDir)); err2 != nil {
-				t.Fatalf("kill %d: neither last/ nor .last.old exists: %v", kill, err)
+		if !storage.IsGCS(out) {
+			if _, err := os.Stat(filepath.Join(out, lastDir)); err != nil {
+				if _, err2 := os.Stat(filepath.Join(out, lastOldDir)); err2 != nil {
+					t.Fatalf("kill %d: neither last/ nor .last.old exists: %v", kill, err)
+				}
 			}
+		} else if savedLast(t, out) == "" {
+			t.Fatalf("kill %d: no last.json after %v of training", kill, settle)
 		}
 		cfg.Resume = true
 		tr := &Trainer{cfg: cfg, log: newProgress(nil, nil)}
@@ -89,20 +189,10 @@ func TestKill9DuringSaves(t *testing.T) {
 		}
 		tr.metrics.close()
 		step := tr.step
-		for _, d := range []string{lastNewDir, lastOldDir} {
-			if _, err := os.Stat(filepath.Join(out, d)); err == nil {
-				t.Fatalf("kill %d: %s left behind after resuming", kill, d)
-			}
-		}
 		if savedStep(t, out) != step {
 			t.Fatalf("kill %d: resumed at %d but last/ says %d", kill, step, savedStep(t, out))
 		}
-		entries, _ := os.ReadDir(filepath.Join(out, lastDir))
-		for _, e := range entries {
-			if strings.Contains(e.Name(), "tmp") {
-				t.Fatalf("kill %d: temporary file %s in last/", kill, e.Name())
-			}
-		}
+		check(kill)
 		// The log holds each step at most once and nothing past the resumed step.
 		seen := map[float64]bool{}
 		for _, ev := range readEvents(t, out) {
@@ -159,6 +249,11 @@ func TestResumeWithoutLast(t *testing.T) {
 	_, err := Train(context.Background(), cfg)
 	if err == nil || !strings.Contains(err.Error(), "holds no saved checkpoint") || !strings.Contains(err.Error(), "run without --resume") {
 		t.Fatalf("resume without last/: %v", err)
+	}
+	cfg.Out = "gs://" + gcstest.Start(t) + "/run"
+	_, err = Train(context.Background(), cfg)
+	if err == nil || !strings.Contains(err.Error(), cfg.Out+"/last.json does not exist, so no save finished") || !strings.Contains(err.Error(), "run without --resume") {
+		t.Fatalf("resume without last.json on gs://: %v", err)
 	}
 }
 

@@ -57,10 +57,14 @@ func TestTrainOnGCS(t *testing.T) {
 			t.Errorf("metrics.jsonl on gs:// has %d %s lines, want 2 (one per run):\n%s", n, ev, log)
 		}
 	}
-	for _, f := range []string{"best/model.safetensors", "last/" + stateJSON, "summary.json"} {
+	last := strings.TrimPrefix(savedLast(t, cfg.Out), cfg.Out+"/")
+	for _, f := range []string{"best/model.safetensors", lastPointer, last + "/" + stateJSON, "summary.json"} {
 		if ok, err := storage.Exists(ctx, storage.Join(cfg.Out, f)); err != nil || !ok {
 			t.Errorf("%s not written on gs:// (%v)", f, err)
 		}
+	}
+	if savedStep(t, cfg.Out) != 4 {
+		t.Errorf("last.json names the save of step %d, want 4", savedStep(t, cfg.Out))
 	}
 	names, err := storage.Walk(ctx, cfg.Out)
 	if err != nil {
@@ -69,6 +73,9 @@ func TestTrainOnGCS(t *testing.T) {
 	for _, n := range names {
 		if strings.Contains(n, ".tw-tmp-") {
 			t.Errorf("left-over part object %s", n)
+		}
+		if strings.HasPrefix(n, lastVersions+"/") && !strings.HasPrefix(n, last+"/") {
+			t.Errorf("an earlier save %s was not removed after last.json moved on", n)
 		}
 	}
 }

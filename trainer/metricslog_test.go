@@ -2,24 +2,25 @@ package trainer
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"math"
-	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/taskweave/taskweave/io/storage"
 )
 
 // readEvents parses metrics.jsonl.
 func readEvents(t *testing.T, out string) []map[string]any {
 	t.Helper()
-	f, err := os.Open(filepath.Join(out, "metrics.jsonl"))
+	b, err := storage.ReadFile(context.Background(), storage.Join(out, "metrics.jsonl"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer f.Close()
 	var evs []map[string]any
-	sc := bufio.NewScanner(f)
+	sc := bufio.NewScanner(bytes.NewReader(b))
 	for sc.Scan() {
 		var ev map[string]any
 		if err := json.Unmarshal(sc.Bytes(), &ev); err != nil {

@@ -66,15 +66,20 @@ func (tr *Trainer) setup(ctx context.Context) error {
 		tr.meta.Tasks = append(tr.meta.Tasks, checkpoint.TaskInfo{Name: t.name, Type: string(t.kind), Labels: t.labels,
 			TagScheme: t.scheme, Layer: t.layer, Auxiliary: t.auxiliary})
 	}
-	if err := recoverLast(cfg.Out); err != nil {
+	if tr.last, err = openLast(ctx, cfg.Out); err != nil {
 		return err
 	}
-	statePath := storage.Join(cfg.Out, lastDir)
+	statePath := tr.last.dir()
 	if cfg.Resume {
-		if ok, err := storage.Exists(ctx, storage.Join(statePath, checkpoint.ConfigFile)); err != nil {
+		missing := fmt.Sprintf("%s holds no saved checkpoint (no %s)", statePath, checkpoint.ConfigFile)
+		ok := false
+		if statePath == "" { // gs:// without last.json: nothing was saved
+			missing = fmt.Sprintf("%s does not exist, so no save finished", storage.Join(cfg.Out, lastPointer))
+		} else if ok, err = storage.Exists(ctx, storage.Join(statePath, checkpoint.ConfigFile)); err != nil {
 			return fmt.Errorf("--resume: %w", err)
-		} else if !ok {
-			return fmt.Errorf("--resume: %s holds no saved checkpoint (no %s): nothing to resume in %s; run without --resume to start training, or point --out (the spec's train.output) at the run you mean to resume", statePath, checkpoint.ConfigFile, cfg.Out)
+		}
+		if !ok {
+			return fmt.Errorf("--resume: %s: nothing to resume in %s; run without --resume to start training, or point --out (the spec's train.output) at the run you mean to resume", missing, cfg.Out)
 		}
 		m, _, err := checkpoint.Load(storage.Dir(ctx, statePath))
 		if err != nil {

@@ -8,7 +8,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
-	goos "os"
 
 	"github.com/taskweave/taskweave/io/storage"
 	"github.com/taskweave/taskweave/model"
@@ -63,11 +62,9 @@ func (tr *Trainer) saveLast(ctx context.Context) error {
 	if err := tr.metrics.flush(); err != nil {
 		return err
 	}
-	dir := saveDir(tr.cfg.Out)
-	if !storage.IsGCS(dir) {
-		if err := goos.RemoveAll(dir); err != nil {
-			return err
-		}
+	dir, err := tr.last.begin(tr.step)
+	if err != nil {
+		return fmt.Errorf("saving last/: %w", err)
 	}
 	fs := storage.Dir(ctx, dir)
 	os := tr.opt.State()
@@ -118,10 +115,10 @@ func (tr *Trainer) saveLast(ctx context.Context) error {
 	if err := storage.WriteFile(ctx, storage.Join(dir, stateJSON), append(b, '\n')); err != nil {
 		return fmt.Errorf("saving trainer state: %w", err)
 	}
-	if err := commitSave(tr.cfg.Out); err != nil {
+	if err := tr.last.commit(ctx, tr.step); err != nil {
 		return err
 	}
-	tr.logf("saved %s at step %d", storage.Join(tr.cfg.Out, lastDir), tr.step)
+	tr.logf("saved %s at step %d", tr.last.dir(), tr.step)
 	return nil
 }
 

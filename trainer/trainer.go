@@ -56,6 +56,7 @@ type Trainer struct {
 	meta    checkpoint.Meta
 	metrics *metricsLog
 	log     *progress
+	last    *lastStore
 
 	step           int
 	best           float64
