@@ -193,24 +193,10 @@ func Run(ctx context.Context, s *spec.Spec, st Stages, opt Options) (*runs.Recor
 	}
 	rec.Metrics, rec.Report = ev.Scores, ev.Report
 
-	aux := map[string]bool{}
-	var auxList []string
-	for _, t := range s.Tasks {
-		if t.Auxiliary {
-			aux[t.Name] = true
-			auxList = append(auxList, t.Name)
-		}
-	}
-	var inc *registry.Evaluation
-	if hasProd {
-		if ev.IncumbentScore == nil {
-			return fail("promote", errors.New("evaluation returned no scores for the production model"))
-		}
-		pv, err := reg.Get(ctx, prod.Version)
-		if err != nil {
-			return fail("promote", err)
-		}
-		inc = &registry.Evaluation{Scores: ev.IncumbentScore, Examples: pv.Examples}
+	policy, auxList := Policy(s)
+	inc, err := incumbentEvaluation(ctx, reg, prod, hasProd, ev)
+	if err != nil {
+		return fail("promote", err)
 	}
 	if err := stage("register", func() (runs.Stage, error) {
 		v, err := reg.Register(ctx, ckpt, ev.Report, registry.Version{ID: rec.ID, RunID: rec.ID, SpecHash: rec.SpecHash,
@@ -220,8 +206,7 @@ func Run(ctx context.Context, s *spec.Spec, st Stages, opt Options) (*runs.Recor
 	}); err != nil {
 		return fail("register", err)
 	}
-	decision := registry.Gate(registry.Evaluation{Scores: ev.Scores, Examples: ev.Examples}, inc,
-		registry.Policy{Metric: s.Registry.Metric, Tolerance: s.Registry.Tolerance, Auxiliary: aux})
+	decision := registry.Gate(registry.Evaluation{Scores: ev.Scores, Examples: ev.Examples}, inc, policy)
 	rec.Decision = decision.Code
 	if err := stage("promote", func() (runs.Stage, error) {
 		if !decision.Promote {

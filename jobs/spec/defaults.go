@@ -95,6 +95,11 @@ var Defaults = []Default{
 	{Key: "registry.tolerance", Value: 0.01},
 	{Key: "run.lease_ttl_seconds", Value: 120.0},
 	{Key: "runner.name", Value: "prism"},
+	{Key: "sweep.trials", Value: 1},
+	{Key: "sweep.seed", Value: uint64(0)},
+	{Key: "sweep.parallel", Value: 1},
+	{Key: "sweep.trial_seconds", Value: 0.0},
+	{Key: "sweep.metric", Value: "mean"},
 }
 
 func under(dir string) func(*Spec, *Task) (any, bool) {

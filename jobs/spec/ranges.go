@@ -60,6 +60,10 @@ var Ranges = []Range{
 	{Key: "evaluate.batch_size", Lo: 1, Hi: inf},
 	{Key: "registry.tolerance", Lo: 0, Hi: 1, Note: "0 = no task may drop at all"},
 	{Key: "run.lease_ttl_seconds", Lo: 1, Hi: 86400},
+	{Key: "sweep.trials", Lo: 1, Hi: maxTrials, Note: "random draws per grid point"},
+	{Key: "sweep.seed", Lo: 0, Hi: inf},
+	{Key: "sweep.parallel", Lo: 1, Hi: 256, Note: "trials at a time on one machine"},
+	{Key: "sweep.trial_seconds", Lo: 0, Hi: inf, Note: "0 = no budget"},
 }
 
 func (r Range) contains(x float64) bool {

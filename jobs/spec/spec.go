@@ -43,9 +43,11 @@ type Spec struct {
 	Run        Run            `yaml:"run"`
 	Schedule   string         `yaml:"schedule"` // cron expression, for `taskweave schedule`
 	Runner     Runner         `yaml:"runner"`
+	Sweep      Sweep          `yaml:"sweep"` // for `taskweave sweep`
 	dir        string         // directory of the spec file: relative paths resolve against it
 	lines      map[string]int // dotted key path → line, for validation messages
 	written    map[string]any // dotted key path → value, for the keys the file writes
+	raw        []byte         // the YAML it was parsed from, for With
 }
 
 // Tokenizer configures WordPiece.
@@ -249,7 +251,12 @@ func Load(path string) (*Spec, error) {
 // Parse decodes a spec from YAML; dir is where relative paths resolve.
 // Keys the document does not write take their value from Defaults; keys it
 // writes keep their value, 0 included.
-func Parse(data []byte, dir string) (*Spec, error) {
+func Parse(data []byte, dir string) (*Spec, error) { return parse(data, dir, nil) }
+
+// parse is Parse with the key lines validation reports given (With reports
+// a trial's keys at the lines of the sweep block that set them); nil means
+// the lines of data.
+func parse(data []byte, dir string, lines map[string]int) (*Spec, error) {
 	if err := checkSize(data); err != nil {
 		return nil, err
 	}
@@ -262,8 +269,11 @@ func Parse(data []byte, dir string) (*Spec, error) {
 	if err := yaml.Unmarshal(data, &tree); err != nil {
 		return nil, fmt.Errorf("%s", strings.TrimSpace(yaml.FormatError(err, false, true)))
 	}
-	s.dir = dir
-	s.lines = keyLines(data)
+	s.dir, s.raw = dir, data
+	s.lines = lines
+	if lines == nil {
+		s.lines = keyLines(data)
+	}
 	s.written = written(tree)
 	s.applyDefaults(s.written)
 	var errs []error
@@ -394,6 +404,7 @@ func (s *Spec) Validate() error {
 			bad("schedule", "%v", err)
 		}
 	}
+	s.checkSweep(bad)
 	return errors.Join(errs...)
 }
 
