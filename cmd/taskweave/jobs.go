@@ -38,6 +38,10 @@ func init() {
 			}
 			fmt.Printf("%s: ok — job %q, %d tasks, model %s, strategy %s, output %s\n", args[0], s.Name, len(s.Tasks),
 				cmp.Or(s.Model.Size, s.Model.Init), s.Train.Strategy.Name, s.Path(s.Output))
+			if s.Sweep.Active() {
+				fmt.Printf("sweep %s: %d trials over %s, %d at a time, ranked by %s on %s, into %s\n", s.Sweep.ID(), len(s.Trials()),
+					strings.Join(s.Sweep.Keys(), ", "), s.Sweep.Parallel, s.Sweep.Metric, s.Train.EvalSplit, stages.SweepDir(s))
+			}
 			if s.Schedule != "" {
 				next, _ := schedule.Next(s.Schedule, time.Now(), 1)
 				fmt.Printf("schedule %q: next run %s\n", s.Schedule, next[0].Format(time.RFC3339))

@@ -157,6 +157,9 @@ var defaultTasks = []fixtureTask{
 	{"orphan", "sequence_classification", "", sstLabels, 5, false},
 }
 
+// fixtureParts is how many shard files a fixture task's split is written as.
+var fixtureParts = 2
+
 // fixtureRejected is how many test records the fixture's manifest says
 // preprocessing rejected, per task: the report must carry the count.
 var fixtureRejected = map[string]int{"sst": 3}
@@ -173,7 +176,7 @@ func newFixture(t testing.TB, tasks []fixtureTask, seed uint64) *fixture {
 		rows := makeRows(tk.name, tk.kind, tk.labels, tk.n, seed+uint64(i))
 		f.rows[tk.name] = rows
 		var files []string
-		const parts = 2
+		parts := fixtureParts
 		for p := 0; p < parts; p++ {
 			var part []shards.Row
 			for j := p; j < len(rows); j += parts {
@@ -199,7 +202,14 @@ func newFixture(t testing.TB, tasks []fixtureTask, seed uint64) *fixture {
 
 func saveModel(t testing.TB, dir string, vocab []string, tasks []fixtureTask, seed uint64) {
 	t.Helper()
-	cfg := model.Config{VocabSize: len(vocab), HiddenSize: 16, NumHiddenLayers: 1, NumAttentionHeads: 2, IntermediateSize: 32,
+	saveModelWidth(t, dir, vocab, tasks, seed, 16)
+}
+
+// saveModelWidth is saveModel with an encoder of the given hidden size
+// (one layer, two heads, a feed-forward layer twice as wide).
+func saveModelWidth(t testing.TB, dir string, vocab []string, tasks []fixtureTask, seed uint64, hidden int) {
+	t.Helper()
+	cfg := model.Config{VocabSize: len(vocab), HiddenSize: hidden, NumHiddenLayers: 1, NumAttentionHeads: 2, IntermediateSize: 2 * hidden,
 		MaxPositionEmbeddings: 64, TypeVocabSize: 2, LayerNormEps: 1e-12, HiddenAct: "gelu"}
 	var heads []model.HeadSpec
 	var infos []checkpoint.TaskInfo

@@ -4,6 +4,7 @@ import (
 	"context"
 	"reflect"
 	"testing"
+	"time"
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/core/graph"
@@ -57,9 +58,9 @@ func TestShuffleBetweenReadAndScore(t *testing.T) {
 }
 
 // Shards read in small row ranges give the figures of whole-shard reading:
-// every row read once. (Prism v2.77.0 has no bundle-size option and runs a
-// batch stage's shuffled input as one bundle, so the bundle count is only
-// logged; on Dataflow and Flink the shuffle is what lets workers share it.)
+// every row read once. (The bundle count is only logged: with this
+// fixture's small model scoring never stalls long enough for prism to
+// split; TestScoringRunsSeveralBundlesOnPrism makes it.)
 func TestRowRangesMatchWholeShards(t *testing.T) {
 	f := newFixture(t, defaultTasks[:2], 13)
 	ctx := context.Background()
@@ -98,5 +99,56 @@ func TestRowRangesMatchWholeShards(t *testing.T) {
 		if a.Score != b.Score || a.Examples != b.Examples {
 			t.Errorf("%s: ranged %v over %d, whole shards %v over %d", tr.Task, a.Score, a.Examples, b.Score, b.Examples)
 		}
+	}
+}
+
+// Prism runs the scoring stage in several bundles when scoring is slow
+// (issue 13 item 5). Prism v2.77.0 hands a stage every pending element as
+// one bundle (its engine has a MaxBundleSize, but nothing sets it and no
+// pipeline option reaches it); what splits the work is its dynamic
+// splitting: every 100 ms it asks a running bundle for progress, and a
+// bundle whose input did not advance between two reports is split at half
+// of what it has not read yet, the rest running as a new bundle beside it.
+// ScoreFn scores a buffer of FlushRows rows at a time, so a flush that
+// takes longer than a tick (a real model, FlushRows = 16 batches) is such
+// a stall. Without the Reshuffle before ScoreFn the rows would be produced
+// inside the read bundle, which has nothing left to split. The counter
+// counts bundles that scored anything (FinishBundle with rows).
+func TestScoringRunsSeveralBundlesOnPrism(t *testing.T) {
+	if testing.Short() {
+		t.Skip("scores 2,400 rows with a 128-wide encoder")
+	}
+	// One shard file of one range: before the Reshuffle between reading
+	// and scoring, its rows were read and scored in one element of one
+	// bundle, which no split can divide.
+	fixtureParts = 1
+	defer func() { fixtureParts = 2 }()
+	tasks := []fixtureTask{{"sst", "sequence_classification", "", sstLabels, 2400, true}}
+	f := newFixture(t, tasks, 5)
+	saveModelWidth(t, f.ckpt, f.vocab, tasks, 5, 128) // slow enough that one flush spans prism's progress ticks
+	var bundles int64
+	start := time.Now()
+	rep, err := run(context.Background(), Options{Model: f.ckpt, Data: f.data, Split: "test", Out: t.TempDir(), BatchSize: 64},
+		func(ctx context.Context, p *beam.Pipeline) error {
+			res, err := beam.Run(ctx, "prism", p)
+			if err != nil {
+				return err
+			}
+			for _, c := range res.Metrics().AllMetrics().Counters() {
+				if c.Key.Name == "bundles_scored" {
+					bundles += c.Result()
+				}
+			}
+			return nil
+		})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("%d bundles scored %d examples in %s", bundles, rep.Tasks[0].Results["model"].Examples, time.Since(start).Round(time.Millisecond))
+	if got := rep.Tasks[0].Results["model"].Examples; got != 2400 {
+		t.Fatalf("%d examples scored, want 2400 (each once)", got)
+	}
+	if bundles < 2 {
+		t.Fatalf("the scoring stage ran in %d bundle(s); prism should have split it", bundles)
 	}
 }

@@ -159,7 +159,7 @@ func writeChart(ctx context.Context, dst string, rs []Result, rk Ranking) error 
 	p := plot.New()
 	p.Title.Text = fmt.Sprintf("Sweep: %s split, primary metric per task and %s", rk.Split, rk.Metric)
 	p.Y.Label.Text = "score"
-	p.Y.Min, p.Y.Max = 0, 1
+	p.Y.Min, p.Y.Max = 0, 1.25 // room above the bars for the legend
 	w := vg.Points(max(4, 48/float64(len(series))))
 	for i, name := range series {
 		vals := make(plotter.Values, len(byID))
@@ -201,6 +201,7 @@ func writeChart(ctx context.Context, dst string, rs []Result, rk Ranking) error 
 		}
 	}
 	p.NominalX(labels...)
+	p.X.Min, p.X.Max = -0.6, float64(len(byID))-0.4 // the outer groups' bars inside the frame
 	p.Legend.Top = true
 	wt, err := p.WriterTo(vg.Length(max(6, 1.1*float64(len(byID))))*vg.Inch, 4.5*vg.Inch, "png")
 	if err != nil {
