@@ -38,14 +38,7 @@ func withKey(t *testing.T, key string, v any) []byte {
 	return out
 }
 
-func leafByKey(s *Spec, key string) (reflect.Value, bool) {
-	for _, l := range leaves(s) {
-		if l.pattern == key {
-			return l.v, true
-		}
-	}
-	return reflect.Value{}, false
-}
+func leafByKey(s *Spec, key string) (reflect.Value, bool) { return leafOf(s, key) }
 
 // The tables address real fields with values of the right type, once each,
 // and every numeric key has a range (a key added without one fails here).

@@ -1,7 +1,6 @@
 package evaluate
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"image/color"
@@ -11,6 +10,7 @@ import (
 	"gonum.org/v1/plot/plotter"
 	"gonum.org/v1/plot/vg"
 
+	"github.com/taskweave/taskweave/internal/plotfile"
 	"github.com/taskweave/taskweave/io/storage"
 )
 
@@ -49,7 +49,7 @@ func writeCharts(ctx context.Context, out string, rep *Report) ([]string, error)
 	}
 	p.Legend.Top = true
 	p.NominalX(labels...)
-	if err := savePlot(ctx, p, storage.Join(out, "scores.png"), vg.Length(max(4, 1.5*float64(len(rep.Tasks))))*vg.Inch, 4*vg.Inch); err != nil {
+	if err := plotfile.SavePNG(ctx, p, storage.Join(out, "scores.png"), vg.Length(max(4, 1.5*float64(len(rep.Tasks))))*vg.Inch, 4*vg.Inch); err != nil {
 		return nil, err
 	}
 	names = append(names, "scores.png")
@@ -114,17 +114,5 @@ func confusionChart(ctx context.Context, dst, task string, labels []string, m []
 	}
 	p.Add(lab)
 	side := vg.Length(max(3, 0.6*float64(n)+1.5)) * vg.Inch
-	return savePlot(ctx, p, dst, side, side)
-}
-
-func savePlot(ctx context.Context, p *plot.Plot, dst string, w, h vg.Length) error {
-	wt, err := p.WriterTo(w, h, "png")
-	if err != nil {
-		return err
-	}
-	var buf bytes.Buffer
-	if _, err := wt.WriteTo(&buf); err != nil {
-		return err
-	}
-	return storage.WriteFile(ctx, dst, buf.Bytes())
+	return plotfile.SavePNG(ctx, p, dst, side, side)
 }

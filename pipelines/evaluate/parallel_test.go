@@ -63,30 +63,12 @@ func TestShuffleBetweenReadAndScore(t *testing.T) {
 // split; TestScoringRunsSeveralBundlesOnPrism makes it.)
 func TestRowRangesMatchWholeShards(t *testing.T) {
 	f := newFixture(t, defaultTasks[:2], 13)
-	ctx := context.Background()
 	evalWith := func(rows int64) (*Report, int64) {
 		t.Helper()
 		old := rangeRows
 		rangeRows = rows
 		defer func() { rangeRows = old }()
-		var bundles int64
-		rep, err := run(ctx, Options{Model: f.ckpt, Data: f.data, Split: "test", Out: t.TempDir(), BatchSize: 4},
-			func(ctx context.Context, p *beam.Pipeline) error {
-				res, err := beam.Run(ctx, "prism", p)
-				if err != nil {
-					return err
-				}
-				for _, c := range res.Metrics().AllMetrics().Counters() {
-					if c.Key.Name == "bundles_scored" {
-						bundles += c.Result()
-					}
-				}
-				return nil
-			})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return rep, bundles
+		return evalCountingBundles(t, Options{Model: f.ckpt, Data: f.data, Split: "test", Out: t.TempDir(), BatchSize: 4})
 	}
 	whole, _ := evalWith(1 << 20)
 	ranged, bundles := evalWith(5)
@@ -126,24 +108,8 @@ func TestScoringRunsSeveralBundlesOnPrism(t *testing.T) {
 	tasks := []fixtureTask{{"sst", "sequence_classification", "", sstLabels, 2400, true}}
 	f := newFixture(t, tasks, 5)
 	saveModelWidth(t, f.ckpt, f.vocab, tasks, 5, 128) // slow enough that one flush spans prism's progress ticks
-	var bundles int64
 	start := time.Now()
-	rep, err := run(context.Background(), Options{Model: f.ckpt, Data: f.data, Split: "test", Out: t.TempDir(), BatchSize: 64},
-		func(ctx context.Context, p *beam.Pipeline) error {
-			res, err := beam.Run(ctx, "prism", p)
-			if err != nil {
-				return err
-			}
-			for _, c := range res.Metrics().AllMetrics().Counters() {
-				if c.Key.Name == "bundles_scored" {
-					bundles += c.Result()
-				}
-			}
-			return nil
-		})
-	if err != nil {
-		t.Fatal(err)
-	}
+	rep, bundles := evalCountingBundles(t, Options{Model: f.ckpt, Data: f.data, Split: "test", Out: t.TempDir(), BatchSize: 64})
 	t.Logf("%d bundles scored %d examples in %s", bundles, rep.Tasks[0].Results["model"].Examples, time.Since(start).Round(time.Millisecond))
 	if got := rep.Tasks[0].Results["model"].Examples; got != 2400 {
 		t.Fatalf("%d examples scored, want 2400 (each once)", got)
@@ -151,4 +117,27 @@ func TestScoringRunsSeveralBundlesOnPrism(t *testing.T) {
 	if bundles < 2 {
 		t.Fatalf("the scoring stage ran in %d bundle(s); prism should have split it", bundles)
 	}
+}
+
+// evalCountingBundles evaluates on prism and returns the report and how
+// many bundles scored rows (ScoreFn's bundles_scored counter).
+func evalCountingBundles(t *testing.T, o Options) (*Report, int64) {
+	t.Helper()
+	var bundles int64
+	rep, err := run(context.Background(), o, func(ctx context.Context, p *beam.Pipeline) error {
+		res, err := beam.Run(ctx, "prism", p)
+		if err != nil {
+			return err
+		}
+		for _, c := range res.Metrics().AllMetrics().Counters() {
+			if c.Key.Name == "bundles_scored" {
+				bundles += c.Result()
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rep, bundles
 }

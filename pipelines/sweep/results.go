@@ -1,7 +1,6 @@
 package sweep
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -15,6 +14,7 @@ import (
 	"gonum.org/v1/plot/plotutil"
 	"gonum.org/v1/plot/vg"
 
+	"github.com/taskweave/taskweave/internal/plotfile"
 	"github.com/taskweave/taskweave/io/storage"
 )
 
@@ -203,13 +203,5 @@ func writeChart(ctx context.Context, dst string, rs []Result, rk Ranking) error 
 	p.NominalX(labels...)
 	p.X.Min, p.X.Max = -0.6, float64(len(byID))-0.4 // the outer groups' bars inside the frame
 	p.Legend.Top = true
-	wt, err := p.WriterTo(vg.Length(max(6, 1.1*float64(len(byID))))*vg.Inch, 4.5*vg.Inch, "png")
-	if err != nil {
-		return err
-	}
-	var buf bytes.Buffer
-	if _, err := wt.WriteTo(&buf); err != nil {
-		return err
-	}
-	return storage.WriteFile(ctx, dst, buf.Bytes())
+	return plotfile.SavePNG(ctx, p, dst, vg.Length(max(6, 1.1*float64(len(byID))))*vg.Inch, 4.5*vg.Inch)
 }
