@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/taskweave/taskweave/model"
 	"github.com/taskweave/taskweave/model/multitask"
 	"github.com/taskweave/taskweave/trainer/mixture"
 )
@@ -20,6 +21,7 @@ type TaskOptions struct {
 	Auxiliary bool // trained, left out of model selection
 	Weight    float64
 	Rate      float64
+	Sharing   model.TaskSharing // the task's soft sharing (zero = hard sharing)
 }
 
 // Config is one training run. Every field is explicit: the trainer
@@ -38,6 +40,7 @@ type Config struct {
 	Dropout      float64
 	TokenDropout float64 // probability of replacing a word piece by [UNK] while training
 	ModelSeed    uint64
+	Sharing      model.Sharing // soft sharing of the whole model (each task's own in Tasks)
 
 	Steps, BatchSize, BatchTokens, PadTo int
 	LR, Warmup, WeightDecay, Clip        float64

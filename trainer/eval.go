@@ -113,6 +113,7 @@ func (tr *Trainer) evaluate(ctx context.Context) (bool, error) {
 	tr.opt.Flush() // the word-embedding rows a lazy optimizer left behind
 	tr.m.SetTraining(false)
 	defer tr.m.SetTraining(true)
+	tr.m.ResetGateStats() // the summary's gate distributions are the last evaluation's
 	res := map[string]map[string]float64{}
 	scores := map[string]float64{}
 	var names, selected []string

@@ -6,6 +6,8 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"reflect"
+	"slices"
 	"strings"
 
 	"github.com/taskweave/taskweave/io/manifest"
@@ -25,6 +27,7 @@ type taskData struct {
 	labels    []string
 	numLabels int
 	layer     int
+	sharing   model.TaskSharing
 	auxiliary bool
 	weight    float64
 	rate      float64
@@ -59,10 +62,10 @@ func (tr *Trainer) setup(ctx context.Context) error {
 		return err
 	}
 	tr.meta = checkpoint.Meta{Vocab: vocab, Lowercase: man.Tokenizer.Lowercase, MaxSeqLen: man.Tokenizer.MaxSeqLen,
-		Extra: map[string]any{"strategy": cfg.Strategy.Name, "step_mode": cfg.StepMode, "mixture": cfg.Mixture.Name, "sharing": sharing(tr.tasks)}}
+		Extra: map[string]any{"strategy": cfg.Strategy.Name, "step_mode": cfg.StepMode, "mixture": cfg.Mixture.Name, "sharing": sharing(tr.tasks, cfg.Sharing)}}
 	var heads []model.HeadSpec
 	for _, t := range tr.tasks {
-		heads = append(heads, model.HeadSpec{Task: t.name, Kind: t.kind, NumLabels: t.numLabels, Layer: t.layer})
+		heads = append(heads, model.HeadSpec{Task: t.name, Kind: t.kind, NumLabels: t.numLabels, Layer: t.layer, Sharing: t.sharing})
 		tr.meta.Tasks = append(tr.meta.Tasks, checkpoint.TaskInfo{Name: t.name, Type: string(t.kind), Labels: t.labels,
 			TagScheme: t.scheme, Layer: t.layer, Auxiliary: t.auxiliary})
 	}
@@ -88,9 +91,12 @@ func (tr *Trainer) setup(ctx context.Context) error {
 		if err := sameHeads(m.Heads(), heads); err != nil {
 			return fmt.Errorf("--resume from %s: %w", statePath, err)
 		}
+		if m.Sharing() != cfg.Sharing {
+			return fmt.Errorf("--resume from %s: the checkpoint's model.sharing is %+v but the job's %+v; resume with the job that made it", statePath, m.Sharing(), cfg.Sharing)
+		}
 		tr.m = m
 	} else {
-		start := checkpoint.Start{Size: cfg.Size, Vocab: len(vocab), Dropout: cfg.Dropout, Seed: cfg.ModelSeed, Heads: heads}
+		start := checkpoint.Start{Size: cfg.Size, Vocab: len(vocab), Dropout: cfg.Dropout, Seed: cfg.ModelSeed, Heads: heads, Sharing: cfg.Sharing}
 		if cfg.Init != "" {
 			start.Init = storage.Dir(ctx, cfg.Init)
 		}
@@ -114,7 +120,7 @@ func (tr *Trainer) setup(ctx context.Context) error {
 	}
 
 	// Optimizer, task sampler, multi-task strategy, data.
-	tr.opt = model.NewAdamW(tr.m.Params(), model.AdamWConfig{LR: cfg.LR, Beta1: 0.9, Beta2: 0.999, Eps: 1e-6, WeightDecay: cfg.WeightDecay,
+	tr.opt = model.NewAdamW(tr.m.Trainable(), model.AdamWConfig{LR: cfg.LR, Beta1: 0.9, Beta2: 0.999, Eps: 1e-6, WeightDecay: cfg.WeightDecay,
 		LazyRows: cfg.SparseEmbeddings})
 	tr.sched = model.Schedule{Peak: cfg.LR, Warmup: int(math.Round(cfg.Warmup * float64(cfg.Steps))), Total: cfg.Steps}
 	mxc := cfg.Mixture
@@ -155,6 +161,7 @@ func (tr *Trainer) setup(ctx context.Context) error {
 		return err
 	}
 	tr.logf("tasks: %s", strings.Join(names, ", "))
+	tr.logf("sharing %s: %d of %d weights trainable", sharing(tr.tasks, cfg.Sharing), model.CountParams(tr.m.Trainable()), model.CountParams(tr.m.Params()))
 	tr.logf("mixture %s: effective rates %s", cfg.Mixture.Name, tr.sampler.Describe())
 	tr.logf("strategy %s, step mode %s, model %s (L%d/H%d/A%d, %s BLAS)", tr.strat.Name(), cfg.StepMode,
 		cmp.Or(cfg.Init, cfg.Size), mc.NumHiddenLayers, mc.HiddenSize, mc.NumAttentionHeads, model.Backend())
@@ -171,7 +178,7 @@ func resolveTasks(cfg *Config, man *manifest.Manifest, manPath string) ([]*taskD
 			return nil, fmt.Errorf("task %q is not in %s; preprocess it first", o.Name, manPath)
 		}
 		t := &taskData{name: o.Name, kind: model.HeadKind(mt.Type), scheme: mt.TagScheme, labels: mt.Labels,
-			numLabels: len(mt.Labels), layer: o.Layer, auxiliary: o.Auxiliary, weight: o.Weight, rate: o.Rate}
+			numLabels: len(mt.Labels), layer: o.Layer, auxiliary: o.Auxiliary, weight: o.Weight, rate: o.Rate, sharing: o.Sharing}
 		if t.kind == model.SequenceRegression {
 			t.numLabels = 1
 		}
@@ -194,13 +201,47 @@ func resolveTasks(cfg *Config, man *manifest.Manifest, manPath string) ([]*taskD
 	return tasks, nil
 }
 
-func sharing(tasks []*taskData) string {
-	for _, t := range tasks {
-		if t.layer != 0 {
-			return "hierarchical"
+// sharing names the run's sharing modes for the log and the checkpoint:
+// "hard", "hierarchical" (a head reads a lower layer), or the soft modes in
+// use joined by "+" (factorization/<basis>, layer_attention, adapters,
+// moe, frozen).
+func sharing(tasks []*taskData, sh model.Sharing) string {
+	var modes []string
+	add := func(m string) {
+		if !slices.Contains(modes, m) {
+			modes = append(modes, m)
 		}
 	}
-	return "hard"
+	for _, t := range tasks {
+		if t.layer != 0 {
+			add("hierarchical")
+		}
+	}
+	for _, t := range tasks {
+		if t.sharing.Rank > 0 {
+			add("factorization/" + sh.Basis)
+		}
+	}
+	for _, t := range tasks {
+		if t.sharing.LayerAttention {
+			add("layer_attention")
+		}
+	}
+	for _, t := range tasks {
+		if t.sharing.Adapter > 0 {
+			add("adapters")
+		}
+	}
+	if sh.Experts > 0 {
+		add("moe")
+	}
+	if sh.FreezeShared {
+		add("frozen")
+	}
+	if len(modes) == 0 {
+		return "hard"
+	}
+	return strings.Join(modes, "+")
 }
 
 func rateMap(names []string, r []float64) map[string]float64 {
@@ -217,7 +258,7 @@ func sameHeads(got, want []model.HeadSpec) error {
 	}
 	for i := range got {
 		g, w := got[i], want[i]
-		if g.Task != w.Task || g.Kind != w.Kind || g.NumLabels != w.NumLabels || g.Layer != w.Layer {
+		if g.Task != w.Task || g.Kind != w.Kind || g.NumLabels != w.NumLabels || g.Layer != w.Layer || !reflect.DeepEqual(g.Sharing, w.Sharing) {
 			return fmt.Errorf("head %d is %+v in the checkpoint but %+v in the job", i, g, w)
 		}
 	}

@@ -166,7 +166,7 @@ func (tr *Trainer) loadState(ctx context.Context, dir string) error {
 		byName[t.Name] = t.Data
 	}
 	os := model.AdamWState{Step: st.AdamWStep}
-	for _, prm := range tr.m.Params() {
+	for _, prm := range tr.m.Trainable() {
 		m, v := byName["adamw.m."+prm.Name], byName["adamw.v."+prm.Name]
 		if m == nil || v == nil {
 			return fmt.Errorf("--resume: %s has no optimizer moments for %s", stateTensors, prm.Name)

@@ -89,17 +89,17 @@ type allTasksStepper struct {
 	tr     *Trainer
 	shared paramGroup   // the encoder
 	last   paramGroup   // GradNorm's W: the last layer every task's gradient reaches
-	heads  []paramGroup // per task
+	heads  []paramGroup // per task: its head and its soft-sharing parameters
 	grads  [][]float32  // per task: gradient of the shared parameters
 	lastG  [][]float32
 	headG  [][]float32
 }
 
 func newAllTasksStepper(tr *Trainer) *allTasksStepper {
-	s := &allTasksStepper{tr: tr, shared: newParamGroup(tr.m.EncoderParams()),
+	s := &allTasksStepper{tr: tr, shared: newParamGroup(tr.m.SharedParams()),
 		last: newParamGroup(tr.m.LayerParams(lastSharedLayer(tr.tasks, tr.m.Config().NumHiddenLayers)))}
 	for _, t := range tr.tasks {
-		h := newParamGroup(tr.m.HeadParams(t.name))
+		h := newParamGroup(tr.m.TaskParams(t.name))
 		s.heads = append(s.heads, h)
 		s.grads = append(s.grads, make([]float32, s.shared.size))
 		s.lastG = append(s.lastG, make([]float32, s.last.size))

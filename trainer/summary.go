@@ -22,6 +22,13 @@ type Summary struct {
 	Rates        map[string]float64            `json:"mixture_rates"`
 	Strategy     string                        `json:"strategy"`
 	StepMode     string                        `json:"step_mode"`
+	// Soft sharing (sharing.go): the modes, the weights that train, each
+	// task's learned layer weights and mean gates, and the charts drawn.
+	Sharing      string                          `json:"sharing"`
+	Parameters   ParamCounts                     `json:"parameters"`
+	LayerWeights map[string]LayerWeights         `json:"layer_weights,omitempty"`
+	Gates        map[string]map[string][]float64 `json:"gates,omitempty"`
+	Charts       []string                        `json:"charts,omitempty"`
 }
 
 // summaryJSON is Summary with a best score JSON can hold.

@@ -210,6 +210,11 @@ func (tr *Trainer) finish(ctx context.Context, stopped string, wall time.Duratio
 		names[i] = t.name
 	}
 	s.Rates = rateMap(names, tr.sampler.Rates())
+	tr.sharingSummary(s)
+	var err error
+	if s.Charts, err = writeSharingCharts(ctx, cfg.Out, names, s); err != nil {
+		return nil, fmt.Errorf("sharing charts: %w", err)
+	}
 	if err := tr.metrics.write(map[string]any{"event": "end", "summary": s}); err != nil {
 		return nil, err
 	}

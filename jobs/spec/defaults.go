@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"reflect"
+	"slices"
 	"strings"
 
 	"github.com/taskweave/taskweave/model"
@@ -59,6 +60,22 @@ var Defaults = []Default{
 	{Key: "model.dropout", Value: 0.1},
 	{Key: "model.token_dropout", Value: 0.0},
 	{Key: "model.seed", Value: uint64(0)},
+	{Key: "model.sharing.rank", Value: 0},
+	{Key: "model.sharing.matrices", Value: model.FactorMatrices},
+	{Key: "model.sharing.layer_attention", Value: false},
+	{Key: "model.sharing.adapter", Value: 0},
+	{Key: "model.sharing.basis", Value: "per_task"},
+	{Key: "model.sharing.freeze_shared", Value: false},
+	{Key: "model.sharing.experts", Value: 0},
+	{Key: "model.sharing.expert_layers", Value: 1},
+	{Key: "tasks[].sharing.rank", Doc: "model.sharing.rank", derive: func(s *Spec, _ *Task) (any, bool) { return s.Model.Sharing.Rank, true }},
+	{Key: "tasks[].sharing.matrices", Doc: "model.sharing.matrices", derive: func(s *Spec, _ *Task) (any, bool) {
+		return slices.Clone(s.Model.Sharing.Matrices), true
+	}},
+	{Key: "tasks[].sharing.layer_attention", Doc: "model.sharing.layer_attention", derive: func(s *Spec, _ *Task) (any, bool) {
+		return s.Model.Sharing.LayerAttention, true
+	}},
+	{Key: "tasks[].sharing.adapter", Doc: "model.sharing.adapter", derive: func(s *Spec, _ *Task) (any, bool) { return s.Model.Sharing.Adapter, true }},
 	{Key: "train.output", Doc: "<output>/train", derive: under("train")},
 	{Key: "train.steps", Value: 1000},
 	{Key: "train.batch_size", Value: 32},
@@ -137,7 +154,11 @@ func (s *Spec) applyDefaults(written map[string]any) {
 				v, ok = d.derive(s, l.task)
 			}
 			if ok {
-				l.v.Set(reflect.ValueOf(v))
+				rv := reflect.ValueOf(v)
+				if rv.Kind() == reflect.Slice { // a spec owns its lists: never the table's
+					rv = reflect.AppendSlice(reflect.MakeSlice(rv.Type(), 0, rv.Len()), rv)
+				}
+				l.v.Set(rv)
 			}
 		}
 	}

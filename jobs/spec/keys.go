@@ -26,12 +26,14 @@ func leaves(s *Spec) []leaf {
 		for i := range t.NumField() {
 			f := t.Field(i)
 			name, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
-			if !f.IsExported() || name == "" || name == "-" {
+			if !f.IsExported() || (name == "" && !f.Anonymous) || name == "-" {
 				continue
 			}
 			k, p := join(key, name), join(pattern, name)
 			fv := v.Field(i)
 			switch {
+			case fv.Kind() == reflect.Struct && f.Anonymous: // yaml:",inline"
+				walk(fv, key, pattern, task)
 			case fv.Kind() == reflect.Struct:
 				walk(fv, k, p, task)
 			case fv.Kind() == reflect.Slice && fv.Type().Elem() == reflect.TypeFor[Task]():
@@ -68,7 +70,7 @@ func written(tree any) map[string]any {
 				walk(e, join(key, k))
 			}
 		case []any:
-			out[key] = x // a list is written as a whole (columns.text: [a, b])
+			out[key] = x // a list is written as a whole (columns.text: [a, b]; matrices: [] too)
 			for i, e := range x {
 				walk(e, fmt.Sprintf("%s[%d]", key, i))
 			}

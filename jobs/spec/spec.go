@@ -70,6 +70,27 @@ type Task struct {
 	Layer     int                 `yaml:"layer"`      // encoder layer the head reads (1..L), 0 = top
 	Weight    float64             `yaml:"weight"`     // static loss weight (strategy: static); 0 = the task is not trained on
 	Rate      float64             `yaml:"rate"`       // explicit mixture rate (mixture: explicit)
+	Sharing   TaskSharing         `yaml:"sharing"`    // overrides model.sharing's per-task keys for this task
+}
+
+// TaskSharing is the part of the soft-sharing setup a task may set for
+// itself; keys it does not write take model.sharing's value.
+type TaskSharing struct {
+	Rank           int      `yaml:"rank"`            // low-rank factor W + A·B; 0 = the shared matrices
+	Matrices       []string `yaml:"matrices"`        // which matrices get a factor (model.FactorMatrices)
+	LayerAttention bool     `yaml:"layer_attention"` // the head reads a learned mix of all layers
+	Adapter        int      `yaml:"adapter"`         // adapter bottleneck width; 0 = no adapters
+}
+
+// Sharing is model.sharing: the soft parameter sharing of the encoder. The
+// per-task keys are every task's default; basis, freeze_shared, experts and
+// expert_layers are the model's alone.
+type Sharing struct {
+	TaskSharing  `yaml:",inline"`
+	Basis        string `yaml:"basis"`         // shared | per_task: is the factors' A common to all tasks
+	FreezeShared bool   `yaml:"freeze_shared"` // train only task parameters, heads and LayerNorms (needs model.init)
+	Experts      int    `yaml:"experts"`       // mixture-of-experts FFN with this many experts; 0 = off
+	ExpertLayers int    `yaml:"expert_layers"` // top layers whose FFN is a mixture of experts
 }
 
 // Columns names where a record's fields are in the source.
@@ -133,6 +154,7 @@ type Model struct {
 	// trained from scratch.
 	TokenDropout float64 `yaml:"token_dropout"`
 	Seed         uint64  `yaml:"seed"`
+	Sharing      Sharing `yaml:"sharing"`
 }
 
 // Train configures the trainer.
@@ -227,6 +249,8 @@ var (
 	Runners      = []string{"prism", "dataflow", "flink", "universal"} // not direct: launch refuses it (deprecated by Beam)
 	ConlluFields = []string{"upos", "xpos"}
 	Aggregates   = metrics.Aggregates // select_metric and registry.metric (or a task name)
+	Matrices     = model.FactorMatrices
+	Bases        = model.FactorBases
 )
 
 // Load reads, decodes strictly, fills defaults and validates a spec file.
@@ -374,6 +398,7 @@ func (s *Spec) Validate() error {
 		}
 		rates += t.Rate
 	}
+	s.checkSharing(layers, bad)
 	tr := &s.Train
 	oneOf("train.step_mode", tr.StepMode, StepModes)
 	oneOf("train.mixture.name", tr.Mixture.Name, mixture.Names)
@@ -423,6 +448,55 @@ func (s *Spec) checkColumns(k string, t Task, bad func(key, format string, a ...
 	case t.Format == "tsv" || t.Format == "jsonl":
 		need("text", t.Columns.Text...)
 		need("label", t.Columns.Label)
+	}
+}
+
+// checkSharing checks model.sharing and each task's sharing block against
+// each other and the model; layers is the encoder's depth (0 = unknown
+// before model.init is read).
+func (s *Spec) checkSharing(layers int, bad func(key, format string, a ...any)) {
+	sh := &s.Model.Sharing
+	if !slices.Contains(Bases, sh.Basis) {
+		bad("model.sharing.basis", "%q is not allowed; use one of %s", sh.Basis, strings.Join(Bases, ", "))
+	}
+	if sh.Experts == 1 {
+		bad("model.sharing.experts", "1 expert is the plain FFN; use 0 (off) or 2..%d", model.MaxExperts)
+	}
+	if sh.Experts > 1 && layers > 0 && sh.ExpertLayers > layers {
+		bad("model.sharing.expert_layers", "%d is more than model size %s's %d layers; use 1..%d", sh.ExpertLayers, s.Model.Size, layers, layers)
+	}
+	if sh.FreezeShared && s.Model.Init == "" {
+		bad("model.sharing.freeze_shared", "freezes the shared encoder, but model.init is not set, so it would stay random; set model.init to a Hugging Face BERT directory or freeze_shared: false")
+	}
+	matrices := func(key string, ms []string, rank int) {
+		for j, m := range ms {
+			if !slices.Contains(Matrices, m) {
+				bad(fmt.Sprintf("%s[%d]", key, j), "%q is not allowed; use one of %s", m, strings.Join(Matrices, ", "))
+			}
+		}
+		if rank > 0 && len(ms) == 0 {
+			bad(key, "empty, but rank is %d; name the matrices to factorize (%s)", rank, strings.Join(Matrices, ", "))
+		}
+	}
+	matrices("model.sharing.matrices", sh.Matrices, sh.Rank)
+	rank, rankTask := 0, ""
+	trainable := sh.Rank > 0 || sh.Adapter > 0 || sh.LayerAttention || sh.Experts > 1
+	for i, t := range s.Tasks {
+		k := fmt.Sprintf("tasks[%d].sharing", i)
+		matrices(k+".matrices", t.Sharing.Matrices, t.Sharing.Rank)
+		if t.Sharing.LayerAttention && t.Layer != 0 {
+			bad(k+".layer_attention", "task %s also reads layer %d; layer attention mixes every layer, so drop one of the two", t.Name, t.Layer)
+		}
+		if r := t.Sharing.Rank; r > 0 && sh.Basis == "shared" {
+			if rank > 0 && r != rank {
+				bad(k+".rank", "%d, but task %s has rank %d; basis: shared needs one rank for every task (or basis: per_task)", r, rankTask, rank)
+			}
+			rank, rankTask = r, t.Name
+		}
+		trainable = trainable || t.Sharing.Rank > 0 || t.Sharing.Adapter > 0 || t.Sharing.LayerAttention
+	}
+	if sh.FreezeShared && !trainable && len(s.Tasks) > 0 {
+		bad("model.sharing.freeze_shared", "with no adapters, factors, layer attention or experts only the heads and LayerNorms would train; add adapter: 64 (say) or freeze_shared: false")
 	}
 }
 

@@ -84,11 +84,18 @@ func TestTrainConfigFillsEveryField(t *testing.T) {
     weight: 2
     rate: 0.5
     auxiliary: true
+    sharing: {layer_attention: false}
   - name: b
     type: sequence_classification
     format: tsv
     paths: {train: [b.tsv], validation: [b-dev.tsv]}
-model: {size: mini, init: hf, dropout: 0.2, token_dropout: 0.1, seed: 3}
+model:
+  size: mini
+  init: hf
+  dropout: 0.2
+  token_dropout: 0.1
+  seed: 3
+  sharing: {rank: 4, matrices: [query], layer_attention: true, adapter: 8, basis: shared, freeze_shared: true, experts: 2, expert_layers: 1}
 train:
   steps: 7
   batch_size: 3
@@ -140,7 +147,8 @@ train:
 	walk(reflect.ValueOf(cfg), "")
 	// Filled by the trainer from the tasks it finds, not by the spec.
 	allowed := map[string]bool{"Mixture.Rates": true, "Mixture.Seed": true, "Strategy.Tasks": true, "Strategy.Static": true, "Strategy.Regression": true,
-		"Strategy.Seed": true, "Tasks[1].Layer": true, "Tasks[1].Auxiliary": true, "Tasks[1].Rate": true}
+		"Strategy.Seed": true, "Tasks[1].Layer": true, "Tasks[1].Auxiliary": true, "Tasks[1].Rate": true,
+		"Tasks[0].Sharing.LayerAttention": true} // task 0 reads layer 1
 	var missing []string
 	for _, u := range unset {
 		if !allowed[u] {

@@ -11,6 +11,7 @@ import (
 	"github.com/taskweave/taskweave/io/storage"
 	"github.com/taskweave/taskweave/jobs/runner"
 	"github.com/taskweave/taskweave/jobs/spec"
+	"github.com/taskweave/taskweave/model"
 	"github.com/taskweave/taskweave/model/multitask"
 	"github.com/taskweave/taskweave/pipelines/evaluate"
 	"github.com/taskweave/taskweave/pipelines/preprocess"
@@ -105,8 +106,21 @@ func TrainConfig(s *spec.Spec, data, out string) trainer.Config {
 		EvalEvery: t.EvalEvery, EvalSplit: t.EvalSplit, SelectMetric: t.SelectMetric, Patience: t.Patience,
 		SaveEvery: t.SaveEvery, LogEvery: t.LogEvery, ShuffleBuffer: t.ShuffleBuffer, PoolBatches: t.PoolBatches,
 	}
+	factorized := false
 	for _, jt := range s.Tasks {
-		cfg.Tasks = append(cfg.Tasks, trainer.TaskOptions{Name: jt.Name, Layer: jt.Layer, Auxiliary: jt.Auxiliary, Weight: jt.Weight, Rate: jt.Rate})
+		ts := model.TaskSharing{Rank: jt.Sharing.Rank, LayerAttention: jt.Sharing.LayerAttention, Adapter: jt.Sharing.Adapter}
+		if ts.Rank > 0 { // matrices and basis mean something only with a factor
+			ts.Matrices, factorized = jt.Sharing.Matrices, true
+		}
+		cfg.Tasks = append(cfg.Tasks, trainer.TaskOptions{Name: jt.Name, Layer: jt.Layer, Auxiliary: jt.Auxiliary, Weight: jt.Weight, Rate: jt.Rate, Sharing: ts})
+	}
+	sh := m.Sharing
+	cfg.Sharing = model.Sharing{FreezeShared: sh.FreezeShared, Experts: sh.Experts}
+	if factorized {
+		cfg.Sharing.Basis = sh.Basis
+	}
+	if sh.Experts > 0 {
+		cfg.Sharing.ExpertLayers = sh.ExpertLayers
 	}
 	return cfg
 }
