@@ -40,6 +40,10 @@ var factorHFNames = []string{"attention.self.query", "attention.self.key", "atte
 // MaxExperts bounds Sharing.Experts (each expert is a whole FFN).
 const MaxExperts = 64
 
+// FactorHFNames returns FactorMatrices' Hugging Face names within a layer
+// ("attention.self.query", …, "output.dense"), in the same order.
+func FactorHFNames() []string { return slices.Clone(factorHFNames) }
+
 // FactorBases are the values of Sharing.Basis: "shared" (one A per matrix for
 // all tasks, a B_t per task) or "per_task" (A_t and B_t per task).
 var FactorBases = []string{"shared", "per_task"}
