@@ -137,4 +137,6 @@ func encoderSlot(name string, layers int) (l, mi int, kept bool) {
 	return l, mi, l < layers
 }
 
-func isPooler(name string) bool { return slices.Contains([]string{"pooler.dense.weight", "pooler.dense.bias"}, name) }
+func isPooler(name string) bool {
+	return slices.Contains([]string{"pooler.dense.weight", "pooler.dense.bias"}, name)
+}
