@@ -36,6 +36,7 @@ func setupTrain(fs *flag.FlagSet) func(context.Context, []string) error {
 	lr := fs.Float64("lr", 0, "peak learning rate (overrides train.lr)")
 	sparse := fs.Bool("sparse-embeddings", false, "lazy row-wise AdamW for the word embeddings (overrides train.sparse_embeddings)")
 	dumpBatches := fs.String("dump-batches", "", "write every training batch to this file as JSON lines (for the PyTorch anchor, tools/torchanchor)")
+	sharing := fs.String("sharing", "", "model.sharing keys as a YAML map, e.g. '{rank: 8, matrices: [query, value]}' (override the job's; tasks follow unless they set their own)")
 	quiet := fs.Bool("quiet", false, "no progress bar")
 	cpuProfile := fs.String("cpuprofile", "", "write a pprof CPU profile of the run to this file")
 	return func(ctx context.Context, args []string) error {
@@ -69,6 +70,11 @@ func setupTrain(fs *flag.FlagSet) func(context.Context, []string) error {
 		}
 		if set["token-dropout"] {
 			s.Model.TokenDropout = *tokenDrop
+		}
+		if set["sharing"] {
+			if err := s.OverrideSharing(*sharing); err != nil {
+				return err
+			}
 		}
 		if err := s.Validate(); err != nil {
 			return err

@@ -79,3 +79,36 @@ func TestSharingErrors(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) { wantErrors(t, c.yaml, c.want) })
 	}
 }
+
+// train --sharing replaces model.sharing's keys it writes; tasks follow
+// unless they write their own.
+func TestOverrideSharing(t *testing.T) {
+	y := strings.Replace(twoTasks, "      train: [train.conll]\n", "      train: [train.conll]\n    sharing: {rank: 0}\n", 1) +
+		"model:\n  sharing: {adapter: 4}\n"
+	s, err := Parse([]byte(y), ".")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.OverrideSharing("{rank: 8, matrices: [query, value], layer_attention: true}"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	sst, conll := s.Tasks[0].Sharing, s.Tasks[1].Sharing
+	if sst.Rank != 8 || !slices.Equal(sst.Matrices, []string{"query", "value"}) || !sst.LayerAttention || sst.Adapter != 4 {
+		t.Errorf("sst2 %+v; want rank 8 on query, value, layer attention, the file's adapter 4", sst)
+	}
+	if conll.Rank != 0 || !conll.LayerAttention {
+		t.Errorf("conll %+v; want its own rank 0 and the override's layer attention", conll)
+	}
+	if err := s.OverrideSharing("{rnak: 8}"); err == nil || !strings.Contains(err.Error(), "rnak") {
+		t.Errorf("unknown key: %v", err)
+	}
+	if err := s.OverrideSharing("{basis: common}"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Validate(); err == nil || !strings.Contains(err.Error(), "model.sharing.basis") {
+		t.Errorf("bad basis from the flag: %v", err)
+	}
+}
