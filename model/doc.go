@@ -8,6 +8,14 @@
 // "encoder.layer.0.attention.self.query.weight" in torch Linear layout [out,in], …,
 // "pooler.dense.weight"); head parameters live under "heads.<task>.".
 //
+// # Soft parameter sharing
+//
+// NewWith gives tasks paths of their own through the encoder (sharing.go):
+// low-rank factors W + A·B (factor.go), layer attention (layermix.go),
+// adapters (adapter.go) and a mixture-of-experts FFN with per-task gates
+// (moe.go). A batch runs its task's path. Task parameters are named
+// "tasks.<task>.…", what soft sharing adds to the shared encoder "sharing.…".
+//
 // # Backends
 //
 // Matrix products go through gonum's blas32. The default build uses gonum's

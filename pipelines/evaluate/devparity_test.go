@@ -20,7 +20,9 @@ import (
 // chose best/ on (summary.json) equal, exactly, the figures `taskweave
 // evaluate` reports for best/ on the same split through the Beam pipeline on
 // prism, for an entity task (conlleval F1 after stitching) and a tagging task
-// (token accuracy), and so does the mean the promotion gate compares.
+// (token accuracy), and so does the mean the promotion gate compares. The
+// tasks take soft-sharing paths of their own (ner: low-rank factors, pos:
+// layer attention), so evaluate must run each task's path to agree.
 func TestTrainerDevEqualsEvaluate(t *testing.T) {
 	if testing.Short() {
 		t.Skip("preprocesses, trains and evaluates")
@@ -39,8 +41,9 @@ tasks:
      labels: [O, B-PER, I-PER, B-ORG, I-ORG, B-LOC, I-LOC, B-MISC, I-MISC],
      paths: {train: [train.txt], validation: [valid.txt]}}
   - {name: pos, type: token_classification, format: conll, columns: {word: 0, tag: 1}, tag_scheme: none, labels: [` + posTags + `],
-     paths: {train: [train.txt], validation: [valid.txt]}}
+     paths: {train: [train.txt], validation: [valid.txt]}, sharing: {rank: 0, layer_attention: true}}
 preprocess: {shards: 2}
+model: {sharing: {rank: 4, matrices: [query, value, ffn_out]}}
 `
 	ctx := context.Background()
 	s, cfg, pre := preprocessJob(t, dir, job)
