@@ -1,27 +1,82 @@
 package model
 
 // Low-rank task factors. Task t's matrix is W_t = W + A·B (A [out,r],
-// B [r,in]); instead of forming W_t, the factor adds its low-rank path to
-// the shared product: y += (x·Bᵀ)·Aᵀ. That costs 2·n·r·(in+out) flops
-// against the shared product's 2·n·in·out and keeps W untouched, so a batch
-// of another task, or of a task without factors, runs the shared model.
+// B [r,in]). A batch of task t merges W_t into a scratch matrix and runs
+// the layer's product with it, so the forward pass costs what hard sharing
+// costs plus the merge (out·in·r multiply-adds, about r/n of the product
+// over n tokens). The backward pass forms the batch's dW_t = dyᵀ·x in
+// scratch (the product hard sharing does into W.G) and folds it into the
+// three parameters: dW += dW_t, dA += dW_t·Bᵀ, dB += Aᵀ·dW_t. W itself is
+// never changed, so another task's batch runs the shared matrix, and the
+// export's merged matrix (Merged) is bit for bit the one the forward used.
 
-// factorForward adds (x·Bᵀ)·Aᵀ to y[n,out] and keeps t = x·Bᵀ [n,r] for
-// the backward pass.
-func factorForward(f *factor, x []float32, n, in, out int, t, y []float32) {
-	gemm(false, true, n, f.r, in, 1, x, in, f.b.W, in, 0, t, f.r)
-	gemm(false, true, n, out, f.r, 1, t, f.r, f.a.W, f.r, 1, y, out)
+// mergeInto writes dst = W + A·B.
+func mergeInto(dst []float32, w *linear, f *factor) {
+	copy(dst, w.w.W)
+	gemm(false, false, w.out, w.in, f.r, 1, f.a.W, f.r, f.b.W, w.in, 1, dst, w.in)
 }
 
-// factorBackward adds dA += dyᵀ·t, dB += (dy·A)ᵀ·x and dx += (dy·A)·B;
-// dt [n,r] is scratch.
-func factorBackward(f *factor, x, t, dy []float32, n, in, out int, dt, dx []float32) {
-	if !f.a.Frozen {
-		gemm(true, false, out, f.r, n, 1, dy, out, t, f.r, 1, f.a.G, f.r)
+// foldGrad adds the gradient dW_t of a merged matrix into W, A and B.
+func foldGrad(dwt []float32, w *linear, f *factor) {
+	if !w.w.Frozen {
+		addMulInto(w.w.G, w.w.G, dwt, nil)
 	}
-	gemm(false, false, n, f.r, out, 1, dy, out, f.a.W, f.r, 0, dt, f.r)
-	gemm(true, false, f.r, in, n, 1, dt, f.r, x, in, 1, f.b.G, in)
-	gemm(false, false, n, in, f.r, 1, dt, f.r, f.b.W, in, 1, dx, in)
+	gemm(false, true, w.out, f.r, w.in, 1, dwt, w.in, f.b.W, w.in, 1, f.a.G, f.r)
+	gemm(true, false, f.r, w.in, w.out, 1, f.a.W, f.r, dwt, w.in, 1, f.b.G, w.in)
+}
+
+// factorScratch is one merged matrix: W_t and dW_t for the layer being run.
+type factorScratch struct {
+	w linear
+	p Param
+}
+
+// pathLinear returns the linear of matrix mi in layer l on the batch's
+// task path: the shared one, or one whose weight is W_t merged into
+// scratch. With forBackward, the scratch gradient is cleared for
+// linearBackward to fill, and the factor is returned for foldGrad.
+func (m *Model) pathLinear(l, mi int, forBackward bool) (linear, *factor) {
+	w := m.layers[l].matrix(mi)
+	f := m.factor(l, mi)
+	if f == nil {
+		return *w, nil
+	}
+	st := &m.st
+	for len(st.merged) < len(FactorMatrices) {
+		st.merged = append(st.merged, &factorScratch{})
+	}
+	s := st.merged[mi]
+	grow(&s.p.W, w.out*w.in)
+	mergeInto(s.p.W, w, f)
+	if forBackward {
+		clear(grow(&s.p.G, w.out*w.in))
+	}
+	s.w = linear{w: &s.p, b: w.b, in: w.in, out: w.out}
+	return s.w, f
+}
+
+// factor returns the batch's task factor of matrix mi in layer l, or nil.
+func (m *Model) factor(l, mi int) *factor {
+	p := m.st.head.path
+	if p.factors == nil {
+		return nil
+	}
+	return p.factors[l][mi]
+}
+
+// linearForwardPath is linearForward on the batch's task path.
+func (m *Model) linearForwardPath(l, mi int, x []float32, y []float32) {
+	lin, _ := m.pathLinear(l, mi, false)
+	linearForward(lin, x, m.st.N, y)
+}
+
+// linearBackwardPath is linearBackward on the batch's task path.
+func (m *Model) linearBackwardPath(l, mi int, x, dy, dx []float32, accumulate bool) {
+	lin, f := m.pathLinear(l, mi, true)
+	linearBackward(lin, x, dy, m.st.N, dx, accumulate)
+	if f != nil {
+		foldGrad(lin.w.G, m.layers[l].matrix(mi), f)
+	}
 }
 
 // Merged returns W + A·B for factor matrix mi of layer l on task's path
@@ -36,8 +91,8 @@ func (m *Model) Merged(task string, l int, mi int) []float32 {
 		return nil
 	}
 	w := m.layers[l].matrix(mi)
-	out := append([]float32(nil), w.w.W...)
-	gemm(false, false, w.out, w.in, f.r, 1, f.a.W, f.r, f.b.W, w.in, 1, out, w.in)
+	out := make([]float32, len(w.w.W))
+	mergeInto(out, w, f)
 	return out
 }
 

@@ -13,8 +13,7 @@ type layerAct struct {
 	u, g                   []float32 // GELU's derivative at the intermediate (see geluForward), its output
 	xhat2, rstd2           []float32
 
-	// soft sharing (sharing.go): factor inputs x·Bᵀ per matrix, adapters, experts
-	ft  [][]float32
+	// soft sharing (sharing.go): adapters, experts
 	ad  [2]adapterAct
 	moe moeAct
 }
@@ -50,9 +49,9 @@ type state struct {
 	// soft sharing scratch
 	mix      []float32 // [N,H] the layer-attention mix the head reads
 	dmix     []float32
-	dt       []float32 // [N,r]
-	dad, dye []float32 // [N,H]
-	dag      []float32 // [N,adapter]
+	merged   []*factorScratch // per factor matrix: W_t, dW_t of the layer being run
+	dad, dye []float32        // [N,H]
+	dag      []float32        // [N,adapter]
 }
 
 // resize makes every buffer fit a B×T batch through depth layers.
@@ -314,12 +313,9 @@ func (m *Model) layerForward(l int) {
 	x, out := st.hs[l], st.hs[l+1]
 	N, I := st.N, m.cfg.IntermediateSize
 	pd, ph := m.cfg.AttentionProbsDropoutProb, m.cfg.HiddenDropoutProb
-	linearForward(L.q, x, N, a.q)
-	m.factorForward(l, 0, x, a.q)
-	linearForward(L.k, x, N, a.k)
-	m.factorForward(l, 1, x, a.k)
-	linearForward(L.v, x, N, a.v)
-	m.factorForward(l, 2, x, a.v)
+	m.linearForwardPath(l, 0, x, a.q)
+	m.linearForwardPath(l, 1, x, a.k)
+	m.linearForwardPath(l, 2, x, a.v)
 	var pdrop []float32
 	if st.dropoutOn && pd > 0 {
 		pdrop = a.pdrop
@@ -327,8 +323,7 @@ func (m *Model) layerForward(l int) {
 	}
 	m.attentionForward(a.q, a.k, a.v, a.p, pdrop, a.ctx, st.mask, st.B, st.T)
 	// Attention output: LN(x + drop(adapter(ctx·Woᵀ + bo))).
-	linearForward(L.o, a.ctx, N, st.tmpH)
-	m.factorForward(l, 3, a.ctx, st.tmpH)
+	m.linearForwardPath(l, 3, a.ctx, st.tmpH)
 	if path.adapters != nil {
 		adapterForward(path.adapters[l][0], st.tmpH, N, &a.ad[0])
 	}
@@ -348,11 +343,9 @@ func (m *Model) layerForward(l int) {
 			path.noteGates(l, a.moe.p, st.mask, len(L.experts)+1)
 		}
 	} else {
-		linearForward(L.inter, a.h1, N, a.u)
-		m.factorForward(l, 4, a.h1, a.u)
+		m.linearForwardPath(l, 4, a.h1, a.u)
 		geluForward(a.u[:N*I], a.g[:N*I])
-		linearForward(L.out, a.g, N, st.tmpH)
-		m.factorForward(l, 5, a.g, st.tmpH)
+		m.linearForwardPath(l, 5, a.g, st.tmpH)
 	}
 	if path.adapters != nil {
 		adapterForward(path.adapters[l][1], st.tmpH, N, &a.ad[1])
@@ -392,11 +385,9 @@ func (m *Model) layerBackward(l int) {
 		}
 		m.moeBackward(L, gate, a.h1, dffn, N, a.u, a.g, &a.moe, grow(&st.dye, N*H), st.di, d)
 	} else {
-		linearBackward(L.out, a.g, dffn, N, st.di, false)
-		m.factorBackward(l, 5, a.g, dffn, st.di)
+		m.linearBackwardPath(l, 5, a.g, dffn, st.di, false)
 		geluBackward(a.u, st.di)
-		linearBackward(L.inter, a.h1, st.di, N, d, true) // d now dL/dh1
-		m.factorBackward(l, 4, a.h1, st.di, d)
+		m.linearBackwardPath(l, 4, a.h1, st.di, d, true) // d now dL/dh1
 	}
 	layerNormBackward(L.aln, d, a.xhat1, a.rstd1, N, d)
 	datt := d
@@ -408,49 +399,11 @@ func (m *Model) layerBackward(l int) {
 		adapterBackward(path.adapters[l][0], datt, N, &a.ad[0], m.adapterScratch(path), grow(&st.dad, N*H))
 		datt = st.dad
 	}
-	linearBackward(L.o, a.ctx, datt, N, st.t2, false)
-	m.factorBackward(l, 3, a.ctx, datt, st.t2)
+	m.linearBackwardPath(l, 3, a.ctx, datt, st.t2, false)
 	m.attentionBackward(a.q, a.k, a.v, a.p, pdrop, st.t2, st.dq, st.dk, st.dv, st.B, st.T)
-	linearBackward(L.q, x, st.dq, N, d, true)
-	m.factorBackward(l, 0, x, st.dq, d)
-	linearBackward(L.k, x, st.dk, N, d, true)
-	m.factorBackward(l, 1, x, st.dk, d)
-	linearBackward(L.v, x, st.dv, N, d, true)
-	m.factorBackward(l, 2, x, st.dv, d)
-}
-
-// factor returns the batch's task factor of matrix mi in layer l, or nil.
-func (m *Model) factor(l, mi int) *factor {
-	p := m.st.head.path
-	if p.factors == nil {
-		return nil
-	}
-	return p.factors[l][mi]
-}
-
-// factorForward adds the task's low-rank path of matrix mi in layer l to y.
-func (m *Model) factorForward(l, mi int, x, y []float32) {
-	f := m.factor(l, mi)
-	if f == nil {
-		return
-	}
-	a := &m.st.acts[l]
-	for len(a.ft) < len(FactorMatrices) {
-		a.ft = append(a.ft, nil)
-	}
-	w := m.layers[l].matrix(mi)
-	factorForward(f, x, m.st.N, w.in, w.out, grow(&a.ft[mi], m.st.N*f.r), y)
-}
-
-// factorBackward adds the gradients of the low-rank path of matrix mi in
-// layer l and its part of dx.
-func (m *Model) factorBackward(l, mi int, x, dy, dx []float32) {
-	f := m.factor(l, mi)
-	if f == nil {
-		return
-	}
-	w := m.layers[l].matrix(mi)
-	factorBackward(f, x, m.st.acts[l].ft[mi], dy, m.st.N, w.in, w.out, grow(&m.st.dt, m.st.N*f.r), dx)
+	m.linearBackwardPath(l, 0, x, st.dq, d, true)
+	m.linearBackwardPath(l, 1, x, st.dk, d, true)
+	m.linearBackwardPath(l, 2, x, st.dv, d, true)
 }
 
 // gate returns the task's MoE gate of layer l, or nil below the expert layers.

@@ -279,18 +279,40 @@ func TestSharingInputGradients(t *testing.T) {
 	r := rand.New(rand.NewPCG(1, 2))
 	const n, in, out, rk = 5, 6, 4, 2
 	t.Run("factor", func(t *testing.T) {
+		w := &linear{w: randParam(r, "w", out, in), b: randParam(r, "b", out), in: in, out: out}
 		f := &factor{a: randParam(r, "a", out, rk), b: randParam(r, "b", rk, in), r: rk}
 		x := randSlice(r, n*in, 1)
-		tt, y := make([]float32, n*rk), make([]float32, n*out)
-		fdInput(t, "factor", x, func() []float32 {
-			clear(y)
-			factorForward(f, x, n, in, out, tt, y)
+		y := make([]float32, n*out)
+		merged := linear{w: &Param{W: make([]float32, out*in), G: make([]float32, out*in)}, b: w.b, in: in, out: out}
+		fwd := func() []float32 {
+			mergeInto(merged.w.W, w, f)
+			linearForward(merged, x, n, y)
 			return y
-		}, func(dy []float32) []float32 {
-			dx := make([]float32, n*in)
-			factorBackward(f, x, tt, dy, n, in, out, make([]float32, n*rk), dx)
-			return dx
-		})
+		}
+		// back returns the gradient of x, A or B (which), the others accumulated too.
+		back := func(which []float32) func(dy []float32) []float32 {
+			return func(dy []float32) []float32 {
+				for _, p := range []*Param{w.w, f.a, f.b} {
+					clear(p.G)
+				}
+				clear(merged.w.G)
+				dx := make([]float32, n*in)
+				linearBackward(merged, x, dy, n, dx, false)
+				foldGrad(merged.w.G, w, f)
+				switch {
+				case &which[0] == &f.a.W[0]:
+					return f.a.G
+				case &which[0] == &f.b.W[0]:
+					return f.b.G
+				case &which[0] == &w.w.W[0]:
+					return w.w.G
+				}
+				return dx
+			}
+		}
+		for name, v := range map[string][]float32{"factor x": x, "factor A": f.a.W, "factor B": f.b.W, "factor W": w.w.W} {
+			fdInput(t, name, v, fwd, back(v))
+		}
 	})
 	t.Run("adapter", func(t *testing.T) {
 		lin := func(i, o int) linear {
