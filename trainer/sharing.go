@@ -1,7 +1,6 @@
 package trainer
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"image/color"
@@ -10,6 +9,7 @@ import (
 	"gonum.org/v1/plot/plotter"
 	"gonum.org/v1/plot/vg"
 
+	"github.com/taskweave/taskweave/internal/plotfile"
 	"github.com/taskweave/taskweave/io/storage"
 	"github.com/taskweave/taskweave/model"
 )
@@ -148,13 +148,5 @@ func groupedBars(ctx context.Context, dst, title string, groups, series []string
 	}
 	p.Legend.Top = true
 	p.NominalX(groups...)
-	wt, err := p.WriterTo(vg.Length(max(5, 0.4*float64(len(groups)*len(shown))+2))*vg.Inch, 4*vg.Inch, "png")
-	if err != nil {
-		return err
-	}
-	var buf bytes.Buffer
-	if _, err := wt.WriteTo(&buf); err != nil {
-		return err
-	}
-	return storage.WriteFile(ctx, dst, buf.Bytes())
+	return plotfile.SavePNG(ctx, p, dst, vg.Length(max(5, 0.4*float64(len(groups)*len(shown))+2))*vg.Inch, 4*vg.Inch)
 }
