@@ -6,7 +6,8 @@
 //
 // Parameters carry Hugging Face BertModel names ("embeddings.word_embeddings.weight",
 // "encoder.layer.0.attention.self.query.weight" in torch Linear layout [out,in], …,
-// "pooler.dense.weight"); head parameters live under "heads.<task>.".
+// "pooler.dense.weight"); head parameters live under "heads.<task>.", except the masked-LM head's,
+// which take BertForMaskedLM's "cls.predictions." names (one per model).
 //
 // # Soft parameter sharing
 //

@@ -74,8 +74,8 @@ func TestFiniteDifferences(t *testing.T) {
 			m := fdModel(t)
 			h := m.byTask[task]
 			checkFD(t, m, fdBatch(task), func(name string) bool {
-				if strings.HasPrefix(name, "heads.") {
-					return strings.HasPrefix(name, "heads."+task+".")
+				if strings.HasPrefix(name, "heads.") || strings.HasPrefix(name, "cls.") {
+					return strings.HasPrefix(name, headPrefix(h.spec))
 				}
 				if strings.HasPrefix(name, "pooler.") {
 					return h.spec.Kind == SequenceClassification || h.spec.Kind == SequenceRegression

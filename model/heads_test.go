@@ -16,7 +16,7 @@ func TestMaskedLMForward(t *testing.T) {
 	}
 	H, V, N := m.cfg.HiddenSize, m.cfg.VocabSize, b.B*b.T
 	hs := m.st.hs[m.cfg.NumHiddenLayers]
-	p := func(name string) []float32 { return m.Param("heads.mlm.predictions." + name).W }
+	p := func(name string) []float32 { return m.Param("cls.predictions." + name).W }
 	dw, db, lg, lb, bias := p("transform.dense.weight"), p("transform.dense.bias"), p("transform.LayerNorm.weight"), p("transform.LayerNorm.bias"), p("bias")
 	word := m.Param("embeddings.word_embeddings.weight").W
 	worst := 0.0

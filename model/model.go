@@ -125,7 +125,7 @@ func NewWith(cfg Config, heads []HeadSpec, sh Sharing, seed uint64) (*Model, err
 		if h.layer == 0 {
 			h.layer = cfg.NumHiddenLayers
 		}
-		p := "heads." + spec.Task + "."
+		p := headPrefix(spec)
 		switch spec.Kind {
 		case SequenceRegression:
 			h.spec.NumLabels = 1
@@ -133,6 +133,9 @@ func NewWith(cfg Config, heads []HeadSpec, sh Sharing, seed uint64) (*Model, err
 		case SequenceClassification, TokenClassification:
 			h.cls = m.newLinear(p+"classifier", H, spec.NumLabels)
 		case MaskedLM:
+			if m.byName[p+"predictions.bias"] != nil {
+				return nil, fmt.Errorf("model: a second masked_lm head (task %q); a model has one masked-LM head, under Hugging Face's cls.predictions names", spec.Task)
+			}
 			h.spec.NumLabels = cfg.VocabSize
 			h.dense = m.newLinear(p+"predictions.transform.dense", H, H)
 			h.ln = m.newLayerNorm(p+"predictions.transform.LayerNorm", H, eps)
@@ -145,6 +148,17 @@ func NewWith(cfg Config, heads []HeadSpec, sh Sharing, seed uint64) (*Model, err
 	m.init(seed)
 	m.Seed(seed)
 	return m, nil
+}
+
+// headPrefix is where a head's parameters are named: heads.<task>. for
+// task heads, and Hugging Face BertForMaskedLM's cls. for the masked-LM
+// head (cls.predictions.transform.dense.weight, cls.predictions.bias, …),
+// so that an encoder with its MLM head loads there as it is.
+func headPrefix(h HeadSpec) string {
+	if h.Kind == MaskedLM {
+		return "cls."
+	}
+	return "heads." + h.Task + "."
 }
 
 func (m *Model) newParam(name string, shape ...int) *Param {
@@ -220,7 +234,7 @@ func (m *Model) HeadParams(task string) []*Param {
 	if !ok {
 		return nil
 	}
-	p := "heads." + h.spec.Task + "."
+	p := headPrefix(h.spec)
 	var out []*Param
 	for _, q := range m.params[m.nEnc:] {
 		if strings.HasPrefix(q.Name, p) {

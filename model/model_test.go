@@ -29,7 +29,7 @@ func TestParamNamesAndGroups(t *testing.T) {
 	m := fdModel(t)
 	ps := m.Params()
 	if ps[0].Name != "embeddings.word_embeddings.weight" || m.Param("encoder.layer.1.attention.self.query.weight") == nil ||
-		m.Param("pooler.dense.weight") == nil || m.Param("heads.mlm.predictions.bias") == nil {
+		m.Param("pooler.dense.weight") == nil || m.Param("cls.predictions.bias") == nil {
 		t.Fatalf("unexpected names: first %s", ps[0].Name)
 	}
 	if s := m.Param("encoder.layer.0.intermediate.dense.weight").Shape; s[0] != 12 || s[1] != 8 {

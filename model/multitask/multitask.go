@@ -39,7 +39,7 @@ import (
 )
 
 // Names lists the strategies New knows.
-var Names = []string{"equal", "static", "loss_variance", "uncertainty", "gradnorm", "gradient_normalization", "dwa", "pcgrad"}
+var Names = []string{"equal", "static", "loss_variance", "uncertainty", "gradnorm", "gradient_normalization", "dwa", "pcgrad", "famo"}
 
 // RequiresAllTasks reports whether the named strategy needs every task's
 // gradient in every step, so it can only run with the trainer's step_mode
@@ -65,7 +65,8 @@ type Config struct {
 	Alpha       float64   // gradnorm: asymmetry α >= 0
 	Window      int       // loss_variance window (>= 2) and dwa period (>= 1), in optimizer steps
 	Temperature float64   // dwa: temperature > 0
-	LR          float64   // uncertainty's s and gradnorm's weights: learning rate >= 0 (0 = fixed)
+	LR          float64   // uncertainty's s, gradnorm's weights, famo's logits: learning rate >= 0 (0 = fixed)
+	Gamma       float64   // famo: decay of the logits γ >= 0
 	Seed        uint64    // pcgrad: task order
 }
 
@@ -113,7 +114,10 @@ func (c Config) Validate() error {
 			return fmt.Errorf("multitask: strategy.alpha %g is out of range for gradnorm; use alpha >= 0", c.Alpha)
 		}
 	}
-	if c.Name == "uncertainty" || c.Name == "gradnorm" {
+	if c.Name == "famo" && (!finite(c.Gamma) || c.Gamma < 0) {
+		return fmt.Errorf("multitask: strategy.gamma %g is out of range for famo; use gamma >= 0", c.Gamma)
+	}
+	if c.Name == "uncertainty" || c.Name == "gradnorm" || c.Name == "famo" {
 		if !finite(c.LR) || c.LR < 0 {
 			return fmt.Errorf("multitask: strategy.lr %g is out of range for %s; use lr >= 0 (0 keeps the weights fixed)", c.LR, c.Name)
 		}
@@ -185,6 +189,8 @@ func New(c Config) (*Strategy, error) {
 		s.weighting = NewGradNorm(n, c.Alpha, c.LR)
 	case "dwa":
 		s.weighting = NewDWA(n, c.Window, c.Temperature)
+	case "famo":
+		s.weighting = NewFAMO(n, c.LR, c.Gamma)
 	case "gradient_normalization":
 		s.combiner = GradNormalize{}
 	case "pcgrad":

@@ -288,7 +288,7 @@ func fullConfig(name string, tasks []string) Config {
 		st[i] = float64(i + 1)
 	}
 	return Config{Name: name, Tasks: tasks, Regression: make([]bool, len(tasks)), Static: st, Alpha: 1.5, Window: 2,
-		Temperature: 2, LR: 0.1, Seed: 3}
+		Temperature: 2, LR: 0.1, Gamma: 0.01, Seed: 3}
 }
 
 // One normalisation for all: after any history, every strategy's weights
