@@ -16,9 +16,10 @@ const (
 	MaskedLM HeadKind = "masked_lm"
 )
 
-// TaskKinds are the kinds a job's task can have (masked_lm is pretraining
-// only); job specs, manifests and the pipelines name task types with them.
-var TaskKinds = []HeadKind{SequenceClassification, TokenClassification, SequenceRegression}
+// TaskKinds are the kinds a job's task can have; job specs, manifests and
+// the pipelines name task types with them. A masked_lm task is auxiliary
+// by default: trained for what it teaches the encoder, not selected on.
+var TaskKinds = []HeadKind{SequenceClassification, TokenClassification, SequenceRegression, MaskedLM}
 
 // TaskKindNames are TaskKinds as strings, for allowed-value lists in messages.
 func TaskKindNames() []string {

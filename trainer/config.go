@@ -22,6 +22,11 @@ type TaskOptions struct {
 	Weight    float64
 	Rate      float64
 	Sharing   model.TaskSharing // the task's soft sharing (zero = hard sharing)
+	// Source makes the task a masked LM over the train (and evaluation)
+	// text of these tasks, read from their shards; empty for a task with
+	// shards of its own (a masked_lm task among them: format text).
+	Source    []string
+	WholeWord bool // masked LM: mask whole words
 }
 
 // Config is one training run. Every field is explicit: the trainer
@@ -116,6 +121,11 @@ func (c *Config) validate() error {
 		seen[t.Name] = true
 		if t.Layer < 0 {
 			bad(k+".layer", "= %d is out of range; use 0 (top) or 1..L", t.Layer)
+		}
+		for j, src := range t.Source {
+			if src == "" || src == t.Name || slices.Index(t.Source, src) != j {
+				bad(fmt.Sprintf("%s.source[%d]", k, j), "%q is empty, the task itself or repeated", src)
+			}
 		}
 		inRange(k+".weight", t.Weight, 0, math.MaxFloat64, false, "a weight >= 0")
 		inRange(k+".rate", t.Rate, 0, math.MaxFloat64, false, "a rate >= 0")

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"slices"
 	"sort"
 
 	"github.com/taskweave/taskweave/io/manifest"
@@ -99,7 +100,7 @@ func toExample(r *shards.Row, t *taskData, file string, row int64, maxLen, vocab
 	bad := func(format string, a ...any) (example, error) {
 		return example{}, fmt.Errorf("shard %s row %d (example %s): %s", file, row, r.ExampleID, fmt.Sprintf(format, a...))
 	}
-	if r.Task != t.name {
+	if r.Task != t.name && !slices.Contains(t.sources, r.Task) {
 		return bad("task %q, but the manifest lists this shard under task %q", r.Task, t.name)
 	}
 	n := len(r.InputIDs)
@@ -156,6 +157,8 @@ type stream struct {
 	ctx    context.Context
 	t      *taskData
 	cfg    batchConfig
+	seed   uint64 // the run's seed
+	hash   uint64 // of the task's name
 	rng    *rand.Rand
 	order  []int
 	next   int // index into order
@@ -172,7 +175,17 @@ func newStream(ctx context.Context, t *taskData, cfg batchConfig, seed uint64) *
 	for _, c := range []byte(t.name) {
 		h = (h ^ uint64(c)) * 1099511628211
 	}
-	return &stream{ctx: ctx, t: t, cfg: cfg, rng: rand.New(rand.NewPCG(seed, h))}
+	return &stream{ctx: ctx, t: t, cfg: cfg, seed: seed, hash: h, rng: rand.New(rand.NewPCG(seed, h))}
+}
+
+// maskSalt separates the masking generators from the stream's own.
+const maskSalt = 0x6d61736b65644c4d
+
+// maskRNG is the generator that masks batch number n of the stream: a pure
+// function of (seed, task, n), so masks are new every epoch and a resumed
+// run, replaying its batches, draws the same ones.
+func (s *stream) maskRNG(n int64) *rand.Rand {
+	return rand.New(rand.NewPCG(s.seed^maskSalt, s.hash^uint64(n)*0x9e3779b97f4a7c15))
 }
 
 // raw returns the next row of the endless epoch sequence.
@@ -234,6 +247,9 @@ func (s *stream) Next() (*model.Batch, error) {
 	}
 	b := s.queue[0]
 	s.queue = s.queue[1:]
+	if s.t.masker != nil {
+		s.t.masker.Batch(b, s.maskRNG(s.drawn))
+	}
 	s.drawn++
 	return b, nil
 }

@@ -121,14 +121,23 @@ func (tr *Trainer) evaluate(ctx context.Context) (bool, error) {
 		if len(t.eval) == 0 {
 			continue
 		}
-		r, err := tr.evalTask(ctx, t)
-		if err != nil {
-			return false, err
+		var score float64
+		if t.kind == model.MaskedLM {
+			r, err := tr.evalMaskedLM(ctx, t)
+			if err != nil {
+				return false, err
+			}
+			res[t.name], score = r.metrics(), r.accuracy()
+		} else {
+			r, err := tr.evalTask(ctx, t)
+			if err != nil {
+				return false, err
+			}
+			res[t.name], score = metricMap(r), r.Score
 		}
-		res[t.name] = metricMap(r)
 		names = append(names, t.name)
 		if !t.auxiliary {
-			scores[t.name] = r.Score
+			scores[t.name] = score
 			selected = append(selected, t.name)
 		}
 	}
@@ -154,6 +163,10 @@ func (tr *Trainer) evaluate(ctx context.Context) (bool, error) {
 	sort.Strings(names)
 	line := fmt.Sprintf("step %d eval:", tr.step)
 	for _, n := range names {
+		if tr.task(n).kind == model.MaskedLM {
+			line += fmt.Sprintf(" %s masked_accuracy=%.4f perplexity=%.1f", n, res[n]["masked_accuracy"], res[n]["perplexity"])
+			continue
+		}
 		pm := scoringTask(tr.task(n)).PrimaryMetric()
 		line += fmt.Sprintf(" %s %s=%.4f", n, pm, res[n][pm])
 	}

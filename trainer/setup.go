@@ -14,6 +14,7 @@ import (
 	"github.com/taskweave/taskweave/io/storage"
 	"github.com/taskweave/taskweave/model"
 	"github.com/taskweave/taskweave/model/checkpoint"
+	"github.com/taskweave/taskweave/model/masking"
 	"github.com/taskweave/taskweave/model/multitask"
 	"github.com/taskweave/taskweave/trainer/mixture"
 	"github.com/taskweave/taskweave/transforms/wordpiece"
@@ -34,6 +35,10 @@ type taskData struct {
 	train     []string
 	eval      []string
 	trainN    int64
+	// masked LM: the tasks whose shards it reads (nil: its own), and the
+	// masker that corrupts its batches.
+	sources []string
+	masker  *masking.Masker
 }
 
 // setup reads the manifest, builds (or reloads) the model, the optimizer,
@@ -64,7 +69,13 @@ func (tr *Trainer) setup(ctx context.Context) error {
 	tr.meta = checkpoint.Meta{Vocab: vocab, Lowercase: man.Tokenizer.Lowercase, MaxSeqLen: man.Tokenizer.MaxSeqLen,
 		Extra: map[string]any{"strategy": cfg.Strategy.Name, "step_mode": cfg.StepMode, "mixture": cfg.Mixture.Name, "sharing": sharing(tr.tasks, cfg.Sharing)}}
 	var heads []model.HeadSpec
-	for _, t := range tr.tasks {
+	for i, t := range tr.tasks {
+		if t.kind == model.MaskedLM {
+			t.numLabels = len(vocab) // what the model resolves a masked_lm head to
+			if t.masker, err = masking.New(vocab, cfg.Tasks[i].WholeWord); err != nil {
+				return fmt.Errorf("task %s: %s: %w", t.name, cfg.Vocab, err)
+			}
+		}
 		heads = append(heads, model.HeadSpec{Task: t.name, Kind: t.kind, NumLabels: t.numLabels, Layer: t.layer, Sharing: t.sharing})
 		tr.meta.Tasks = append(tr.meta.Tasks, checkpoint.TaskInfo{Name: t.name, Type: string(t.kind), Labels: t.labels,
 			TagScheme: t.scheme, Layer: t.layer, Auxiliary: t.auxiliary})
@@ -173,6 +184,14 @@ func (tr *Trainer) setup(ctx context.Context) error {
 func resolveTasks(cfg *Config, man *manifest.Manifest, manPath string) ([]*taskData, error) {
 	var tasks []*taskData
 	for _, o := range cfg.Tasks {
+		if len(o.Source) > 0 {
+			t, err := sourcedTask(cfg, o, man, manPath)
+			if err != nil {
+				return nil, err
+			}
+			tasks = append(tasks, t)
+			continue
+		}
 		mt, ok := man.Tasks[o.Name]
 		if !ok {
 			return nil, fmt.Errorf("task %q is not in %s; preprocess it first", o.Name, manPath)
@@ -199,6 +218,36 @@ func resolveTasks(cfg *Config, man *manifest.Manifest, manPath string) ([]*taskD
 		tasks = append(tasks, t)
 	}
 	return tasks, nil
+}
+
+// sourcedTask is a masked LM over other tasks' text: their train shards
+// are its train data, their evaluation shards its evaluation data.
+func sourcedTask(cfg *Config, o TaskOptions, man *manifest.Manifest, manPath string) (*taskData, error) {
+	t := &taskData{name: o.Name, kind: model.MaskedLM, layer: o.Layer, auxiliary: o.Auxiliary, weight: o.Weight, rate: o.Rate,
+		sharing: o.Sharing, sources: o.Source}
+	for _, src := range o.Source {
+		mt, ok := man.Tasks[src]
+		if !ok {
+			return nil, fmt.Errorf("task %q reads the text of task %q, which is not in %s; preprocess it first", o.Name, src, manPath)
+		}
+		paths, err := man.ShardPaths(manPath, src, "train")
+		if err != nil {
+			return nil, err
+		}
+		if len(paths) == 0 {
+			return nil, fmt.Errorf("task %q reads the text of task %q, which has no train shards in %s", o.Name, src, manPath)
+		}
+		t.train = append(t.train, paths...)
+		t.trainN += mt.Splits["train"].Examples
+		if _, ok := mt.Splits[cfg.EvalSplit]; ok {
+			p, err := man.ShardPaths(manPath, src, cfg.EvalSplit)
+			if err != nil {
+				return nil, err
+			}
+			t.eval = append(t.eval, p...)
+		}
+	}
+	return t, nil
 }
 
 // sharing names the run's sharing modes for the log and the checkpoint:

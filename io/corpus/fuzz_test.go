@@ -19,6 +19,8 @@ var fuzzOptions = []Options{
 	opts(Options{Format: CoNLLU, TagField: "xpos", MaxRecordBytes: 512}),
 	opts(Options{Format: JSONL}),
 	opts(Options{Format: JSONL, TokenLevel: true, TagScheme: "iob2", IDColumn: "id"}),
+	opts(Options{Format: Text}),
+	opts(Options{Format: Text, MaxRecordBytes: 64}),
 }
 
 // FuzzReaders feeds arbitrary bytes to every format and checks that the

@@ -34,6 +34,7 @@ func TestGolden(t *testing.T) {
 		{"conll2003_style.txt", opts(Options{Format: CoNLL, TagColumn: 3, TagScheme: "iob2"})},
 		{"conll2003_style.txt", opts(Options{Format: CoNLL, TagColumn: 1})},
 		{"conll_latin1.txt", opts(Options{Format: CoNLL, TagScheme: "iob2"})},
+		{"plain.text", opts(Options{Format: Text})},
 		{"wnut17_style.conll", opts(Options{Format: CoNLL, TagScheme: "iob2"})},
 		{"iob1.conll", opts(Options{Format: CoNLL, TagColumn: 3, TagScheme: "iob1"})},
 		{"iob1.conll", opts(Options{Format: CoNLL, TagColumn: 2, TagScheme: "iob2"})},

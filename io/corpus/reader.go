@@ -21,6 +21,7 @@ const (
 	CoNLL  Format = "conll"  // one token per line, columns split by TAB or spaces, blank line between sentences
 	CoNLLU Format = "conllu" // Universal Dependencies: 10 TAB-separated columns, # comments
 	JSONL  Format = "jsonl"  // one JSON object per line
+	Text   Format = "text"   // plain text, one sentence or paragraph per line, no labels (masked LM)
 )
 
 // rawLimit is how much of a rejected record's text a Rejection keeps.
@@ -77,11 +78,11 @@ type Options struct {
 // Validate reports options that cannot work, before any input is read.
 func (o Options) Validate() error {
 	switch o.Format {
-	case TSV, CoNLL, CoNLLU, JSONL:
+	case TSV, CoNLL, CoNLLU, JSONL, Text:
 	case "":
-		return errors.New("corpus: no format given; use one of tsv, conll, conllu, jsonl")
+		return errors.New("corpus: no format given; use one of tsv, conll, conllu, jsonl, text")
 	default:
-		return fmt.Errorf("corpus: unknown format %q; use one of tsv, conll, conllu, jsonl", o.Format)
+		return fmt.Errorf("corpus: unknown format %q; use one of tsv, conll, conllu, jsonl, text", o.Format)
 	}
 	switch strings.ToLower(o.TagScheme) {
 	case "", "iob1", "iob2", "none":
@@ -186,6 +187,8 @@ func NewReader(r io.Reader, file string, opt Options) *Reader {
 		rd.parse = (&conlluReader{r: rd}).next
 	case JSONL:
 		rd.parse = (&jsonlReader{r: rd}).next
+	case Text:
+		rd.parse = (&textReader{r: rd}).next
 	}
 	return rd
 }

@@ -54,6 +54,7 @@ const (
 	SequenceClassification = string(model.SequenceClassification)
 	SequenceRegression     = string(model.SequenceRegression)
 	TokenClassification    = string(model.TokenClassification)
+	MaskedLM               = string(model.MaskedLM)
 
 	TagIOB1 = "iob1"
 	TagIOB2 = "iob2"
@@ -173,7 +174,7 @@ func (m *Manifest) Validate() error {
 	for _, name := range slices.Sorted(maps.Keys(m.Tasks)) {
 		t := m.Tasks[name]
 		switch t.Type {
-		case SequenceClassification, SequenceRegression:
+		case SequenceClassification, SequenceRegression, MaskedLM:
 			if t.TagScheme != "" && t.TagScheme != TagNone {
 				return fmt.Errorf("task %q: tag_scheme %q on a %s task; only token_classification tasks have one", name, t.TagScheme, t.Type)
 			}
@@ -182,9 +183,9 @@ func (m *Manifest) Validate() error {
 				return fmt.Errorf("task %q: tag_scheme %q; use iob1, iob2 or none", name, t.TagScheme)
 			}
 		default:
-			return fmt.Errorf("task %q: unknown type %q; use %s, %s or %s", name, t.Type, SequenceClassification, SequenceRegression, TokenClassification)
+			return fmt.Errorf("task %q: unknown type %q; use %s, %s, %s or %s", name, t.Type, SequenceClassification, SequenceRegression, TokenClassification, MaskedLM)
 		}
-		if t.Type != SequenceRegression && len(t.Labels) == 0 {
+		if t.Type != SequenceRegression && t.Type != MaskedLM && len(t.Labels) == 0 {
 			return fmt.Errorf("task %q: empty label list", name)
 		}
 		for sname, s := range t.Splits {

@@ -34,6 +34,9 @@ var Defaults = []Default{
 	{Key: "tasks[].tag_scheme", Doc: "none for token_classification tasks", derive: func(_ *Spec, t *Task) (any, bool) {
 		return "none", t.Type == string(model.TokenClassification)
 	}},
+	{Key: "tasks[].auxiliary", Doc: "true for masked_lm tasks", derive: func(_ *Spec, t *Task) (any, bool) {
+		return true, t.Type == string(model.MaskedLM)
+	}},
 	{Key: "tasks[].layer", Value: 0},
 	{Key: "tasks[].weight", Value: 1.0},
 	{Key: "tasks[].rate", Value: 0.0},
@@ -96,6 +99,8 @@ var Defaults = []Default{
 	{Key: "train.strategy.window", Value: 20},
 	{Key: "train.strategy.temperature", Value: 2.0},
 	{Key: "train.strategy.lr", Value: 0.025},
+	{Key: "train.strategy.gamma", Value: 0.001},
+	{Key: "train.strategy.holdout", Value: 0.02},
 	{Key: "train.eval_every", Value: 200},
 	{Key: "train.eval_split", Value: "validation"},
 	{Key: "train.select_metric", Value: "mean"},

@@ -57,6 +57,8 @@ var Ranges = []Range{
 	{Key: "train.strategy.window", Lo: 1, Hi: inf},
 	{Key: "train.strategy.temperature", Lo: 0, Hi: inf, LoOpen: true},
 	{Key: "train.strategy.lr", Lo: 0, Hi: 1, LoOpen: true},
+	{Key: "train.strategy.gamma", Lo: 0, Hi: inf, Note: "famo; 0 = no decay of the task logits"},
+	{Key: "train.strategy.holdout", Lo: 0, Hi: 0.5, LoOpen: true, Note: "auto_lambda: fraction of each primary task's train split held back"},
 	{Key: "train.eval_every", Lo: 1, Hi: inf},
 	{Key: "train.patience", Lo: 0, Hi: inf, Note: "0 = never stop early"},
 	{Key: "train.save_every", Lo: 0, Hi: inf, Note: "0 = save last/ only at the end and at interruptions"},

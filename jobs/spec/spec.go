@@ -60,8 +60,8 @@ type Tokenizer struct {
 // Task is one corpus and its head.
 type Task struct {
 	Name      string              `yaml:"name"`
-	Type      string              `yaml:"type"`   // sequence_classification | token_classification | sequence_regression
-	Format    string              `yaml:"format"` // tsv | conll | conllu | jsonl
+	Type      string              `yaml:"type"`   // sequence_classification | token_classification | sequence_regression | masked_lm
+	Format    string              `yaml:"format"` // tsv | conll | conllu | jsonl | text (masked_lm)
 	Paths     map[string][]string `yaml:"paths"`  // split → files (train, validation, test)
 	Columns   Columns             `yaml:"columns"`
 	TagScheme string              `yaml:"tag_scheme"` // none | iob1 | iob2 (token tasks)
@@ -71,6 +71,12 @@ type Task struct {
 	Weight    float64             `yaml:"weight"`     // static loss weight (strategy: static); 0 = the task is not trained on
 	Rate      float64             `yaml:"rate"`       // explicit mixture rate (mixture: explicit)
 	Sharing   TaskSharing         `yaml:"sharing"`    // overrides model.sharing's per-task keys for this task
+	// Source (masked_lm only) names the tasks whose train text the masked
+	// LM reads from their shards, instead of a corpus of its own.
+	Source []string `yaml:"source"`
+	// WholeWord (masked_lm only) masks every word piece of a chosen word
+	// together instead of word pieces one by one.
+	WholeWord bool `yaml:"whole_word"`
 }
 
 // TaskSharing is the part of the soft-sharing setup a task may set for
@@ -186,6 +192,20 @@ type Train struct {
 	// from a pool of similar lengths to cut padding).
 	ShuffleBuffer int `yaml:"shuffle_buffer"`
 	PoolBatches   int `yaml:"pool_batches"`
+	// Phases split the run's steps into stages trained on subsets of the
+	// tasks (task-adaptive masked-LM pre-training, then multi-task). Empty:
+	// one phase with every task.
+	Phases []Phase `yaml:"phases"`
+}
+
+// Phase is one stage of a run: its tasks and its length, given either as
+// steps (every phase; they add up to train.steps) or as share (every
+// phase; the shares add up to 1).
+type Phase struct {
+	Name  string   `yaml:"name"`
+	Tasks []string `yaml:"tasks"` // empty = every task of the job
+	Steps int      `yaml:"steps"`
+	Share float64  `yaml:"share"`
 }
 
 // Mixture is the task sampling strategy.
@@ -197,11 +217,17 @@ type Mixture struct {
 
 // Strategy is the multi-task loss weighting or gradient method.
 type Strategy struct {
-	Name        string  `yaml:"name"` // equal | static | loss_variance | uncertainty | gradnorm | gradient_normalization | dwa | pcgrad
+	Name        string  `yaml:"name"` // multitask.Names
 	Alpha       float64 `yaml:"alpha"`
 	Window      int     `yaml:"window"`
 	Temperature float64 `yaml:"temperature"`
 	LR          float64 `yaml:"lr"`
+	Gamma       float64 `yaml:"gamma"` // famo: decay of the task logits
+	// Primary (auto_lambda) names the tasks whose held-out loss the task
+	// weights are meta-learned for; Holdout is the fraction of each primary
+	// task's train split held back for it (never the dev split).
+	Primary []string `yaml:"primary"`
+	Holdout float64  `yaml:"holdout"`
 }
 
 // Evaluate configures the evaluation pipeline.
@@ -241,7 +267,7 @@ type Runner struct {
 // belong to the packages that implement them.
 var (
 	TaskTypes    = model.TaskKindNames()
-	Formats      = []string{"tsv", "conll", "conllu", "jsonl"}
+	Formats      = []string{"tsv", "conll", "conllu", "jsonl", "text"}
 	TagSchemes   = []string{"none", "iob1", "iob2"}
 	Splits       = manifest.Splits
 	Sizes        = []string{"tiny", "mini", "small", "medium", "base"}
@@ -371,7 +397,23 @@ func (s *Spec) Validate() error {
 		}
 		seen[t.Name] = true
 		oneOf(k+".type", t.Type, TaskTypes)
-		oneOf(k+".format", t.Format, Formats)
+		mlm := t.Type == string(model.MaskedLM)
+		if mlm {
+			s.checkMaskedLM(k, t, bad)
+		} else {
+			if len(t.Source) > 0 {
+				bad(k+".source", "only a masked_lm task reads other tasks' text; remove source or set type: masked_lm")
+			}
+			if t.WholeWord {
+				bad(k+".whole_word", "only a masked_lm task masks words; remove whole_word")
+			}
+			if t.Format == "text" {
+				bad(k+".format", "text files hold no labels; format text is for masked_lm tasks")
+			}
+		}
+		if len(t.Source) == 0 {
+			oneOf(k+".format", t.Format, Formats)
+		}
 		if t.Type == string(model.TokenClassification) {
 			oneOf(k+".tag_scheme", t.TagScheme, TagSchemes)
 			if t.Format == "tsv" {
@@ -384,10 +426,11 @@ func (s *Spec) Validate() error {
 			oneOf(k+".columns.field", t.Columns.Field, ConlluFields)
 		}
 		s.checkColumns(k, t, bad)
-		if len(t.Paths) == 0 {
+		switch {
+		case len(t.Source) > 0:
+		case len(t.Paths) == 0 && !mlm:
 			bad(k+".paths", "no input files; give paths per split, e.g. train: [file.tsv]")
-		}
-		if len(t.Paths["train"]) == 0 {
+		case len(t.Paths) > 0 && len(t.Paths["train"]) == 0:
 			bad(k+".paths.train", "missing; every task needs training data")
 		}
 		for split := range t.Paths {
@@ -400,6 +443,8 @@ func (s *Spec) Validate() error {
 	}
 	s.checkSharing(layers, bad)
 	tr := &s.Train
+	s.checkPhases(bad)
+	s.checkPrimary(bad)
 	oneOf("train.step_mode", tr.StepMode, StepModes)
 	oneOf("train.mixture.name", tr.Mixture.Name, mixture.Names)
 	oneOf("train.strategy.name", tr.Strategy.Name, multitask.Names)

@@ -89,6 +89,13 @@ func TestTrainConfigFillsEveryField(t *testing.T) {
     type: sequence_classification
     format: tsv
     paths: {train: [b.tsv], validation: [b-dev.tsv]}
+  - name: m
+    type: masked_lm
+    source: [a, b]
+    whole_word: true
+    weight: 0.5
+    rate: 0.1
+    layer: 1
 model:
   size: mini
   init: hf
@@ -148,7 +155,9 @@ train:
 	// Filled by the trainer from the tasks it finds, not by the spec.
 	allowed := map[string]bool{"Mixture.Rates": true, "Mixture.Seed": true, "Strategy.Tasks": true, "Strategy.Static": true, "Strategy.Regression": true,
 		"Strategy.Seed": true, "Tasks[1].Layer": true, "Tasks[1].Auxiliary": true, "Tasks[1].Rate": true,
-		"Tasks[0].Sharing.LayerAttention": true} // task 0 reads layer 1
+		"Tasks[0].Sharing.LayerAttention": true, // task 0 reads layer 1
+		// Only a masked LM (Tasks[2]) reads other tasks' text.
+		"Tasks[0].Source": true, "Tasks[0].WholeWord": true, "Tasks[1].Source": true, "Tasks[1].WholeWord": true}
 	var missing []string
 	for _, u := range unset {
 		if !allowed[u] {

@@ -23,6 +23,9 @@ func PreprocessConfig(s *spec.Spec) (preprocess.Config, error) {
 		MaxSeqLen:           s.Tokenizer.MaxSeqLen,
 	}
 	for i, st := range s.Tasks {
+		if len(st.Source) > 0 {
+			continue // a masked LM over other tasks' shards: nothing of its own to prepare
+		}
 		key := fmt.Sprintf("tasks[%d]", i)
 		t, err := preprocessTask(st, s.Preprocess.MaxRecordBytes, s.Path)
 		if err != nil {

@@ -102,7 +102,7 @@ func TrainConfig(s *spec.Spec, data, out string) trainer.Config {
 		StepMode: t.StepMode,
 		Mixture:  mixture.Config{Name: t.Mixture.Name, Cap: t.Mixture.Cap, Temperature: t.Mixture.Temperature},
 		Strategy: multitask.Config{Name: t.Strategy.Name, Alpha: t.Strategy.Alpha, Window: t.Strategy.Window,
-			Temperature: t.Strategy.Temperature, LR: t.Strategy.LR},
+			Temperature: t.Strategy.Temperature, LR: t.Strategy.LR, Gamma: t.Strategy.Gamma},
 		EvalEvery: t.EvalEvery, EvalSplit: t.EvalSplit, SelectMetric: t.SelectMetric, Patience: t.Patience,
 		SaveEvery: t.SaveEvery, LogEvery: t.LogEvery, ShuffleBuffer: t.ShuffleBuffer, PoolBatches: t.PoolBatches,
 	}
@@ -112,7 +112,8 @@ func TrainConfig(s *spec.Spec, data, out string) trainer.Config {
 		if ts.Rank > 0 { // matrices and basis mean something only with a factor
 			ts.Matrices, factorized = jt.Sharing.Matrices, true
 		}
-		cfg.Tasks = append(cfg.Tasks, trainer.TaskOptions{Name: jt.Name, Layer: jt.Layer, Auxiliary: jt.Auxiliary, Weight: jt.Weight, Rate: jt.Rate, Sharing: ts})
+		cfg.Tasks = append(cfg.Tasks, trainer.TaskOptions{Name: jt.Name, Layer: jt.Layer, Auxiliary: jt.Auxiliary, Weight: jt.Weight, Rate: jt.Rate, Sharing: ts,
+			Source: jt.Source, WholeWord: jt.WholeWord})
 	}
 	sh := m.Sharing
 	cfg.Sharing = model.Sharing{FreezeShared: sh.FreezeShared, Experts: sh.Experts}

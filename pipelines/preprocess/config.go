@@ -28,7 +28,7 @@ type Config struct {
 // Task is one task's corpus and head type.
 type Task struct {
 	Name      string
-	Type      string              // sequence_classification | token_classification | sequence_regression
+	Type      string              // sequence_classification | token_classification | sequence_regression | masked_lm
 	TagScheme string              // token tasks: none | iob1 | iob2
 	Labels    []string            // explicit label list; empty = collect from train
 	Paths     map[string][]string // split → files
@@ -105,6 +105,9 @@ func (c Config) Validate() error {
 			if !slices.Contains(manifest.Splits, split) {
 				errs = append(errs, fmt.Errorf("%s: split %q; use one of %s", t.where(), split, strings.Join(manifest.Splits, ", ")))
 			}
+		}
+		if mlm, text := t.Type == string(model.MaskedLM), t.Read.Format == corpus.Text; mlm != text {
+			errs = append(errs, fmt.Errorf("%s: a %s task read as %s; plain text (format text) holds no labels and is for masked_lm tasks, which read nothing else", t.where(), t.Type, t.Read.Format))
 		}
 		if err := t.Read.Validate(); err != nil {
 			errs = append(errs, fmt.Errorf("%s: %w", t.where(), err))

@@ -513,3 +513,38 @@ func TestMissingVocabNamesTheKey(t *testing.T) {
 		t.Fatalf("err = %v; want it to name %s and tokenizer.vocab", err, cfg.Vocab)
 	}
 }
+
+// A masked_lm task's plain-text corpus goes through the pipeline like any
+// task: one row per non-blank line, [CLS] pieces [SEP] truncated to
+// max_seq_len, no label, and the manifest records the type with no labels.
+func TestMaskedLMText(t *testing.T) {
+	cfg := loadJob(t, "text.yaml")
+	m := run(t, cfg, Options{}).Manifest
+	tok := tokenizer(t, cfg)
+	mt := m.Tasks["lm"]
+	if mt.Type != "masked_lm" || len(mt.Labels) != 0 {
+		t.Fatalf("lm in the manifest: type %q, labels %q; want masked_lm and none", mt.Type, mt.Labels)
+	}
+	if mt.Splits["train"].Examples != 4 || mt.Splits["validation"].Examples != 1 || mt.Splits["train"].Truncated != 1 {
+		t.Errorf("lm: %+v; want 4 train rows (one truncated) and 1 validation row", mt.Splits)
+	}
+	rows := readSplit(t, cfg, m, "lm", "train")
+	byText := map[string]shards.Row{}
+	for _, r := range rows {
+		byText[r.Text] = r
+		if r.Label != -1 || len(r.TokenLabels) != 0 || r.InputIDs[0] != tok.CLS() || r.InputIDs[len(r.InputIDs)-1] != tok.SEP() || len(r.InputIDs) > 16 {
+			t.Errorf("row %s: %+v", r.ExampleID, r)
+		}
+	}
+	r, ok := byText["EU rejects German call to boycott British lamb ."]
+	if !ok {
+		t.Fatalf("the second line is not a row: %v", byText)
+	}
+	want := append(append([]int32{tok.CLS()}, tok.Encode("EU rejects German call to boycott British lamb .")...), tok.SEP())
+	if !slices.Equal(r.InputIDs, want) {
+		t.Errorf("ids %v, want %v", r.InputIDs, want)
+	}
+	if r.ExampleID != "text-train.txt:2" {
+		t.Errorf("example id %q, want text-train.txt:2 (file and record number)", r.ExampleID)
+	}
+}

@@ -42,6 +42,7 @@ const (
 	SequenceClassification = string(model.SequenceClassification)
 	SequenceRegression     = string(model.SequenceRegression)
 	TokenClassification    = string(model.TokenClassification)
+	MaskedLM               = string(model.MaskedLM)
 )
 
 // Ignore marks a position that no loss or metric scores.
@@ -50,8 +51,8 @@ const Ignore int32 = model.IgnoreIndex
 // Task says how to align the records of one task and split.
 type Task struct {
 	Name, Split string
-	Type        string           // SequenceClassification, SequenceRegression or TokenClassification
-	LabelIDs    map[string]int32 // label (or tag) → id; unused for regression
+	Type        string           // SequenceClassification, SequenceRegression, TokenClassification or MaskedLM
+	LabelIDs    map[string]int32 // label (or tag) → id; unused for regression and masked LM
 	MaxSeqLen   int              // ids per row, [CLS] and [SEP] included
 }
 
@@ -62,9 +63,9 @@ func (t Task) Validate() error {
 		if len(t.LabelIDs) == 0 {
 			return fmt.Errorf("align: task %s has no labels; list them in the job spec or collect them from the train split", t.Name)
 		}
-	case SequenceRegression:
+	case SequenceRegression, MaskedLM:
 	default:
-		return fmt.Errorf("align: task %s: unknown type %q; use %s, %s or %s", t.Name, t.Type, SequenceClassification, SequenceRegression, TokenClassification)
+		return fmt.Errorf("align: task %s: unknown type %q; use %s, %s, %s or %s", t.Name, t.Type, SequenceClassification, SequenceRegression, TokenClassification, MaskedLM)
 	}
 	if t.MaxSeqLen < 3 {
 		return fmt.Errorf("align: task %s: max_seq_len %d is too small; it must leave room for [CLS], [SEP] and one token (3 or more)", t.Name, t.MaxSeqLen)
@@ -153,6 +154,8 @@ func Align(tok *wordpiece.Tokenizer, t Task, rec corpus.Record) ([]shards.Row, S
 func alignSentence(tok *wordpiece.Tokenizer, t Task, rec corpus.Record) (shards.Row, bool, error) {
 	row := shards.Row{Task: t.Name, Split: t.Split, ExampleID: rec.ID, Label: -1, Text: rec.Text}
 	switch {
+	case t.Type == MaskedLM && rec.Label != "":
+		return row, false, recordError(t, rec, false, "a masked_lm record has label %q; its text is the target, read it as format text", rec.Label)
 	case rec.Label == "":
 		if t.Type == SequenceRegression {
 			row.Target = float32(math.NaN()) // no target: test data
