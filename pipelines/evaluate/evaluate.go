@@ -344,6 +344,11 @@ func prepare(ctx context.Context, o Options) (*plan, error) {
 
 	for _, name := range names {
 		mt := man.Tasks[name]
+		if mt.Type == string(model.MaskedLM) {
+			rep.Unscored = append(rep.Unscored, Unscored{Task: name, Model: "model",
+				Reason: "a masked_lm task: its masked-token accuracy and perplexity are measured by training's dev evaluation (metrics.jsonl, summary.json)"})
+			continue
+		}
 		var by []string // checkpoints that score this task
 		for i, mp := range paths {
 			h, ok := headOf[i][name]
