@@ -72,8 +72,8 @@ func TestSharingFiniteDifferences(t *testing.T) {
 					switch {
 					case p.Frozen:
 						return false
-					case strings.HasPrefix(name, "heads."):
-						return strings.HasPrefix(name, "heads."+task+".")
+					case strings.HasPrefix(name, "heads."), strings.HasPrefix(name, "cls."):
+						return strings.HasPrefix(name, headPrefix(h.spec))
 					case strings.HasPrefix(name, "tasks."):
 						return strings.HasPrefix(name, "tasks."+task+".")
 					case strings.HasPrefix(name, "pooler."):

@@ -55,6 +55,7 @@ type Config struct {
 	StepMode                             string // sampled | all
 	Mixture                              mixture.Config
 	Strategy                             multitask.Config
+	Phases                               []Phase // empty = one phase of every task
 
 	EvalEvery    int
 	EvalSplit    string
@@ -187,6 +188,7 @@ func (c *Config) validate() error {
 			bad(f.key, "= %d is out of range; use 1 or more", f.v)
 		}
 	}
+	c.validatePhases(bad)
 	if c.TimeLimit < 0 {
 		bad("time_limit", "= %s is negative; use 0 (none) or a duration", c.TimeLimit)
 	}

@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -178,4 +180,87 @@ func TestMaskedLMLowersPerplexity(t *testing.T) {
 	if acc := s.Last["txt"]["masked_accuracy"]; acc < 0.3 {
 		t.Errorf("masked accuracy %.3f, want >= 0.3", acc)
 	}
+}
+
+// Phases: 4 steps of masked-LM pre-training, then 4 of multi-task
+// training in one run directory. The labelled heads do not move in the
+// first phase, the phase change is logged, and a run stopped inside the
+// first phase or exactly at the boundary resumes to the same bits.
+func TestPhasesResumeAcrossTheBoundary(t *testing.T) {
+	data := synthData(t, 96)
+	withMaskToken(t, data)
+	ctx := context.Background()
+	full := baseConfig(data, filepath.Join(t.TempDir(), "full"))
+	full.Tasks = append(full.Tasks, TaskOptions{Name: "mlm", Source: []string{"sent", "ner"}, Auxiliary: true, Weight: 1})
+	full.StepMode, full.Strategy.Name = "all", "pcgrad"
+	full.Phases = []Phase{{Name: "adapt", Tasks: []string{"mlm"}, Steps: 4}, {Name: "multitask", Steps: 4}}
+	full.EvalEvery, full.SaveEvery = 0, 4
+	if _, err := Train(ctx, full); err != nil {
+		t.Fatal(err)
+	}
+	var phaseEv map[string]any
+	for _, ev := range readEvents(t, full.Out) {
+		if ev["event"] == "phase" {
+			phaseEv = ev
+		}
+	}
+	if phaseEv == nil || phaseEv["step"].(float64) != 4 || phaseEv["phase"] != "multitask" || phaseEv["strategy"] != "pcgrad" {
+		t.Fatalf("phase event %v; want multitask with pcgrad at step 4", phaseEv)
+	}
+	for _, stop := range []int{2, 4} {
+		half := full
+		half.Out = filepath.Join(t.TempDir(), fmt.Sprint("half", stop))
+		half.StopAt = stop
+		if _, err := Train(ctx, half); err != nil {
+			t.Fatal(err)
+		}
+		if stop == 4 {
+			// After the masked-LM phase the labelled heads are where they started.
+			init, err := checkpoint.NewModel(checkpoint.Start{Size: "tiny", Vocab: testVocab, Dropout: 0.1, Seed: 3, Heads: []model.HeadSpec{
+				{Task: "sent", Kind: model.SequenceClassification, NumLabels: 2}, {Task: "ner", Kind: model.TokenClassification, NumLabels: 3},
+				{Task: "mlm", Kind: model.MaskedLM}}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, _, err := checkpoint.Load(checkpoint.LocalDir(filepath.Join(half.Out, "last")))
+			if err != nil {
+				t.Fatal(err)
+			}
+			// (AdamW's decoupled weight decay still shrinks them, by
+			// Σ lr·decay ≈ 4e-5 over these 4 steps; no gradient reaches them.)
+			for _, name := range []string{"heads.sent.classifier.weight", "heads.ner.classifier.weight"} {
+				if d := relDiff(got.Param(name).W, init.Param(name).W); d > 1e-4 {
+					t.Errorf("%s moved by %.3g (relative) during the masked-LM phase; weight decay alone moves it 4e-5", name, d)
+				}
+			}
+			if d := relDiff(got.Param("embeddings.word_embeddings.weight").W, init.Param("embeddings.word_embeddings.weight").W); d < 1e-3 {
+				t.Errorf("the encoder's word embeddings moved by only %.3g during the masked-LM phase", d)
+			}
+			if slices.Equal(got.Param("cls.predictions.bias").W, init.Param("cls.predictions.bias").W) {
+				t.Error("the masked-LM head did not move during its phase")
+			}
+		}
+		half.StopAt, half.Resume = 0, true
+		if _, err := Train(ctx, half); err != nil {
+			t.Fatal(err)
+		}
+		sameBits(t, fmt.Sprint("stopped at ", stop), loadWeights(t, filepath.Join(full.Out, "last")), loadWeights(t, filepath.Join(half.Out, "last")))
+	}
+	// A resume under other phases is refused.
+	other := full
+	other.Phases = []Phase{{Name: "adapt", Tasks: []string{"mlm"}, Steps: 2}, {Name: "multitask", Steps: 6}}
+	other.Resume = true
+	if _, err := Train(ctx, other); err == nil || !strings.Contains(err.Error(), "phases") {
+		t.Fatalf("resume with other phases: %v", err)
+	}
+}
+
+// relDiff is ‖a−b‖ / ‖b‖.
+func relDiff(a, b []float32) float64 {
+	var d, n float64
+	for i := range a {
+		d += float64(a[i]-b[i]) * float64(a[i]-b[i])
+		n += float64(b[i]) * float64(b[i])
+	}
+	return math.Sqrt(d / n)
 }

@@ -15,8 +15,6 @@ import (
 	"github.com/taskweave/taskweave/model"
 	"github.com/taskweave/taskweave/model/checkpoint"
 	"github.com/taskweave/taskweave/model/masking"
-	"github.com/taskweave/taskweave/model/multitask"
-	"github.com/taskweave/taskweave/trainer/mixture"
 	"github.com/taskweave/taskweave/transforms/wordpiece"
 )
 
@@ -54,11 +52,8 @@ func (tr *Trainer) setup(ctx context.Context) error {
 		return err
 	}
 	names := make([]string, len(tr.tasks))
-	sizes := make([]int64, len(tr.tasks))
-	rates := make([]float64, len(tr.tasks))
-	weights := make([]float64, len(tr.tasks))
 	for i, t := range tr.tasks {
-		names[i], sizes[i], rates[i], weights[i] = t.name, t.trainN, t.rate, t.weight
+		names[i] = t.name
 	}
 
 	// Model.
@@ -133,22 +128,8 @@ func (tr *Trainer) setup(ctx context.Context) error {
 	// Optimizer, task sampler, multi-task strategy, data.
 	tr.opt = model.NewAdamW(tr.m.Trainable(), model.AdamWConfig{LR: cfg.LR, Beta1: 0.9, Beta2: 0.999, Eps: 1e-6, WeightDecay: cfg.WeightDecay,
 		LazyRows: cfg.SparseEmbeddings})
-	tr.sched = model.Schedule{Peak: cfg.LR, Warmup: int(math.Round(cfg.Warmup * float64(cfg.Steps))), Total: cfg.Steps}
-	mxc := cfg.Mixture
-	mxc.Rates = rates
-	mxc.Seed = cfg.Seed
-	if tr.sampler, err = mixture.New(mxc, names, sizes); err != nil {
-		return err
-	}
-	sc := cfg.Strategy
-	sc.Tasks = names
-	sc.Static = weights
-	sc.Regression = make([]bool, len(tr.tasks))
-	for i, t := range tr.tasks {
-		sc.Regression[i] = t.kind == model.SequenceRegression
-	}
-	sc.Seed = cfg.Seed ^ 0x5ca1ab1e
-	if tr.strat, err = multitask.New(sc); err != nil {
+	tr.phases = resolvePhases(cfg)
+	if err := tr.enterPhase(0); err != nil {
 		return err
 	}
 	for _, t := range tr.tasks {
@@ -157,11 +138,6 @@ func (tr *Trainer) setup(ctx context.Context) error {
 	tr.lossEMA = make([]float64, len(tr.tasks))
 	for i := range tr.lossEMA {
 		tr.lossEMA[i] = math.NaN()
-	}
-	if cfg.StepMode == "all" {
-		tr.stepper = newAllTasksStepper(tr)
-	} else {
-		tr.stepper = sampledStepper{tr}
 	}
 	if cfg.Resume {
 		if err := tr.loadState(ctx, statePath); err != nil {
@@ -174,10 +150,15 @@ func (tr *Trainer) setup(ctx context.Context) error {
 	tr.logf("tasks: %s", strings.Join(names, ", "))
 	tr.logf("sharing %s: %d of %d weights trainable", sharing(tr.tasks, cfg.Sharing), model.CountParams(tr.m.Trainable()), model.CountParams(tr.m.Params()))
 	tr.logf("mixture %s: effective rates %s", cfg.Mixture.Name, tr.sampler.Describe())
-	tr.logf("strategy %s, step mode %s, model %s (L%d/H%d/A%d, %s BLAS)", tr.strat.Name(), cfg.StepMode,
+	tr.logf("strategy %s, step mode %s, model %s (L%d/H%d/A%d, %s BLAS)", tr.strat.Name(), tr.stepMode,
 		cmp.Or(cfg.Init, cfg.Size), mc.NumHiddenLayers, mc.HiddenSize, mc.NumAttentionHeads, model.Backend())
+	ph := tr.phases[tr.phase]
+	if len(tr.phases) > 1 {
+		tr.logf("phase %s from step %d to %d: tasks %s", ph.Name, ph.start, ph.end, strings.Join(tr.activeNames(), ", "))
+	}
 	return tr.metrics.write(map[string]any{"event": "start", "step": tr.step, "tasks": names, "mixture": cfg.Mixture.Name,
-		"rates": rateMap(names, tr.sampler.Rates()), "strategy": tr.strat.Name(), "step_mode": cfg.StepMode, "resume": cfg.Resume})
+		"rates": rateMap(tr.activeNames(), tr.sampler.Rates()), "strategy": tr.strat.Name(), "step_mode": tr.stepMode, "resume": cfg.Resume,
+		"phase": ph.Name})
 }
 
 // resolveTasks joins the job's tasks with the manifest, in the job's order.

@@ -51,6 +51,11 @@ type trainerState struct {
 	BatchSize     int                           `json:"batch_size"`
 	BatchTokens   int                           `json:"batch_tokens"`
 	Accumulate    int                           `json:"accumulate"`
+	// Phase is the phase whose sampler and strategy state this is;
+	// PhaseEnds the step each phase ends at (a check that the job's phases
+	// are the same on resume).
+	Phase     int   `json:"phase"`
+	PhaseEnds []int `json:"phase_ends"`
 }
 
 // saveLast writes out/last: the optimizer moments, the model checkpoint
@@ -95,7 +100,7 @@ func (tr *Trainer) saveLast(ctx context.Context) error {
 		BestStep: tr.bestStep, SinceBest: tr.sinceBest, BestEval: tr.bestEval, LastEval: tr.lastEval, LossEMA: tr.lossMap(),
 		Tokens: tr.tokens, PaddedTokens: tr.padded, TrainSeconds: tr.trainSec, Steps: tr.cfg.Steps, Seed: tr.cfg.Seed,
 		StepMode: tr.cfg.StepMode, Mixture: tr.cfg.Mixture.Name, BatchSize: tr.cfg.BatchSize, BatchTokens: tr.cfg.BatchTokens,
-		Accumulate: tr.cfg.Accumulate}
+		Accumulate: tr.cfg.Accumulate, Phase: tr.phase, PhaseEnds: tr.phaseEnds()}
 	if tr.bestStep >= 0 {
 		b := tr.best
 		st.BestScore = &b
@@ -138,6 +143,17 @@ func (tr *Trainer) loadState(ctx context.Context, dir string) error {
 		return fmt.Errorf("--resume: %s has format_version %d; this trainer resumes version %d only (start the run again)", p, st.FormatVersion, stateVersion)
 	}
 	c := &tr.cfg
+	if st.PhaseEnds == nil {
+		st.PhaseEnds = []int{st.Steps} // saved before phases existed: one phase
+	}
+	if fmt.Sprint(st.PhaseEnds) != fmt.Sprint(tr.phaseEnds()) {
+		return fmt.Errorf("--resume: %s records phases ending at steps %v but the job's train.phases end at %v; an exact resume needs the same phases", p, st.PhaseEnds, tr.phaseEnds())
+	}
+	if st.Phase != tr.phase {
+		if err := tr.enterPhase(st.Phase); err != nil {
+			return fmt.Errorf("--resume: %w", err)
+		}
+	}
 	for _, chk := range []struct {
 		key       string
 		got, want any

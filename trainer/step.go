@@ -50,29 +50,31 @@ func (tr *Trainer) forward(k int, st *stepStats) (float64, error) {
 // sampledStepper draws one task per micro-batch from the mixture sampler and
 // accumulates the weighted gradients of Accumulate micro-batches: the shared
 // gradient is the weighted sum, as the strategies that run here define it.
+// Sampler and strategy count the current phase's tasks (tr.active).
 type sampledStepper struct{ tr *Trainer }
 
 func (s sampledStepper) step(st *stepStats) error {
 	tr := s.tr
 	acc := tr.cfg.Accumulate
 	w := tr.strat.Weights()
-	sum := make([]float64, len(tr.tasks))
-	count := make([]int, len(tr.tasks))
+	sum := make([]float64, len(tr.active))
+	count := make([]int, len(tr.active))
 	for a := 0; a < acc; a++ {
 		k := tr.sampler.Next()
-		l, err := tr.forward(k, st)
+		g := tr.active[k]
+		l, err := tr.forward(g, st)
 		if err != nil {
 			return err
 		}
-		tr.noteLoss(k, l)
+		tr.noteLoss(g, l)
 		sum[k] += l
 		count[k]++
-		st.weights[tr.tasks[k].name] = w[k]
+		st.weights[tr.tasks[g].name] = w[k]
 		if err := tr.m.Backward(float32(w[k] / float64(acc))); err != nil {
 			return err
 		}
 	}
-	losses := make([]float64, len(tr.tasks))
+	losses := make([]float64, len(tr.active))
 	for k := range losses {
 		losses[k] = math.NaN() // no batch of task k in this step
 		if count[k] > 0 {
@@ -85,8 +87,11 @@ func (s sampledStepper) step(st *stepStats) error {
 // allTasksStepper runs every task's backward pass separately, copies the
 // shared gradients out, lets the strategy combine them, and writes the
 // result back; each head gets its own gradient times its task's weight.
+// "Every task" is every task of the current phase (tr.active).
 type allTasksStepper struct {
 	tr     *Trainer
+	tasks  []*taskData  // the phase's
+	idx    []int        // their indexes in tr.tasks
 	shared paramGroup   // the encoder
 	last   paramGroup   // GradNorm's W: the last layer every task's gradient reaches
 	heads  []paramGroup // per task: its head and its soft-sharing parameters
@@ -96,9 +101,13 @@ type allTasksStepper struct {
 }
 
 func newAllTasksStepper(tr *Trainer) *allTasksStepper {
-	s := &allTasksStepper{tr: tr, shared: newParamGroup(tr.m.SharedParams()),
-		last: newParamGroup(tr.m.LayerParams(lastSharedLayer(tr.tasks, tr.m.Config().NumHiddenLayers)))}
-	for _, t := range tr.tasks {
+	var tasks []*taskData
+	for _, k := range tr.active {
+		tasks = append(tasks, tr.tasks[k])
+	}
+	s := &allTasksStepper{tr: tr, tasks: tasks, idx: tr.active, shared: newParamGroup(tr.m.SharedParams()),
+		last: newParamGroup(tr.m.LayerParams(lastSharedLayer(tasks, tr.m.Config().NumHiddenLayers)))}
+	for _, t := range tasks {
 		h := newParamGroup(tr.m.TaskParams(t.name))
 		s.heads = append(s.heads, h)
 		s.grads = append(s.grads, make([]float32, s.shared.size))
@@ -126,11 +135,11 @@ func (s *allTasksStepper) step(st *stepStats) error {
 	tr := s.tr
 	acc := tr.cfg.Accumulate
 	w := tr.strat.Weights()
-	losses := make([]float64, len(tr.tasks))
-	for k := range tr.tasks {
+	losses := make([]float64, len(s.tasks))
+	for k, g := range s.idx {
 		tr.m.ZeroGrad()
 		for a := 0; a < acc; a++ {
-			l, err := tr.forward(k, st)
+			l, err := tr.forward(g, st)
 			if err != nil {
 				return err
 			}
@@ -139,7 +148,7 @@ func (s *allTasksStepper) step(st *stepStats) error {
 				return err
 			}
 		}
-		tr.noteLoss(k, losses[k])
+		tr.noteLoss(g, losses[k])
 		s.shared.gather(s.grads[k])
 		s.last.gather(s.lastG[k])
 		s.heads[k].gather(s.headG[k])
@@ -149,7 +158,7 @@ func (s *allTasksStepper) step(st *stepStats) error {
 		return err
 	}
 	s.shared.scatter(shared, 1)
-	for k, t := range tr.tasks {
+	for k, t := range s.tasks {
 		s.heads[k].scatter(s.headG[k], float32(w[k]))
 		st.weights[t.name] = w[k]
 	}

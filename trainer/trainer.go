@@ -52,11 +52,17 @@ type Trainer struct {
 	strat   *multitask.Strategy
 	stepper stepper
 	streams []*stream
-	bcfg    batchConfig
-	meta    checkpoint.Meta
-	metrics *metricsLog
-	log     *progress
-	last    *lastStore
+	// phases of the run; the sampler, strategy, schedule and stepper above
+	// are the current phase's, over its tasks tr.active (indexes into tasks).
+	phases   []phase
+	phase    int
+	active   []int
+	stepMode string // the current phase's
+	bcfg     batchConfig
+	meta     checkpoint.Meta
+	metrics  *metricsLog
+	log      *progress
+	last     *lastStore
 
 	step           int
 	best           float64
@@ -103,6 +109,11 @@ func (tr *Trainer) run(ctx context.Context) (*Summary, error) {
 		if ctx.Err() != nil {
 			stopped = "interrupted"
 			break
+		}
+		if tr.step >= tr.phases[tr.phase].end {
+			if err := tr.nextPhase(); err != nil {
+				return nil, err
+			}
 		}
 		t0 := time.Now()
 		st, err := tr.trainStep() // forward → backward → combine → clip → AdamW
@@ -163,7 +174,7 @@ func (tr *Trainer) trainStep() (stepStats, error) {
 	if err := tr.stepper.step(&st); err != nil {
 		return st, err
 	}
-	st.lr = tr.sched.LR(tr.step)
+	st.lr = tr.sched.LR(tr.step - tr.phases[tr.phase].start)
 	st.gradNorm = tr.opt.StepClipped(st.lr, tr.cfg.Clip)
 	tr.m.ZeroGrad()
 	return st, nil
@@ -209,7 +220,7 @@ func (tr *Trainer) finish(ctx context.Context, stopped string, wall time.Duratio
 	for i, t := range tr.tasks {
 		names[i] = t.name
 	}
-	s.Rates = rateMap(names, tr.sampler.Rates())
+	s.Rates = rateMap(tr.activeNames(), tr.sampler.Rates())
 	tr.sharingSummary(s)
 	var err error
 	if s.Charts, err = writeSharingCharts(ctx, cfg.Out, names, s); err != nil {

@@ -125,12 +125,16 @@ train:
   log_every: 2
   shuffle_buffer: 8
   pool_batches: 4
+  phases: [{name: adapt, tasks: [m], share: 0.3}, {share: 0.7}]
 `
 	s, err := spec.Parse([]byte(y), "/jobs")
 	if err != nil {
 		t.Fatal(err)
 	}
 	cfg := stages.TrainConfig(s, "data", "out")
+	if got := fmt.Sprint(cfg.Phases); got != "[{adapt [m] 2} {phase2 [] 5}]" {
+		t.Errorf("phases %s; want 0.3 and 0.7 of 7 steps as 2 and 5", got)
+	}
 	perRun := map[string]bool{"PadTo": true, "Resume": true, "StopAt": true, "TimeLimit": true, "Progress": true, "Log": true, "BatchLog": true}
 	var unset []string
 	var walk func(v reflect.Value, prefix string)
@@ -157,7 +161,8 @@ train:
 		"Strategy.Seed": true, "Tasks[1].Layer": true, "Tasks[1].Auxiliary": true, "Tasks[1].Rate": true,
 		"Tasks[0].Sharing.LayerAttention": true, // task 0 reads layer 1
 		// Only a masked LM (Tasks[2]) reads other tasks' text.
-		"Tasks[0].Source": true, "Tasks[0].WholeWord": true, "Tasks[1].Source": true, "Tasks[1].WholeWord": true}
+		"Tasks[0].Source": true, "Tasks[0].WholeWord": true, "Tasks[1].Source": true, "Tasks[1].WholeWord": true,
+		"Phases[1].Tasks": true} // every task
 	var missing []string
 	for _, u := range unset {
 		if !allowed[u] {

@@ -4,9 +4,11 @@
 package stages
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"io"
+	"math"
 
 	"github.com/taskweave/taskweave/io/storage"
 	"github.com/taskweave/taskweave/jobs/runner"
@@ -106,6 +108,7 @@ func TrainConfig(s *spec.Spec, data, out string) trainer.Config {
 		EvalEvery: t.EvalEvery, EvalSplit: t.EvalSplit, SelectMetric: t.SelectMetric, Patience: t.Patience,
 		SaveEvery: t.SaveEvery, LogEvery: t.LogEvery, ShuffleBuffer: t.ShuffleBuffer, PoolBatches: t.PoolBatches,
 	}
+	cfg.Phases = Phases(t)
 	factorized := false
 	for _, jt := range s.Tasks {
 		ts := model.TaskSharing{Rank: jt.Sharing.Rank, LayerAttention: jt.Sharing.LayerAttention, Adapter: jt.Sharing.Adapter}
@@ -130,4 +133,25 @@ func TrainConfig(s *spec.Spec, data, out string) trainer.Config {
 // scoring ckpt (and incumbent, when not "") on the shards in data.
 func EvaluateOptions(s *spec.Spec, data, ckpt, incumbent, out string) evaluate.Options {
 	return evaluate.Options{Model: ckpt, Compare: incumbent, Data: data, Split: s.Evaluate.Split, Out: out, BatchSize: s.Evaluate.BatchSize}
+}
+
+// Phases turns train.phases into the trainer's phases of whole steps: a
+// phase given as a share of train.steps ends at the rounded cumulative
+// share, so the phases always add up to train.steps.
+func Phases(t *spec.Train) []trainer.Phase {
+	var out []trainer.Phase
+	cum, end := 0.0, 0
+	for i, p := range t.Phases {
+		steps := p.Steps
+		if p.Share > 0 {
+			cum += p.Share
+			e := int(math.Round(cum * float64(t.Steps)))
+			if i == len(t.Phases)-1 {
+				e = t.Steps
+			}
+			steps, end = e-end, e
+		}
+		out = append(out, trainer.Phase{Name: cmp.Or(p.Name, fmt.Sprintf("phase%d", i+1)), Tasks: p.Tasks, Steps: steps})
+	}
+	return out
 }
