@@ -56,6 +56,9 @@ type Config struct {
 	Mixture                              mixture.Config
 	Strategy                             multitask.Config
 	Phases                               []Phase // empty = one phase of every task
+	// Holdout is the fraction of each auto_lambda primary task's train
+	// split held back for the meta-learning's held-out batches.
+	Holdout float64
 
 	EvalEvery    int
 	EvalSplit    string
@@ -189,6 +192,9 @@ func (c *Config) validate() error {
 		}
 	}
 	c.validatePhases(bad)
+	if c.Strategy.Name == "auto_lambda" {
+		inRange("train.strategy.holdout", c.Holdout, math.SmallestNonzeroFloat64, 0.5, false, "0 < holdout <= 0.5")
+	}
 	if c.TimeLimit < 0 {
 		bad("time_limit", "= %s is negative; use 0 (none) or a duration", c.TimeLimit)
 	}

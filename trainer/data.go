@@ -168,6 +168,11 @@ type stream struct {
 	queue  []*model.Batch
 	drawn  int64
 	closed bool
+	// keep, when set, selects the rows of the stream by example id (the
+	// held-out slice of auto_lambda, or the rest); kept counts the rows
+	// of the current epoch it let through.
+	keep func(id string) bool
+	kept int
 }
 
 func newStream(ctx context.Context, t *taskData, cfg batchConfig, seed uint64) *stream {
@@ -194,7 +199,11 @@ func (s *stream) raw() (example, error) {
 		if s.rd == nil {
 			if s.next >= len(s.order) {
 				if s.order != nil {
+					if s.keep != nil && s.kept == 0 {
+						return example{}, fmt.Errorf("task %s: a whole epoch of its train shards has no row in this slice (train.strategy.holdout holds back too few or too many rows of a small split)", s.t.name)
+					}
 					s.epoch++
+					s.kept = 0
 				}
 				s.order = s.rng.Perm(len(s.t.train))
 				s.next = 0
@@ -215,6 +224,10 @@ func (s *stream) raw() (example, error) {
 		if err != nil {
 			return example{}, err
 		}
+		if s.keep != nil && !s.keep(r.ExampleID) {
+			continue
+		}
+		s.kept++
 		return toExample(r, s.t, s.rd.path, s.rd.row-1, s.cfg.maxLen, s.cfg.vocab)
 	}
 }

@@ -39,3 +39,30 @@ func (g paramGroup) scatter(src []float32, scale float32) {
 		o += len(p.G)
 	}
 }
+
+// weights copies the group's weights into dst (grown to size) and returns it.
+func (g paramGroup) weights(dst []float32) []float32 {
+	if len(dst) != g.size {
+		dst = make([]float32, g.size)
+	}
+	o := 0
+	for _, p := range g.params {
+		o += copy(dst[o:], p.W)
+	}
+	return dst
+}
+
+// setWeights sets the group's weights to base + scale·dir (dir nil: base).
+func (g paramGroup) setWeights(base, dir []float32, scale float32) {
+	o := 0
+	for _, p := range g.params {
+		if dir == nil {
+			copy(p.W, base[o:o+len(p.W)])
+		} else {
+			for i := range p.W {
+				p.W[i] = base[o+i] + scale*dir[o+i]
+			}
+		}
+		o += len(p.W)
+	}
+}

@@ -68,6 +68,15 @@ func (c *Config) validatePhases(bad func(key, format string, a ...any)) {
 			}
 		}
 	}
+	if c.Strategy.Name == "auto_lambda" {
+		for i, p := range c.Phases {
+			for _, n := range c.Strategy.Primary {
+				if len(p.Tasks) > 1 && !slices.Contains(p.Tasks, n) {
+					bad(fmt.Sprintf("train.phases[%d].tasks", i), "leave out auto_lambda's primary task %q; a multi-task phase needs every primary task", n)
+				}
+			}
+		}
+	}
 	if sum != c.Steps {
 		bad("train.phases", "steps add up to %d but train.steps is %d", sum, c.Steps)
 	}

@@ -135,6 +135,15 @@ func (tr *Trainer) setup(ctx context.Context) error {
 	for _, t := range tr.tasks {
 		tr.streams = append(tr.streams, newStream(ctx, t, tr.bcfg, cfg.Seed))
 	}
+	if cfg.Strategy.Name == "auto_lambda" {
+		var primary []int
+		for i, t := range tr.tasks {
+			if slices.Contains(cfg.Strategy.Primary, t.name) {
+				primary = append(primary, i)
+			}
+		}
+		tr.setupHeldOut(ctx, primary)
+	}
 	tr.lossEMA = make([]float64, len(tr.tasks))
 	for i := range tr.lossEMA {
 		tr.lossEMA[i] = math.NaN()

@@ -107,6 +107,9 @@ func (tr *Trainer) saveLast(ctx context.Context) error {
 	}
 	for i, t := range tr.tasks {
 		st.Batches[t.name] = tr.streams[i].drawn
+		if h, ok := tr.heldout[i]; ok {
+			st.Batches[heldOutKey(t.name)] = h.drawn
+		}
 	}
 	ss, err := tr.strat.State()
 	if err != nil {
@@ -221,6 +224,13 @@ func (tr *Trainer) loadState(ctx context.Context, dir string) error {
 		for tr.streams[i].drawn < n {
 			if _, err := tr.streams[i].Next(); err != nil {
 				return fmt.Errorf("--resume: replaying task %s's batches: %w", t.name, err)
+			}
+		}
+		if h, ok := tr.heldout[i]; ok {
+			for n := st.Batches[heldOutKey(t.name)]; h.drawn < n; {
+				if _, err := h.Next(); err != nil {
+					return fmt.Errorf("--resume: replaying task %s's held-out batches: %w", t.name, err)
+				}
 			}
 		}
 	}

@@ -30,6 +30,7 @@ func (tr *Trainer) forward(k int, st *stepStats) (float64, error) {
 	if err != nil {
 		return 0, err
 	}
+	tr.lastBatch = b
 	st.padded += tr.countTokens(b)
 	if tr.cfg.BatchLog != nil {
 		if err := logBatch(tr.cfg.BatchLog, b); err != nil {
@@ -95,9 +96,14 @@ type allTasksStepper struct {
 	shared paramGroup   // the encoder
 	last   paramGroup   // GradNorm's W: the last layer every task's gradient reaches
 	heads  []paramGroup // per task: its head and its soft-sharing parameters
-	grads  [][]float32  // per task: gradient of the shared parameters
-	lastG  [][]float32
-	headG  [][]float32
+	// auto_lambda: the step's batches per task, a copy of the shared
+	// weights and scratch vectors for the hypergradient.
+	batches [][]*model.Batch
+	theta   []float32
+	buf     [][]float32
+	grads   [][]float32 // per task: gradient of the shared parameters
+	lastG   [][]float32
+	headG   [][]float32
 }
 
 func newAllTasksStepper(tr *Trainer) *allTasksStepper {
@@ -136,13 +142,17 @@ func (s *allTasksStepper) step(st *stepStats) error {
 	acc := tr.cfg.Accumulate
 	w := tr.strat.Weights()
 	losses := make([]float64, len(s.tasks))
+	primary, meta := tr.strat.Meta()
+	s.batches = s.batches[:0]
 	for k, g := range s.idx {
 		tr.m.ZeroGrad()
+		s.batches = append(s.batches, nil)
 		for a := 0; a < acc; a++ {
 			l, err := tr.forward(g, st)
 			if err != nil {
 				return err
 			}
+			s.batches[k] = append(s.batches[k], tr.lastBatch)
 			losses[k] += l / float64(acc)
 			if err := tr.m.Backward(float32(1 / float64(acc))); err != nil {
 				return err
@@ -153,6 +163,17 @@ func (s *allTasksStepper) step(st *stepStats) error {
 		s.last.gather(s.lastG[k])
 		s.heads[k].gather(s.headG[k])
 	}
+	var hyper []float64
+	if meta {
+		gp := make([]int, len(primary)) // the primary tasks' indexes in tr.tasks
+		for i, p := range primary {
+			gp[i] = s.idx[p]
+		}
+		var err error
+		if hyper, err = s.hypergradient(w, tr.sched.LR(tr.step-tr.phases[tr.phase].start), gp); err != nil {
+			return fmt.Errorf("step %d: %w", tr.step+1, err)
+		}
+	}
 	shared, err := tr.strat.Combine(s.grads, w)
 	if err != nil {
 		return err
@@ -162,7 +183,7 @@ func (s *allTasksStepper) step(st *stepStats) error {
 		s.heads[k].scatter(s.headG[k], float32(w[k]))
 		st.weights[t.name] = w[k]
 	}
-	return tr.strat.Update(multitask.Step{Losses: losses, LastShared: s.lastG})
+	return tr.strat.Update(multitask.Step{Losses: losses, LastShared: s.lastG, Hyper: hyper})
 }
 
 func (tr *Trainer) countTokens(b *model.Batch) int64 {

@@ -58,11 +58,15 @@ type Trainer struct {
 	phase    int
 	active   []int
 	stepMode string // the current phase's
-	bcfg     batchConfig
-	meta     checkpoint.Meta
-	metrics  *metricsLog
-	log      *progress
-	last     *lastStore
+	// auto_lambda: held-out streams of the primary tasks (by task index)
+	// and the batch forward drew last.
+	heldout   map[int]*stream
+	lastBatch *model.Batch
+	bcfg      batchConfig
+	meta      checkpoint.Meta
+	metrics   *metricsLog
+	log       *progress
+	last      *lastStore
 
 	step           int
 	best           float64

@@ -162,7 +162,8 @@ train:
 		"Tasks[0].Sharing.LayerAttention": true, // task 0 reads layer 1
 		// Only a masked LM (Tasks[2]) reads other tasks' text.
 		"Tasks[0].Source": true, "Tasks[0].WholeWord": true, "Tasks[1].Source": true, "Tasks[1].WholeWord": true,
-		"Phases[1].Tasks": true} // every task
+		"Phases[1].Tasks":  true, // every task
+		"Strategy.Primary": true} // auto_lambda only
 	var missing []string
 	for _, u := range unset {
 		if !allowed[u] {

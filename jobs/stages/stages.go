@@ -104,7 +104,8 @@ func TrainConfig(s *spec.Spec, data, out string) trainer.Config {
 		StepMode: t.StepMode,
 		Mixture:  mixture.Config{Name: t.Mixture.Name, Cap: t.Mixture.Cap, Temperature: t.Mixture.Temperature},
 		Strategy: multitask.Config{Name: t.Strategy.Name, Alpha: t.Strategy.Alpha, Window: t.Strategy.Window,
-			Temperature: t.Strategy.Temperature, LR: t.Strategy.LR, Gamma: t.Strategy.Gamma},
+			Temperature: t.Strategy.Temperature, LR: t.Strategy.LR, Gamma: t.Strategy.Gamma, Primary: t.Strategy.Primary},
+		Holdout:   t.Strategy.Holdout,
 		EvalEvery: t.EvalEvery, EvalSplit: t.EvalSplit, SelectMetric: t.SelectMetric, Patience: t.Patience,
 		SaveEvery: t.SaveEvery, LogEvery: t.LogEvery, ShuffleBuffer: t.ShuffleBuffer, PoolBatches: t.PoolBatches,
 	}

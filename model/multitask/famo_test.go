@@ -70,3 +70,32 @@ func TestFAMORejectsNegativeLossAndGamma(t *testing.T) {
 		t.Fatal("NaN weight")
 	}
 }
+
+// Auto-λ's weight update, by hand: Adam's first steps move each λ by the
+// learning rate against the sign of its hypergradient (m̂/√v̂ = ±1 while
+// the hypergradient keeps its value), and λ stops at 0.
+func TestAutoLambdaUpdate(t *testing.T) {
+	s := mustNew(t, Config{Name: "auto_lambda", Tasks: []string{"a", "b", "c"}, LR: 0.1, Primary: []string{"a"}})
+	if p, ok := s.Meta(); !ok || len(p) != 1 || p[0] != 0 {
+		t.Fatalf("Meta() = %v, %v; want [0], true", p, ok)
+	}
+	f := s.weighting.(*AutoLambda)
+	for i, want := range [][]float64{{0.9, 1.1, 1}, {0.8, 1.2, 1}} {
+		if err := s.Update(Step{Losses: []float64{1, 1, 1}, Hyper: []float64{0.5, -2, 0}}); err != nil {
+			t.Fatal(err)
+		}
+		near(t, "lambda after step "+string(rune('1'+i)), f.Lambda, want, 1e-6)
+	}
+	near(t, "weights", s.Weights(), []float64{0.8, 1.2, 1}, 1e-6)
+	big := mustNew(t, Config{Name: "auto_lambda", Tasks: []string{"a", "b"}, LR: 2, Primary: []string{"b"}})
+	if err := big.Update(Step{Losses: []float64{1, 1}, Hyper: []float64{1, -1}}); err != nil {
+		t.Fatal(err)
+	}
+	near(t, "clamped weights", big.Weights(), []float64{0, 2}, 1e-9)
+	if err := big.Update(Step{Losses: []float64{1, 1}}); err == nil {
+		t.Fatal("an update without hypergradients was accepted")
+	}
+	if _, err := New(Config{Name: "auto_lambda", Tasks: []string{"a"}, LR: 0.1, Primary: []string{"z"}}); err == nil || !strings.Contains(err.Error(), `"z"`) {
+		t.Fatalf("unknown primary: %v", err)
+	}
+}

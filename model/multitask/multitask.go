@@ -1,7 +1,8 @@
 // Package multitask holds the multi-task strategies: how much each task's
 // loss counts (loss weighting: equal, static, loss-variance, uncertainty
 // (Kendall et al. 2018), GradNorm (Chen et al. 2018), DWA (Liu et al.
-// 2019)) and how the tasks' gradients of the shared encoder become one
+// 2019), FAMO (Liu et al. 2023), meta-learned Auto-λ (Liu et al. 2022))
+// and how the tasks' gradients of the shared encoder become one
 // (gradient combination: the weighted sum, gradient normalisation, PCGrad
 // (Yu et al. 2020)). A Strategy is one of each.
 //
@@ -39,14 +40,14 @@ import (
 )
 
 // Names lists the strategies New knows.
-var Names = []string{"equal", "static", "loss_variance", "uncertainty", "gradnorm", "gradient_normalization", "dwa", "pcgrad", "famo"}
+var Names = []string{"equal", "static", "loss_variance", "uncertainty", "gradnorm", "gradient_normalization", "dwa", "pcgrad", "famo", "auto_lambda"}
 
 // RequiresAllTasks reports whether the named strategy needs every task's
 // gradient in every step, so it can only run with the trainer's step_mode
 // all: GradNorm's weighting, and the combinations other than the sum.
 func RequiresAllTasks(name string) bool {
 	switch name {
-	case "gradnorm", "gradient_normalization", "pcgrad":
+	case "gradnorm", "gradient_normalization", "pcgrad", "auto_lambda":
 		return true
 	}
 	return false
@@ -67,6 +68,7 @@ type Config struct {
 	Temperature float64   // dwa: temperature > 0
 	LR          float64   // uncertainty's s, gradnorm's weights, famo's logits: learning rate >= 0 (0 = fixed)
 	Gamma       float64   // famo: decay of the logits γ >= 0
+	Primary     []string  // auto_lambda: the tasks whose held-out loss the weights serve
 	Seed        uint64    // pcgrad: task order
 }
 
@@ -117,7 +119,17 @@ func (c Config) Validate() error {
 	if c.Name == "famo" && (!finite(c.Gamma) || c.Gamma < 0) {
 		return fmt.Errorf("multitask: strategy.gamma %g is out of range for famo; use gamma >= 0", c.Gamma)
 	}
-	if c.Name == "uncertainty" || c.Name == "gradnorm" || c.Name == "famo" {
+	if c.Name == "auto_lambda" {
+		if len(c.Primary) == 0 {
+			return fmt.Errorf("multitask: auto_lambda needs primary tasks (strategy.primary)")
+		}
+		for _, p := range c.Primary {
+			if !slices.Contains(c.Tasks, p) {
+				return fmt.Errorf("multitask: strategy.primary names %q, which is not a task of this run (%s)", p, strings.Join(c.Tasks, ", "))
+			}
+		}
+	}
+	if c.Name == "uncertainty" || c.Name == "gradnorm" || c.Name == "famo" || c.Name == "auto_lambda" {
 		if !finite(c.LR) || c.LR < 0 {
 			return fmt.Errorf("multitask: strategy.lr %g is out of range for %s; use lr >= 0 (0 keeps the weights fixed)", c.LR, c.Name)
 		}
@@ -130,6 +142,9 @@ type Step struct {
 	// Losses[i] is task i's unweighted loss, averaged over the step's
 	// micro-batches of task i; NaN when task i had none.
 	Losses []float64
+	// Hyper[i] is the hypergradient of the primary tasks' held-out loss
+	// with respect to task i's weight (auto_lambda; Strategy.Meta).
+	Hyper []float64
 	// LastShared[i] is the gradient of Losses[i] with respect to the last
 	// layer every task's head reads through (GradNorm's W), flattened; set
 	// only for a weighting that NeedsGradients (step_mode all).
@@ -191,6 +206,12 @@ func New(c Config) (*Strategy, error) {
 		s.weighting = NewDWA(n, c.Window, c.Temperature)
 	case "famo":
 		s.weighting = NewFAMO(n, c.LR, c.Gamma)
+	case "auto_lambda":
+		var primary []int
+		for _, p := range c.Primary {
+			primary = append(primary, slices.Index(c.Tasks, p))
+		}
+		s.weighting = NewAutoLambda(n, c.LR, primary)
 	case "gradient_normalization":
 		s.combiner = GradNormalize{}
 	case "pcgrad":
@@ -210,9 +231,19 @@ func (s *Strategy) CombinesBySum() bool { return s.combiner.Sum() }
 // Name is the strategy's name in the job spec.
 func (s *Strategy) Name() string { return s.name }
 
+// Meta returns the primary tasks (indexes) when the strategy meta-learns
+// its weights (auto_lambda): the trainer must then measure Step.Hyper.
+func (s *Strategy) Meta() (primary []int, ok bool) {
+	if a, ok := s.weighting.(*AutoLambda); ok {
+		return slices.Clone(a.Primary), true
+	}
+	return nil, false
+}
+
 // RequiresAllTasks reports whether the strategy needs step_mode all.
 func (s *Strategy) RequiresAllTasks() bool {
-	return s.weighting.NeedsGradients() || !s.combiner.Sum()
+	_, meta := s.Meta()
+	return s.weighting.NeedsGradients() || !s.combiner.Sum() || meta
 }
 
 type strategyState struct {

@@ -37,7 +37,14 @@ func mustNew(t *testing.T, c Config) *Strategy {
 
 func update(t *testing.T, s *Strategy, losses []float64, last [][]float32) {
 	t.Helper()
-	if err := s.Update(Step{Losses: losses, LastShared: last}); err != nil {
+	// A hypergradient for auto_lambda: any deterministic function of the step.
+	hyper := make([]float64, len(losses))
+	for i, l := range losses {
+		if !math.IsNaN(l) {
+			hyper[i] = 0.1 * float64(i+1) * (l - 1)
+		}
+	}
+	if err := s.Update(Step{Losses: losses, LastShared: last, Hyper: hyper}); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -288,7 +295,7 @@ func fullConfig(name string, tasks []string) Config {
 		st[i] = float64(i + 1)
 	}
 	return Config{Name: name, Tasks: tasks, Regression: make([]bool, len(tasks)), Static: st, Alpha: 1.5, Window: 2,
-		Temperature: 2, LR: 0.1, Gamma: 0.01, Seed: 3}
+		Temperature: 2, LR: 0.1, Gamma: 0.01, Seed: 3, Primary: tasks[:1]}
 }
 
 // One normalisation for all: after any history, every strategy's weights
