@@ -96,6 +96,7 @@ func TestTrainConfigFillsEveryField(t *testing.T) {
     weight: 0.5
     rate: 0.1
     layer: 1
+    sharing: {layer_attention: false}
 model:
   size: mini
   init: hf
@@ -159,7 +160,7 @@ train:
 	// Filled by the trainer from the tasks it finds, not by the spec.
 	allowed := map[string]bool{"Mixture.Rates": true, "Mixture.Seed": true, "Strategy.Tasks": true, "Strategy.Static": true, "Strategy.Regression": true,
 		"Strategy.Seed": true, "Tasks[1].Layer": true, "Tasks[1].Auxiliary": true, "Tasks[1].Rate": true,
-		"Tasks[0].Sharing.LayerAttention": true, // task 0 reads layer 1
+		"Tasks[0].Sharing.LayerAttention": true, "Tasks[2].Sharing.LayerAttention": true, // tasks 0 and 2 read layer 1
 		// Only a masked LM (Tasks[2]) reads other tasks' text.
 		"Tasks[0].Source": true, "Tasks[0].WholeWord": true, "Tasks[1].Source": true, "Tasks[1].WholeWord": true,
 		"Phases[1].Tasks":  true, // every task
