@@ -60,7 +60,7 @@ func TestShuffleBetweenReadAndScore(t *testing.T) {
 // Shards read in small row ranges give the figures of whole-shard reading:
 // every row read once. (The bundle count is only logged: with this
 // fixture's small model scoring never stalls long enough for prism to
-// split; TestScoringAfterShuffleScoresEveryRowOnce makes it.)
+// split.)
 func TestRowRangesMatchWholeShards(t *testing.T) {
 	f := newFixture(t, defaultTasks[:2], 13)
 	evalWith := func(rows int64) (*Report, int64) {
