@@ -1,0 +1,184 @@
+package spec
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/taskweave/taskweave/jobs/schedule"
+	"github.com/taskweave/taskweave/model"
+	"github.com/taskweave/taskweave/model/multitask"
+	"github.com/taskweave/taskweave/trainer/mixture"
+)
+
+// Validate checks values against their allowed sets and ranges and the
+// rules between keys. Commands that override keys from flags call it again.
+func (s *Spec) Validate() error {
+	var errs []error
+	bad := s.reporter(&errs)
+	oneOf := func(key, v string, allowed []string) {
+		if !slices.Contains(allowed, v) {
+			bad(key, "%q is not allowed; use one of %s", v, strings.Join(allowed, ", "))
+		}
+	}
+	s.checkRanges(bad)
+	if s.Output == "" {
+		bad("output", "empty; give the directory (local or gs://) for data/, train/, eval/ and registry/")
+	}
+	if s.Tokenizer.Vocab == "" {
+		bad("tokenizer.vocab", "missing; give the path of a BERT vocab.txt")
+	}
+	if len(s.Tasks) == 0 {
+		bad("tasks", "no tasks; a job needs at least one")
+	}
+	layers := 0
+	if s.Model.Init == "" {
+		oneOf("model.size", s.Model.Size, Sizes)
+		if c, err := model.SizeConfig(s.Model.Size, 1); err == nil {
+			layers = c.NumHiddenLayers
+		}
+	}
+	seen := map[string]bool{}
+	rates := 0.0
+	for i, t := range s.Tasks {
+		k := fmt.Sprintf("tasks[%d]", i)
+		if t.Name == "" || strings.ContainsAny(t.Name, "/\\ .") {
+			bad(k+".name", "%q is not a valid task name; use letters, digits, - and _", t.Name)
+		}
+		if seen[t.Name] {
+			bad(k+".name", "task %q is defined twice", t.Name)
+		}
+		seen[t.Name] = true
+		oneOf(k+".type", t.Type, TaskTypes)
+		mlm := t.Type == string(model.MaskedLM)
+		if mlm {
+			s.checkMaskedLM(k, t, bad)
+		} else {
+			if len(t.Source) > 0 {
+				bad(k+".source", "only a masked_lm task reads other tasks' text; remove source or set type: masked_lm")
+			}
+			if t.WholeWord {
+				bad(k+".whole_word", "only a masked_lm task masks words; remove whole_word")
+			}
+			if t.Format == "text" {
+				bad(k+".format", "text files hold no labels; format text is for masked_lm tasks")
+			}
+		}
+		if len(t.Source) == 0 {
+			oneOf(k+".format", t.Format, Formats)
+		}
+		if t.Type == string(model.TokenClassification) {
+			oneOf(k+".tag_scheme", t.TagScheme, TagSchemes)
+			if t.Format == "tsv" {
+				bad(k+".format", "tsv holds sentences; a token task needs conll, conllu or jsonl")
+			}
+		} else if t.TagScheme != "" {
+			bad(k+".tag_scheme", "only token_classification tasks have a tag scheme")
+		}
+		if t.Format == "conllu" {
+			oneOf(k+".columns.field", t.Columns.Field, ConlluFields)
+		}
+		s.checkColumns(k, t, bad)
+		switch {
+		case len(t.Source) > 0:
+		case len(t.Paths) == 0 && !mlm:
+			bad(k+".paths", "no input files; give paths per split, e.g. train: [file.tsv]")
+		case len(t.Paths) > 0 && len(t.Paths["train"]) == 0:
+			bad(k+".paths.train", "missing; every task needs training data")
+		}
+		for split := range t.Paths {
+			oneOf(k+".paths."+split, split, Splits)
+		}
+		if layers > 0 && t.Layer > layers {
+			bad(k+".layer", "%d is deeper than model size %s (%d layers); use 0 for the top layer or 1..%d", t.Layer, s.Model.Size, layers, layers)
+		}
+		rates += t.Rate
+	}
+	s.checkSharing(layers, bad)
+	tr := &s.Train
+	s.checkPhases(bad)
+	s.checkPrimary(bad)
+	oneOf("train.step_mode", tr.StepMode, StepModes)
+	oneOf("train.mixture.name", tr.Mixture.Name, mixture.Names)
+	oneOf("train.strategy.name", tr.Strategy.Name, multitask.Names)
+	if multitask.RequiresAllTasks(tr.Strategy.Name) && tr.StepMode != "all" {
+		bad("train.step_mode", "strategy %s needs every task in every step; set step_mode: all", tr.Strategy.Name)
+	}
+	switch {
+	case tr.Mixture.Name == "capped" && tr.Mixture.Cap < 1:
+		bad("train.mixture.cap", "%d; the capped mixture needs cap >= 1 (examples per task counted at most)", tr.Mixture.Cap)
+	case tr.Mixture.Name == "explicit" && len(s.Tasks) > 0 && !(rates > 0):
+		bad("train.mixture.name", "explicit mixture with no rates; give tasks[].rate (at least one > 0)")
+	}
+	if tr.Strategy.Name == "loss_variance" && tr.Strategy.Window < 2 {
+		bad("train.strategy.window", "%d; loss_variance needs window >= 2 (a variance over one loss is 0)", tr.Strategy.Window)
+	}
+	if tr.BatchTokens > 0 && tr.BatchTokens < s.Tokenizer.MaxSeqLen {
+		bad("train.batch_tokens", "%d is smaller than tokenizer.max_seq_len %d, so a long example would fit in no batch; use 0 or at least %d",
+			tr.BatchTokens, s.Tokenizer.MaxSeqLen, s.Tokenizer.MaxSeqLen)
+	}
+	s.checkMetric("train.select_metric", s.Train.SelectMetric, s.Train.EvalSplit, "train.eval_split", bad)
+	s.checkMetric("registry.metric", s.Registry.Metric, s.Evaluate.Split, "evaluate.split", bad)
+	oneOf("evaluate.split", s.Evaluate.Split, Splits)
+	oneOf("train.eval_split", tr.EvalSplit, Splits)
+	oneOf("runner.name", s.Runner.Name, Runners)
+	if s.Schedule != "" {
+		if _, err := schedule.Parse(s.Schedule); err != nil {
+			bad("schedule", "%v", err)
+		}
+	}
+	s.checkSweep(bad)
+	return errors.Join(errs...)
+}
+
+// checkColumns reports an empty name among the columns the task's format
+// reads (the corpus reader would refuse it later, without the line).
+func (s *Spec) checkColumns(k string, t Task, bad func(key, format string, a ...any)) {
+	need := func(key string, names ...string) {
+		if len(names) == 0 || slices.ContainsFunc(names, func(n string) bool { return strings.TrimSpace(n) == "" }) {
+			bad(k+".columns."+key, "empty; name the column (for text, a list of names may be given: the first the file has is read)")
+		}
+	}
+	switch {
+	case t.Format == "jsonl" && t.Type == string(model.TokenClassification):
+		need("tokens", t.Columns.Tokens)
+		need("tags", t.Columns.Tags)
+	case t.Format == "tsv" || t.Format == "jsonl":
+		need("text", t.Columns.Text...)
+		need("label", t.Columns.Label)
+	}
+}
+
+// checkMetric checks a key naming the figure a model is judged by
+// (train.select_metric for best/, registry.metric for promotion): an
+// aggregate over the tasks or one task's primary metric, scored on split
+// (named by splitKey). An auxiliary task is trained but never judges.
+func (s *Spec) checkMetric(key, m, split, splitKey string, bad func(key, format string, a ...any)) {
+	if slices.Contains(Aggregates, m) {
+		if len(s.Tasks) > 0 && !slices.ContainsFunc(s.Tasks, func(t Task) bool { return !t.Auxiliary }) {
+			bad(key, "%s over no task: every task is auxiliary; make one task non-auxiliary", m)
+		}
+		return
+	}
+	var names []string
+	for _, t := range s.Tasks {
+		if t.Auxiliary {
+			if t.Name == m {
+				bad(key, "task %q is auxiliary (trained, left out of model selection); use %s or another task",
+					m, strings.Join(Aggregates, ", "))
+				return
+			}
+			continue
+		}
+		if t.Name == m {
+			if len(t.Paths[split]) == 0 {
+				bad(key, "task %q has no %s files (%s) to judge on; give tasks[].paths.%s or use mean",
+					m, split, splitKey, split)
+			}
+			return
+		}
+		names = append(names, t.Name)
+	}
+	bad(key, "%q is not allowed; use one of %s", m, strings.Join(append(slices.Clone(Aggregates), names...), ", "))
+}
