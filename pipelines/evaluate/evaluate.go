@@ -256,7 +256,8 @@ func build(s beam.Scope, refs []score.ShardRef, specs []scoring.Task, models []M
 			}
 		}
 		preds = append(preds, beam.ParDo(s.Scope("score_"+m.Name),
-			&score.ScoreFn{Name: m.Name, Model: m.Path, Fingerprint: m.Fingerprint, BatchSize: batch, Tasks: mine, Ignore: ignore}, rows))
+			&score.ScoreFn{Name: m.Name, Model: m.Path, Fingerprint: m.Fingerprint, BatchSize: batch, Tasks: mine, Ignore: ignore,
+				FlushDelay: scoreFlushDelay}, rows))
 	}
 	scored := preds[0]
 	if len(preds) > 1 {
@@ -271,6 +272,10 @@ func build(s beam.Scope, refs []score.ShardRef, specs []scoring.Task, models []M
 	beam.ParDo0(s.Scope("write_metrics"), &score.WriteMetricsFn{Out: metricsOut}, metrics)
 	buildWorkers(s, scored, metricsOut)
 }
+
+// scoreFlushDelay is ScoreFn.FlushDelay; tests set it to make scoring
+// stall the way a large model does.
+var scoreFlushDelay time.Duration
 
 // plan is what the driver decided before running the pipeline.
 type plan struct {

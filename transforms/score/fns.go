@@ -10,6 +10,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/register"
@@ -113,6 +114,10 @@ type ScoreFn struct {
 	FlushRows   int            // rows buffered per task before scoring; 0 = 16 batches
 	Tasks       []scoring.Task // tasks to score (each must have a head)
 	Ignore      []string       // tasks whose rows this checkpoint passes over (it has no head for them)
+	// FlushDelay pauses after each scored buffer. Only tests set it: it
+	// stands in for a model slow enough that prism's progress checks see
+	// the bundle's input stall, which is what makes prism split a bundle.
+	FlushDelay time.Duration
 
 	m      scoring.Predictor
 	specs  map[string]scoring.Task
@@ -214,6 +219,9 @@ func (f *ScoreFn) flush(ctx context.Context, task string, emit func(Prediction))
 	examplesScored.Inc(ctx, int64(len(rows.exs)))
 	tokensScored.Inc(ctx, toks)
 	rows.parts, rows.exs = rows.parts[:0], rows.exs[:0]
+	if f.FlushDelay > 0 {
+		time.Sleep(f.FlushDelay)
+	}
 	return err
 }
 
