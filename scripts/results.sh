@@ -135,5 +135,7 @@ $(for r in "${labels[@]}"; do f=$OUT/runs/$r.load; [ -f "$f" ] && printf -- '- %
 - when this page was written: $(cut -d' ' -f1-3 /proc/loadavg)
 
 MD
+# Rows whose run directories are gone, as they were printed (see the file).
+if [ -f scripts/results/earlier.md ]; then cat scripts/results/earlier.md >> docs/results.md; echo >> docs/results.md; fi
 if [ -f scripts/results/notes.md ]; then cat scripts/results/notes.md >> docs/results.md; fi
 echo "wrote docs/results.md"
