@@ -225,7 +225,7 @@ func FormatValue(v any) string {
 // checkSweep checks the sweep block: keys a sweep may set, values of the
 // key's type, distributions that can be drawn from, a bounded number of
 // trials, and every trial a valid job.
-func (s *Spec) checkSweep(bad func(key, format string, a ...any)) {
+func (s *Spec) checkSweep(bad func(key, format string, a ...any), baseOK bool) {
 	w := s.Sweep
 	if !w.Active() {
 		for k := range s.written {
@@ -315,7 +315,7 @@ func (s *Spec) checkSweep(bad func(key, format string, a ...any)) {
 		bad("sweep", "more than %d trials; narrow the grid or lower sweep.trials", maxTrials)
 		ok = false
 	}
-	if !ok {
+	if !ok || !baseOK {
 		return
 	}
 	for _, t := range s.Trials() {

@@ -124,3 +124,18 @@ func TestSweepErrors(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) { wantErrors(t, minimal+c.yaml, c.want) })
 	}
 }
+
+// A trial is the base spec plus its settings, so an error in the base is
+// reported once, not again under every trial.
+func TestSweepBaseErrorReportedOnce(t *testing.T) {
+	_, err := Parse([]byte(minimal+"train:\n  clip: -1\nsweep:\n  grid: {train.lr: [0.001, 0.002]}\n"), ".")
+	if err == nil {
+		t.Fatal("accepted clip -1")
+	}
+	if n := strings.Count(err.Error(), "train.clip"); n != 1 {
+		t.Errorf("train.clip reported %d times:\n%v", n, err)
+	}
+	if strings.Contains(err.Error(), "trial") {
+		t.Errorf("the base spec's error repeated for a trial:\n%v", err)
+	}
+}

@@ -128,7 +128,9 @@ func (s *Spec) Validate() error {
 			bad("schedule", "%v", err)
 		}
 	}
-	s.checkSweep(bad)
+	// A trial is the base spec plus its settings: with the base already
+	// wrong, every trial would repeat its errors.
+	s.checkSweep(bad, len(errs) == 0)
 	return errors.Join(errs...)
 }
 
