@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"math"
 	"slices"
 	"strconv"
@@ -26,33 +25,21 @@ type jsonlReader struct {
 
 func (j *jsonlReader) next() (Record, *Rejection, error) {
 	r := j.r
-	for {
-		line, size, lineNo, err := r.nextLine()
-		if err == io.EOF {
-			return Record{}, nil, io.EOF
-		}
-		if err != nil {
-			return Record{}, nil, err
-		}
-		if size <= r.opt.MaxRecordBytes && isBlank(line) {
-			continue
-		}
-		id := r.nextID()
-		if size > r.opt.MaxRecordBytes {
-			return Record{}, r.reject(lineNo, line, size, "%s", r.tooLong(size)), nil
-		}
-		rec, why := j.parse(line)
-		if why != "" {
-			return Record{}, r.reject(lineNo, line, size, "%s", why), nil
-		}
-		rec.File, rec.Line = r.file, lineNo
-		if rec.ID == "" {
-			rec.ID = id
-		} else {
-			rec.ID = r.ownID(rec.ID)
-		}
-		return rec, nil, nil
+	l, rej, err := r.nextRecordLine()
+	if rej != nil || err != nil {
+		return Record{}, rej, err
 	}
+	rec, why := j.parse(l.text)
+	if why != "" {
+		return Record{}, r.reject(l.line, l.text, l.size, "%s", why), nil
+	}
+	rec.File, rec.Line = r.file, l.line
+	if rec.ID == "" {
+		rec.ID = l.id
+	} else {
+		rec.ID = r.ownID(rec.ID)
+	}
+	return rec, nil, nil
 }
 
 func (j *jsonlReader) parse(line []byte) (Record, string) {

@@ -2,7 +2,6 @@ package corpus
 
 import (
 	"fmt"
-	"io"
 	"strconv"
 	"strings"
 )
@@ -74,71 +73,63 @@ func (t *tsvReader) readHeader(line []byte, lineNo int) error {
 
 func (t *tsvReader) next() (Record, *Rejection, error) {
 	r := t.r
-	for {
+	for !t.haveHeader {
 		line, size, lineNo, err := r.nextLine()
-		if err == io.EOF {
-			return Record{}, nil, io.EOF
-		}
 		if err != nil {
 			return Record{}, nil, err
-		}
-		if !t.haveHeader {
-			if isBlank(line) {
-				continue
-			}
-			if size > r.opt.MaxRecordBytes {
-				return Record{}, nil, fmt.Errorf("%s:%d: the header row is %d bytes, over the %d-byte limit; this is not a TSV file with a header row (or raise preprocess.max_record_bytes in the job spec)", r.file, lineNo, size, r.opt.MaxRecordBytes)
-			}
-			t.haveHeader = true
-			if err := t.readHeader(line, lineNo); err != nil {
-				return Record{}, nil, err
-			}
-			continue
 		}
 		if isBlank(line) {
 			continue
 		}
-		id := r.nextID()
 		if size > r.opt.MaxRecordBytes {
-			return Record{}, r.reject(lineNo, line, size, "%s", r.tooLong(size)), nil
+			return Record{}, nil, fmt.Errorf("%s:%d: the header row is %d bytes, over the %d-byte limit; this is not a TSV file with a header row (or raise preprocess.max_record_bytes in the job spec)", r.file, lineNo, size, r.opt.MaxRecordBytes)
 		}
-		if msg := checkText(line); msg != "" {
-			return Record{}, r.reject(lineNo, line, size, "row has %s", msg), nil
+		t.haveHeader = true
+		if err := t.readHeader(line, lineNo); err != nil {
+			return Record{}, nil, err
 		}
-		fields := strings.Split(string(line), "\t")
-		if len(fields) != len(t.header) {
-			how := "a TAB inside the text? replace it with a space"
-			if len(fields) < len(t.header) {
-				how = "a field is missing (truncated row or absent label); complete the row"
-			}
-			return Record{}, r.reject(lineNo, line, size, "row has %d TAB-separated fields, the header has %d (%s); %s",
-				len(fields), len(t.header), strings.Join(t.header, ", "), how), nil
-		}
-		for i := range fields {
-			fields[i] = strings.TrimSpace(fields[i])
-		}
-		rec := Record{File: r.file, Line: lineNo, ID: id, Text: fields[t.text]}
-		if rec.Text == "" {
-			return Record{}, r.reject(lineNo, line, size, "column %q is empty; every example needs text", t.header[t.text]), nil
-		}
-		if t.textB >= 0 {
-			if rec.TextB = fields[t.textB]; rec.TextB == "" {
-				return Record{}, r.reject(lineNo, line, size, "column %q is empty; a pair task needs both texts", t.header[t.textB]), nil
-			}
-		}
-		if t.label >= 0 {
-			if rec.Label = fields[t.label]; rec.Label == "" {
-				return Record{}, r.reject(lineNo, line, size, "column %q is empty; give the label, or read the file as unlabeled", t.header[t.label]), nil
-			}
-		}
-		if t.id >= 0 {
-			if fields[t.id] == "" {
-				return Record{}, r.reject(lineNo, line, size, "id column %q is empty; every row needs its id", t.header[t.id]), nil
-			}
-			rec.ID = r.ownID(fields[t.id])
-		}
-		return rec, nil, nil
 	}
+	l, rej, err := r.nextRecordLine()
+	if rej != nil || err != nil {
+		return Record{}, rej, err
+	}
+	line, size, lineNo, id := l.text, l.size, l.line, l.id
+	if msg := checkText(line); msg != "" {
+		return Record{}, r.reject(lineNo, line, size, "row has %s", msg), nil
+	}
+	fields := strings.Split(string(line), "\t")
+	if len(fields) != len(t.header) {
+		how := "a TAB inside the text? replace it with a space"
+		if len(fields) < len(t.header) {
+			how = "a field is missing (truncated row or absent label); complete the row"
+		}
+		return Record{}, r.reject(lineNo, line, size, "row has %d TAB-separated fields, the header has %d (%s); %s",
+			len(fields), len(t.header), strings.Join(t.header, ", "), how), nil
+	}
+	for i := range fields {
+		fields[i] = strings.TrimSpace(fields[i])
+	}
+	rec := Record{File: r.file, Line: lineNo, ID: id, Text: fields[t.text]}
+	if rec.Text == "" {
+		return Record{}, r.reject(lineNo, line, size, "column %q is empty; every example needs text", t.header[t.text]), nil
+	}
+	if t.textB >= 0 {
+		if rec.TextB = fields[t.textB]; rec.TextB == "" {
+			return Record{}, r.reject(lineNo, line, size, "column %q is empty; a pair task needs both texts", t.header[t.textB]), nil
+		}
+	}
+	if t.label >= 0 {
+		if rec.Label = fields[t.label]; rec.Label == "" {
+			return Record{}, r.reject(lineNo, line, size, "column %q is empty; give the label, or read the file as unlabeled", t.header[t.label]), nil
+		}
+	}
+	if t.id >= 0 {
+		if fields[t.id] == "" {
+			return Record{}, r.reject(lineNo, line, size, "id column %q is empty; every row needs its id", t.header[t.id]), nil
+		}
+		rec.ID = r.ownID(fields[t.id])
+	}
+	return rec, nil, nil
 }
 
 func quoteAll(names []string) string {
