@@ -164,7 +164,7 @@ func (tr *Trainer) evaluate(ctx context.Context) (bool, error) {
 	line := fmt.Sprintf("step %d eval:", tr.step)
 	for _, n := range names {
 		if tr.task(n).kind == model.MaskedLM {
-			line += fmt.Sprintf(" %s masked_accuracy=%.4f perplexity=%.1f", n, res[n]["masked_accuracy"], res[n]["perplexity"])
+			line += fmt.Sprintf(" %s %s=%.4f %s=%.1f", n, scoring.MaskedAccuracy, res[n][scoring.MaskedAccuracy], scoring.Perplexity, res[n][scoring.Perplexity])
 			continue
 		}
 		pm := scoringTask(tr.task(n)).PrimaryMetric()

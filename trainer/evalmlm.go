@@ -4,44 +4,27 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"hash/fnv"
-	"math"
 	"math/rand/v2"
 
 	"github.com/taskweave/taskweave/io/shards"
 	"github.com/taskweave/taskweave/model"
+	"github.com/taskweave/taskweave/model/masking"
+	"github.com/taskweave/taskweave/model/metrics"
 	"github.com/taskweave/taskweave/model/scoring"
 )
 
-// evalMaskSeed seeds the evaluation masks: each example's mask is drawn
-// from (evalMaskSeed, its task and id), so every evaluation of a run, and
-// every run, scores the same masked pieces whatever the batching.
-const evalMaskSeed = 0x65766d61736b
-
 // mlmResult is a masked LM's figures on the evaluation split: the share of
 // masked pieces predicted exactly and the perplexity exp(mean cross-entropy)
-// over them.
-type mlmResult struct {
-	tokens, correct int64
-	nll             float64
-}
+// over them, counted as evaluate counts them (model/metrics).
+type mlmResult struct{ metrics.MaskedLM }
 
+// metrics names the figures as scoring and evaluate's report.json do.
 func (r mlmResult) metrics() map[string]float64 {
-	return map[string]float64{"masked_accuracy": r.accuracy(), "perplexity": r.perplexity(), "masked_tokens": float64(r.tokens)}
+	v := r.Result()
+	return map[string]float64{scoring.MaskedAccuracy: v.Accuracy, scoring.Perplexity: v.Perplexity, scoring.MaskedTokens: float64(v.Tokens)}
 }
 
-func (r mlmResult) accuracy() float64 { return float64(r.correct) / float64(max(r.tokens, 1)) }
-
-func (r mlmResult) perplexity() float64 { return math.Exp(r.nll / float64(max(r.tokens, 1))) }
-
-// exampleMaskRNG is the generator of one evaluation example's mask.
-func exampleMaskRNG(task, id string) *rand.Rand {
-	h := fnv.New64a()
-	h.Write([]byte(task))
-	h.Write([]byte{0})
-	h.Write([]byte(id))
-	return rand.New(rand.NewPCG(evalMaskSeed, h.Sum64()))
-}
+func (r mlmResult) accuracy() float64 { return r.Result().Accuracy }
 
 // evalMLMExamples bounds the examples a masked LM is evaluated on: its
 // decoder scores every masked piece against the whole vocabulary (29k
@@ -51,7 +34,9 @@ func exampleMaskRNG(task, id string) *rand.Rand {
 const evalMLMExamples = 1024
 
 // evalMaskedLM scores a masked LM on a fixed sample of its evaluation
-// shards, evalBatch examples per forward pass.
+// shards, evalBatch examples per forward pass. Each row is masked with
+// masking.ExampleRNG, as `taskweave evaluate` masks it (scoring.ScoreMasked)
+// when it scores every row of the split.
 func (tr *Trainer) evalMaskedLM(ctx context.Context, t *taskData) (mlmResult, error) {
 	var res mlmResult
 	var pool []example
@@ -80,18 +65,18 @@ func (tr *Trainer) evalMaskedLM(ctx context.Context, t *taskData) (mlmResult, er
 		if out.Scored == 0 {
 			return nil
 		}
-		res.nll += float64(out.Loss) * float64(out.Scored)
-		res.tokens += int64(out.Scored)
+		var correct int64
 		row := 0
 		for _, y := range b.TokenLabels {
 			if y == model.IgnoreIndex {
 				continue
 			}
 			if scoring.Argmax(out.Logits[row*out.NumLabels:(row+1)*out.NumLabels]) == int(y) {
-				res.correct++
+				correct++
 			}
 			row++
 		}
+		res.Add(int64(out.Scored), correct, float64(out.Loss)*float64(out.Scored))
 		return nil
 	}
 	perShard := (evalMLMExamples + len(t.eval) - 1) / max(len(t.eval), 1)
@@ -102,7 +87,7 @@ func (tr *Trainer) evalMaskedLM(ctx context.Context, t *taskData) (mlmResult, er
 				return errSampleFull
 			}
 			pool = append(pool, example{ids: append([]int32(nil), r.InputIDs...), types: append([]int32(nil), r.TokenTypeIDs...)})
-			rngs = append(rngs, exampleMaskRNG(r.Task, r.ExampleID))
+			rngs = append(rngs, masking.ExampleRNG(r.Task, r.ExampleID))
 			if len(pool) < evalBatch {
 				return nil
 			}

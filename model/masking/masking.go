@@ -10,11 +10,14 @@
 // Every draw comes from the *rand.Rand the caller passes, so masks are a
 // pure function of its seed: the trainer seeds one generator per batch
 // from (run seed, task, batch number), which makes masking dynamic (a new
-// mask each epoch) and a resumed run draw the same masks.
+// mask each epoch) and a resumed run draw the same masks. Evaluation (the
+// trainer's dev evaluation and `taskweave evaluate`) masks each example
+// with ExampleRNG instead, so its masked pieces depend on the example alone.
 package masking
 
 import (
 	"fmt"
+	"hash/fnv"
 	"math/rand/v2"
 	"strings"
 
@@ -27,6 +30,22 @@ const (
 	MaskShare   = 0.8  // chosen pieces replaced by [MASK]
 	RandomShare = 0.1  // chosen pieces replaced by a random word piece; the rest stay
 )
+
+// EvalSeed seeds the evaluation masks: each example's mask is drawn from
+// (EvalSeed, its task and id), so every evaluation of a run, every run, and
+// evaluate's batch job score the same masked pieces whatever the batching.
+const EvalSeed = 0x65766d61736b
+
+// ExampleRNG is the generator of one evaluation example's mask. task is the
+// task the row belongs to (for a masked LM over other tasks' text, the
+// source task the row was read from), id its example id.
+func ExampleRNG(task, id string) *rand.Rand {
+	h := fnv.New64a()
+	h.Write([]byte(task))
+	h.Write([]byte{0})
+	h.Write([]byte(id))
+	return rand.New(rand.NewPCG(EvalSeed, h.Sum64()))
+}
 
 // Masker masks sequences of ids of one vocabulary.
 type Masker struct {

@@ -12,7 +12,7 @@ import (
 // for the task's kind plus example and token counts. Its fields are exported
 // so it survives JSON (a Beam combiner's accumulator crosses workers that
 // way); Merge of partial Accs in any order equals adding every prediction to
-// one.
+// one (a masked LM's summed cross-entropy to float rounding: addition order).
 type Acc struct {
 	Task      string
 	Kind      model.HeadKind
@@ -28,6 +28,7 @@ type Acc struct {
 	Reg   *metrics.Regression    `json:",omitempty"`
 	Ent   *metrics.Entities      `json:",omitempty"`
 	Tok   *metrics.TokenAccuracy `json:",omitempty"`
+	MLM   *metrics.MaskedLM      `json:",omitempty"`
 }
 
 // NewAcc returns an empty accumulator for t.
@@ -37,6 +38,8 @@ func NewAcc(t Task) (Acc, error) {
 	}
 	a := Acc{Task: t.Name, Kind: t.Kind, Scheme: t.TagScheme, Labels: t.Labels}
 	switch {
+	case t.Kind == model.MaskedLM:
+		a.MLM = &metrics.MaskedLM{}
 	case t.Kind == model.SequenceClassification:
 		a.Class = metrics.NewConfusion(len(t.Labels))
 	case t.Kind == model.SequenceRegression:
@@ -92,6 +95,8 @@ func (a *Acc) Add(p Prediction) error {
 			return nil
 		}
 		return a.Tok.Add(p.GoldTags, p.PredTags)
+	case a.MLM != nil:
+		a.MLM.Add(p.Masked, p.Correct, p.NLL)
 	}
 	return nil
 }
@@ -123,6 +128,8 @@ func (a *Acc) Merge(o Acc) error {
 		return a.Ent.Merge(o.Ent)
 	case a.Tok != nil:
 		a.Tok.Merge(o.Tok)
+	case a.MLM != nil:
+		a.MLM.Merge(o.MLM)
 	}
 	return nil
 }
@@ -144,6 +151,7 @@ type Result struct {
 	Regression    *metrics.RegressionResult     `json:"regression,omitempty"`
 	Entities      *metrics.EntityResult         `json:"entities,omitempty"`
 	TokenAccuracy *float64                      `json:"token_accuracy,omitempty"`
+	MaskedLM      *metrics.MaskedLMResult       `json:"masked_lm,omitempty"`
 }
 
 // Result turns the counts into figures.
@@ -164,6 +172,9 @@ func (a Acc) Result() Result {
 	case a.Tok != nil:
 		v := a.Tok.Result()
 		r.TokenAccuracy = &v
+	case a.MLM != nil:
+		v := a.MLM.Result()
+		r.MaskedLM = &v
 	}
 	r.Score, _ = r.Metric(r.Primary)
 	return r
@@ -196,6 +207,9 @@ func (r Result) Metrics() []Metric {
 		}
 	case r.TokenAccuracy != nil:
 		out = append(out, Metric{TokenAccuracy, *r.TokenAccuracy})
+	case r.MaskedLM != nil:
+		m := r.MaskedLM
+		out = append(out, Metric{MaskedAccuracy, m.Accuracy}, Metric{Perplexity, m.Perplexity}, Metric{MaskedTokens, float64(m.Tokens)})
 	}
 	return out
 }

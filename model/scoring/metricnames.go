@@ -19,6 +19,12 @@ const (
 	EntityF1        = "entity_f1"
 
 	TokenAccuracy = "token_accuracy" // share of scored words whose tag is right
+
+	// Masked language models, over the pieces masked as evaluation masks
+	// them (masking.ExampleRNG).
+	MaskedAccuracy = "masked_accuracy" // share of masked pieces whose argmax is the original piece
+	Perplexity     = "perplexity"      // exp of the mean cross-entropy over the masked pieces
+	MaskedTokens   = "masked_tokens"   // how many pieces were masked and scored
 )
 
 // PerLabel names a per-class (classification) or per-entity-type (token)

@@ -4,8 +4,10 @@ import (
 	"fmt"
 	"math"
 	"sort"
+	"sync"
 
 	"github.com/taskweave/taskweave/model"
+	"github.com/taskweave/taskweave/model/masking"
 )
 
 // Example is one preprocessed row. It has exactly io/shards.Row's fields
@@ -54,6 +56,11 @@ type Prediction struct {
 	// Logits are the raw outputs, kept only when Options.Logits asks:
 	// Outputs() values for a sentence, Outputs() per word for a token task.
 	Logits []float32
+
+	// masked LM (ScoreMasked): the pieces masked in this row, how many of
+	// them the argmax restored, and their summed cross-entropy in nats.
+	Masked, Correct int64
+	NLL             float64
 }
 
 // Predictor is the part of *model.Model scoring uses.
@@ -61,10 +68,21 @@ type Predictor interface {
 	Predict(b *model.Batch) ([]float32, error)
 }
 
-// Options tune Score.
+// Forwarder is the part of *model.Model masked-LM scoring uses: Forward
+// with TokenLabels set computes the logits of the labelled positions only
+// ([Scored, vocab]), where Predict would return all B×T×vocab of them.
+type Forwarder interface {
+	Forward(b *model.Batch) (*model.Output, error)
+}
+
+// Options tune Score and ScoreMasked.
 type Options struct {
 	BatchSize int  // examples per forward pass; must be positive
 	Logits    bool // keep each prediction's raw logits (predict prints them)
+	// Serial, when set, is held around each of ScoreMasked's forward passes
+	// and the reading of its outputs, which alias the model's buffers:
+	// evaluate's workers share one model per process.
+	Serial sync.Locker
 }
 
 // Score predicts exs with m in batches: it orders them by length (so a batch
@@ -75,6 +93,26 @@ func Score(m Predictor, t Task, exs []Example, o Options, emit func(i int, p Pre
 	if o.BatchSize <= 0 {
 		return fmt.Errorf("scoring: batch size %d; it must be positive", o.BatchSize)
 	}
+	if t.Kind == model.MaskedLM {
+		return fmt.Errorf("scoring: task %s is a masked LM; score it with ScoreMasked", t.Name)
+	}
+	return inBatches(exs, o.BatchSize, func(idx []int, batch []Example) error {
+		preds, err := PredictBatch(m, t, batch, o.Logits)
+		if err != nil {
+			return err
+		}
+		for k, p := range preds {
+			if err := emit(idx[k], p); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// inBatches calls fn with batches of at most size examples of exs, ordered
+// by length and then example id, and their indices in exs.
+func inBatches(exs []Example, size int, fn func(idx []int, batch []Example) error) error {
 	order := make([]int, len(exs))
 	for i := range order {
 		order[i] = i
@@ -86,14 +124,35 @@ func Score(m Predictor, t Task, exs []Example, o Options, emit func(i int, p Pre
 		}
 		return a.ExampleID < b.ExampleID
 	})
-	batch := make([]Example, 0, o.BatchSize)
-	for start := 0; start < len(order); start += o.BatchSize {
-		idx := order[start:min(start+o.BatchSize, len(order))]
+	batch := make([]Example, 0, size)
+	for start := 0; start < len(order); start += size {
+		idx := order[start:min(start+size, len(order))]
 		batch = batch[:0]
 		for _, i := range idx {
 			batch = append(batch, exs[i])
 		}
-		preds, err := PredictBatch(m, t, batch, o.Logits)
+		if err := fn(idx, batch); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// ScoreMasked scores a masked LM on exs, in batches as Score forms them:
+// each row is masked by mk with masking.ExampleRNG(row's task, example id),
+// as the trainer's dev evaluation masks it, so a row's figures do not depend
+// on the batch it lands in; one forward pass per batch scores the masked
+// pieces. emit gets each example's index in exs and its Masked, Correct and
+// NLL (a row with nothing masked has zeros and costs no forward pass).
+func ScoreMasked(f Forwarder, mk *masking.Masker, t Task, exs []Example, o Options, emit func(i int, p Prediction) error) error {
+	if o.BatchSize <= 0 {
+		return fmt.Errorf("scoring: batch size %d; it must be positive", o.BatchSize)
+	}
+	if t.Kind != model.MaskedLM {
+		return fmt.Errorf("scoring: task %s is %s, not a masked LM", t.Name, t.Kind)
+	}
+	return inBatches(exs, o.BatchSize, func(idx []int, batch []Example) error {
+		preds, err := maskedBatch(f, mk, t, batch, o.Serial)
 		if err != nil {
 			return err
 		}
@@ -102,8 +161,74 @@ func Score(m Predictor, t Task, exs []Example, o Options, emit func(i int, p Pre
 				return err
 			}
 		}
+		return nil
+	})
+}
+
+func maskedBatch(f Forwarder, mk *masking.Masker, t Task, exs []Example, serial sync.Locker) ([]Prediction, error) {
+	b, err := NewBatch(t.Name, exs)
+	if err != nil {
+		return nil, err
 	}
-	return nil
+	b.TokenLabels = make([]int32, b.B*b.T)
+	for i := range b.TokenLabels {
+		b.TokenLabels[i] = model.IgnoreIndex
+	}
+	out := make([]Prediction, len(exs))
+	masked := 0
+	for r := range exs {
+		e := &exs[r]
+		n := len(e.InputIDs)
+		k := mk.Row(b.InputIDs[r*b.T:r*b.T+n], b.TokenLabels[r*b.T:r*b.T+n], masking.ExampleRNG(e.Task, e.ExampleID))
+		out[r] = Prediction{Task: t.Name, Kind: t.Kind, ExampleID: e.ExampleID, Text: e.Text, Tokens: int64(n), Rows: 1, Masked: int64(k)}
+		masked += k
+	}
+	if masked == 0 {
+		return out, nil
+	}
+	if serial != nil {
+		serial.Lock()
+		defer serial.Unlock()
+	}
+	res, err := f.Forward(b)
+	if err != nil {
+		return nil, fmt.Errorf("scoring: task %s: %w", t.Name, err)
+	}
+	V := res.NumLabels
+	if res.Scored != masked || V <= 0 || len(res.Logits) < masked*V {
+		return nil, fmt.Errorf("scoring: task %s: the model scored %d pieces (%d logits of %d outputs) for %d masked; is its head a masked LM?",
+			t.Name, res.Scored, len(res.Logits), V, masked)
+	}
+	// Logits hold the masked positions in batch order, row by row.
+	s := 0
+	for r := range exs {
+		for _, y := range b.TokenLabels[r*b.T : (r+1)*b.T] {
+			if y == model.IgnoreIndex {
+				continue
+			}
+			row := res.Logits[s*V : (s+1)*V]
+			if Argmax(row) == int(y) {
+				out[r].Correct++
+			}
+			out[r].NLL += crossEntropy(row, int(y))
+			s++
+		}
+	}
+	return out, nil
+}
+
+// crossEntropy is −log softmax(x)[y], in float64 with the maximum
+// subtracted first.
+func crossEntropy(x []float32, y int) float64 {
+	mx := math.Inf(-1)
+	for _, v := range x {
+		mx = math.Max(mx, float64(v))
+	}
+	var sum float64
+	for _, v := range x {
+		sum += math.Exp(float64(v) - mx)
+	}
+	return mx + math.Log(sum) - float64(x[y])
 }
 
 // NewBatch pads examples into one model batch: right-padded with id 0 and
@@ -134,6 +259,9 @@ func NewBatch(task string, exs []Example) (*model.Batch, error) {
 func PredictBatch(m Predictor, t Task, exs []Example, keepLogits bool) ([]Prediction, error) {
 	if len(exs) == 0 {
 		return nil, nil
+	}
+	if t.Kind == model.MaskedLM {
+		return nil, fmt.Errorf("scoring: task %s is a masked LM; score it with ScoreMasked", t.Name)
 	}
 	b, err := NewBatch(t.Name, exs)
 	if err != nil {

@@ -370,6 +370,8 @@ func TestResultNames(t *testing.T) {
 		{Task{Name: "pos", Kind: model.TokenClassification, Labels: []string{"DET", "NOUN"}, TagScheme: "none"},
 			[]Prediction{{Words: []string{"a", "b"}, GoldTags: []string{"DET", "NOUN"}, PredTags: []string{"DET", "DET"}}},
 			TokenAccuracy, 0.5, []string{"token_accuracy"}},
+		{Task{Name: "mlm", Kind: model.MaskedLM}, []Prediction{{Masked: 3, Correct: 2, NLL: 3}, {Masked: 1, NLL: 1}},
+			MaskedAccuracy, 0.5, []string{"masked_accuracy", "perplexity", "masked_tokens"}},
 	}
 	for _, c := range cases {
 		a, err := NewAcc(c.task)
@@ -395,7 +397,7 @@ func TestResultNames(t *testing.T) {
 		}
 	}
 	for _, bad := range []Task{
-		{Name: "x", Kind: model.MaskedLM},
+		{Name: "x", Kind: "language_model"},
 		{Name: "x", Kind: model.TokenClassification, Labels: []string{"O"}, TagScheme: "bio"},
 		{Name: "x", Kind: model.SequenceClassification},
 	} {
