@@ -72,8 +72,11 @@ func (tr *Trainer) setup(ctx context.Context) error {
 			}
 		}
 		heads = append(heads, model.HeadSpec{Task: t.name, Kind: t.kind, NumLabels: t.numLabels, Layer: t.layer, Sharing: t.sharing})
+		// A masked LM's source tasks and whole-word flag let evaluate mask
+		// its text as the dev evaluation does.
 		tr.meta.Tasks = append(tr.meta.Tasks, checkpoint.TaskInfo{Name: t.name, Type: string(t.kind), Labels: t.labels,
-			TagScheme: t.scheme, Layer: t.layer, Auxiliary: t.auxiliary})
+			TagScheme: t.scheme, Layer: t.layer, Auxiliary: t.auxiliary, Source: t.sources,
+			WholeWord: t.kind == model.MaskedLM && cfg.Tasks[i].WholeWord})
 	}
 	if tr.last, err = openLast(ctx, cfg.Out); err != nil {
 		return err

@@ -34,7 +34,11 @@ const (
 // TaskInfo describes one task of a checkpoint (tasks.json). Type is one of
 // model's head kinds; Labels are the class names in id order (empty for
 // regression and masked LM); Layer is the encoder layer the head reads
-// (0 = top); Auxiliary tasks are trained but not reported.
+// (0 = top); Auxiliary tasks are trained but left out of model selection
+// and promotion. A masked LM records what evaluate needs to mask its text
+// as training did: Source, the tasks whose text it read (empty: its own
+// shards), and WholeWord, whether it masked whole words. Checkpoints
+// written before these fields existed load with them empty.
 type TaskInfo struct {
 	Name      string   `json:"name"`
 	Type      string   `json:"type"`
@@ -42,6 +46,8 @@ type TaskInfo struct {
 	TagScheme string   `json:"tag_scheme,omitempty"`
 	Layer     int      `json:"layer,omitempty"`
 	Auxiliary bool     `json:"auxiliary,omitempty"`
+	Source    []string `json:"source,omitempty"`
+	WholeWord bool     `json:"whole_word,omitempty"`
 }
 
 // Meta is everything a checkpoint holds besides the weights. Extra is kept

@@ -66,7 +66,9 @@ func tinyModel(t testing.TB) (*model.Model, Meta) {
 			{Name: "sst2", Labels: []string{"negative", "positive"}},
 			{Name: "ner", Type: "token_classification", Labels: []string{"O", "B-X", "I-X"}, TagScheme: "iob2"},
 			{Name: "stsb"},
-			{Name: "mlm", Auxiliary: true},
+			// A masked LM's source tasks and whole-word flag survive the
+			// trip: evaluate masks its text from them.
+			{Name: "mlm", Auxiliary: true, Source: []string{"sst2", "ner"}, WholeWord: true},
 		},
 		Extra: map[string]any{"sharing": "hard", "strategy": map[string]any{"name": "uncertainty"}},
 	}
