@@ -16,6 +16,14 @@
 //
 // and finally assembles the report from the per-task metric files the
 // pipeline wrote, so the same code works on prism, Dataflow or Flink.
+//
+// A masked_lm head is scored over every row of the split: its own shards,
+// or for a masked LM over other tasks' text (tasks.json's source) those
+// tasks' shards, read once for both. Each row is masked as the trainer's
+// dev evaluation masks it (masking.ExampleRNG of the row's task and id, the
+// head's whole_word), one forward pass per batch scores the masked pieces
+// only, and per-row masked/correct/NLL combine into masked_accuracy,
+// perplexity and masked_tokens.
 package evaluate
 
 import (
@@ -28,6 +36,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"maps"
 	"path"
 	"slices"
 	"sort"
@@ -142,10 +151,15 @@ func run(ctx context.Context, o Options, execute func(context.Context, *beam.Pip
 
 	rep := plan.report
 	for _, t := range plan.specs {
-		tr := TaskReport{Task: t.Name, Kind: t.Kind, TagScheme: t.TagScheme, Results: map[string]score.TaskMetrics{}}
-		tr.ManifestExamples = plan.manifest.Tasks[t.Name].Splits[o.Split].Examples
-		tr.LooseIOB2 = plan.manifest.Tasks[t.Name].Splits[o.Split].LooseIOB2
-		tr.RejectedUpstream = plan.manifest.Tasks[t.Name].Splits[o.Split].Rejected
+		tr := TaskReport{Task: t.Name, Kind: t.Kind, TagScheme: t.TagScheme, Source: t.Source, Results: map[string]score.TaskMetrics{}}
+		for _, rt := range rowTasks(t) {
+			sp := plan.manifest.Tasks[rt].Splits[o.Split]
+			tr.ManifestExamples += sp.Examples
+			tr.RejectedUpstream += sp.Rejected
+			if rt == t.Name {
+				tr.LooseIOB2 = sp.LooseIOB2
+			}
+		}
 		for _, m := range plan.models {
 			if !slices.Contains(m.Scored, t.Name) {
 				continue
@@ -247,12 +261,12 @@ func build(s beam.Scope, refs []score.ShardRef, specs []scoring.Task, models []M
 	var preds []beam.PCollection
 	for _, m := range models {
 		var mine []scoring.Task
-		var ignore []string
+		var ignore []string // the rows of tasks this checkpoint scores nothing of
 		for _, t := range specs {
 			if slices.Contains(m.Scored, t.Name) {
 				mine = append(mine, t)
 			} else {
-				ignore = append(ignore, t.Name)
+				ignore = append(ignore, rowTasks(t)...)
 			}
 		}
 		preds = append(preds, beam.ParDo(s.Scope("score_"+m.Name),
@@ -277,6 +291,15 @@ func build(s beam.Scope, refs []score.ShardRef, specs []scoring.Task, models []M
 // stall the way a large model does.
 var scoreFlushDelay time.Duration
 
+// rowTasks names the tasks whose rows t scores: its own, or for a masked
+// LM over other tasks' text, theirs.
+func rowTasks(t scoring.Task) []string {
+	if t.Kind == model.MaskedLM && len(t.Source) > 0 {
+		return t.Source
+	}
+	return []string{t.Name}
+}
+
 // plan is what the driver decided before running the pipeline.
 type plan struct {
 	manifest *manifestFile
@@ -298,28 +321,6 @@ func prepare(ctx context.Context, o Options) (*plan, error) {
 		Data: DataInfo{Path: o.Data, Manifest: man.path, ManifestSHA256: man.sha256, Fingerprint: man.Fingerprint,
 			VocabSHA256: man.Tokenizer.VocabSHA256}}
 	pl.report = rep
-
-	// Tasks of the split, or the ones asked for.
-	var names []string
-	for name, t := range man.Tasks {
-		if _, ok := t.Splits[o.Split]; ok {
-			names = append(names, name)
-		}
-	}
-	sort.Strings(names)
-	if len(names) == 0 {
-		return nil, fmt.Errorf("evaluate: %s has no task with a %q split; pick a split it has (--split)", man.path, o.Split)
-	}
-	if len(o.Tasks) > 0 {
-		for _, t := range o.Tasks {
-			if !slices.Contains(names, t) {
-				return nil, fmt.Errorf("evaluate: --tasks names %q but %s has no %s split for it (tasks with that split: %s)",
-					t, man.path, o.Split, strings.Join(names, ", "))
-			}
-		}
-		names = slices.Clone(o.Tasks)
-		sort.Strings(names)
-	}
 
 	paths := []struct{ name, path string }{{"model", o.Model}}
 	if o.Compare != "" {
@@ -347,12 +348,72 @@ func prepare(ctx context.Context, o Options) (*plan, error) {
 	}
 	rep.Models = pl.models
 
-	for _, name := range names {
-		mt := man.Tasks[name]
-		if mt.Type == string(model.MaskedLM) {
-			rep.Unscored = append(rep.Unscored, Unscored{Task: name, Model: "model",
-				Reason: "a masked_lm task: its masked-token accuracy and perplexity are measured by training's dev evaluation (metrics.jsonl, summary.json)"})
+	// Tasks of the split, or the ones asked for. A masked LM over other
+	// tasks' text (source) is the evaluated checkpoint's, not the
+	// manifest's: it is a task of the split when one of its sources is.
+	var names []string
+	for name, t := range man.Tasks {
+		if _, ok := t.Splits[o.Split]; ok {
+			names = append(names, name)
+		}
+	}
+	sourced := map[string][]string{} // masked LM → its source tasks with the split
+	textless := map[string]string{}  // masked LMs whose text is not in these shards, and why
+	for name, h := range headOf[0] {
+		if h.Type != string(model.MaskedLM) {
 			continue
+		}
+		if _, ok := man.Tasks[name]; ok {
+			continue // its own shards
+		}
+		if len(h.Source) == 0 {
+			textless[name] = fmt.Sprintf("a masked_lm head without shards of its own in %s, and the checkpoint's tasks.json (written before it recorded source) does not say whose text it was trained on; retrain it to score it", man.path)
+			continue
+		}
+		var missing []string
+		for _, src := range h.Source {
+			mt, ok := man.Tasks[src]
+			if !ok {
+				missing = append(missing, src)
+			} else if _, ok := mt.Splits[o.Split]; ok {
+				sourced[name] = append(sourced[name], src)
+			}
+		}
+		if len(missing) > 0 {
+			delete(sourced, name)
+			textless[name] = fmt.Sprintf("a masked_lm head trained on the text of %s, which %s does not have; evaluate it on the shards it was trained on", strings.Join(missing, ", "), man.path)
+			continue
+		}
+		if len(sourced[name]) > 0 {
+			names = append(names, name)
+		}
+	}
+	sort.Strings(names)
+	if len(names) == 0 {
+		return nil, fmt.Errorf("evaluate: %s has no task with a %q split; pick a split it has (--split)", man.path, o.Split)
+	}
+	if len(o.Tasks) > 0 {
+		for _, t := range o.Tasks {
+			if !slices.Contains(names, t) {
+				return nil, fmt.Errorf("evaluate: --tasks names %q but %s has no %s split for it (tasks with that split: %s)",
+					t, man.path, o.Split, strings.Join(names, ", "))
+			}
+		}
+		names = slices.Clone(o.Tasks)
+		sort.Strings(names)
+	}
+	if len(o.Tasks) == 0 {
+		for _, name := range slices.Sorted(maps.Keys(textless)) {
+			rep.Unscored = append(rep.Unscored, Unscored{Task: name, Model: "model", Reason: textless[name]})
+		}
+	}
+
+	read := map[string]bool{} // tasks whose shards the pipeline reads
+	for _, name := range names {
+		mt, own := man.Tasks[name]
+		kind := model.HeadKind(mt.Type)
+		if !own {
+			kind = model.MaskedLM
 		}
 		var by []string // checkpoints that score this task
 		for i, mp := range paths {
@@ -365,11 +426,11 @@ func prepare(ctx context.Context, o Options) (*plan, error) {
 				}
 				continue
 			}
-			if h.Type != mt.Type {
+			if h.Type != string(kind) {
 				return nil, fmt.Errorf("evaluate: task %s is %s in %s but checkpoint %s has a %s head for it; evaluate on shards made for this checkpoint",
-					name, mt.Type, man.path, mp.path, h.Type)
+					name, kind, man.path, mp.path, h.Type)
 			}
-			if mt.Type != string(model.SequenceRegression) && !slices.Equal(h.Labels, mt.Labels) {
+			if kind != model.SequenceRegression && kind != model.MaskedLM && !slices.Equal(h.Labels, mt.Labels) {
 				return nil, fmt.Errorf("evaluate: task %s: checkpoint %s has labels %s [%s] but %s lists labels %s [%s]; the label ids would not mean the same classes — re-run preprocess with the checkpoint's label list or evaluate the matching checkpoint",
 					name, mp.path, labelsFingerprint(h.Labels), strings.Join(h.Labels, " "), man.path, labelsFingerprint(mt.Labels), strings.Join(mt.Labels, " "))
 			}
@@ -383,11 +444,25 @@ func prepare(ctx context.Context, o Options) (*plan, error) {
 				pl.models[i].Scored = append(pl.models[i].Scored, name)
 			}
 		}
-		scheme := mt.TagScheme
-		if mt.Type != string(model.TokenClassification) {
-			scheme = ""
+		spec := scoring.Task{Name: name, Kind: kind, Labels: mt.Labels, TagScheme: mt.TagScheme}
+		if kind != model.TokenClassification {
+			spec.TagScheme = ""
 		}
-		pl.specs = append(pl.specs, scoring.Task{Name: name, Kind: model.HeadKind(mt.Type), Labels: mt.Labels, TagScheme: scheme})
+		rows := []string{name}
+		if kind == model.MaskedLM {
+			// Both checkpoints are scored on the pieces the evaluated one's
+			// dev evaluation masked: its whole-word flag and sources decide.
+			spec.Labels, spec.WholeWord, spec.Source = nil, headOf[0][name].WholeWord, sourced[name]
+			if len(spec.Source) > 0 {
+				rows = spec.Source
+			}
+		}
+		pl.specs = append(pl.specs, spec)
+		for _, r := range rows {
+			read[r] = true
+		}
+	}
+	for _, name := range slices.Sorted(maps.Keys(read)) {
 		files, err := man.ShardPaths(man.path, name, o.Split)
 		if err != nil {
 			return nil, fmt.Errorf("evaluate: %w", err)

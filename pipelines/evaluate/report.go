@@ -50,11 +50,14 @@ type ModelInfo struct {
 }
 
 // TaskReport is one task's figures per checkpoint, with deltas
-// (compare − model) when two were scored.
+// (compare − model) when two were scored. A masked LM over other tasks'
+// text lists them in Source; its ManifestExamples and RejectedUpstream are
+// theirs, summed.
 type TaskReport struct {
 	Task             string         `json:"task"`
 	Kind             model.HeadKind `json:"kind"`
 	TagScheme        string         `json:"tag_scheme,omitempty"`
+	Source           []string       `json:"source,omitempty"`
 	ManifestExamples int64          `json:"manifest_examples"`
 	LooseIOB2        int64          `json:"loose_iob2"` // the manifest's count of gold I-X tags starting a chunk
 	// RejectedUpstream counts the split's records preprocessing rejected
@@ -73,7 +76,9 @@ type Delta struct {
 	Delta   float64 `json:"delta"`
 }
 
-// Unscored is a task of the split that a checkpoint has no head for.
+// Unscored is a task of the split that a checkpoint has no head for, or a
+// masked LM of a checkpoint whose text evaluate cannot find (its tasks.json
+// predates source).
 type Unscored struct {
 	Task   string `json:"task"`
 	Model  string `json:"model"`
@@ -195,6 +200,15 @@ func markdown(rep *Report) []byte {
 				}
 				b.WriteByte('\n')
 			}
+		case m.MaskedLM != nil:
+			fmt.Fprintf(&b, "\nMasked-LM figures over %d masked pieces (%d restored) of", m.MaskedLM.Tokens, m.MaskedLM.Correct)
+			if len(t.Source) > 0 {
+				fmt.Fprintf(&b, " the %s text of %s", rep.Split, strings.Join(t.Source, ", "))
+			} else {
+				fmt.Fprintf(&b, " this task's %s text", rep.Split)
+			}
+			fmt.Fprintf(&b, ": every row masked as training's dev evaluation masks it (the same pieces whatever the batching), perplexity = exp(mean cross-entropy over them). "+
+				"predictions/%s/ holds each row's masked, correct and summed NLL.\n", t.Task)
 		case m.Entities != nil:
 			e := m.Entities
 			fmt.Fprintf(&b, "\nEntity scores (conlleval chunk rules, scheme %s):\n\n| type | precision | recall | F1 | gold | predicted | correct |\n| --- | ---: | ---: | ---: | ---: | ---: | ---: |\n", e.Scheme)

@@ -4,6 +4,7 @@ import (
 	"sync"
 
 	"github.com/taskweave/taskweave/model"
+	"github.com/taskweave/taskweave/model/masking"
 	"github.com/taskweave/taskweave/model/scoring"
 )
 
@@ -35,6 +36,18 @@ type pending struct {
 // batches of batchSize) and emits one Prediction per row.
 func scoreRows(m scoring.Predictor, t scoring.Task, modelName string, rows *pending, batchSize int, emit func(Prediction)) error {
 	return scoring.Score(serialPredictor{m}, t, rows.exs, scoring.Options{BatchSize: batchSize}, func(i int, p scoring.Prediction) error {
+		emit(Prediction{Model: modelName, Part: rows.parts[i], Prediction: p})
+		return nil
+	})
+}
+
+// scoreMasked scores the buffered rows of a masked LM (scoring.ScoreMasked:
+// each row masked as the trainer's dev evaluation masks it) and emits one
+// Prediction per row with its masked, correct and summed NLL. The lock
+// covers each forward pass and the reading of its logits, which alias the
+// process's shared model.
+func scoreMasked(m scoring.Forwarder, mk *masking.Masker, t scoring.Task, modelName string, rows *pending, batchSize int, emit func(Prediction)) error {
+	return scoring.ScoreMasked(m, mk, t, rows.exs, scoring.Options{BatchSize: batchSize, Serial: &predictMu}, func(i int, p scoring.Prediction) error {
 		emit(Prediction{Model: modelName, Part: rows.parts[i], Prediction: p})
 		return nil
 	})

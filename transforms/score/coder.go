@@ -17,11 +17,11 @@ import (
 //
 // Layout: strings and slices are a uvarint length then the contents; a slice
 // length is stored +1 so that 0 means nil (a nil GoldTags means "unlabeled"
-// and must survive the trip); integers are varints; float32s are their IEEE
-// bits, little-endian.
+// and must survive the trip); integers are varints; float32s and float64s
+// are their IEEE bits, little-endian.
 
 func encodePrediction(p Prediction) ([]byte, error) {
-	n := 64 + len(p.Model) + len(p.Task) + len(p.Kind) + len(p.Part) + len(p.ExampleID) + len(p.Text) +
+	n := 80 + len(p.Model) + len(p.Task) + len(p.Kind) + len(p.Part) + len(p.ExampleID) + len(p.Text) +
 		4*len(p.Scores) + 5*len(p.WordScores) + 4*len(p.Logits)
 	for _, ss := range [][]string{p.Words, p.GoldTags, p.PredTags} {
 		for _, s := range ss {
@@ -44,6 +44,9 @@ func encodePrediction(p Prediction) ([]byte, error) {
 	b = appendStrings(b, p.PredTags)
 	b = appendFloats(b, p.WordScores)
 	b = appendFloats(b, p.Logits)
+	b = binary.AppendVarint(b, p.Masked)
+	b = binary.AppendVarint(b, p.Correct)
+	b = binary.LittleEndian.AppendUint64(b, math.Float64bits(p.NLL))
 	return b, nil
 }
 
@@ -67,6 +70,9 @@ func decodePrediction(b []byte) (Prediction, error) {
 	p.PredTags = d.strings()
 	p.WordScores = d.floats()
 	p.Logits = d.floats()
+	p.Masked = d.varint()
+	p.Correct = d.varint()
+	p.NLL = d.float64()
 	if d.err == nil && len(d.b) != 0 {
 		d.err = fmt.Errorf("%d bytes left over", len(d.b))
 	}
@@ -189,6 +195,19 @@ func (d *predDecoder) float() float32 {
 	}
 	v := math.Float32frombits(binary.LittleEndian.Uint32(d.b))
 	d.b = d.b[4:]
+	return v
+}
+
+func (d *predDecoder) float64() float64 {
+	if d.err != nil {
+		return 0
+	}
+	if len(d.b) < 8 {
+		d.err = errShort
+		return 0
+	}
+	v := math.Float64frombits(binary.LittleEndian.Uint64(d.b))
+	d.b = d.b[8:]
 	return v
 }
 

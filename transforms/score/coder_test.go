@@ -23,6 +23,8 @@ func TestPredictionCoderRoundTrip(t *testing.T) {
 			WordScores: []float32{0.9, 1, 0.51}, Logits: []float32{1, -2, 0.5}}}},
 		// nil GoldTags means unlabeled; an empty (non-nil) list must stay distinct.
 		{"token unlabeled", Prediction{Prediction: scoring.Prediction{Kind: model.TokenClassification, Words: []string{"x"}, PredTags: []string{"O"}, WordScores: []float32{0.5}}}},
+		{"masked lm", Prediction{Model: "compare", Part: "sst2/part-00001-of-00002.parquet", Prediction: scoring.Prediction{Task: "mlm", Kind: model.MaskedLM,
+			ExampleID: "s7#w1", Tokens: 31, Rows: 1, Masked: 5, Correct: 2, NLL: 7.125}}},
 		{"token empty lists", Prediction{Prediction: scoring.Prediction{Kind: model.TokenClassification, Words: []string{}, GoldTags: []string{}, PredTags: []string{}, WordScores: []float32{}, Logits: []float32{}}}},
 	}
 	for _, tc := range tests {

@@ -3,7 +3,9 @@
 // (loaded once per DoFn instance in Setup), stitch the windows of long token
 // sentences back together, combine per-task metrics with a CombineFn whose
 // accumulator is model/scoring's mergeable Acc, and write per-example
-// predictions as Parquet.
+// predictions as Parquet. A masked LM's rows (its own, or its source tasks')
+// are masked and scored by scoring.ScoreMasked, one row's masked, correct
+// and NLL per prediction.
 //
 // The scoring itself (batching, argmax, decoding, stitching, metrics and
 // their names) is model/scoring's, the same code the trainer's dev

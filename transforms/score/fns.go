@@ -17,6 +17,8 @@ import (
 
 	"github.com/taskweave/taskweave/io/shards"
 	"github.com/taskweave/taskweave/io/storage"
+	"github.com/taskweave/taskweave/model"
+	"github.com/taskweave/taskweave/model/masking"
 	"github.com/taskweave/taskweave/model/scoring"
 )
 
@@ -106,6 +108,11 @@ func (f *ReadShardFn) ProcessElement(ctx context.Context, ref ShardRef, emit fun
 // buffered per task and scored length-sorted in batches when a task's buffer
 // holds FlushRows rows and in FinishBundle; the checkpoint is loaded once per
 // worker process and shared by the DoFn instances there (see models.go).
+//
+// A row goes to the task it belongs to and to every masked LM whose Source
+// lists that task (a masked LM over other tasks' text scores their rows, so
+// one read of a shard serves both); a masked LM without Source scores its
+// own rows.
 type ScoreFn struct {
 	Name        string         // "model" or "compare": tags every Prediction
 	Model       string         // checkpoint directory, local or gs://
@@ -113,16 +120,18 @@ type ScoreFn struct {
 	BatchSize   int            // examples per model batch; must be positive
 	FlushRows   int            // rows buffered per task before scoring; 0 = 16 batches
 	Tasks       []scoring.Task // tasks to score (each must have a head)
-	Ignore      []string       // tasks whose rows this checkpoint passes over (it has no head for them)
+	Ignore      []string       // tasks whose rows this checkpoint passes over (it scores nothing of them)
 	// FlushDelay pauses after each scored buffer. Only tests set it: it
 	// stands in for a model slow enough that prism's progress checks see
 	// the bundle's input stall, which is what makes prism split a bundle.
 	FlushDelay time.Duration
 
-	m      scoring.Predictor
-	specs  map[string]scoring.Task
-	buf    map[string]*pending
-	loaded bool
+	m       *model.Model
+	specs   map[string]scoring.Task
+	routes  map[string][]string // row task → the tasks that score its rows
+	maskers map[string]*masking.Masker
+	buf     map[string]*pending
+	loaded  bool
 }
 
 // Teardown releases this instance's hold on the shared checkpoint.
@@ -138,24 +147,41 @@ func (f *ScoreFn) Setup(ctx context.Context) error {
 	if f.BatchSize <= 0 {
 		return fmt.Errorf("score: batch size %d; it must be positive", f.BatchSize)
 	}
-	m, err := acquireModel(ctx, f.Fingerprint, f.Model)
+	m, vocab, err := acquireModel(ctx, f.Fingerprint, f.Model)
 	if err != nil {
 		return err
 	}
 	f.loaded = true
-	heads := map[string]bool{}
+	heads := map[string]model.HeadKind{}
 	for _, h := range m.Heads() {
-		heads[h.Task] = true
+		heads[h.Task] = h.Kind
 	}
 	f.specs = map[string]scoring.Task{}
+	f.routes = map[string][]string{}
+	f.maskers = map[string]*masking.Masker{}
 	for _, t := range f.Tasks {
-		if !heads[t.Name] {
+		kind, ok := heads[t.Name]
+		if !ok {
 			return fmt.Errorf("score: checkpoint %s has no head for task %q", f.Model, t.Name)
 		}
 		if err := t.Validate(); err != nil {
 			return err
 		}
+		if kind != t.Kind {
+			return fmt.Errorf("score: task %s is %s but checkpoint %s has a %s head for it", t.Name, t.Kind, f.Model, kind)
+		}
 		f.specs[t.Name] = t
+		if t.Kind != model.MaskedLM || len(t.Source) == 0 {
+			f.routes[t.Name] = append(f.routes[t.Name], t.Name)
+		}
+		if t.Kind == model.MaskedLM {
+			for _, src := range t.Source {
+				f.routes[src] = append(f.routes[src], t.Name)
+			}
+			if f.maskers[t.Name], err = masking.New(vocab, t.WholeWord); err != nil {
+				return fmt.Errorf("score: task %s: checkpoint %s: %w", t.Name, f.Model, err)
+			}
+		}
 	}
 	f.m = m
 	f.buf = map[string]*pending{}
@@ -165,23 +191,35 @@ func (f *ScoreFn) Setup(ctx context.Context) error {
 	return nil
 }
 
-// ProcessElement buffers one row; a full buffer is scored at once.
+// ProcessElement buffers one row for each task that scores it; a full
+// buffer is scored at once.
 func (f *ScoreFn) ProcessElement(ctx context.Context, part string, row shards.Row, emit func(Prediction)) error {
-	if _, ok := f.specs[row.Task]; !ok {
+	tasks := f.routes[row.Task]
+	if len(tasks) == 0 {
 		if slices.Contains(f.Ignore, row.Task) {
 			return nil
 		}
 		return fmt.Errorf("score: example %s is of task %q, which this evaluation does not score", row.ExampleID, row.Task)
 	}
-	b := f.buf[row.Task]
-	if b == nil {
-		b = &pending{}
-		f.buf[row.Task] = b
-	}
-	b.parts = append(b.parts, part)
-	b.exs = append(b.exs, scoring.Example(row))
-	if len(b.exs) >= f.FlushRows {
-		return f.flush(ctx, row.Task, emit)
+	for _, task := range tasks {
+		b := f.buf[task]
+		if b == nil {
+			b = &pending{}
+			f.buf[task] = b
+		}
+		p := part
+		if task != row.Task {
+			// A masked LM's predictions of another task's shard: the
+			// source task names the file, as shard names repeat across tasks.
+			p = row.Task + "/" + part
+		}
+		b.parts = append(b.parts, p)
+		b.exs = append(b.exs, scoring.Example(row))
+		if len(b.exs) >= f.FlushRows {
+			if err := f.flush(ctx, task, emit); err != nil {
+				return err
+			}
+		}
 	}
 	return nil
 }
@@ -212,10 +250,16 @@ func (f *ScoreFn) flush(ctx context.Context, task string, emit func(Prediction))
 		return nil
 	}
 	var toks int64
-	err := scoreRows(f.m, f.specs[task], f.Name, rows, f.BatchSize, func(p Prediction) {
+	count := func(p Prediction) {
 		toks += p.Tokens
 		emit(p)
-	})
+	}
+	var err error
+	if mk := f.maskers[task]; mk != nil {
+		err = scoreMasked(f.m, mk, f.specs[task], f.Name, rows, f.BatchSize, count)
+	} else {
+		err = scoreRows(f.m, f.specs[task], f.Name, rows, f.BatchSize, count)
+	}
 	examplesScored.Inc(ctx, int64(len(rows.exs)))
 	tokensScored.Inc(ctx, toks)
 	rows.parts, rows.exs = rows.parts[:0], rows.exs[:0]

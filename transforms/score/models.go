@@ -22,14 +22,15 @@ var models = struct {
 }{byKey: map[string]*sharedModel{}}
 
 type sharedModel struct {
-	m    *model.Model
-	refs int
+	m     *model.Model
+	vocab []string // the checkpoint's vocab.txt: masked-LM scoring masks with it
+	refs  int
 }
 
 // acquireModel returns the process's copy of the checkpoint at dir, loading
 // it on first use. key identifies the checkpoint's bytes (its fingerprint);
-// "" falls back to dir.
-func acquireModel(ctx context.Context, key, dir string) (*model.Model, error) {
+// "" falls back to dir. It also returns the checkpoint's vocabulary.
+func acquireModel(ctx context.Context, key, dir string) (*model.Model, []string, error) {
 	if key == "" {
 		key = dir
 	}
@@ -37,15 +38,15 @@ func acquireModel(ctx context.Context, key, dir string) (*model.Model, error) {
 	defer models.Unlock()
 	if s, ok := models.byKey[key]; ok {
 		s.refs++
-		return s.m, nil
+		return s.m, s.vocab, nil
 	}
-	m, _, err := checkpoint.Load(storage.Dir(ctx, dir))
+	m, meta, err := checkpoint.Load(storage.Dir(ctx, dir))
 	if err != nil {
-		return nil, fmt.Errorf("score: loading checkpoint %s: %w", dir, err)
+		return nil, nil, fmt.Errorf("score: loading checkpoint %s: %w", dir, err)
 	}
 	m.SetTraining(false)
-	models.byKey[key] = &sharedModel{m: m, refs: 1}
-	return m, nil
+	models.byKey[key] = &sharedModel{m: m, vocab: meta.Vocab, refs: 1}
+	return m, meta.Vocab, nil
 }
 
 // releaseModel drops one reference; the last one frees the model.

@@ -37,6 +37,18 @@ type TokenRow struct {
 	Scores    []float32 `parquet:"scores,list"` // probability of each predicted tag
 }
 
+// MaskedLMRow is one row's masked-LM figures: the pieces masked in it (as
+// evaluation masks them), how many the model restored, and their summed
+// cross-entropy. The masked pieces themselves are not stored; the row's
+// task and example id redraw them (masking.ExampleRNG).
+type MaskedLMRow struct {
+	ExampleID string  `parquet:"example_id"`
+	Masked    int64   `parquet:"masked"`
+	Correct   int64   `parquet:"correct"`
+	NLL       float64 `parquet:"nll"` // nats, summed over the masked pieces
+	Text      string  `parquet:"text"`
+}
+
 func writePredictions(w io.Writer, preds []Prediction, labels []string) error {
 	switch preds[0].Kind {
 	case model.SequenceClassification:
@@ -56,6 +68,12 @@ func writePredictions(w io.Writer, preds []Prediction, labels []string) error {
 		for i, p := range preds {
 			rows[i] = RegressionRow{ExampleID: p.ExampleID, Gold: p.GoldValue, Predicted: p.PredValue,
 				Scores: []float32{p.PredValue}, Text: p.Text}
+		}
+		return writeRows(w, rows)
+	case model.MaskedLM:
+		rows := make([]MaskedLMRow, len(preds))
+		for i, p := range preds {
+			rows[i] = MaskedLMRow{ExampleID: p.ExampleID, Masked: p.Masked, Correct: p.Correct, NLL: p.NLL, Text: p.Text}
 		}
 		return writeRows(w, rows)
 	default:
