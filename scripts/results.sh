@@ -102,8 +102,8 @@ Produced by \`scripts/results.sh\` (BUDGET=$BUDGET, JOBS=$JOBS, EVALS=$EVALS) on
 $(nproc) cores, OpenBLAS build (\`-tags openblas\`). Job: \`scripts/results/job.yaml\`, runs:
 \`scripts/results/runs.tsv\` (MINI = L4/H256/A4, cased BERT vocabulary of 28,996, max 128 tokens,
 batch 32 examples with dynamic padding and length bucketing, AdamW lr 1e-3 (5e-4 where runs.tsv says
-\`--lr 5e-4\`: sst2-only and mt-gradnorm) with 6% warm-up and
-linear decay, clip 1.0, dropout 0.1, equal mixture). Data: SST-2 \`train_full.tsv\` (67,349
+\`--lr 5e-4\`) with 6% warm-up and linear decay, clip 1.0, dropout 0.1, equal mixture unless the row's
+job says otherwise). Data: SST-2 \`train_full.tsv\` (67,349
 sentences) / \`dev.tsv\` (872); CoNLL-2003 \`train.txt\` (14,041 sentences) / \`valid.txt\` (3,250).
 
 Budget: $BUDGET of wall time per run, $JOBS runs at a time with $THREADS core(s) each. Each run's
