@@ -1,0 +1,296 @@
+package evaluate
+
+// The driver's half before the pipeline: read the manifest and the
+// checkpoints, refuse mismatches, and plan the row ranges to score.
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"maps"
+	"path"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/taskweave/taskweave/io/shards"
+	"github.com/taskweave/taskweave/io/storage"
+	"github.com/taskweave/taskweave/model"
+	"github.com/taskweave/taskweave/model/checkpoint"
+	"github.com/taskweave/taskweave/model/scoring"
+	"github.com/taskweave/taskweave/transforms/score"
+)
+
+// rowTasks names the tasks whose rows t scores: its own, or for a masked
+// LM over other tasks' text, theirs.
+func rowTasks(t scoring.Task) []string {
+	if t.Kind == model.MaskedLM && len(t.Source) > 0 {
+		return t.Source
+	}
+	return []string{t.Name}
+}
+
+// plan is what the driver decided before running the pipeline.
+type plan struct {
+	manifest *manifestFile
+	refs     []score.ShardRef
+	specs    []scoring.Task
+	models   []ModelInfo
+	report   *Report
+}
+
+// prepare reads the manifest and the checkpoint(s) and refuses mismatches
+// before anything is scored.
+func prepare(ctx context.Context, o Options) (*plan, error) {
+	man, err := readManifest(ctx, o.Data)
+	if err != nil {
+		return nil, err
+	}
+	pl := &plan{manifest: man}
+	rep := &Report{FormatVersion: 1, Created: time.Now().UTC().Format(time.RFC3339), Split: o.Split,
+		Data: DataInfo{Path: o.Data, Manifest: man.path, ManifestSHA256: man.sha256, Fingerprint: man.Fingerprint,
+			VocabSHA256: man.Tokenizer.VocabSHA256}}
+	pl.report = rep
+
+	paths := []struct{ name, path string }{{"model", o.Model}}
+	if o.Compare != "" {
+		paths = append(paths, struct{ name, path string }{"compare", o.Compare})
+	}
+	headOf := make([]map[string]checkpoint.TaskInfo, len(paths))
+	for i, mp := range paths {
+		info, meta, err := inspectCheckpoint(ctx, mp.name, mp.path)
+		if err != nil {
+			return nil, err
+		}
+		if stripSHA(info.VocabSHA256) != stripSHA(man.Tokenizer.VocabSHA256) {
+			return nil, fmt.Errorf("evaluate: checkpoint %s has vocabulary sha256:%s but the shards in %s were tokenized with vocab_sha256 sha256:%s; evaluate a checkpoint trained on these shards, or re-run preprocess with the checkpoint's vocab.txt",
+				mp.path, stripSHA(info.VocabSHA256), man.path, stripSHA(man.Tokenizer.VocabSHA256))
+		}
+		if meta.Lowercase != man.Tokenizer.Lowercase {
+			return nil, fmt.Errorf("evaluate: checkpoint %s lowercases text (%v) but the shards in %s were tokenized with lowercase=%v; re-run preprocess with the checkpoint's casing",
+				mp.path, meta.Lowercase, man.path, man.Tokenizer.Lowercase)
+		}
+		headOf[i] = map[string]checkpoint.TaskInfo{}
+		for _, t := range meta.Tasks {
+			headOf[i][t.Name] = t
+		}
+		pl.models = append(pl.models, info)
+	}
+	rep.Models = pl.models
+
+	// Tasks of the split, or the ones asked for. A masked LM over other
+	// tasks' text (source) is the evaluated checkpoint's, not the
+	// manifest's: it is a task of the split when one of its sources is.
+	var names []string
+	for name, t := range man.Tasks {
+		if _, ok := t.Splits[o.Split]; ok {
+			names = append(names, name)
+		}
+	}
+	sourced := map[string][]string{} // masked LM → its source tasks with the split
+	textless := map[string]string{}  // masked LMs whose text is not in these shards, and why
+	for name, h := range headOf[0] {
+		if h.Type != string(model.MaskedLM) {
+			continue
+		}
+		if _, ok := man.Tasks[name]; ok {
+			continue // its own shards
+		}
+		if len(h.Source) == 0 {
+			textless[name] = fmt.Sprintf("a masked_lm head without shards of its own in %s, and the checkpoint's tasks.json (written before it recorded source) does not say whose text it was trained on; retrain it to score it", man.path)
+			continue
+		}
+		var missing []string
+		for _, src := range h.Source {
+			mt, ok := man.Tasks[src]
+			if !ok {
+				missing = append(missing, src)
+			} else if _, ok := mt.Splits[o.Split]; ok {
+				sourced[name] = append(sourced[name], src)
+			}
+		}
+		if len(missing) > 0 {
+			delete(sourced, name)
+			textless[name] = fmt.Sprintf("a masked_lm head trained on the text of %s, which %s does not have; evaluate it on the shards it was trained on", strings.Join(missing, ", "), man.path)
+			continue
+		}
+		if len(sourced[name]) > 0 {
+			names = append(names, name)
+		}
+	}
+	sort.Strings(names)
+	if len(names) == 0 {
+		return nil, fmt.Errorf("evaluate: %s has no task with a %q split; pick a split it has (--split)", man.path, o.Split)
+	}
+	if len(o.Tasks) > 0 {
+		for _, t := range o.Tasks {
+			if !slices.Contains(names, t) {
+				return nil, fmt.Errorf("evaluate: --tasks names %q but %s has no %s split for it (tasks with that split: %s)",
+					t, man.path, o.Split, strings.Join(names, ", "))
+			}
+		}
+		names = slices.Clone(o.Tasks)
+		sort.Strings(names)
+	}
+	if len(o.Tasks) == 0 {
+		for _, name := range slices.Sorted(maps.Keys(textless)) {
+			rep.Unscored = append(rep.Unscored, Unscored{Task: name, Model: "model", Reason: textless[name]})
+		}
+	}
+
+	read := map[string]bool{} // tasks whose shards the pipeline reads
+	for _, name := range names {
+		mt, own := man.Tasks[name]
+		kind := model.HeadKind(mt.Type)
+		if !own {
+			kind = model.MaskedLM
+		}
+		var by []string // checkpoints that score this task
+		for i, mp := range paths {
+			h, ok := headOf[i][name]
+			if !ok {
+				rep.Unscored = append(rep.Unscored, Unscored{Task: name, Model: mp.name,
+					Reason: fmt.Sprintf("checkpoint %s has no head for task %q (its heads: %s)", mp.path, name, headNames(headOf[i]))})
+				if i == 0 {
+					break // the evaluated checkpoint decides what is scored
+				}
+				continue
+			}
+			if h.Type != string(kind) {
+				return nil, fmt.Errorf("evaluate: task %s is %s in %s but checkpoint %s has a %s head for it; evaluate on shards made for this checkpoint",
+					name, kind, man.path, mp.path, h.Type)
+			}
+			if kind != model.SequenceRegression && kind != model.MaskedLM && !slices.Equal(h.Labels, mt.Labels) {
+				return nil, fmt.Errorf("evaluate: task %s: checkpoint %s has labels %s [%s] but %s lists labels %s [%s]; the label ids would not mean the same classes — re-run preprocess with the checkpoint's label list or evaluate the matching checkpoint",
+					name, mp.path, labelsFingerprint(h.Labels), strings.Join(h.Labels, " "), man.path, labelsFingerprint(mt.Labels), strings.Join(mt.Labels, " "))
+			}
+			by = append(by, mp.name)
+		}
+		if len(by) == 0 || by[0] != "model" {
+			continue
+		}
+		for i := range pl.models {
+			if slices.Contains(by, pl.models[i].Name) {
+				pl.models[i].Scored = append(pl.models[i].Scored, name)
+			}
+		}
+		spec := scoring.Task{Name: name, Kind: kind, Labels: mt.Labels, TagScheme: mt.TagScheme}
+		if kind != model.TokenClassification {
+			spec.TagScheme = ""
+		}
+		rows := []string{name}
+		if kind == model.MaskedLM {
+			// Both checkpoints are scored on the pieces the evaluated one's
+			// dev evaluation masked: its whole-word flag and sources decide.
+			spec.Labels, spec.WholeWord, spec.Source = nil, headOf[0][name].WholeWord, sourced[name]
+			if len(spec.Source) > 0 {
+				rows = spec.Source
+			}
+		}
+		pl.specs = append(pl.specs, spec)
+		for _, r := range rows {
+			read[r] = true
+		}
+	}
+	for _, name := range slices.Sorted(maps.Keys(read)) {
+		files, err := man.ShardPaths(man.path, name, o.Split)
+		if err != nil {
+			return nil, fmt.Errorf("evaluate: %w", err)
+		}
+		for _, f := range files {
+			refs, err := rowRanges(ctx, score.ShardRef{Task: name, Path: f, Part: path.Base(f)}, rangeRows)
+			if err != nil {
+				return nil, err // names the shard and the fix
+			}
+			pl.refs = append(pl.refs, refs...)
+		}
+	}
+	if len(pl.specs) == 0 {
+		return nil, fmt.Errorf("evaluate: nothing to score: the checkpoint has no head for any task of the %s split (%s)", o.Split, strings.Join(names, ", "))
+	}
+	return pl, nil
+}
+
+func headNames(m map[string]checkpoint.TaskInfo) string {
+	var n []string
+	for k := range m {
+		n = append(n, k)
+	}
+	sort.Strings(n)
+	if len(n) == 0 {
+		return "none"
+	}
+	return strings.Join(n, ", ")
+}
+
+// labelsFingerprint names a label list compactly in error messages.
+func labelsFingerprint(labels []string) string {
+	sum := sha256.Sum256([]byte(strings.Join(labels, "\n")))
+	return "sha256:" + hex.EncodeToString(sum[:])[:16]
+}
+
+// inspectCheckpoint loads a checkpoint's metadata (and weights, which also
+// validates them) and fingerprints its files.
+func inspectCheckpoint(ctx context.Context, name, dir string) (ModelInfo, checkpoint.Meta, error) {
+	_, meta, err := checkpoint.Load(storage.Dir(ctx, dir))
+	if err != nil {
+		return ModelInfo{}, meta, fmt.Errorf("evaluate: loading checkpoint %s: %w", dir, err)
+	}
+	info := ModelInfo{Name: name, Path: dir, Files: map[string]string{}}
+	whole := sha256.New()
+	for _, f := range []string{"config.json", "model.safetensors", "vocab.txt", "tasks.json"} {
+		r, err := storage.Open(ctx, storage.Join(dir, f))
+		if errors.Is(err, fs.ErrNotExist) {
+			continue // an imported Hugging Face checkpoint has no tasks.json
+		}
+		if err != nil {
+			return info, meta, err
+		}
+		h := sha256.New()
+		_, err = io.Copy(h, r)
+		r.Close()
+		if err != nil {
+			return info, meta, fmt.Errorf("evaluate: reading %s: %w", storage.Join(dir, f), err)
+		}
+		sum := hex.EncodeToString(h.Sum(nil))
+		info.Files[f] = "sha256:" + sum
+		fmt.Fprintf(whole, "%s %s\n", f, sum)
+		if f == "vocab.txt" {
+			info.VocabSHA256 = sum
+		}
+	}
+	info.Fingerprint = "sha256:" + hex.EncodeToString(whole.Sum(nil))
+	for _, t := range meta.Tasks {
+		if !t.Auxiliary {
+			info.Tasks = append(info.Tasks, t.Name)
+		}
+	}
+	return info, meta, nil
+}
+
+// rangeRows is how many shard rows one read range holds: small enough that
+// a shard is read by several workers, large enough that opening the file
+// (a footer read, ranged on gs://) stays a small part of reading it.
+var rangeRows int64 = 4096
+
+// rowRanges splits one shard into read ranges of at most n rows.
+func rowRanges(ctx context.Context, ref score.ShardRef, n int64) ([]score.ShardRef, error) {
+	r, err := shards.Open(ctx, ref.Path)
+	if err != nil {
+		return nil, err
+	}
+	rows := r.NumRows()
+	r.Close()
+	var out []score.ShardRef
+	for start := int64(0); start < rows; start += n {
+		part := ref
+		part.Start, part.End = start, min(start+n, rows)
+		out = append(out, part)
+	}
+	return out, nil
+}
