@@ -96,23 +96,15 @@ func Score(m Predictor, t Task, exs []Example, o Options, emit func(i int, p Pre
 	if t.Kind == model.MaskedLM {
 		return fmt.Errorf("scoring: task %s is a masked LM; score it with ScoreMasked", t.Name)
 	}
-	return inBatches(exs, o.BatchSize, func(idx []int, batch []Example) error {
-		preds, err := PredictBatch(m, t, batch, o.Logits)
-		if err != nil {
-			return err
-		}
-		for k, p := range preds {
-			if err := emit(idx[k], p); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
+	return inBatches(exs, o.BatchSize, func(batch []Example) ([]Prediction, error) {
+		return PredictBatch(m, t, batch, o.Logits)
+	}, emit)
 }
 
-// inBatches calls fn with batches of at most size examples of exs, ordered
-// by length and then example id, and their indices in exs.
-func inBatches(exs []Example, size int, fn func(idx []int, batch []Example) error) error {
+// inBatches predicts exs in batches of at most size examples, ordered by
+// length and then example id (so a batch pads little and does not depend on
+// arrival order), and emits each prediction with its example's index in exs.
+func inBatches(exs []Example, size int, predict func(batch []Example) ([]Prediction, error), emit func(i int, p Prediction) error) error {
 	order := make([]int, len(exs))
 	for i := range order {
 		order[i] = i
@@ -131,8 +123,14 @@ func inBatches(exs []Example, size int, fn func(idx []int, batch []Example) erro
 		for _, i := range idx {
 			batch = append(batch, exs[i])
 		}
-		if err := fn(idx, batch); err != nil {
+		preds, err := predict(batch)
+		if err != nil {
 			return err
+		}
+		for k, p := range preds {
+			if err := emit(idx[k], p); err != nil {
+				return err
+			}
 		}
 	}
 	return nil
@@ -151,18 +149,9 @@ func ScoreMasked(f Forwarder, mk *masking.Masker, t Task, exs []Example, o Optio
 	if t.Kind != model.MaskedLM {
 		return fmt.Errorf("scoring: task %s is %s, not a masked LM", t.Name, t.Kind)
 	}
-	return inBatches(exs, o.BatchSize, func(idx []int, batch []Example) error {
-		preds, err := maskedBatch(f, mk, t, batch, o.Serial)
-		if err != nil {
-			return err
-		}
-		for k, p := range preds {
-			if err := emit(idx[k], p); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
+	return inBatches(exs, o.BatchSize, func(batch []Example) ([]Prediction, error) {
+		return maskedBatch(f, mk, t, batch, o.Serial)
+	}, emit)
 }
 
 func maskedBatch(f Forwarder, mk *masking.Masker, t Task, exs []Example, serial sync.Locker) ([]Prediction, error) {
