@@ -117,7 +117,7 @@ func TestKill9DuringSavesGCS(t *testing.T) {
 	// stale lists what under out is neither the current save nor the run's
 	// own files; an upload the killed child had in flight may still land
 	// after the clean-up on resume, so a prefix of a later step than
-	// last.json's is allowed until the next save.
+	// last.json's, and a metrics.jsonl part, are allowed until the next save.
 	stale := func(allowInFlight bool) (left []string, files int) {
 		names, err := storage.Walk(ctx, out)
 		if err != nil {
@@ -134,6 +134,10 @@ func TestKill9DuringSavesGCS(t *testing.T) {
 			switch {
 			case strings.HasPrefix(n, cur):
 				files++
+			case strings.HasPrefix(n, ".metrics.jsonl.tw-tmp-"):
+				if !allowInFlight {
+					left = append(left, n)
+				}
 			case strings.Contains(n, ".tw-tmp-"), strings.HasPrefix(n, lastVersions+"/") && !(allowInFlight && inFlight):
 				left = append(left, n)
 			}

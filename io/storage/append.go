@@ -11,6 +11,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"strings"
 	"time"
 
 	gcs "cloud.google.com/go/storage"
@@ -55,8 +56,15 @@ var maxComponents int64 = 1000
 // OpenAppend opens p for appending, creating it (and local parent
 // directories) if it does not exist. On gs://, Write flushes by itself once
 // interval has passed since the last flush (0: at every Write).
+//
+// A log has one writer at a time, so what a killed writer left beside it (a
+// gs:// part uploaded but not yet composed and deleted, a local temporary
+// file of an unfinished rewrite) is removed here.
 func OpenAppend(ctx context.Context, p string, interval time.Duration) (*Appender, error) {
 	if err := checkPath("append", p); err != nil {
+		return nil, err
+	}
+	if err := removeLeftovers(ctx, p); err != nil {
 		return nil, err
 	}
 	a := &Appender{ctx: ctx, path: p, interval: interval, last: time.Now()}
@@ -85,6 +93,44 @@ func OpenAppend(ctx context.Context, p string, interval time.Duration) (*Appende
 		a.gen, a.components = attrs.Generation, max(attrs.ComponentCount, 1)
 	}
 	return a, nil
+}
+
+// removeLeftovers deletes the hidden temporary objects or files of p
+// (.<name>.tw-tmp-*), the ones a writer killed mid-flush or mid-rewrite
+// leaves behind. The directory is listed and filtered by prefix, so a name
+// with glob metacharacters needs no quoting.
+func removeLeftovers(ctx context.Context, p string) error {
+	if isLocal(p) {
+		dir, base := filepath.Split(p)
+		entries, err := os.ReadDir(filepath.Clean(dir))
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil
+		}
+		if err != nil {
+			return pathErr("append", p, err)
+		}
+		for _, e := range entries {
+			if strings.HasPrefix(e.Name(), "."+base+tmpMarker) {
+				if err := os.Remove(filepath.Join(dir, e.Name())); err != nil && !errors.Is(err, fs.ErrNotExist) {
+					return pathErr("append", p, err)
+				}
+			}
+		}
+		return nil
+	}
+	dir, base := path.Split(p)
+	names, err := List(ctx, dir+"*")
+	if err != nil {
+		return err
+	}
+	for _, n := range names {
+		if strings.HasPrefix(n, dir+"."+base+tmpMarker) {
+			if err := Remove(ctx, n); err != nil && !errors.Is(err, fs.ErrNotExist) {
+				return pathErr("append", p, err)
+			}
+		}
+	}
+	return nil
 }
 
 // Write appends b (locally at once; on gs:// at the next flush).

@@ -3,6 +3,7 @@ package storage_test
 import (
 	"context"
 	"fmt"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -92,4 +93,65 @@ func TestAppendGCSFlushBound(t *testing.T) {
 	if err := a.Flush(); err == nil {
 		t.Fatal("a stale appender's flush succeeded")
 	}
+}
+
+// What a writer killed mid-flush leaves beside the log (a gs:// part that
+// was uploaded but never composed and deleted; a local temporary file) is
+// gone once the log is reopened, and the log itself is untouched.
+func TestAppendRemovesLeftovers(t *testing.T) {
+	ctx := context.Background()
+	for name, root := range roots(t) {
+		t.Run(name, func(t *testing.T) {
+			p := storage.Join(root, "run", "metrics.jsonl")
+			other := storage.Join(root, "run", ".other.jsonl.tw-tmp-0123")
+			for _, f := range []string{p, storage.Join(root, "run", ".metrics.jsonl.tw-tmp-9f8e7d6c5b4a3210"), other} {
+				if err := storage.WriteFile(ctx, f, []byte("x\n")); err != nil {
+					t.Fatal(err)
+				}
+			}
+			a, err := storage.OpenAppend(ctx, p, time.Hour)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := a.Close(); err != nil {
+				t.Fatal(err)
+			}
+			left := hiddenNames(t, storage.Join(root, "run"))
+			if len(left) != 1 || left[0] != ".other.jsonl.tw-tmp-0123" {
+				t.Fatalf("hidden names after reopening: %q, want only another file's", left)
+			}
+			if got, _ := storage.ReadFile(ctx, p); string(got) != "x\n" {
+				t.Fatalf("the log became %q", got)
+			}
+		})
+	}
+}
+
+// hiddenNames lists the temporary names in dir, which Walk and List hide
+// locally.
+func hiddenNames(t *testing.T, dir string) []string {
+	t.Helper()
+	var out []string
+	if storage.IsGCS(dir) {
+		names, err := storage.Walk(context.Background(), dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, n := range names {
+			if strings.Contains(n, ".tw-tmp-") {
+				out = append(out, n)
+			}
+		}
+		return out
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		if strings.Contains(e.Name(), ".tw-tmp-") {
+			out = append(out, e.Name())
+		}
+	}
+	return out
 }
