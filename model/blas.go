@@ -2,6 +2,7 @@ package model
 
 import (
 	"runtime"
+	"strings"
 	"sync"
 
 	"gonum.org/v1/gonum/blas"
@@ -77,3 +78,15 @@ func gemm1(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int
 
 // Backend names the BLAS implementation this binary was built with.
 func Backend() string { return backendName }
+
+// coreRank orders OpenBLAS core names by the widest vectors their SGEMM
+// kernels use: 3 for AVX-512, 2 for AVX2 + FMA, 1 for anything older.
+func coreRank(name string) int {
+	switch strings.ToLower(name) {
+	case "skylakex", "cooperlake", "sapphirerapids":
+		return 3
+	case "haswell", "zen":
+		return 2
+	}
+	return 1
+}

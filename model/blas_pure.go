@@ -10,4 +10,7 @@ const splitGEMM = false
 // BLASCore names the kernel set in use.
 func BLASCore() string { return "gonum" }
 
+// BLASAdvice is "": the pure-Go kernels have no settings to get wrong.
+func BLASAdvice() string { return "" }
+
 func setBLASThreads(n int) {}

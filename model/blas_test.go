@@ -4,6 +4,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"os"
+	"os/exec"
 	"strings"
 	"testing"
 )
@@ -66,20 +67,93 @@ func TestGEMM(t *testing.T) {
 	}
 }
 
-// TestBLASCoreNotPrescott guards the fast build's kernel choice: on a CPU
-// with AVX2 or AVX-512, OpenBLAS must not be left on its SSE3 fallback.
-func TestBLASCoreNotPrescott(t *testing.T) {
+// cpuRank is coreRank of the best kernels /proc/cpuinfo's flags allow, 0
+// when it cannot be read.
+func cpuRank() int {
+	info, err := os.ReadFile("/proc/cpuinfo")
+	if err != nil {
+		return 0
+	}
+	has := func(f string) bool {
+		return strings.Contains(string(info), " "+f+" ") || strings.Contains(string(info), " "+f+"\n")
+	}
+	switch {
+	case has("avx512f") && has("avx512bw") && has("avx512dq") && has("avx512vl"):
+		return 3
+	case has("avx2") && has("fma"):
+		return 2
+	}
+	return 1
+}
+
+// runChild runs one test of this binary in a child process whose
+// OPENBLAS_CORETYPE is core ("" = unset), since OpenBLAS reads it at load.
+func runChild(t *testing.T, test, core string) {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^"+test+"$", "-test.count=1", "-test.v")
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "OPENBLAS_CORETYPE=") {
+			cmd.Env = append(cmd.Env, kv)
+		}
+	}
+	cmd.Env = append(cmd.Env, "TASKWEAVE_BLAS_CHILD=1")
+	if core != "" {
+		cmd.Env = append(cmd.Env, "OPENBLAS_CORETYPE="+core)
+	}
+	out, err := cmd.CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "--- PASS: "+test) {
+		t.Fatalf("%s with OPENBLAS_CORETYPE=%q: %v\n%s", test, core, err, out)
+	}
+}
+
+// TestBLASCoreIsBest guards the fast build's kernel choice: with no
+// OPENBLAS_CORETYPE, OpenBLAS must run the widest kernels the CPU supports
+// (0.3.21 falls back to SSE3 on recent Xeons). The check runs in a child without the variable, since this
+// machine's environment may set it.
+func TestBLASCoreIsBest(t *testing.T) {
 	if Backend() != "openblas" {
 		t.Skip("pure-Go build")
 	}
-	if os.Getenv("OPENBLAS_CORETYPE") != "" {
-		t.Skip("OPENBLAS_CORETYPE set by the user")
-	}
-	info, err := os.ReadFile("/proc/cpuinfo")
-	if err != nil || !strings.Contains(string(info), " avx2") {
+	want := cpuRank()
+	if want < 2 {
 		t.Skip("no AVX2 reported by /proc/cpuinfo")
 	}
-	if c := BLASCore(); c == "Prescott" {
-		t.Fatalf("OpenBLAS kernels %q on a CPU with AVX2", c)
+	if os.Getenv("TASKWEAVE_BLAS_CHILD") == "" {
+		runChild(t, t.Name(), "")
+		return
+	}
+	if got := coreRank(BLASCore()); got != want {
+		t.Fatalf("OpenBLAS kernels %q (rank %d) on a CPU that runs rank %d", BLASCore(), got, want)
+	}
+	if a := BLASAdvice(); a != "" {
+		t.Fatalf("advice without OPENBLAS_CORETYPE: %s", a)
+	}
+}
+
+// TestBLASAdvice: a user's OPENBLAS_CORETYPE is honoured, and when it holds
+// OpenBLAS below what the CPU runs, BLASAdvice says so.
+func TestBLASAdvice(t *testing.T) {
+	if Backend() != "openblas" {
+		t.Skip("pure-Go build")
+	}
+	if cpuRank() < 3 {
+		t.Skip("no AVX-512 reported by /proc/cpuinfo")
+	}
+	if os.Getenv("TASKWEAVE_BLAS_CHILD") == "" {
+		runChild(t, t.Name(), "Haswell")
+		runChild(t, t.Name(), "SkylakeX")
+		return
+	}
+	switch core, a := BLASCore(), BLASAdvice(); core {
+	case "Haswell":
+		if !strings.Contains(a, "OPENBLAS_CORETYPE=Haswell") || !strings.Contains(a, "SkylakeX") {
+			t.Fatalf("Haswell kernels on an AVX-512 CPU, advice %q", a)
+		}
+	case "SkylakeX":
+		if a != "" {
+			t.Fatalf("SkylakeX kernels, advice %q", a)
+		}
+	default:
+		t.Fatalf("OPENBLAS_CORETYPE=%s not honoured: kernels %q", os.Getenv("OPENBLAS_CORETYPE"), core)
 	}
 }

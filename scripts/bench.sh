@@ -9,6 +9,11 @@
 #   BENCH_SIZES=tiny,mini,small,medium,base BENCH_ROUNDS=2 scripts/bench.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# Both sides get the widest kernels the CPU runs: a machine-wide
+# OPENBLAS_CORETYPE (this project's machines set Haswell, 1.6-1.9x slower
+# than the AVX-512 kernels on their Zen 5) would hold both back.
+# KEEP_CORETYPE=1 keeps it.
+[ "${KEEP_CORETYPE:-0}" = 1 ] || unset OPENBLAS_CORETYPE
 sizes=${BENCH_SIZES:-tiny,mini,small,medium,base}
 rounds=${BENCH_ROUNDS:-2}
 torch_bench=${TORCH_BENCH:-../shared/reference/torch_bench.py}

@@ -11,6 +11,11 @@
 # Needs the preprocessed data of the results job (scripts/results.sh makes it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# Both sides get the widest kernels the CPU runs: a machine-wide
+# OPENBLAS_CORETYPE (this project's machines set Haswell, 1.6-1.9x slower
+# than the AVX-512 kernels on their Zen 5) would hold both back.
+# KEEP_CORETYPE=1 keeps it.
+[ "${KEEP_CORETYPE:-0}" = 1 ] || unset OPENBLAS_CORETYPE
 steps=${STEPS:-300}
 job=${JOB:-scripts/results/job.yaml}
 py=/usr/bin/python3

@@ -164,6 +164,9 @@ func (tr *Trainer) setup(ctx context.Context) error {
 	tr.logf("mixture %s: effective rates %s", cfg.Mixture.Name, tr.sampler.Describe())
 	tr.logf("strategy %s, step mode %s, model %s (L%d/H%d/A%d, %s BLAS)", tr.strat.Name(), tr.stepMode,
 		cmp.Or(cfg.Init, cfg.Size), mc.NumHiddenLayers, mc.HiddenSize, mc.NumAttentionHeads, model.Backend())
+	if a := model.BLASAdvice(); a != "" {
+		tr.logf("%s", a)
+	}
 	ph := tr.phases[tr.phase]
 	if len(tr.phases) > 1 {
 		tr.logf("phase %s from step %d to %d: tasks %s", ph.Name, ph.start, ph.end, strings.Join(tr.activeNames(), ", "))
