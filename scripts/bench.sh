@@ -32,7 +32,7 @@ core=$("$out/model.test" -test.run '^TestGEMM$' -test.v 2>&1 | sed -n 's/.*kerne
   echo "start: $(date -u +%FT%TZ), load average $(cut -d' ' -f1-3 /proc/loadavg)"
   echo "taskweave: OpenBLAS $(dpkg-query -W -f='${Version}' libopenblas0-pthread 2>/dev/null || echo '?'), kernels ${core:-?} (chosen at start-up), single-threaded OpenBLAS split over goroutines"
   if [ $have_torch = 1 ]; then
-    echo "pytorch: $("$py" -c 'import torch; print(torch.__version__)'), OPENBLAS_CORETYPE=${core:-unset}: $(OPENBLAS_VERBOSE=2 OPENBLAS_CORETYPE=$core "$py" -c 'import torch; torch.ones(64,64)@torch.ones(64,64)' 2>&1 | grep -i core | head -1)"
+    echo "pytorch: $("$py" -c 'import torch; print(torch.__version__)'), OPENBLAS_CORETYPE=${core:-unset}: $(OPENBLAS_VERBOSE=2 OPENBLAS_CORETYPE=$core "$py" -c 'import torch; torch.ones(64,64)@torch.ones(64,64)' 2>&1 | grep '^Core:' | tail -1)"
     echo "  torch.__config__.show(): $("$py" -c 'import torch; print(torch.__config__.show())' | grep -oE 'CPU capability usage: [A-Z0-9]+|BLAS_INFO=[^,]*|USE_MKLDNN=[^,]*|USE_OPENMP=[^,]*' | paste -sd' ')"
   else
     echo "pytorch: not installed (apt-get install -y python3-torch); Go figures only"
