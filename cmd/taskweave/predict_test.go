@@ -152,8 +152,13 @@ func sameLogits(t *testing.T, what string, got, want []float32) {
 	if len(got) != len(want) {
 		t.Fatalf("%s: %d logits, want %d", what, len(got), len(want))
 	}
+	// A padded batch and a lone example take different GEMM blockings, so
+	// they agree to float rounding only: up to 3.6e-5 on logits near 0.45
+	// with OpenBLAS's Haswell kernels on an AMD Zen 5 (1e-5 held on the
+	// Xeons and with the AVX-512 kernels). A masking or alignment error
+	// moves logits by far more than this bound.
 	for i := range got {
-		if math.Abs(float64(got[i]-want[i])) > 1e-5 {
+		if math.Abs(float64(got[i]-want[i])) > 1e-4*math.Max(1, math.Abs(float64(want[i]))) {
 			t.Errorf("%s: logit %d = %g, alone %g", what, i, got[i], want[i])
 		}
 	}
