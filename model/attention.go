@@ -5,9 +5,10 @@ import (
 	"runtime"
 )
 
-// Attention works on one (batch row, head) pair at a time: Q, K, V and the
-// context are [N,H] buffers and the pair's slices are the d columns of head h
-// in rows b·T…b·T+T-1, read with leading dimension H. Pairs run on one
+// Attention works on one (batch row, head) pair at a time. Q, K and V sit
+// side by side in one [N,3H] buffer (one product makes all three) and the
+// context is [N,H]; the pair's slices are the d columns of head h in rows
+// b·T…b·T+T-1, read with leading dimension 3H and H. Pairs run on one
 // goroutine per core, each making single-threaded BLAS calls.
 
 // attnScratch returns per-worker [T,T] scratch buffers.
@@ -25,16 +26,17 @@ func (st *state) attnScratch(T int) [][2][]float32 {
 
 // attentionForward computes P = softmax(QKᵀ/√d + mask) into p[B,A,T,T] and
 // ctx = drop(P)·V. drop is nil without dropout. keyMask[b*T+s] = 0 hides key s.
-func (m *Model) attentionForward(q, k, v, p, drop, ctx []float32, keyMask []int32, B, T int) {
+func (m *Model) attentionForward(qkv, p, drop, ctx []float32, keyMask []int32, B, T int) {
 	H, A := m.cfg.HiddenSize, m.cfg.NumAttentionHeads
-	d := H / A
+	d, H3 := H/A, 3*H
+	q, k, v := qkv, qkv[H:], qkv[2*H:]
 	scale := float32(1 / math.Sqrt(float64(d)))
 	tmp := m.st.attnScratch(T)
 	parallelWorkers(B*A, func(w, i int) {
 		b, h := i/A, i%A
-		off := b*T*H + h*d
+		off, o3 := b*T*H+h*d, b*T*H3+h*d
 		pb := p[i*T*T : (i+1)*T*T]
-		gemm1(false, true, T, T, d, scale, q[off:], H, k[off:], H, 0, pb, T)
+		gemm1(false, true, T, T, d, scale, q[o3:], H3, k[o3:], H3, 0, pb, T)
 		softmaxMasked(pb, T, keyMask[b*T:(b+1)*T])
 		src := pb
 		if drop != nil {
@@ -44,7 +46,7 @@ func (m *Model) attentionForward(q, k, v, p, drop, ctx []float32, keyMask []int3
 				src[j] = pb[j] * db[j]
 			}
 		}
-		gemm1(false, false, T, d, T, 1, src, T, v[off:], H, 0, ctx[off:], H)
+		gemm1(false, false, T, d, T, 1, src, T, v[o3:], H3, 0, ctx[off:], H)
 	})
 }
 
@@ -105,19 +107,22 @@ func softmaxMasked(s []float32, T int, keyMask []int32) {
 	}
 }
 
-// attentionBackward turns dctx into dq, dk, dv (overwritten).
-func (m *Model) attentionBackward(q, k, v, p, drop, dctx, dq, dk, dv []float32, B, T int) {
+// attentionBackward turns dctx into dQ, dK, dV, overwriting dqkv ([N,3H],
+// laid out as qkv).
+func (m *Model) attentionBackward(qkv, p, drop, dctx, dqkv []float32, B, T int) {
 	H, A := m.cfg.HiddenSize, m.cfg.NumAttentionHeads
-	d := H / A
+	d, H3 := H/A, 3*H
+	q, k, v := qkv, qkv[H:], qkv[2*H:]
+	dq, dk, dv := dqkv, dqkv[H:], dqkv[2*H:]
 	scale := float32(1 / math.Sqrt(float64(d)))
 	tmp := m.st.attnScratch(T)
 	parallelWorkers(B*A, func(w, i int) {
 		b, h := i/A, i%A
-		off := b*T*H + h*d
+		off, o3 := b*T*H+h*d, b*T*H3+h*d
 		pb := p[i*T*T : (i+1)*T*T]
 		dp := tmp[w][0][:T*T]
 		// dP' = dctx·Vᵀ, dV = P'ᵀ·dctx with P' the dropped probabilities.
-		gemm1(false, true, T, T, d, 1, dctx[off:], H, v[off:], H, 0, dp, T)
+		gemm1(false, true, T, T, d, 1, dctx[off:], H, v[o3:], H3, 0, dp, T)
 		src := pb
 		var db []float32
 		if drop != nil {
@@ -127,7 +132,7 @@ func (m *Model) attentionBackward(q, k, v, p, drop, dctx, dq, dk, dv []float32, 
 				src[j] = pb[j] * db[j]
 			}
 		}
-		gemm1(true, false, T, d, T, 1, src, T, dctx[off:], H, 0, dv[off:], H)
+		gemm1(true, false, T, d, T, 1, src, T, dctx[off:], H, 0, dv[o3:], H3)
 		// Softmax backward: dS = P ⊙ (dP − Σ P⊙dP) row by row.
 		for t := 0; t < T; t++ {
 			pr := pb[t*T : (t+1)*T]
@@ -146,7 +151,7 @@ func (m *Model) attentionBackward(q, k, v, p, drop, dctx, dq, dk, dv []float32, 
 				dr[j] = pr[j] * (dr[j] - dot)
 			}
 		}
-		gemm1(false, false, T, d, T, scale, dp, T, k[off:], H, 0, dq[off:], H)
-		gemm1(true, false, T, d, T, scale, dp, T, q[off:], H, 0, dk[off:], H)
+		gemm1(false, false, T, d, T, scale, dp, T, k[o3:], H3, 0, dq[o3:], H3)
+		gemm1(true, false, T, d, T, scale, dp, T, q[o3:], H3, 0, dk[o3:], H3)
 	})
 }

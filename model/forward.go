@@ -7,11 +7,12 @@ import (
 
 // layerAct holds what one encoder layer keeps for its backward pass.
 type layerAct struct {
-	q, k, v, p, pdrop, ctx []float32
-	dropA, dropF           []float32 // hidden dropout masks (nil when off)
-	xhat1, rstd1, h1       []float32
-	u, g                   []float32 // GELU's derivative at the intermediate (see geluForward), its output
-	xhat2, rstd2           []float32
+	qkv              []float32 // [N,3H]: Q, K and V side by side (row r's Q at 3H·r, K at 3H·r+H, V at 3H·r+2H)
+	p, pdrop, ctx    []float32
+	dropA, dropF     []float32 // hidden dropout masks (nil when off)
+	xhat1, rstd1, h1 []float32
+	u, g             []float32 // GELU's derivative at the intermediate (see geluForward), its output
+	xhat2, rstd2     []float32
 
 	// soft sharing (sharing.go): adapters, experts
 	ad  [2]adapterAct
@@ -38,8 +39,7 @@ type state struct {
 	tmpH   []float32 // [N,H] scratch
 	dh     []float32 // backward: gradient flowing down
 	t1, t2 []float32
-	dq     []float32
-	dk, dv []float32
+	dqkv   []float32 // [N,3H], laid out as layerAct.qkv
 	di     []float32
 
 	attnTmp [][2][]float32
@@ -47,11 +47,12 @@ type state struct {
 	types   []int32
 
 	// soft sharing scratch
-	mix      []float32 // [N,H] the layer-attention mix the head reads
-	dmix     []float32
-	merged   []*factorScratch // per factor matrix: W_t, dW_t of the layer being run
-	dad, dye []float32        // [N,H]
-	dag      []float32        // [N,adapter]
+	mix        []float32 // [N,H] the layer-attention mix the head reads
+	dmix       []float32
+	merged     []*factorScratch // per factor matrix: W_t, dW_t of the layer being run
+	qkvScratch factorScratch    // Q, K and V stacked with the task's factors merged (qkvMerged)
+	dad, dye   []float32        // [N,H]
+	dag        []float32        // [N,adapter]
 }
 
 // resize makes every buffer fit a B×T batch through depth layers.
@@ -77,9 +78,10 @@ func (m *Model) resize(B, T, depth int, dropout bool) {
 	}
 	for l := 0; l < depth; l++ {
 		a := &st.acts[l]
-		for _, b := range []*[]float32{&a.q, &a.k, &a.v, &a.ctx, &a.xhat1, &a.h1, &a.xhat2} {
+		for _, b := range []*[]float32{&a.ctx, &a.xhat1, &a.h1, &a.xhat2} {
 			grow(b, N*H)
 		}
+		grow(&a.qkv, 3*N*H)
 		grow(&a.rstd1, N)
 		grow(&a.rstd2, N)
 		grow(&a.u, N*I)
@@ -219,9 +221,7 @@ func (m *Model) Backward(scale float32) error {
 	grow(&st.dh, N*H)
 	grow(&st.t1, N*H)
 	grow(&st.t2, N*H)
-	grow(&st.dq, N*H)
-	grow(&st.dk, N*H)
-	grow(&st.dv, N*H)
+	grow(&st.dqkv, 3*N*H)
 	grow(&st.di, N*I)
 	m.headBackward(scale)
 	var coef []float32 // layer attention: dL/dmix flows into hs[j] times coef[j]
@@ -313,15 +313,13 @@ func (m *Model) layerForward(l int) {
 	x, out := st.hs[l], st.hs[l+1]
 	N, I := st.N, m.cfg.IntermediateSize
 	pd, ph := m.cfg.AttentionProbsDropoutProb, m.cfg.HiddenDropoutProb
-	m.linearForwardPath(l, 0, x, a.q)
-	m.linearForwardPath(l, 1, x, a.k)
-	m.linearForwardPath(l, 2, x, a.v)
+	m.qkvForward(l, x, a.qkv)
 	var pdrop []float32
 	if st.dropoutOn && pd > 0 {
 		pdrop = a.pdrop
 		m.dropoutMask(pdrop, pd)
 	}
-	m.attentionForward(a.q, a.k, a.v, a.p, pdrop, a.ctx, st.mask, st.B, st.T)
+	m.attentionForward(a.qkv, a.p, pdrop, a.ctx, st.mask, st.B, st.T)
 	// Attention output: LN(x + drop(adapter(ctx·Woᵀ + bo))).
 	m.linearForwardPath(l, 3, a.ctx, st.tmpH)
 	if path.adapters != nil {
@@ -400,10 +398,8 @@ func (m *Model) layerBackward(l int) {
 		datt = st.dad
 	}
 	m.linearBackwardPath(l, 3, a.ctx, datt, st.t2, false)
-	m.attentionBackward(a.q, a.k, a.v, a.p, pdrop, st.t2, st.dq, st.dk, st.dv, st.B, st.T)
-	m.linearBackwardPath(l, 0, x, st.dq, d, true)
-	m.linearBackwardPath(l, 1, x, st.dk, d, true)
-	m.linearBackwardPath(l, 2, x, st.dv, d, true)
+	m.attentionBackward(a.qkv, a.p, pdrop, st.t2, st.dqkv, st.B, st.T)
+	m.qkvBackward(l, x, st.dqkv, d)
 }
 
 // gate returns the task's MoE gate of layer l, or nil below the expert layers.

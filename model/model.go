@@ -23,6 +23,7 @@ type layerNorm struct {
 // encLayer is one post-LayerNorm BERT block.
 type encLayer struct {
 	q, k, v, o linear
+	qkv        linear // Q, K and V stacked: views of the same W and G, so one product makes all three
 	aln        layerNorm
 	inter, out linear
 	oln        layerNorm
@@ -99,10 +100,12 @@ func NewWith(cfg Config, heads []HeadSpec, sh Sharing, seed uint64) (*Model, err
 	for i := 0; i < cfg.NumHiddenLayers; i++ {
 		start := len(m.params)
 		p := fmt.Sprintf("encoder.layer.%d.", i)
+		qkv, stacked := m.newStackedLinears(H, H, p+"attention.self.query", p+"attention.self.key", p+"attention.self.value")
 		l := &encLayer{
-			q:     m.newLinear(p+"attention.self.query", H, H),
-			k:     m.newLinear(p+"attention.self.key", H, H),
-			v:     m.newLinear(p+"attention.self.value", H, H),
+			q:     qkv[0],
+			k:     qkv[1],
+			v:     qkv[2],
+			qkv:   stacked,
 			o:     m.newLinear(p+"attention.output.dense", H, H),
 			aln:   m.newLayerNorm(p+"attention.output.LayerNorm", H, eps),
 			inter: m.newLinear(p+"intermediate.dense", H, I),
@@ -166,7 +169,12 @@ func (m *Model) newParam(name string, shape ...int) *Param {
 	for _, s := range shape {
 		n *= s
 	}
-	p := &Param{Name: name, Shape: shape, W: make([]float32, n), G: make([]float32, n),
+	return m.addParam(name, make([]float32, n), make([]float32, n), shape...)
+}
+
+// addParam registers a parameter over the given weight and gradient arrays.
+func (m *Model) addParam(name string, w, g []float32, shape ...int) *Param {
+	p := &Param{Name: name, Shape: shape, W: w, G: g,
 		Decay: !(strings.HasSuffix(name, ".bias") || strings.Contains(name, "LayerNorm"))}
 	m.params = append(m.params, p)
 	m.byName[name] = p
@@ -175,6 +183,29 @@ func (m *Model) newParam(name string, shape ...int) *Param {
 
 func (m *Model) newLinear(prefix string, in, out int) linear {
 	return linear{w: m.newParam(prefix+".weight", out, in), b: m.newParam(prefix+".bias", out), in: in, out: out}
+}
+
+// newStackedLinears makes one linear per prefix, all [out,in], whose
+// weights, biases and their gradients are consecutive views of shared
+// arrays, and the linear over all of them ([len(prefixes)·out, in]), which
+// is not a parameter of its own. Parameters are registered in the order
+// newLinear would register them, so initialisation draws the same numbers.
+func (m *Model) newStackedLinears(in, out int, prefixes ...string) ([]linear, linear) {
+	k := len(prefixes)
+	w, g := make([]float32, k*out*in), make([]float32, k*out*in)
+	b, bg := make([]float32, k*out), make([]float32, k*out)
+	ls := make([]linear, k)
+	for i, prefix := range prefixes {
+		wv, bv := out*in, out
+		ls[i] = linear{
+			w:  m.addParam(prefix+".weight", w[i*wv:(i+1)*wv:(i+1)*wv], g[i*wv:(i+1)*wv:(i+1)*wv], out, in),
+			b:  m.addParam(prefix+".bias", b[i*bv:(i+1)*bv:(i+1)*bv], bg[i*bv:(i+1)*bv:(i+1)*bv], out),
+			in: in, out: out,
+		}
+	}
+	all := linear{w: &Param{Name: "stacked", Shape: []int{k * out, in}, W: w, G: g},
+		b: &Param{Name: "stacked.bias", Shape: []int{k * out}, W: b, G: bg}, in: in, out: k * out}
+	return ls, all
 }
 
 func (m *Model) newLayerNorm(prefix string, n int, eps float32) layerNorm {

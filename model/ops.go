@@ -17,41 +17,53 @@ func grow(buf *[]float32, n int) []float32 {
 func rowsPer(w int) int { return max(1, 4096/max(w, 1)) }
 
 // linearForward computes y[n,out] = x[n,in]·Wᵀ + b.
-func linearForward(l linear, x []float32, n int, y []float32) {
+func linearForward(l linear, x []float32, n int, y []float32) { linearForwardLd(l, x, n, y, l.out) }
+
+// linearForwardLd is linearForward into rows ldy apart, so several
+// products can share one buffer (Q, K and V side by side, [n,3H]).
+func linearForwardLd(l linear, x []float32, n int, y []float32, ldy int) {
 	out := l.out
 	bias := l.b.W
 	parallelFor(n, rowsPer(out), func(lo, hi int) {
 		for r := lo; r < hi; r++ {
-			copy(y[r*out:(r+1)*out], bias)
+			copy(y[r*ldy:r*ldy+out], bias)
 		}
 	})
-	gemm(false, true, n, out, l.in, 1, x, l.in, l.w.W, l.in, 1, y, out)
+	gemm(false, true, n, out, l.in, 1, x, l.in, l.w.W, l.in, 1, y, ldy)
 }
 
 // linearBackward adds dW += dyᵀ·x and db += Σ dy, and sets dx = dy·W
 // (or adds it when accumulate). dx may be nil when the input needs no gradient.
 func linearBackward(l linear, x, dy []float32, n int, dx []float32, accumulate bool) {
+	linearBackwardLd(l, x, dy, l.out, n, dx, accumulate)
+}
+
+// linearBackwardLd is linearBackward with dy's rows ldy apart.
+func linearBackwardLd(l linear, x, dy []float32, ldy, n int, dx []float32, accumulate bool) {
 	if !l.w.Frozen {
-		gemm(true, false, l.out, l.in, n, 1, dy, l.out, x, l.in, 1, l.w.G, l.in)
+		gemm(true, false, l.out, l.in, n, 1, dy, ldy, x, l.in, 1, l.w.G, l.in)
 	}
 	if !l.b.Frozen {
-		colSumAdd(dy, n, l.out, l.b.G)
+		colSumAddLd(dy, n, l.out, ldy, l.b.G)
 	}
 	if dx != nil {
 		beta := float32(0)
 		if accumulate {
 			beta = 1
 		}
-		gemm(false, false, n, l.in, l.out, 1, dy, l.out, l.w.W, l.in, beta, dx, l.in)
+		gemm(false, false, n, l.in, l.out, 1, dy, ldy, l.w.W, l.in, beta, dx, l.in)
 	}
 }
 
 // colSumAdd adds the column sums of a[n,w] into dst[w].
-func colSumAdd(a []float32, n, w int, dst []float32) {
+func colSumAdd(a []float32, n, w int, dst []float32) { colSumAddLd(a, n, w, w, dst) }
+
+// colSumAddLd is colSumAdd over rows lda apart.
+func colSumAddLd(a []float32, n, w, lda int, dst []float32) {
 	workers := runtime.GOMAXPROCS(0)
 	if n*w < 1<<16 || workers == 1 {
 		for r := 0; r < n; r++ {
-			row := a[r*w : (r+1)*w]
+			row := a[r*lda : r*lda+w]
 			for j, v := range row {
 				dst[j] += v
 			}
@@ -62,7 +74,7 @@ func colSumAdd(a []float32, n, w int, dst []float32) {
 	parallelFor(w, 16, func(lo, hi int) {
 		d := dst[lo:hi]
 		for r := 0; r < n; r++ {
-			row := a[r*w+lo : r*w+hi]
+			row := a[r*lda+lo : r*lda+hi]
 			for j, v := range row {
 				d[j] += v
 			}
