@@ -18,11 +18,23 @@ import (
 // schedules all the parallel work of a step, elementwise passes included, and
 // no OpenBLAS worker threads spin-wait against Go's.
 func gemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	gemmPrep(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, nil)
+}
+
+// gemmPrep is gemm that first calls prep(i0, rows, j0, cols) on each block
+// of C it hands to one BLAS call, on that call's goroutine: a block's bias
+// is written there just before the product reads it back, while it is
+// still in that core's cache, and without a parallel pass of its own.
+func gemmPrep(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int,
+	prep func(i0, rows, j0, cols int)) {
 	if m == 0 || n == 0 {
 		return
 	}
 	workers := runtime.GOMAXPROCS(0)
 	if !splitGEMM || workers < 2 || m*n*k < 1<<19 {
+		if prep != nil {
+			prep(0, m, 0, n)
+		}
 		gemm1(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
 		return
 	}
@@ -39,6 +51,9 @@ func gemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int,
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
+				if prep != nil {
+					prep(i0, rows, 0, n)
+				}
 				gemm1(transA, transB, rows, n, k, alpha, a[ao:], lda, b, ldb, beta, c[i0*ldc:], ldc)
 			}()
 		}
@@ -54,6 +69,9 @@ func gemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int,
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
+				if prep != nil {
+					prep(0, m, j0, cols)
+				}
 				gemm1(transA, transB, m, cols, k, alpha, a, lda, b[bo:], ldb, beta, c[j0:], ldc)
 			}()
 		}

@@ -22,14 +22,12 @@ func linearForward(l linear, x []float32, n int, y []float32) { linearForwardLd(
 // linearForwardLd is linearForward into rows ldy apart, so several
 // products can share one buffer (Q, K and V side by side, [n,3H]).
 func linearForwardLd(l linear, x []float32, n int, y []float32, ldy int) {
-	out := l.out
 	bias := l.b.W
-	parallelFor(n, rowsPer(out), func(lo, hi int) {
-		for r := lo; r < hi; r++ {
-			copy(y[r*ldy:r*ldy+out], bias)
+	gemmPrep(false, true, n, l.out, l.in, 1, x, l.in, l.w.W, l.in, 1, y, ldy, func(i0, rows, j0, cols int) {
+		for r := i0; r < i0+rows; r++ {
+			copy(y[r*ldy+j0:r*ldy+j0+cols], bias[j0:j0+cols])
 		}
 	})
-	gemm(false, true, n, out, l.in, 1, x, l.in, l.w.W, l.in, 1, y, ldy)
 }
 
 // linearBackward adds dW += dyᵀ·x and db += Σ dy, and sets dx = dy·W
