@@ -27,11 +27,19 @@ func gemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int,
 // still in that core's cache, and without a parallel pass of its own.
 func gemmPrep(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int,
 	prep func(i0, rows, j0, cols int)) {
+	gemmParts(runtime.GOMAXPROCS(0), transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, prep)
+}
+
+// splitWorth reports whether an m×n×k product is worth splitting over cores.
+func splitWorth(m, n, k int) bool { return m*n*k >= 1<<19 }
+
+// gemmParts is gemmPrep split over at most workers goroutines.
+func gemmParts(workers int, transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int,
+	prep func(i0, rows, j0, cols int)) {
 	if m == 0 || n == 0 {
 		return
 	}
-	workers := runtime.GOMAXPROCS(0)
-	if !splitGEMM || workers < 2 || m*n*k < 1<<19 {
+	if !splitGEMM || workers < 2 || !splitWorth(m, n, k) {
 		if prep != nil {
 			prep(0, m, 0, n)
 		}

@@ -1,5 +1,7 @@
 package model
 
+import "runtime"
+
 // Low-rank task factors. Task t's matrix is W_t = W + A·B (A [out,r],
 // B [r,in]). A batch of task t merges W_t into a scratch matrix and runs
 // the layer's product with it, so the forward pass costs what hard sharing
@@ -107,7 +109,7 @@ func (m *Model) qkvBackward(l int, x, dqkv, dx []float32) {
 			addMulInto(w.w.G, w.w.G, dwt, nil)
 		}
 		if !w.b.Frozen {
-			colSumAddLd(dqkv[mi*H:], N, H, 3*H, w.b.G)
+			colSumAddLd(dqkv[mi*H:], N, H, 3*H, w.b.G, runtime.GOMAXPROCS(0))
 		}
 	}
 	gemm(false, false, N, H, 3*H, 1, dqkv, 3*H, lin.w.W, H, 1, dx, H)
