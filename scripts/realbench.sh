@@ -8,6 +8,7 @@
 # tokens per second over the training steps (evaluation excluded).
 #
 #   STEPS=300 SPARSE=1 scripts/realbench.sh      # SPARSE=1: train.sparse_embeddings on
+#   PAIRS=3 STEPS=150 SPARSE=1 scripts/realbench.sh   # 3 pairs back to back, then each ratio and the median
 # Needs the preprocessed data of the results job (scripts/results.sh makes it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -25,13 +26,28 @@ go build -tags openblas -o "$out/taskweave" ./cmd/taskweave
 flags=()
 [ "${SPARSE:-0}" = 1 ] && flags+=(--sparse-embeddings)
 echo "machine: $(lscpu | sed -n 's/^Model name: *//p'), $(nproc) cores"
-echo "taskweave start $(date -u +%T), load $(cut -d' ' -f1-3 /proc/loadavg)"
-"$out/taskweave" train --config "$job" --out "$out/run" --quiet --steps "$steps" --eval-every "$steps" \
-  --dump-batches "$out/batches.jsonl" ${PROFILE:+--cpuprofile "$PROFILE"} "${flags[@]}" 2>"$out/train.log"
-grep -E "tokens/s" "$out/train.log" | tail -1
 # PyTorch gets the OpenBLAS kernels taskweave picked (Debian's torch would
 # otherwise run OpenBLAS's Prescott fallback on recent Xeons).
 core=$(go test -tags openblas -count=1 -run '^TestGEMM$' -v ./model/ 2>&1 | sed -n 's/.*kernels \([A-Za-z0-9]*\).*/\1/p' | head -1)
-echo "pytorch start $(date -u +%T), load $(cut -d' ' -f1-3 /proc/loadavg), OPENBLAS_CORETYPE=$core"
-OPENBLAS_CORETYPE=$core "$py" tools/torchanchor/real_data.py --batches "$out/batches.jsonl" --threads "$(nproc)"
+pairs=${PAIRS:-1}
+: > "$out/ratios"
+for p in $(seq 1 "$pairs"); do
+  [ "$pairs" = 1 ] || echo "pair $p"
+  rm -rf "$out/run"
+  echo "taskweave start $(date -u +%T), load $(cut -d' ' -f1-3 /proc/loadavg)"
+  "$out/taskweave" train --config "$job" --out "$out/run" --quiet --steps "$steps" --eval-every "$steps" \
+    --dump-batches "$out/batches.jsonl" ${PROFILE:+--cpuprofile "$PROFILE"} "${flags[@]}" 2>"$out/train.log"
+  tw=$(grep -E "tokens/s" "$out/train.log" | tail -1)
+  echo "$tw"
+  echo "pytorch start $(date -u +%T), load $(cut -d' ' -f1-3 /proc/loadavg), OPENBLAS_CORETYPE=$core"
+  pt=$(OPENBLAS_CORETYPE=$core "$py" tools/torchanchor/real_data.py --batches "$out/batches.jsonl" --threads "$(nproc)")
+  echo "$pt"
+  a=$(sed -n 's/.*: \([0-9]*\) tokens\/s (.*/\1/p' <<<"$tw")
+  b=$(sed -n 's/.* \([0-9]*\) real tokens\/s.*/\1/p' <<<"$pt")
+  [ -n "$a" ] && [ -n "$b" ] && awk -v a="$a" -v b="$b" 'BEGIN { printf "%.2f %d %d\n", a / b, a, b }' >> "$out/ratios"
+done
 echo "end $(date -u +%T), load $(cut -d' ' -f1-3 /proc/loadavg)"
+if [ "$pairs" != 1 ]; then
+  echo "ratios (taskweave / PyTorch real tokens/s): $(awk '{ printf "%s%sx (%d / %d)", (NR > 1 ? ", " : ""), $1, $2, $3 }' "$out/ratios")"
+  echo "median ratio: $(sort -n "$out/ratios" | awk '{ r[NR] = $1 } END { print (NR % 2 ? r[(NR + 1) / 2] : (r[NR / 2] + r[NR / 2 + 1]) / 2) "x" }')"
+fi
