@@ -78,7 +78,14 @@ func (tr *Trainer) saveLast(ctx context.Context) error {
 		ts = append(ts, &checkpoint.Tensor{Name: "adamw.m." + n, DType: "F32", Shape: []int{len(os.M[i])}, Data: os.M[i]},
 			&checkpoint.Tensor{Name: "adamw.v." + n, DType: "F32", Shape: []int{len(os.V[i])}, Data: os.V[i]})
 	}
+	// Sized up front: the moments are twice the model (86 MB for mini), and
+	// growing a buffer to that by doubling cost 0.7 s of a 150-step run's profile.
 	var buf bytes.Buffer
+	size := 1 << 16
+	for _, t := range ts {
+		size += 4*len(t.Data) + 128 + len(t.Name)
+	}
+	buf.Grow(size)
 	if err := checkpoint.WriteSafetensors(&buf, ts, map[string]string{"step": fmt.Sprint(tr.step)}); err != nil {
 		return err
 	}
