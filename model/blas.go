@@ -18,22 +18,17 @@ import (
 // schedules all the parallel work of a step, elementwise passes included, and
 // no OpenBLAS worker threads spin-wait against Go's.
 func gemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
-	gemmPrep(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, nil)
-}
-
-// gemmPrep is gemm that first calls prep(i0, rows, j0, cols) on each block
-// of C it hands to one BLAS call, on that call's goroutine: a block's bias
-// is written there just before the product reads it back, while it is
-// still in that core's cache, and without a parallel pass of its own.
-func gemmPrep(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int,
-	prep func(i0, rows, j0, cols int)) {
-	gemmParts(runtime.GOMAXPROCS(0), transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, prep)
+	gemmParts(runtime.GOMAXPROCS(0), transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, nil)
 }
 
 // splitWorth reports whether an m×n×k product is worth splitting over cores.
 func splitWorth(m, n, k int) bool { return m*n*k >= 1<<19 }
 
-// gemmParts is gemmPrep split over at most workers goroutines.
+// gemmParts is gemm split over at most workers goroutines. Unless nil, it
+// first calls prep(i0, rows, j0, cols) on each block of C it hands to one
+// BLAS call, on that call's goroutine: a linear's bias is written there just
+// before the product reads it back, while it is still in that core's cache,
+// and without a parallel pass of its own.
 func gemmParts(workers int, transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int,
 	prep func(i0, rows, j0, cols int)) {
 	if m == 0 || n == 0 {

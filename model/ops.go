@@ -26,7 +26,7 @@ func linearForward(l linear, x []float32, n int, y []float32) { linearForwardLd(
 // products can share one buffer (Q, K and V side by side, [n,3H]).
 func linearForwardLd(l linear, x []float32, n int, y []float32, ldy int) {
 	bias := l.b.W
-	gemmPrep(false, true, n, l.out, l.in, 1, x, l.in, l.w.W, l.in, 1, y, ldy, func(i0, rows, j0, cols int) {
+	gemmParts(runtime.GOMAXPROCS(0), false, true, n, l.out, l.in, 1, x, l.in, l.w.W, l.in, 1, y, ldy, func(i0, rows, j0, cols int) {
 		for r := i0; r < i0+rows; r++ {
 			copy(y[r*ldy+j0:r*ldy+j0+cols], bias[j0:j0+cols])
 		}
@@ -84,7 +84,8 @@ func colSumAdd(a []float32, n, w int, dst []float32) {
 	colSumAddLd(a, n, w, w, dst, runtime.GOMAXPROCS(0))
 }
 
-// colSumAddLd is colSumAdd over rows lda apart, on up to workers goroutines.
+// colSumAddLd is colSumAdd over rows lda apart; workers ≤ 1 keeps it on the
+// calling goroutine (whose core is already busy with a product beside it).
 func colSumAddLd(a []float32, n, w, lda int, dst []float32, workers int) {
 	if n*w < 1<<16 || workers <= 1 {
 		for r := 0; r < n; r++ {

@@ -29,7 +29,7 @@ func TestStackedQKVSeesItsViews(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if maxDiff(out.Logits, want) < 1e-4 {
+		if maxAbsDiff(out.Logits, want) < 1e-4 {
 			t.Errorf("scaling %s's weight did not change the logits: the stacked product does not read it", name)
 		}
 		copy(p.W, saved)
@@ -41,7 +41,7 @@ func TestStackedQKVSeesItsViews(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if d := maxDiff(out.Logits, want); d != 0 {
+	if d := maxAbsDiff(out.Logits, want); d != 0 {
 		t.Errorf("logits after restoring the weights differ by %g", d)
 	}
 }
@@ -71,24 +71,16 @@ func TestStackedQKVPartlyFrozen(t *testing.T) {
 	for name, g := range part {
 		switch {
 		case name == frozenW || name == frozenB:
-			if maxDiff(g, make([]float32, len(g))) != 0 {
+			if maxAbsDiff(g, make([]float32, len(g))) != 0 {
 				t.Errorf("%s is frozen but has a gradient", name)
 			}
-		case maxDiff(g, all[name]) > 1e-6*(1+maxAbs(all[name])):
-			t.Errorf("%s: gradient differs by %g from the run with nothing frozen", name, maxDiff(g, all[name]))
+		case maxAbsDiff(g, all[name]) > 1e-6*(1+maxAbs(all[name])):
+			t.Errorf("%s: gradient differs by %g from the run with nothing frozen", name, maxAbsDiff(g, all[name]))
 		}
 	}
 	if maxAbs(part["encoder.layer.0.attention.self.query.weight"]) == 0 || maxAbs(part["embeddings.word_embeddings.weight"]) == 0 {
 		t.Error("no gradient reached layer 0's query or the embeddings")
 	}
-}
-
-func maxDiff(a, b []float32) float64 {
-	d := 0.0
-	for i := range a {
-		d = math.Max(d, math.Abs(float64(a[i]-b[i])))
-	}
-	return d
 }
 
 func maxAbs(a []float32) float64 {
