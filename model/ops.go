@@ -1,9 +1,6 @@
 package model
 
-import (
-	"runtime"
-	"sync"
-)
+import "runtime"
 
 // grow returns (*buf)[:n], reallocating only when the capacity is short, so
 // buffers settle at the largest batch seen.
@@ -69,14 +66,13 @@ func linearBackwardLd(l linear, x, dy []float32, ldy, n int, dx []float32, accum
 		input(workers)
 		return
 	}
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		weights(workers / 2)
-	}()
-	input(workers - workers/2)
-	wg.Wait()
+	forkJoin(2, func(part int) {
+		if part == 0 {
+			input(workers - workers/2)
+		} else {
+			weights(workers / 2)
+		}
+	})
 }
 
 // colSumAdd adds the column sums of a[n,w] into dst[w].

@@ -2,7 +2,6 @@ package model
 
 import (
 	"runtime"
-	"sync"
 	"sync/atomic"
 )
 
@@ -21,17 +20,11 @@ func parallelFor(n, minPer int, fn func(lo, hi int)) {
 		fn(0, n)
 		return
 	}
-	var wg sync.WaitGroup
 	chunk := (n + workers - 1) / workers
-	for lo := 0; lo < n; lo += chunk {
-		hi := min(lo+chunk, n)
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			fn(lo, hi)
-		}()
-	}
-	wg.Wait()
+	forkJoin((n+chunk-1)/chunk, func(part int) {
+		lo := part * chunk
+		fn(lo, min(lo+chunk, n))
+	})
 }
 
 // parallelWorkers runs fn(worker, i) for every i in [0,n), handing items out
@@ -44,26 +37,16 @@ func parallelWorkers(n int, fn func(worker, i int)) {
 		}
 		return
 	}
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	next := 0
-	for w := 0; w < workers; w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				mu.Lock()
-				i := next
-				next++
-				mu.Unlock()
-				if i >= n {
-					return
-				}
-				fn(w, i)
+	var next atomic.Int64
+	forkJoin(workers, func(w int) {
+		for {
+			i := int(next.Add(1) - 1)
+			if i >= n {
+				return
 			}
-		}()
-	}
-	wg.Wait()
+			fn(w, i)
+		}
+	})
 }
 
 // spanLen is the length of the pieces that the optimizer's passes hand to
@@ -102,8 +85,7 @@ func (s spans) runIndexed(fn func(int, span)) {
 		return
 	}
 	var next atomic.Int64
-	var wg sync.WaitGroup
-	work := func() {
+	forkJoin(workers, func(int) {
 		for {
 			i := int(next.Add(1) - 1)
 			if i >= len(s) {
@@ -111,14 +93,5 @@ func (s spans) runIndexed(fn func(int, span)) {
 			}
 			fn(i, s[i])
 		}
-	}
-	for w := 1; w < workers; w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			work()
-		}()
-	}
-	work()
-	wg.Wait()
+	})
 }
