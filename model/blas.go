@@ -33,9 +33,11 @@ func splitWorth(m, n, k int) bool { return m*n*k >= 1<<19 }
 // It splits C's rows unless they are both fewer than its columns and fewer
 // than 128. At the real-data recipe's shapes rows split faster: 580×1024×256
 // ran at 238–246 GFLOP/s against 218–225 split by columns, 224×1024×256 at
-// 199–210 against 176–190 (580×768×256: 233–238 against 226–246). Either
-// way every element of C comes from one BLAS call over all of k, so the
-// split does not change the result.
+// 199–210 against 176–190 (580×768×256: 233–238 against 226–246). A split
+// changes results by float rounding at most: OpenBLAS's Haswell kernels
+// round a block's tail rows differently from the same rows inside a larger
+// call (up to 1e-6 of the row's magnitude in TestLinearForwardSplits); its
+// Cooperlake kernels gave the same bits.
 func gemmParts(workers int, transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int,
 	prep func(i0, rows, j0, cols int)) {
 	if m == 0 || n == 0 {

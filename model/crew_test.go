@@ -1,6 +1,7 @@
 package model
 
 import (
+	"math"
 	"math/rand/v2"
 	"runtime"
 	"sync"
@@ -72,11 +73,15 @@ func TestForkJoinAfterHelpersSleep(t *testing.T) {
 	}
 }
 
-// TestLinearForwardSplitsExactly checks that a linear split over the cores,
-// by rows and by columns, with the bias written block by block, gives the
-// same bits as one unsplit product (on the pure-Go build, which does not
-// split, it compares the call with itself).
-func TestLinearForwardSplitsExactly(t *testing.T) {
+// TestLinearForwardSplits checks a linear split over the cores, by rows and
+// by columns, with the bias written block by block, against one unsplit
+// product. OpenBLAS may round a block differently from the same rows inside
+// a larger call (its Haswell kernels do, at the tail of a block; its
+// Cooperlake kernels gave the same bits here), so the bound is float
+// rounding: 1e-5 of the row's largest magnitude. A misplaced block or bias
+// is off by whole units. On the pure-Go build, which does not split, the
+// call is compared with itself.
+func TestLinearForwardSplits(t *testing.T) {
 	r := rand.New(rand.NewPCG(5, 6))
 	for _, tc := range []struct {
 		name         string
@@ -111,11 +116,22 @@ func TestLinearForwardSplitsExactly(t *testing.T) {
 			l := linear{w: &Param{W: w}, b: &Param{W: bias}, in: tc.in, out: tc.out}
 			linearForwardLd(l, x, tc.n, got, tc.ldy)
 		}()
-		for i := range want {
-			if got[i] != want[i] {
-				t.Fatalf("%s: y[%d,%d] = %g, unsplit %g", tc.name, i/tc.ldy, i%tc.ldy, got[i], want[i])
+		var worst float64
+		for i := 0; i < tc.n; i++ {
+			row, ref := got[i*tc.ldy:(i+1)*tc.ldy], want[i*tc.ldy:(i+1)*tc.ldy]
+			var scale float64
+			for _, v := range ref {
+				scale = math.Max(scale, math.Abs(float64(v)))
+			}
+			for j := range ref {
+				d := math.Abs(float64(row[j]-ref[j])) / scale
+				if d > 1e-5 || (j >= tc.out && row[j] != ref[j]) {
+					t.Fatalf("%s: y[%d,%d] = %g, unsplit %g", tc.name, i, j, row[j], ref[j])
+				}
+				worst = math.Max(worst, d)
 			}
 		}
+		t.Logf("%s: largest difference %.2g of the row's largest magnitude (%s kernels)", tc.name, worst, BLASCore())
 	}
 }
 
