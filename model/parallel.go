@@ -77,21 +77,5 @@ func (s spans) run(fn func(span)) { s.runIndexed(func(_ int, sp span) { fn(sp) }
 // runIndexed calls fn(i, s[i]) for every span, one goroutine per core taking
 // the next span as it finishes one.
 func (s spans) runIndexed(fn func(int, span)) {
-	workers := min(runtime.GOMAXPROCS(0), len(s))
-	if workers <= 1 {
-		for i, sp := range s {
-			fn(i, sp)
-		}
-		return
-	}
-	var next atomic.Int64
-	forkJoin(workers, func(int) {
-		for {
-			i := int(next.Add(1) - 1)
-			if i >= len(s) {
-				return
-			}
-			fn(i, s[i])
-		}
-	})
+	parallelWorkers(len(s), func(_, i int) { fn(i, s[i]) })
 }
