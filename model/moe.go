@@ -1,5 +1,7 @@
 package model
 
+import "github.com/taskweave/taskweave/model/kernels"
+
 // Mixture of experts (the Multi-gate Mixture-of-Experts of Ma et al. 2018):
 // in the top Sharing.ExpertLayers layers the FFN is E experts, each an
 // intermediate + output pair like BERT's FFN, combined per token by the
@@ -49,7 +51,7 @@ func (m *Model) moeForward(l *encLayer, gate *linear, x []float32, n int, u0, g0
 		geluForward(u[:n*I], g[:n*I])
 		linearForward(out, g, n, a.y[e])
 	}
-	parallelFor(n, rowsPer(H*E), func(lo, hi int) {
+	kernels.ParallelFor(n, rowsPer(H*E), func(lo, hi int) {
 		for r := lo; r < hi; r++ {
 			yr := y[r*H : (r+1)*H]
 			clear(yr)
@@ -69,7 +71,7 @@ func (m *Model) moeForward(l *encLayer, gate *linear, x []float32, n int, u0, g0
 func (m *Model) moeBackward(l *encLayer, gate *linear, x, dy []float32, n int, u0, g0 []float32, a *moeAct, dye, di, dx []float32) {
 	H := m.cfg.HiddenSize
 	E := len(l.experts) + 1
-	parallelFor(n, rowsPer(H*E), func(lo, hi int) {
+	kernels.ParallelFor(n, rowsPer(H*E), func(lo, hi int) {
 		for r := lo; r < hi; r++ {
 			dr := dy[r*H : (r+1)*H]
 			for e := 0; e < E; e++ {
@@ -87,7 +89,7 @@ func (m *Model) moeBackward(l *encLayer, gate *linear, x, dy []float32, n int, u
 			inter, out = l.experts[e-1].inter, l.experts[e-1].out
 			u, g = a.u[e-1], a.g[e-1]
 		}
-		parallelFor(n, rowsPer(H), func(lo, hi int) {
+		kernels.ParallelFor(n, rowsPer(H), func(lo, hi int) {
 			for r := lo; r < hi; r++ {
 				c := a.p[r*E+e]
 				d, s := dye[r*H:(r+1)*H], dy[r*H:(r+1)*H]
@@ -124,7 +126,7 @@ func softmaxRows(s []float32, n, w int) {
 		}
 		var sum float32
 		for j, v := range row {
-			row[j] = expf(v - mx)
+			row[j] = kernels.Expf(v - mx)
 			sum += row[j]
 		}
 		for j := range row {
