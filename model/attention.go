@@ -69,7 +69,7 @@ func softmaxMasked(s []float32, T int, keyMask []int32) {
 		}
 	}
 	if prefix {
-		kernels.Softmax(s, T, visible)
+		kernels.Softmax(s, T, visible, 1)
 		return
 	}
 	visible = 0

@@ -196,20 +196,10 @@ func crossEntropy(logits []float32, labels []int32, rows, nl, count int) float32
 	}
 	var total float64
 	for r := 0; r < rows; r++ {
-		y := labels[r]
-		if y == IgnoreIndex {
-			continue
+		if y := labels[r]; y != IgnoreIndex {
+			row := logits[r*nl : (r+1)*nl]
+			total += kernels.LogSumExp(row) - float64(row[y])
 		}
-		row := logits[r*nl : (r+1)*nl]
-		mx := row[0]
-		for _, v := range row {
-			mx = max(mx, v)
-		}
-		var s float64
-		for _, v := range row {
-			s += math.Exp(float64(v - mx))
-		}
-		total += math.Log(s) + float64(mx) - float64(row[y])
 	}
 	return float32(total / float64(count))
 }
@@ -233,21 +223,8 @@ func (hd *headAct) lossGrad(scale float32) {
 					clear(dr)
 					continue
 				}
-				row := hd.logits[r*nl : (r+1)*nl]
-				mx := row[0]
-				for _, v := range row {
-					mx = max(mx, v)
-				}
-				var s float32
-				for j, v := range row {
-					e := kernels.Expf(v - mx)
-					dr[j] = e
-					s += e
-				}
-				inv := c / s
-				for j := range dr {
-					dr[j] *= inv
-				}
+				copy(dr, hd.logits[r*nl:(r+1)*nl])
+				kernels.Softmax(dr, nl, nl, c)
 				dr[y] -= c
 			}
 		})

@@ -39,7 +39,7 @@ func (m *Model) moeForward(l *encLayer, gate *linear, x []float32, n int, u0, g0
 		a.u, a.g = append(a.u, nil), append(a.g, nil)
 	}
 	linearForward(*gate, x, n, a.p)
-	softmaxRows(a.p, n, E)
+	kernels.Softmax(a.p[:n*E], E, E, 1)
 	for e := 0; e < E; e++ {
 		grow(&a.y[e], n*H)
 		inter, out, u, g := l.inter, l.out, u0, g0
@@ -114,25 +114,6 @@ func (m *Model) moeBackward(l *encLayer, gate *linear, x, dy []float32, n int, u
 		}
 	}
 	linearBackward(*gate, x, a.dp, n, dx, true)
-}
-
-// softmaxRows turns each row of s[n,w] into probabilities.
-func softmaxRows(s []float32, n, w int) {
-	for r := 0; r < n; r++ {
-		row := s[r*w : (r+1)*w]
-		mx := row[0]
-		for _, v := range row {
-			mx = max(mx, v)
-		}
-		var sum float32
-		for j, v := range row {
-			row[j] = kernels.Expf(v - mx)
-			sum += row[j]
-		}
-		for j := range row {
-			row[j] /= sum
-		}
-	}
 }
 
 // noteGates adds the batch's gate probabilities over real tokens to the

@@ -79,33 +79,48 @@ func conformGELU(t *testing.T, r *rand.Rand, n int) {
 	}
 }
 
-// Softmax: rows of width T, softmax over the first visible columns,
+// Softmax: rows of width T, scale·softmax over the first visible columns,
 // zeros after them; large logits must not overflow.
 func conformSoftmax(t *testing.T, r *rand.Rand, n int) {
 	const rows = 3
 	for _, visible := range []int{1, (n + 1) / 2, n} {
+		scale := float32(1)
+		if visible != n {
+			scale = 0.37 // the cross-entropy gradient's 1/count
+		}
 		s := randVec(r, rows*n, 40)
 		in := append([]float32(nil), s...)
-		Softmax(s, n, visible)
+		Softmax(s, n, visible, scale)
 		for row := 0; row < rows; row++ {
 			src, got := in[row*n:(row+1)*n], s[row*n:(row+1)*n]
-			mx := math.Inf(-1)
-			for _, v := range src[:visible] {
-				mx = math.Max(mx, float64(v))
-			}
-			var sum float64
-			for _, v := range src[:visible] {
-				sum += math.Exp(float64(v) - mx)
-			}
+			lse := LogSumExp(src[:visible])
 			for j := range got {
 				want := 0.0
 				if j < visible {
-					want = math.Exp(float64(src[j])-mx) / sum
+					want = float64(scale) * math.Exp(float64(src[j])-lse)
 				}
 				if !closeTo(got[j], want, 1e-7, 1e-5) {
 					t.Fatalf("n=%d visible=%d row %d col %d: %g, want %g", n, visible, row, j, got[j], want)
 				}
 			}
+		}
+	}
+}
+
+// LogSumExp against the sum written out in float64 on logits small enough
+// not to overflow, and on logits near float32's largest that would.
+func TestLogSumExp(t *testing.T) {
+	for _, tc := range []struct {
+		x    []float32
+		want float64
+	}{
+		{[]float32{0}, 0},
+		{[]float32{1, 2, 3}, math.Log(math.E + math.E*math.E + math.E*math.E*math.E)},
+		{[]float32{-5, 0.5}, math.Log(math.Exp(-5) + math.Exp(0.5))},
+		{[]float32{3e38, 3e38}, float64(float32(3e38)) + math.Ln2},
+	} {
+		if got := LogSumExp(tc.x); math.Abs(got-tc.want) > 1e-12*math.Max(1, math.Abs(tc.want)) {
+			t.Errorf("LogSumExp(%v) = %.17g, want %.17g", tc.x, got, tc.want)
 		}
 	}
 }

@@ -71,14 +71,14 @@ TW_CLONES void tw_scale(float *row, int64_t n, float s) {
 	for (int64_t j = 0; j < n; j++) row[j] *= s;
 }
 
-// tw_softmax_rows turns rows [r0,r1) of s[*,T] into softmax probabilities
-// over the first visible columns; the rest become 0.
-void tw_softmax_rows(float *s, int64_t T, int64_t rows, int64_t visible) {
+// tw_softmax_rows turns the rows of s[rows,T] into scale·softmax over the
+// first visible columns; the rest become 0.
+void tw_softmax_rows(float *s, int64_t T, int64_t rows, int64_t visible, float scale) {
 	for (int64_t t = 0; t < rows; t++) {
 		float *row = s + t * T;
 		float mx = tw_max(row, visible);
 		float sum = tw_exp_sub(row, visible, mx);
-		tw_scale(row, visible, 1.0f / sum);
+		tw_scale(row, visible, scale / sum);
 		for (int64_t j = visible; j < T; j++) row[j] = 0;
 	}
 }
@@ -199,10 +199,13 @@ func GELU(x, y []float32) {
 	C.tw_gelu((*C.float)(unsafe.Pointer(&x[0])), (*C.float)(unsafe.Pointer(&y[0])), C.int64_t(len(x)))
 }
 
-// Softmax applies softmax to every row of s[rows,T] over the first
-// visible columns and zeroes the others.
-func Softmax(s []float32, T, visible int) {
-	C.tw_softmax_rows((*C.float)(unsafe.Pointer(&s[0])), C.int64_t(T), C.int64_t(len(s)/T), C.int64_t(visible))
+// Softmax turns every row of s[rows,T] into scale·softmax over its first
+// visible columns and zeroes the others (see elementwise_go.go).
+func Softmax(s []float32, T, visible int, scale float32) {
+	if len(s) < T || T == 0 {
+		return
+	}
+	C.tw_softmax_rows(fp(s), C.int64_t(T), C.int64_t(len(s)/T), C.int64_t(visible), C.float(scale))
 }
 
 func fp(s []float32) *C.float { return (*C.float)(unsafe.Pointer(unsafe.SliceData(s))) }

@@ -20,9 +20,12 @@ func GELU(x, y []float32) {
 	}
 }
 
-// Softmax applies softmax to every row of s[rows,T] over the first
-// visible columns and zeroes the others.
-func Softmax(s []float32, T, visible int) {
+// Softmax turns every row of s[rows,T] into scale·softmax over its first
+// visible columns and zeroes the others; large logits do not overflow (the
+// row's maximum is subtracted first). It is taskweave's one softmax:
+// attention, the mixture-of-experts gate, the cross-entropy gradient
+// (scale = 1/count folds the mean in) and scoring's probabilities.
+func Softmax(s []float32, T, visible int, scale float32) {
 	for r := 0; r+T <= len(s); r += T {
 		row := s[r : r+T]
 		mx := row[0]
@@ -35,7 +38,7 @@ func Softmax(s []float32, T, visible int) {
 			row[j] = e
 			sum += e
 		}
-		inv := 1 / sum
+		inv := scale / sum
 		for j := range row[:visible] {
 			row[j] *= inv
 		}
