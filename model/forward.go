@@ -177,9 +177,29 @@ func (m *Model) run(b *Batch, h *head, training, predict bool) (*Output, error) 
 	if h.path.mix != nil {
 		depth = m.cfg.NumHiddenLayers
 	}
+	m.encode(b, h, depth, training, dropout)
+	st := &m.st
+	if h.path.mix != nil {
+		grow(&st.mix, st.N*m.cfg.HiddenSize)
+		mixForward(h.path.mix, st.hs[:depth+1], st.N*m.cfg.HiddenSize, st.mix)
+	}
+	out, err := m.headForward(b, h, predict)
+	if err != nil {
+		return nil, err
+	}
+	st.valid = true
+	st.hasLoss = st.hd.loss != lossNone
+	return out, nil
+}
+
+// encode runs the embeddings and depth encoder layers on b's input along
+// h's path (its factors, adapters and gates), leaving hs[0..depth] for the
+// heads to read.
+func (m *Model) encode(b *Batch, h *head, depth int, training, dropout bool) {
 	m.resize(b.B, b.T, depth, dropout)
 	st := &m.st
 	st.valid, st.head = false, h
+	m.grp.valid = false
 	for i := range st.mask {
 		st.mask[i] = 1
 		if b.Mask != nil {
@@ -196,17 +216,6 @@ func (m *Model) run(b *Batch, h *head, training, predict bool) (*Output, error) 
 	for l := 0; l < depth; l++ {
 		m.layerForward(l)
 	}
-	if h.path.mix != nil {
-		grow(&st.mix, st.N*m.cfg.HiddenSize)
-		mixForward(h.path.mix, st.hs[:depth+1], st.N*m.cfg.HiddenSize, st.mix)
-	}
-	out, err := m.headForward(b, h, predict)
-	if err != nil {
-		return nil, err
-	}
-	st.valid = true
-	st.hasLoss = st.hd.loss != lossNone
-	return out, nil
 }
 
 // Backward adds d(scale·Loss)/dθ of the last Forward into every Param.G.

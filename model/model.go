@@ -64,7 +64,8 @@ type Model struct {
 	rng      RNGState
 	tokDrop  tokenDropout
 
-	st state
+	st  state
+	grp groupState // the last ForwardGroup (group.go)
 }
 
 // New builds a model with BERT's initialisation (normal(0, 0.02) weights and
