@@ -27,6 +27,9 @@ type TaskOptions struct {
 	// shards of its own (a masked_lm task among them: format text).
 	Source    []string
 	WholeWord bool // masked LM: mask whole words
+	// InputFrom names the task whose rows this task labels too (another
+	// label column of its corpus): trained from that task's batches.
+	InputFrom string
 }
 
 // Config is one training run. Every field is explicit: the trainer

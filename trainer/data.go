@@ -30,6 +30,7 @@ type example struct {
 	label      int32
 	target     float32
 	tokLabels  []int32
+	more       []example // the group's other tasks' labels for the same row (groups.go)
 }
 
 // shardReader streams one Parquet shard row by row through storage.OpenAt:
@@ -173,6 +174,11 @@ type stream struct {
 	// of the current epoch it let through.
 	keep func(id string) bool
 	kept int
+	// a group's stream (groups.go): its other tasks' shard readers, read
+	// in step with rd, and their batches, queued beside queue.
+	mrd    []*shardReader
+	mqueue [][]*model.Batch
+	group  []*model.Batch // the last Next's batches of the whole group
 }
 
 func newStream(ctx context.Context, t *taskData, cfg batchConfig, seed uint64) *stream {
@@ -212,6 +218,10 @@ func (s *stream) raw() (example, error) {
 			if err != nil {
 				return example{}, err
 			}
+			if err := s.openMembers(s.order[s.next]); err != nil {
+				rd.close()
+				return example{}, err
+			}
 			s.next++
 			s.rd = rd
 		}
@@ -219,8 +229,15 @@ func (s *stream) raw() (example, error) {
 		if err == io.EOF {
 			s.rd.close()
 			s.rd = nil
+			if err := s.closeMembers(); err != nil {
+				return example{}, err
+			}
 			continue
 		}
+		if err != nil {
+			return example{}, err
+		}
+		more, err := s.memberRows(r) // in step with rd, kept or not
 		if err != nil {
 			return example{}, err
 		}
@@ -228,7 +245,9 @@ func (s *stream) raw() (example, error) {
 			continue
 		}
 		s.kept++
-		return toExample(r, s.t, s.rd.path, s.rd.row-1, s.cfg.maxLen, s.cfg.vocab)
+		e, err := toExample(r, s.t, s.rd.path, s.rd.row-1, s.cfg.maxLen, s.cfg.vocab)
+		e.more = more
+		return e, err
 	}
 }
 
@@ -260,6 +279,11 @@ func (s *stream) Next() (*model.Batch, error) {
 	}
 	b := s.queue[0]
 	s.queue = s.queue[1:]
+	if s.mqueue != nil {
+		s.group = append(s.group[:0], b)
+		s.group = append(s.group, s.mqueue[0]...)
+		s.mqueue = s.mqueue[1:]
+	}
 	if s.t.masker != nil {
 		s.t.masker.Batch(b, s.maskRNG(s.drawn))
 	}
@@ -288,15 +312,31 @@ func (s *stream) fill() error {
 			pool = append(pool, e)
 		}
 	}
-	s.queue = makeBatches(s.t, pool, s.cfg)
-	s.rng.Shuffle(len(s.queue), func(i, j int) { s.queue[i], s.queue[j] = s.queue[j], s.queue[i] })
+	if len(s.t.members) > 0 {
+		s.queue, s.mqueue = makeGroupBatches(s.t, pool, s.cfg)
+	} else {
+		s.queue = makeBatches(s.t, pool, s.cfg)
+	}
+	s.rng.Shuffle(len(s.queue), func(i, j int) {
+		s.queue[i], s.queue[j] = s.queue[j], s.queue[i]
+		if s.mqueue != nil {
+			s.mqueue[i], s.mqueue[j] = s.mqueue[j], s.mqueue[i]
+		}
+	})
 	return nil
 }
 
 // makeBatches sorts examples by length and cuts them into batches.
 func makeBatches(t *taskData, pool []example, cfg batchConfig) []*model.Batch {
-	sort.SliceStable(pool, func(i, j int) bool { return len(pool[i].ids) < len(pool[j].ids) })
 	var out []*model.Batch
+	cutPool(pool, cfg, func(ex []example) { out = append(out, pad(t, ex, cfg)) })
+	return out
+}
+
+// cutPool sorts examples by length and hands them to batch a batch's worth
+// at a time.
+func cutPool(pool []example, cfg batchConfig, batch func([]example)) {
+	sort.SliceStable(pool, func(i, j int) bool { return len(pool[i].ids) < len(pool[j].ids) })
 	for lo := 0; lo < len(pool); {
 		hi := lo + 1
 		if cfg.tokens > 0 {
@@ -306,10 +346,9 @@ func makeBatches(t *taskData, pool []example, cfg batchConfig) []*model.Batch {
 		} else {
 			hi = min(lo+cfg.examples, len(pool))
 		}
-		out = append(out, pad(t, pool[lo:hi], cfg))
+		batch(pool[lo:hi])
 		lo = hi
 	}
-	return out
 }
 
 func padLen(n int, cfg batchConfig) int {

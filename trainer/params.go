@@ -66,3 +66,18 @@ func (g paramGroup) setWeights(base, dir []float32, scale float32) {
 		o += len(p.W)
 	}
 }
+
+// collect gathers the group's gradients into dst, or adds them to it.
+func (g paramGroup) collect(dst []float32, add bool) {
+	if !add {
+		g.gather(dst)
+		return
+	}
+	o := 0
+	for _, p := range g.params {
+		for i, v := range p.G {
+			dst[o+i] += v
+		}
+		o += len(p.G)
+	}
+}

@@ -7,7 +7,6 @@ import (
 
 	"github.com/taskweave/taskweave/model"
 	"github.com/taskweave/taskweave/model/multitask"
-	"github.com/taskweave/taskweave/trainer/mixture"
 )
 
 // Phase is one stage of a run (train.phases): Steps optimizer steps on a
@@ -94,19 +93,18 @@ func (tr *Trainer) enterPhase(p int) error {
 	ph := tr.phases[p]
 	tr.phase, tr.active = p, ph.idx
 	n := len(ph.idx)
-	names, sizes, rates, weights := make([]string, n), make([]int64, n), make([]float64, n), make([]float64, n)
+	names, weights := make([]string, n), make([]float64, n)
 	sc := cfg.Strategy
 	sc.Regression = make([]bool, n)
 	for i, k := range ph.idx {
 		t := tr.tasks[k]
-		names[i], sizes[i], rates[i], weights[i] = t.name, t.trainN, t.rate, t.weight
+		names[i], weights[i] = t.name, t.weight
 		sc.Regression[i] = t.kind == model.SequenceRegression
 	}
 	mxc := cfg.Mixture
-	mxc.Rates = rates
 	mxc.Seed = cfg.Seed ^ phaseSalt(p)
 	var err error
-	if tr.sampler, err = mixture.New(mxc, names, sizes); err != nil {
+	if tr.sampler, err = tr.groupSampler(mxc); err != nil {
 		return fmt.Errorf("phase %s: %w", ph.Name, err)
 	}
 	sc.Tasks, sc.Static, sc.Seed = names, weights, cfg.Seed^0x5ca1ab1e^phaseSalt(p)
@@ -143,7 +141,7 @@ func (tr *Trainer) nextPhase() error {
 	ph := tr.phases[tr.phase]
 	tr.logf("phase %s from step %d to %d: tasks %v, strategy %s, step mode %s", ph.Name, ph.start, ph.end, tr.activeNames(), tr.strat.Name(), tr.stepMode)
 	return tr.metrics.write(map[string]any{"event": "phase", "step": tr.step, "phase": ph.Name, "tasks": tr.activeNames(),
-		"strategy": tr.strat.Name(), "step_mode": tr.stepMode, "rates": rateMap(tr.activeNames(), tr.sampler.Rates())})
+		"strategy": tr.strat.Name(), "step_mode": tr.stepMode, "rates": rateMap(tr.drawnNames(), tr.sampler.Rates())})
 }
 
 // phaseEnds is the step at which each phase ends.

@@ -37,6 +37,11 @@ type taskData struct {
 	// masker that corrupts its batches.
 	sources []string
 	masker  *masking.Masker
+	// a group (groups.go): the task whose rows this one labels too, or
+	// the tasks labelling this one's rows and their indexes in the run.
+	leader    *taskData
+	members   []*taskData
+	memberIdx []int
 }
 
 // setup reads the manifest, builds (or reloads) the model, the optimizer,
@@ -172,7 +177,7 @@ func (tr *Trainer) setup(ctx context.Context) error {
 		tr.logf("phase %s from step %d to %d: tasks %s", ph.Name, ph.start, ph.end, strings.Join(tr.activeNames(), ", "))
 	}
 	return tr.metrics.write(map[string]any{"event": "start", "step": tr.step, "tasks": names, "mixture": cfg.Mixture.Name,
-		"rates": rateMap(tr.activeNames(), tr.sampler.Rates()), "strategy": tr.strat.Name(), "step_mode": tr.stepMode, "resume": cfg.Resume,
+		"rates": rateMap(tr.drawnNames(), tr.sampler.Rates()), "strategy": tr.strat.Name(), "step_mode": tr.stepMode, "resume": cfg.Resume,
 		"phase": ph.Name})
 }
 
@@ -213,7 +218,7 @@ func resolveTasks(cfg *Config, man *manifest.Manifest, manPath string) ([]*taskD
 		}
 		tasks = append(tasks, t)
 	}
-	return tasks, nil
+	return tasks, linkGroups(cfg, tasks)
 }
 
 // sourcedTask is a masked LM over other tasks' text: their train shards

@@ -61,8 +61,14 @@ func (s sampledStepper) step(st *stepStats) error {
 	sum := make([]float64, len(tr.active))
 	count := make([]int, len(tr.active))
 	for a := 0; a < acc; a++ {
-		k := tr.sampler.Next()
+		k := tr.drawn[tr.sampler.Next()]
 		g := tr.active[k]
+		if len(tr.tasks[g].members) > 0 { // the group's tasks from one pass
+			if err := tr.sampledGroup(g, w, sum, count, st); err != nil {
+				return err
+			}
+			continue
+		}
 		l, err := tr.forward(g, st)
 		if err != nil {
 			return err
@@ -144,9 +150,19 @@ func (s *allTasksStepper) step(st *stepStats) error {
 	losses := make([]float64, len(s.tasks))
 	primary, meta := tr.strat.Meta()
 	s.batches = s.batches[:0]
-	for k, g := range s.idx {
-		tr.m.ZeroGrad()
+	for range s.idx {
 		s.batches = append(s.batches, nil)
+	}
+	for k, g := range s.idx {
+		if t := tr.tasks[g]; t.leader != nil || len(t.members) > 0 {
+			if t.leader == nil { // a group's gradients come with its first task's
+				if err := s.groupGradients(g, losses, st); err != nil {
+					return err
+				}
+			}
+			continue
+		}
+		tr.m.ZeroGrad()
 		for a := 0; a < acc; a++ {
 			l, err := tr.forward(g, st)
 			if err != nil {

@@ -57,6 +57,7 @@ type Trainer struct {
 	phases   []phase
 	phase    int
 	active   []int
+	drawn    []int  // the positions in active the sampler draws: not a group's other tasks (groups.go)
 	stepMode string // the current phase's
 	// auto_lambda: held-out streams of the primary tasks (by task index)
 	// and the batch forward drew last.
@@ -224,7 +225,7 @@ func (tr *Trainer) finish(ctx context.Context, stopped string, wall time.Duratio
 	for i, t := range tr.tasks {
 		names[i] = t.name
 	}
-	s.Rates = rateMap(tr.activeNames(), tr.sampler.Rates())
+	s.Rates = rateMap(tr.drawnNames(), tr.sampler.Rates())
 	tr.sharingSummary(s)
 	var err error
 	if s.Charts, err = writeSharingCharts(ctx, cfg.Out, names, s); err != nil {

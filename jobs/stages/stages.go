@@ -116,7 +116,7 @@ func TrainConfig(s *spec.Spec, data, out string) trainer.Config {
 		if ts.Rank > 0 { // matrices and basis mean something only with a factor
 			ts.Matrices, factorized = jt.Sharing.Matrices, true
 		}
-		cfg.Tasks = append(cfg.Tasks, trainer.TaskOptions{Name: jt.Name, Layer: jt.Layer, Auxiliary: jt.Auxiliary, Weight: jt.Weight, Rate: jt.Rate, Sharing: ts,
+		cfg.Tasks = append(cfg.Tasks, trainer.TaskOptions{Name: jt.Name, Layer: jt.Layer, Auxiliary: jt.Auxiliary, Weight: jt.Weight, Rate: jt.Rate, Sharing: ts, InputFrom: jt.InputFrom,
 			Source: jt.Source, WholeWord: jt.WholeWord})
 	}
 	sh := m.Sharing
