@@ -29,9 +29,33 @@ type groupState struct {
 // ForwardGroup runs the encoder once on the input the batches share (the
 // same B, T, InputIDs, TokenTypeIDs and Mask) and each batch's head on it.
 // The heads must run one encoder path: no factors, adapters or experts of
-// their own (layer attention is the head's and may differ). Outputs alias
-// the model's buffers until the next forward pass.
+// their own (layer attention is the head's and may differ). Every batch
+// needs its labels. Outputs alias the model's buffers until the next
+// forward pass.
 func (m *Model) ForwardGroup(bs []*Batch) ([]*Output, error) {
+	outs, err := m.runGroup(bs, m.training, false)
+	if err != nil {
+		return nil, err
+	}
+	m.grp.valid = true
+	return outs, nil
+}
+
+// PredictGroup is ForwardGroup without dropout or labels: each batch's
+// logits as Predict returns them, from one encoder pass. The slices are new.
+func (m *Model) PredictGroup(bs []*Batch) ([][]float32, error) {
+	outs, err := m.runGroup(bs, false, true)
+	if err != nil {
+		return nil, err
+	}
+	logits := make([][]float32, len(outs))
+	for i, o := range outs {
+		logits[i] = append([]float32(nil), o.Logits...)
+	}
+	return logits, nil
+}
+
+func (m *Model) runGroup(bs []*Batch, training, predict bool) ([]*Output, error) {
 	heads, err := m.checkGroup(bs)
 	if err != nil {
 		return nil, err
@@ -44,7 +68,6 @@ func (m *Model) ForwardGroup(bs []*Batch) ([]*Output, error) {
 			depth = m.cfg.NumHiddenLayers
 		}
 	}
-	training := m.training
 	dropout := training && (m.cfg.HiddenDropoutProb > 0 || m.cfg.AttentionProbsDropoutProb > 0)
 	m.encode(bs[0], heads[0], depth, training, dropout)
 	st := &m.st
@@ -60,18 +83,17 @@ func (m *Model) ForwardGroup(bs []*Batch) ([]*Output, error) {
 			grow(&st.mix, st.N*m.cfg.HiddenSize)
 			mixForward(h.path.mix, st.hs[:depth+1], st.N*m.cfg.HiddenSize, st.mix)
 		}
-		outs[i], err = m.headForward(bs[i], h, false)
+		outs[i], err = m.headForward(bs[i], h, predict)
 		hasLoss := st.hd.loss != lossNone
 		m.swapHead(i)
 		if err != nil {
 			return nil, err
 		}
-		if !hasLoss {
+		if !hasLoss && !predict {
 			return nil, fmt.Errorf("model: group batch for %q has no labels; a group is run to train, every batch needs its labels", h.spec.Task)
 		}
 	}
 	st.head = heads[0]
-	g.valid = true
 	return outs, nil
 }
 

@@ -145,3 +145,28 @@ func TestGroupErrors(t *testing.T) {
 		t.Errorf("factors in a group: %v", err)
 	}
 }
+
+// PredictGroup gives each head's Predict logits from one encoder pass.
+func TestPredictGroup(t *testing.T) {
+	for _, attention := range []bool{false, true} {
+		m, bs := groupModel(t, attention)
+		got, err := m.PredictGroup(bs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, b := range bs {
+			want, err := m.Predict(b)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(got[i]) != len(want) {
+				t.Fatalf("%s: %d logits, Predict gives %d", b.Task, len(got[i]), len(want))
+			}
+			for j := range want {
+				if d := math.Abs(float64(got[i][j] - want[j])); d > 1e-5 {
+					t.Fatalf("attention %v: %s logit %d = %g, Predict %g", attention, b.Task, j, got[i][j], want[j])
+				}
+			}
+		}
+	}
+}

@@ -84,17 +84,26 @@ func (tr *Trainer) readEvalShard(ctx context.Context, t *taskData, p string, fn 
 		if err != nil {
 			return err
 		}
-		if _, err := toExample(r, t, p, rd.row-1, tr.bcfg.maxLen, tr.bcfg.vocab); err != nil {
+		if err := tr.checkEvalRow(t, rd, r); err != nil {
 			return err
-		}
-		if t.kind == model.TokenClassification && len(r.WordIDs) != len(r.InputIDs) {
-			return fmt.Errorf("shard %s row %d (example %s): %d word_ids for %d tokens; scoring reads each word at its first subword (re-run preprocessing)",
-				p, rd.row-1, r.ExampleID, len(r.WordIDs), len(r.InputIDs))
 		}
 		if err := fn(r); err != nil {
 			return err
 		}
 	}
+}
+
+// checkEvalRow applies training's checks to an evaluation row, and for a
+// token task checks the word ids scoring reads words by.
+func (tr *Trainer) checkEvalRow(t *taskData, rd *shardReader, r *shards.Row) error {
+	if _, err := toExample(r, t, rd.path, rd.row-1, tr.bcfg.maxLen, tr.bcfg.vocab); err != nil {
+		return err
+	}
+	if t.kind == model.TokenClassification && len(r.WordIDs) != len(r.InputIDs) {
+		return fmt.Errorf("shard %s row %d (example %s): %d word_ids for %d tokens; scoring reads each word at its first subword (re-run preprocessing)",
+			rd.path, rd.row-1, r.ExampleID, len(r.WordIDs), len(r.InputIDs))
+	}
+	return nil
 }
 
 // metricMap is a result's figures by their scoring names, as metrics.jsonl
@@ -117,6 +126,10 @@ func (tr *Trainer) evaluate(ctx context.Context) (bool, error) {
 	res := map[string]map[string]float64{}
 	scores := map[string]float64{}
 	var names, selected []string
+	grouped, err := tr.evalGroups(ctx) // a group's tasks from one pass per batch (evalgroup.go)
+	if err != nil {
+		return false, err
+	}
 	for _, t := range tr.tasks {
 		if len(t.eval) == 0 {
 			continue
@@ -129,9 +142,11 @@ func (tr *Trainer) evaluate(ctx context.Context) (bool, error) {
 			}
 			res[t.name], score = r.metrics(), r.accuracy()
 		} else {
-			r, err := tr.evalTask(ctx, t)
-			if err != nil {
-				return false, err
+			r, ok := grouped[t.name]
+			if !ok {
+				if r, err = tr.evalTask(ctx, t); err != nil {
+					return false, err
+				}
 			}
 			res[t.name], score = metricMap(r), r.Score
 		}

@@ -1,0 +1,208 @@
+package trainer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+
+	"github.com/taskweave/taskweave/io/shards"
+	"github.com/taskweave/taskweave/model"
+	"github.com/taskweave/taskweave/model/scoring"
+)
+
+// Dev evaluation of a group scores every task of it from one encoder pass
+// per batch: the group's evaluation shards are read in step (as training
+// reads them), the first task's rows are scored through groupPredictor,
+// which runs model.PredictGroup and keeps the other tasks' logits, and
+// each other task is then scored on its own rows (the same rows, ordered
+// and batched the same way by scoring.Score) from those kept logits.
+
+// evalGroups scores every group with evaluation shards; the results are
+// keyed by task name.
+func (tr *Trainer) evalGroups(ctx context.Context) (map[string]scoring.Result, error) {
+	out := map[string]scoring.Result{}
+	for _, t := range tr.tasks {
+		if len(t.members) == 0 || len(t.eval) == 0 {
+			continue
+		}
+		group := []*taskData{t}
+		for _, m := range t.members {
+			if len(m.eval) > 0 {
+				if err := sameShards(t.eval, m.eval); err != nil {
+					return nil, fmt.Errorf("task %s labels the rows of task %s, but %w (evaluation split); preprocess the job again (taskweave preprocess --force)", m.name, t.name, err)
+				}
+				group = append(group, m)
+			}
+		}
+		res, err := tr.evalGroup(ctx, group)
+		if err != nil {
+			return nil, err
+		}
+		for i, g := range group {
+			out[g.name] = res[i]
+		}
+	}
+	return out, nil
+}
+
+// evalGroup scores one group's tasks.
+func (tr *Trainer) evalGroup(ctx context.Context, group []*taskData) ([]scoring.Result, error) {
+	tasks := make([]scoring.Task, len(group))
+	scs := make([]*scoring.Scorer, len(group))
+	for i, t := range group {
+		tasks[i] = scoringTask(t)
+		var err error
+		if scs[i], err = scoring.NewScorer(tasks[i]); err != nil {
+			return nil, err
+		}
+	}
+	pools := make([][]scoring.Example, len(group))
+	flush := func() error {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		err := tr.scoreGroup(tasks, pools, scs)
+		for i := range pools {
+			pools[i] = pools[i][:0]
+		}
+		return err
+	}
+	for p := range group[0].eval {
+		if err := tr.readGroupShard(ctx, group, p, func(rows []*shards.Row) error {
+			for i, r := range rows {
+				pools[i] = append(pools[i], scoring.Example(*r))
+			}
+			if len(pools[0]) < evalPool {
+				return nil
+			}
+			return flush()
+		}); err != nil {
+			return nil, err
+		}
+	}
+	if err := flush(); err != nil {
+		return nil, err
+	}
+	out := make([]scoring.Result, len(group))
+	for i, sc := range scs {
+		var err error
+		if out[i], err = sc.Result(); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// scoreGroup scores one pool of each task of a group.
+func (tr *Trainer) scoreGroup(tasks []scoring.Task, pools [][]scoring.Example, scs []*scoring.Scorer) error {
+	gp := &groupPredictor{m: tr.m, tasks: tasks, kept: make([][]keptLogits, len(tasks))}
+	opt := scoring.Options{BatchSize: evalBatch}
+	for i, t := range tasks {
+		var p scoring.Predictor = gp
+		if i > 0 {
+			p = &keptPredictor{queue: gp.kept[i]}
+		}
+		if err := scoring.Score(p, t, pools[i], opt, func(_ int, pr scoring.Prediction) error { return scs[i].Add(pr) }); err != nil {
+			return fmt.Errorf("evaluating %s: %w", t.Name, err)
+		}
+	}
+	return nil
+}
+
+// keptLogits are one task's logits of one batch, with the batch's input.
+type keptLogits struct {
+	ids    []int32
+	logits []float32
+}
+
+// groupPredictor predicts the group's first task and keeps the others'
+// logits of the same batch.
+type groupPredictor struct {
+	m     *model.Model
+	tasks []scoring.Task
+	kept  [][]keptLogits
+}
+
+func (g *groupPredictor) Predict(b *model.Batch) ([]float32, error) {
+	bs := []*model.Batch{b}
+	for _, t := range g.tasks[1:] {
+		o := *b
+		o.Task = t.Name
+		bs = append(bs, &o)
+	}
+	logits, err := g.m.PredictGroup(bs)
+	if err != nil {
+		return nil, err
+	}
+	for i := 1; i < len(bs); i++ {
+		g.kept[i] = append(g.kept[i], keptLogits{ids: b.InputIDs, logits: logits[i]})
+	}
+	return logits[0], nil
+}
+
+// keptPredictor hands out a task's kept logits batch by batch, checking
+// that each batch is the one they were computed for.
+type keptPredictor struct{ queue []keptLogits }
+
+func (k *keptPredictor) Predict(b *model.Batch) ([]float32, error) {
+	if len(k.queue) == 0 || !slices.Equal(k.queue[0].ids, b.InputIDs) {
+		return nil, errors.New("a group task's evaluation batch is not its first task's (the group's evaluation rows differ); preprocess the job again")
+	}
+	l := k.queue[0].logits
+	k.queue = k.queue[1:]
+	return l, nil
+}
+
+// readGroupShard reads shard p of every task of a group in step and calls
+// fn with each row's copies, after the checks readEvalShard applies and a
+// check that they are the same example.
+func (tr *Trainer) readGroupShard(ctx context.Context, group []*taskData, p int, fn func([]*shards.Row) error) error {
+	rds := make([]*shardReader, len(group))
+	for i, t := range group {
+		rd, err := openShard(ctx, t.eval[p])
+		if err != nil {
+			return err
+		}
+		defer rd.close()
+		rds[i] = rd
+	}
+	rows := make([]*shards.Row, len(group))
+	for {
+		for i, rd := range rds {
+			r, err := rd.next()
+			if err == io.EOF && i == 0 {
+				return tr.checkEnded(rds[1:])
+			}
+			if err == io.EOF {
+				return fmt.Errorf("shard %s ends before %s; preprocess the job again (taskweave preprocess --force)", rd.path, rds[0].path)
+			}
+			if err != nil {
+				return err
+			}
+			if err := tr.checkEvalRow(group[i], rd, r); err != nil {
+				return err
+			}
+			if i > 0 && (r.ExampleID != rows[0].ExampleID || !slices.Equal(r.InputIDs, rows[0].InputIDs)) {
+				return fmt.Errorf("shard %s row %d is example %s, but row %d of %s is %s or other word pieces: the group's evaluation shards were not written from the same rows; preprocess the job again",
+					rd.path, rd.row-1, r.ExampleID, rds[0].row-1, rds[0].path, rows[0].ExampleID)
+			}
+			c := *r // the reader reuses its buffer
+			rows[i] = &c
+		}
+		if err := fn(rows); err != nil {
+			return err
+		}
+	}
+}
+
+// checkEnded reports a group task's shard with rows left over.
+func (tr *Trainer) checkEnded(rds []*shardReader) error {
+	for _, rd := range rds {
+		if _, err := rd.next(); err == nil {
+			return fmt.Errorf("shard %s has more rows than its group's first task's; preprocess the job again (taskweave preprocess --force)", rd.path)
+		}
+	}
+	return nil
+}
