@@ -21,9 +21,11 @@ cd "$(dirname "$0")/.."
 BUDGET=${BUDGET:-30m}
 JOBS=${JOBS:-2}
 EVALS=${EVALS:-8}
-RUNS=scripts/results/runs.tsv
-OUT=out/results
-JOB=scripts/results/job.yaml
+# RUNS, OUT and JOB may be set to run another table's rows with the same
+# machinery (scripts/results-aux.sh does, with NO_PAGE=1: runs only).
+RUNS=${RUNS:-scripts/results/runs.tsv}
+OUT=${OUT:-out/results}
+JOB=${JOB:-scripts/results/job.yaml}
 THREADS=${THREADS:-$(( $(nproc) / JOBS ))}; [ "$THREADS" -ge 1 ] || THREADS=1
 mkdir -p "$OUT/runs"
 go build -tags openblas -o "$OUT/taskweave" ./cmd/taskweave
@@ -71,6 +73,7 @@ for label in ${ONLY:-${labels[*]}}; do
 done
 while [ "$(jobs -rp | wc -l)" -gt 0 ]; do wait -n || failed=1; done
 [ "$failed" = 0 ] || { echo "!! a run failed"; exit 1; }
+[ -z "${NO_PAGE:-}" ] || exit 0
 
 # Throughput: the trainer on the real shards with every batch padded to
 # 32 × 128 (the benchmark's shape), then the model core's benchmark, back to
