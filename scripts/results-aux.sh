@@ -27,6 +27,10 @@ seed2='s/^  seed: 1$/  seed: 2/; s/^  seed: 7$/  seed: 8/'
 variant job-aux-top "$top"
 variant job-aux-seed2 "$seed2"
 variant job-aux-top-seed2 "$top; $seed2"
+# SST-2 alone is selected on SST-2 (the job selects on CoNLL).
+sst2='s/^  select_metric: conll$/  select_metric: sst2/'
+variant job-aux-sst2 "$sst2"
+variant job-aux-sst2-seed2 "$sst2; $seed2"
 
 RUNS=scripts/results/runs-aux.tsv
 if [ -n "${STEPS:-}" ]; then
