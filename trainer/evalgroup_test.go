@@ -86,3 +86,33 @@ func TestEvalGroupMatchesEachTask(t *testing.T) {
 		}
 	}
 }
+
+// A group's run stopped half way and resumed ends with the bits of the run
+// that was not stopped: the group's stream replays its batches, the other
+// tasks' with them, in both step modes.
+func TestGroupResumeIsExact(t *testing.T) {
+	data := synthData(t, 96)
+	addMember(t, data)
+	for _, c := range []struct{ mode, strategy string }{{"sampled", "uncertainty"}, {"all", "pcgrad"}} {
+		t.Run(c.mode, func(t *testing.T) {
+			ctx := context.Background()
+			full := baseConfig(data, filepath.Join(t.TempDir(), "full"))
+			full.Tasks = append(full.Tasks, TaskOptions{Name: "ner2", Weight: 1, Layer: 1, InputFrom: "ner"})
+			full.StepMode, full.Strategy.Name = c.mode, c.strategy
+			if _, err := Train(ctx, full); err != nil {
+				t.Fatal(err)
+			}
+			half := full
+			half.Out = filepath.Join(t.TempDir(), "half")
+			half.StopAt = full.Steps / 2
+			if _, err := Train(ctx, half); err != nil {
+				t.Fatal(err)
+			}
+			half.StopAt, half.Resume = 0, true
+			if _, err := Train(ctx, half); err != nil {
+				t.Fatal(err)
+			}
+			sameBits(t, "last", loadWeights(t, filepath.Join(full.Out, "last")), loadWeights(t, filepath.Join(half.Out, "last")))
+		})
+	}
+}
