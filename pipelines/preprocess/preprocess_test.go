@@ -17,7 +17,7 @@ import (
 	"github.com/taskweave/taskweave/io/corpus"
 	"github.com/taskweave/taskweave/io/manifest"
 	"github.com/taskweave/taskweave/io/shards"
-	"github.com/taskweave/taskweave/transforms/wordpiece"
+	"github.com/taskweave/taskweave/text/wordpiece"
 	"github.com/taskweave/taskweave/transforms/writeshards"
 )
 

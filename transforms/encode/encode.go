@@ -23,11 +23,11 @@ import (
 
 	"github.com/taskweave/taskweave/io/shards"
 	"github.com/taskweave/taskweave/io/storage"
-	"github.com/taskweave/taskweave/transforms/align"
+	"github.com/taskweave/taskweave/text/align"
+	"github.com/taskweave/taskweave/text/wordpiece"
 	"github.com/taskweave/taskweave/transforms/labelset"
 	"github.com/taskweave/taskweave/transforms/readcorpus"
 	"github.com/taskweave/taskweave/transforms/splitstats"
-	"github.com/taskweave/taskweave/transforms/wordpiece"
 	"github.com/taskweave/taskweave/transforms/writeshards"
 )
 

@@ -34,7 +34,7 @@ import (
 	"github.com/taskweave/taskweave/io/shards"
 	"github.com/taskweave/taskweave/model"
 	"github.com/taskweave/taskweave/model/scoring"
-	"github.com/taskweave/taskweave/transforms/wordpiece"
+	"github.com/taskweave/taskweave/text/wordpiece"
 )
 
 // Task types: the model's head kinds, as the manifest spells them.
