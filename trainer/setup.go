@@ -15,7 +15,7 @@ import (
 	"github.com/taskweave/taskweave/model"
 	"github.com/taskweave/taskweave/model/checkpoint"
 	"github.com/taskweave/taskweave/model/masking"
-	"github.com/taskweave/taskweave/transforms/wordpiece"
+	"github.com/taskweave/taskweave/text/wordpiece"
 )
 
 // taskData is one task as the trainer sees it.

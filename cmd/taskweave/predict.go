@@ -2,7 +2,7 @@ package main
 
 // taskweave predict: load a checkpoint through model/checkpoint (ours or an
 // imported Hugging Face one, local or gs:// through io/storage.Dir), encode
-// each text exactly as preprocess encodes a record (transforms/align, with
+// each text exactly as preprocess encodes a record (text/align, with
 // the checkpoint's vocabulary, casing and max_seq_len), score through
 // model/scoring as training and evaluate do, and print each text's label and
 // logits. For token tasks TEXT is split into words at whitespace (as CoNLL
@@ -25,8 +25,8 @@ import (
 	"github.com/taskweave/taskweave/model"
 	"github.com/taskweave/taskweave/model/checkpoint"
 	"github.com/taskweave/taskweave/model/scoring"
-	"github.com/taskweave/taskweave/transforms/align"
-	"github.com/taskweave/taskweave/transforms/wordpiece"
+	"github.com/taskweave/taskweave/text/align"
+	"github.com/taskweave/taskweave/text/wordpiece"
 )
 
 func init() {

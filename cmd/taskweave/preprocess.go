@@ -26,29 +26,8 @@ func setupPreprocess(fs *flag.FlagSet) func(context.Context, []string) error {
 	force := fs.Bool("force", false, "run even if the manifest says inputs and config are unchanged")
 	quiet := fs.Bool("quiet", false, "no progress line")
 	verbose := fs.Bool("verbose", false, "show the Beam runner's log")
-	// The quick-run flags stand in for one task's spec keys; their defaults
-	// are the spec's (jobs/spec.Defaults).
 	var q stages.Quick
-	fs.StringVar(&q.Task, "task", "", "quick run: task name")
-	fs.StringVar(&q.Type, "type", "", "quick run: "+strings.Join(spec.TaskTypes, " | "))
-	fs.StringVar(&q.Format, "format", "", "quick run: "+strings.Join(spec.Formats, " | "))
-	fs.StringVar(&q.Train, "train", "", "quick run: train file(s), comma-separated")
-	fs.StringVar(&q.Validation, "validation", "", "quick run: validation file(s), comma-separated")
-	fs.StringVar(&q.Test, "test", "", "quick run: test file(s), comma-separated")
-	fs.StringVar(&q.Vocab, "vocab", "", "quick run: BERT vocab.txt")
-	fs.BoolVar(&q.Lowercase, "lowercase", false, "quick run: uncased vocabulary (lower-case and strip accents)")
-	fs.IntVar(&q.MaxSeqLen, "max-seq-len", spec.DefaultValue[int]("tokenizer.max_seq_len"), "quick run: ids per row, [CLS] and [SEP] included")
-	fs.Float64Var(&q.MaxRejectedFraction, "max-rejected", spec.DefaultValue[float64]("preprocess.max_rejected_fraction"),
-		"quick run: largest share of rejected records per file before the run stops (0 = none allowed)")
-	fs.StringVar(&q.TagScheme, "tag-scheme", "", "quick run, token tasks: "+strings.Join(spec.TagSchemes, " | ")+" (default none)")
-	fs.StringVar(&q.Labels, "label-list", "", "quick run: label list, comma-separated (default: collected from train)")
-	fs.IntVar(&q.MaxRecordBytes, "max-record-bytes", spec.DefaultValue[int]("preprocess.max_record_bytes"),
-		"quick run: longest line (or CoNLL sentence) in bytes; longer ones are rejected")
-	fs.StringVar(&q.Text, "text-column", "", "quick run, tsv/jsonl: text column, or several comma-separated (the first the file has; default sentence,text for tsv, text,sentence for jsonl)")
-	fs.StringVar(&q.Label, "label-column", "", "quick run, tsv/jsonl: label column (default "+spec.DefaultValue[string]("tasks[].columns.label")+")")
-	fs.IntVar(&q.WordColumn, "word-column", 0, "quick run, conll: 0-based word column")
-	tagColumn := fs.Int("tag-column", 0, "quick run, conll: 0-based tag column, negative counts from the end (default -1, the last)")
-	fs.StringVar(&q.Field, "field", "", "quick run, conllu: "+strings.Join(spec.ConlluFields, " | ")+" (default upos)")
+	tagColumn := quickRunFlags(fs, &q)
 
 	return func(ctx context.Context, args []string) error {
 		if len(args) > 0 {
@@ -111,6 +90,9 @@ func report(w io.Writer, res *preprocess.Result) error {
 			res.Manifest.Created.Format("2006-01-02 15:04:05 MST"), res.ManifestPath)
 		return nil
 	}
+	for _, c := range res.Capped {
+		fmt.Fprintf(w, "fewer shards: %s\n", c)
+	}
 	for _, st := range res.Stale {
 		fmt.Fprintf(w, "rebuilt: a shard changed since the manifest was written: %s\n", st)
 	}
@@ -129,4 +111,32 @@ func beamRunner() string {
 		return f.Value.String()
 	}
 	return ""
+}
+
+// quickRunFlags defines the flags of a quick run (one task, no job spec) on
+// fs, filling q; it returns the tag column flag, which applies only when
+// given.
+func quickRunFlags(fs *flag.FlagSet, q *stages.Quick) *int {
+	// The quick-run flags stand in for one task's spec keys; their defaults
+	// are the spec's (jobs/spec.Defaults).
+	fs.StringVar(&q.Task, "task", "", "quick run: task name")
+	fs.StringVar(&q.Type, "type", "", "quick run: "+strings.Join(spec.TaskTypes, " | "))
+	fs.StringVar(&q.Format, "format", "", "quick run: "+strings.Join(spec.Formats, " | "))
+	fs.StringVar(&q.Train, "train", "", "quick run: train file(s), comma-separated")
+	fs.StringVar(&q.Validation, "validation", "", "quick run: validation file(s), comma-separated")
+	fs.StringVar(&q.Test, "test", "", "quick run: test file(s), comma-separated")
+	fs.StringVar(&q.Vocab, "vocab", "", "quick run: BERT vocab.txt")
+	fs.BoolVar(&q.Lowercase, "lowercase", false, "quick run: uncased vocabulary (lower-case and strip accents)")
+	fs.IntVar(&q.MaxSeqLen, "max-seq-len", spec.DefaultValue[int]("tokenizer.max_seq_len"), "quick run: ids per row, [CLS] and [SEP] included")
+	fs.Float64Var(&q.MaxRejectedFraction, "max-rejected", spec.DefaultValue[float64]("preprocess.max_rejected_fraction"),
+		"quick run: largest share of rejected records per file before the run stops (0 = none allowed)")
+	fs.StringVar(&q.TagScheme, "tag-scheme", "", "quick run, token tasks: "+strings.Join(spec.TagSchemes, " | ")+" (default none)")
+	fs.StringVar(&q.Labels, "label-list", "", "quick run: label list, comma-separated (default: collected from train)")
+	fs.IntVar(&q.MaxRecordBytes, "max-record-bytes", spec.DefaultValue[int]("preprocess.max_record_bytes"),
+		"quick run: longest line (or CoNLL sentence) in bytes; longer ones are rejected")
+	fs.StringVar(&q.Text, "text-column", "", "quick run, tsv/jsonl: text column, or several comma-separated (the first the file has; default sentence,text for tsv, text,sentence for jsonl)")
+	fs.StringVar(&q.Label, "label-column", "", "quick run, tsv/jsonl: label column (default "+spec.DefaultValue[string]("tasks[].columns.label")+")")
+	fs.IntVar(&q.WordColumn, "word-column", 0, "quick run, conll: 0-based word column")
+	fs.StringVar(&q.Field, "field", "", "quick run, conllu: "+strings.Join(spec.ConlluFields, " | ")+" (default upos)")
+	return fs.Int("tag-column", 0, "quick run, conll: 0-based tag column, negative counts from the end (default -1, the last)")
 }

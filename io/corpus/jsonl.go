@@ -45,110 +45,144 @@ func (j *jsonlReader) next() (Record, *Rejection, error) {
 func (j *jsonlReader) parse(line []byte) (Record, string) {
 	o := j.r.opt
 	var rec Record
+	obj, why := decodeObject(line)
+	if why != "" {
+		return rec, why
+	}
+	if o.IDColumn != "" {
+		if rec.ID, why = obj.id(o.IDColumn); why != "" {
+			return rec, why
+		}
+	}
+	if o.TokenLevel {
+		return j.parseTokens(obj, rec)
+	}
+	return parseSentence(o, obj, rec)
+}
+
+// jsonObject is one line's object, its values still raw.
+type jsonObject map[string]json.RawMessage
+
+// decodeObject checks a line's bytes and decodes it as one JSON object
+// without repeated keys.
+func decodeObject(line []byte) (jsonObject, string) {
 	// encoding/json would quietly turn bad bytes into U+FFFD.
 	if msg := checkText(line); msg != "" {
-		return rec, msg
+		return nil, msg
 	}
 	if t := bytes.TrimLeft(line, " \t"); len(t) == 0 || t[0] != '{' {
-		return rec, "line is not a JSON object (it must start with '{'); write one object per line"
+		return nil, "line is not a JSON object (it must start with '{'); write one object per line"
 	}
-	var obj map[string]json.RawMessage
+	var obj jsonObject
 	if err := json.Unmarshal(line, &obj); err != nil {
-		return rec, jsonProblem(err, len(line))
+		return nil, jsonProblem(err, len(line))
 	}
 	if k, ok := duplicateKey(line); ok {
-		return rec, fmt.Sprintf("key %q appears twice in one object; which value counts would depend on the JSON reader, so remove one of them", k)
+		return nil, fmt.Sprintf("key %q appears twice in one object; which value counts would depend on the JSON reader, so remove one of them", k)
 	}
-	keys := func() string {
-		var ks []string
-		for k := range obj {
-			ks = append(ks, fmt.Sprintf("%q", k))
-		}
-		if len(ks) == 0 {
-			return "none"
-		}
-		slices.Sort(ks)
-		return strings.Join(ks, ", ")
-	}
-	lookup := func(names ...string) (string, json.RawMessage) {
-		for _, n := range names {
-			if v, ok := obj[n]; ok && string(v) != "null" {
-				return n, v
-			}
-		}
-		return "", nil
-	}
-	// key is the name's key in the job spec's tasks[].columns.
-	missing := func(key string, names ...string) string {
-		return fmt.Sprintf("no %s key with a value (keys found: %s); add it, or name the right key in the job spec's tasks[].columns.%s", quoteAll(names), keys(), key)
-	}
+	return obj, ""
+}
 
-	if o.IDColumn != "" {
-		if k, v := lookup(o.IDColumn); k != "" {
-			s, ok := scalar(v)
-			if !ok || s == "" {
-				return rec, fmt.Sprintf("id key %q must be a non-empty string or number, found %s", k, v)
-			}
-			rec.ID = s
-		} else {
-			return rec, missing("id", o.IDColumn)
+// keys lists the object's keys for messages.
+func (obj jsonObject) keys() string {
+	var ks []string
+	for k := range obj {
+		ks = append(ks, fmt.Sprintf("%q", k))
+	}
+	if len(ks) == 0 {
+		return "none"
+	}
+	slices.Sort(ks)
+	return strings.Join(ks, ", ")
+}
+
+// lookup returns the first of names with a non-null value.
+func (obj jsonObject) lookup(names ...string) (string, json.RawMessage) {
+	for _, n := range names {
+		if v, ok := obj[n]; ok && string(v) != "null" {
+			return n, v
 		}
 	}
+	return "", nil
+}
 
-	if o.TokenLevel {
-		wk, tk := o.WordsKey, o.TagsKey
-		k, v := lookup(wk)
-		if k == "" {
-			return rec, missing("tokens", wk)
+// missing explains an absent key; key is the name's key in the job spec's
+// tasks[].columns.
+func (obj jsonObject) missing(key string, names ...string) string {
+	return fmt.Sprintf("no %s key with a value (keys found: %s); add it, or name the right key in the job spec's tasks[].columns.%s", quoteAll(names), obj.keys(), key)
+}
+
+// id reads the record's own id.
+func (obj jsonObject) id(column string) (string, string) {
+	k, v := obj.lookup(column)
+	if k == "" {
+		return "", obj.missing("id", column)
+	}
+	s, ok := scalar(v)
+	if !ok || s == "" {
+		return "", fmt.Sprintf("id key %q must be a non-empty string or number, found %s", k, v)
+	}
+	return s, ""
+}
+
+// parseTokens reads a token example: words and, unless unlabeled, one tag each.
+func (j *jsonlReader) parseTokens(obj jsonObject, rec Record) (Record, string) {
+	o := j.r.opt
+	k, v := obj.lookup(o.WordsKey)
+	if k == "" {
+		return rec, obj.missing("tokens", o.WordsKey)
+	}
+	words, why := stringList(k, v, false)
+	if why != "" {
+		return rec, why
+	}
+	if len(words) == 0 {
+		return rec, fmt.Sprintf("key %q is an empty list; a token example needs at least one word", k)
+	}
+	for i, w := range words {
+		if strings.TrimSpace(w) == "" {
+			return rec, fmt.Sprintf("word %d of %q is empty or whitespace; remove it together with its tag", i+1, k)
 		}
-		words, why := stringList(k, v, false)
-		if why != "" {
-			return rec, why
-		}
-		if len(words) == 0 {
-			return rec, fmt.Sprintf("key %q is an empty list; a token example needs at least one word", k)
-		}
-		for i, w := range words {
-			if strings.TrimSpace(w) == "" {
-				return rec, fmt.Sprintf("word %d of %q is empty or whitespace; remove it together with its tag", i+1, k)
-			}
-		}
-		rec.Words = words
-		if o.Unlabeled {
-			return rec, ""
-		}
-		k, v = lookup(tk)
-		if k == "" {
-			return rec, missing("tags", tk)
-		}
-		tags, why := stringList(k, v, true)
-		if why != "" {
-			return rec, why
-		}
-		if len(tags) != len(words) {
-			return rec, fmt.Sprintf("%d words but %d tags; every word needs exactly one tag", len(words), len(tags))
-		}
-		i, why, loose := checkTags(o.TagScheme, tags)
-		if i >= 0 {
-			return rec, fmt.Sprintf("word %d (%q): %s", i+1, words[i], why)
-		}
-		j.r.stats.LooseIOB2 += loose
-		rec.Tags, rec.LooseIOB2 = tags, loose
+	}
+	rec.Words = words
+	if o.Unlabeled {
 		return rec, ""
 	}
-
-	k, v := lookup(o.TextColumns...)
+	k, v = obj.lookup(o.TagsKey)
 	if k == "" {
-		return rec, missing("text", o.TextColumns...)
+		return rec, obj.missing("tags", o.TagsKey)
+	}
+	tags, why := stringList(k, v, true)
+	if why != "" {
+		return rec, why
+	}
+	if len(tags) != len(words) {
+		return rec, fmt.Sprintf("%d words but %d tags; every word needs exactly one tag", len(words), len(tags))
+	}
+	i, why, loose := checkTags(o.TagScheme, tags)
+	if i >= 0 {
+		return rec, fmt.Sprintf("word %d (%q): %s", i+1, words[i], why)
+	}
+	j.r.stats.LooseIOB2 += loose
+	rec.Tags, rec.LooseIOB2 = tags, loose
+	return rec, ""
+}
+
+// parseSentence reads a sentence example: text, an optional second text
+// and, unless unlabeled, the label.
+func parseSentence(o Options, obj jsonObject, rec Record) (Record, string) {
+	k, v := obj.lookup(o.TextColumns...)
+	if k == "" {
+		return rec, obj.missing("text", o.TextColumns...)
 	}
 	var err error
 	if rec.Text, err = textValue(k, v); err != nil {
 		return rec, err.Error()
 	}
 	if o.TextBColumn != "" {
-		k, v := lookup(o.TextBColumn)
+		k, v := obj.lookup(o.TextBColumn)
 		if k == "" {
-			return rec, missing("text_b", o.TextBColumn)
+			return rec, obj.missing("text_b", o.TextBColumn)
 		}
 		if rec.TextB, err = textValue(k, v); err != nil {
 			return rec, err.Error()
@@ -157,10 +191,9 @@ func (j *jsonlReader) parse(line []byte) (Record, string) {
 	if o.Unlabeled {
 		return rec, ""
 	}
-	lk := o.LabelColumn
-	k, v = lookup(lk)
+	k, v = obj.lookup(o.LabelColumn)
 	if k == "" {
-		return rec, missing("label", lk)
+		return rec, obj.missing("label", o.LabelColumn)
 	}
 	label, ok := scalar(v)
 	if !ok {

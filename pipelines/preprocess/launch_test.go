@@ -201,7 +201,7 @@ func TestWorkerPathsAbsolute(t *testing.T) {
 	quick := quickConfig(t, vocab, "out-quick", 2, "sent-train.tsv", "./sent-validation.tsv")
 	// The check itself must see relative paths when there are some.
 	p, sc := beam.NewPipelineWithRoot()
-	Build(sc, quick, "summary.json")
+	Build(sc, quick, "summary.json", "runs")
 	if found, err := beampaths.All(p); err != nil || len(beampaths.Relative(found)) < 3 {
 		t.Fatalf("beampaths found %v (%v) in a pipeline built from relative paths", found, err)
 	}

@@ -1,12 +1,18 @@
 // Package preprocess builds and runs the preprocessing pipeline: corpora →
 // WordPiece ids and aligned labels → Parquet shards, plus manifest.json.
 //
-//	(task, split, file) ─ReadFn─┬─ records ──┬─ EncodeFn ─┬─ (shard key, row)
-//	                            │            │            └─ bad train records ─┐
-//	                            │            └─ labels of train (combine) → EncodeFn side input
-//	                            └─ rejections ─────────────────── GroupByKey(task) ─ rejected/<task>.jsonl
-//	rows + one placeholder per shard ─ CoGroupByKey ─ WriteFn ─ part-i-of-N.parquet
-//	per-row counts + rejections ─ combine ─ summary file ─→ launcher writes manifest.json
+//	(task, split, file) ─┬─ ScanFn ─ combine ─→ label lists + record counts (side input)
+//	                     └─ EncodeFn ─┬─ sorted run files per shard (written by the DoFn) → run paths ─┐
+//	                                  ├─ counts per file ──────────────────────────── combine ─ summary │
+//	                                  └─ rejections ─ GroupByKey(task) ─ rejected/<task>.jsonl          │
+//	shard keys (from the counts) ─────────────────────────────────────── CoGroupByKey ─ MergeFn ─┘
+//	                                                                      part-i-of-N.parquet
+//
+// Memory does not grow with the corpus (docs/architecture.md, "preprocess:
+// memory"): the scan keeps label sets and counts, not examples; the encoder
+// writes its rows to run files in bounded batches, so only run paths, one
+// count per file and the rejections pass between stages; each shard is a
+// streaming merge of its runs.
 //
 // The graph runs on any Beam runner (prism by default, in this process). The
 // manifest is written by the launcher after the pipeline has succeeded, so a
@@ -18,6 +24,8 @@
 //   - a task without a label list in the spec gets the sorted list of the
 //     labels (or tags) of its train split; a label outside the list in any
 //     other split stops the run, naming the file, the line and the spec key;
+//   - a split gets min(preprocess.shards, its records) shards
+//     (writeshards.Count), and the launcher says so when that is fewer;
 //   - manifest "examples" counts shard rows, as io/manifest documents it;
 //     "windows" counts the extra rows of token sentences split to fit, so
 //     source records = examples - windows;
@@ -31,72 +39,72 @@ import (
 	"reflect"
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
-	"github.com/apache/beam/sdks/v2/go/pkg/beam/register"
 
 	"github.com/taskweave/taskweave/io/manifest"
 	"github.com/taskweave/taskweave/transforms/encode"
-	"github.com/taskweave/taskweave/transforms/labelset"
 	"github.com/taskweave/taskweave/transforms/readcorpus"
+	"github.com/taskweave/taskweave/transforms/scan"
 	"github.com/taskweave/taskweave/transforms/splitstats"
 	"github.com/taskweave/taskweave/transforms/writeshards"
 )
 
 func init() {
-	register.Function1x2(placeholder)
 	beam.RegisterType(reflect.TypeFor[readcorpus.Source]())
 }
 
 // trainSplit is where label lists are collected from.
 const trainSplit = "train"
 
-// placeholder keys an expected shard so CoGroupByKey yields it even when no
-// record hashed to it.
-func placeholder(key string) (string, int) { return key, 0 }
+// graphInputs is what Build derives from the config: the input files and
+// each task's settings for the scan and the encoder.
+type graphInputs struct {
+	sources []readcorpus.Source
+	splits  []writeshards.Split
+	read    map[string]readcorpus.Task
+	enc     map[string]encode.Task
+	collect map[string]bool
+}
 
-// Build adds the pipeline for cfg to s. summary is where the per-split counts
-// and collected labels are written for the launcher to read back.
-func Build(s beam.Scope, cfg Config, summary string) {
-	var sources []readcorpus.Source
-	var keys []string
-	read := map[string]readcorpus.Task{}
-	enc := map[string]encode.Task{}
-	collect := map[string]bool{}
+func inputsOf(cfg Config) graphInputs {
+	in := graphInputs{read: map[string]readcorpus.Task{}, enc: map[string]encode.Task{}, collect: map[string]bool{}}
 	for _, t := range cfg.Tasks {
-		read[t.Name] = readcorpus.Task{Options: t.Read, MaxRejectedFraction: cfg.MaxRejectedFraction, Where: t.where(),
+		rt := readcorpus.Task{Options: t.Read, MaxRejectedFraction: cfg.MaxRejectedFraction, Where: t.where(),
 			LimitSetting: t.Setting("max_rejected_fraction")}
-		enc[t.Name] = encode.Task{Type: t.Type, TagScheme: t.TagScheme, Labels: t.Labels, LabelsSetting: t.Setting("labels")}
+		in.read[t.Name] = rt
+		in.enc[t.Name] = encode.Task{Type: t.Type, TagScheme: t.TagScheme, Labels: t.Labels, LabelsSetting: t.Setting("labels"), Read: rt}
 		if len(t.Labels) == 0 && t.Type != manifest.SequenceRegression {
-			collect[t.Name] = true
+			in.collect[t.Name] = true
 		}
 		for _, split := range t.splits() {
 			for _, p := range t.Paths[split] {
-				sources = append(sources, readcorpus.Source{Task: t.Name, Split: split, Path: p})
+				in.sources = append(in.sources, readcorpus.Source{Task: t.Name, Split: split, Path: p})
 			}
-			for i := range cfg.Shards {
-				keys = append(keys, writeshards.Key(t.Name, split, i))
-			}
+			in.splits = append(in.splits, writeshards.Split{Task: t.Name, Split: split})
 		}
 	}
+	return in
+}
 
+// Build adds the pipeline for cfg to s. summary is where the per-split counts
+// and the scan's result are written for the launcher to read back; run files
+// go under tmp.
+func Build(s beam.Scope, cfg Config, summary, tmp string) {
+	in := inputsOf(cfg)
 	s = s.Scope("Preprocess")
 	// Reshuffle spreads the files over workers; Create alone would read them
 	// all in one bundle.
-	srcs := beam.Reshuffle(s, beam.CreateList(s, sources))
-	examples, rejected := beam.ParDo2(s, &readcorpus.ReadFn{Tasks: read}, srcs)
-
-	labels := labelset.Collect(s, examples, collect, trainSplit)
-	rows, stats, badRecords := beam.ParDo3(s, &encode.EncodeFn{
+	srcs := beam.Reshuffle(s, beam.CreateList(s, in.sources))
+	sc := scan.Scan(s, srcs, &scan.ScanFn{Read: in.read, Collect: in.collect, Split: trainSplit})
+	runs, stats, rejected := beam.ParDo3(s, &encode.EncodeFn{
 		Vocab: cfg.Vocab, Lowercase: cfg.Lowercase, MaxSeqLen: cfg.MaxSeqLen,
-		Shards: cfg.Shards, Split: trainSplit, Tasks: enc,
-	}, examples, beam.SideInput{Input: labels})
+		Shards: cfg.Shards, Split: trainSplit, Tasks: in.enc, Tmp: tmp,
+	}, srcs, beam.SideInput{Input: sc})
 
-	marks := beam.ParDo(s, placeholder, beam.CreateList(s, keys))
-	grouped := beam.CoGroupByKey(s, rows, marks)
-	beam.ParDo0(s, &writeshards.WriteFn{Out: cfg.Out, Shards: cfg.Shards}, grouped)
+	keys := beam.ParDo(s, &writeshards.KeysFn{Shards: cfg.Shards, Splits: in.splits}, beam.Impulse(s), beam.SideInput{Input: sc})
+	writeshards.Merge(s, runs, keys, cfg.Out)
 
-	rejected = beam.Flatten(s, rejected, badRecords)
 	byTask := beam.GroupByKey(s, writeshards.KeyRejections(s, rejected))
 	beam.ParDo0(s, &writeshards.WriteRejectedFn{Out: cfg.Out}, byTask)
 
-	splitstats.Write(s, beam.Flatten(s, stats, encode.CountRejected(s, rejected)), labels, summary)
+	splitstats.Write(s, beam.Flatten(s, stats, encode.CountRejected(s, rejected)), sc, summary)
 }

@@ -17,7 +17,7 @@ import (
 	"github.com/taskweave/taskweave/io/corpus"
 	"github.com/taskweave/taskweave/io/manifest"
 	"github.com/taskweave/taskweave/io/shards"
-	"github.com/taskweave/taskweave/transforms/wordpiece"
+	"github.com/taskweave/taskweave/text/wordpiece"
 	"github.com/taskweave/taskweave/transforms/writeshards"
 )
 
@@ -119,8 +119,10 @@ func TestSmallJob(t *testing.T) {
 		}
 		for split, want := range wantCounts[task.Name] {
 			ms := mt.Splits[split]
-			if ms.Examples != want || len(ms.Shards) != cfg.Shards {
-				t.Errorf("%s/%s: %d examples in %d shards, want %d in %d", task.Name, split, ms.Examples, len(ms.Shards), want, cfg.Shards)
+			// A split gets no more shards than it has records (these have no windows).
+			wantShards := int(min(int64(cfg.Shards), want))
+			if ms.Examples != want || len(ms.Shards) != wantShards {
+				t.Errorf("%s/%s: %d examples in %d shards, want %d in %d", task.Name, split, ms.Examples, len(ms.Shards), want, wantShards)
 			}
 			rows := readSplit(t, cfg, m, task.Name, split)
 			if int64(len(rows)) != want {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"os"
 	"slices"
 	"time"
 
@@ -16,8 +17,8 @@ import (
 	"github.com/taskweave/taskweave/io/shards"
 	"github.com/taskweave/taskweave/io/storage"
 	"github.com/taskweave/taskweave/pipelines/launch"
+	"github.com/taskweave/taskweave/text/wordpiece"
 	"github.com/taskweave/taskweave/transforms/splitstats"
-	"github.com/taskweave/taskweave/transforms/wordpiece"
 	"github.com/taskweave/taskweave/transforms/writeshards"
 )
 
@@ -36,7 +37,10 @@ type Result struct {
 	DryRun   bool // nothing was run (--dry_run); Manifest is nil
 	// Stale says why shards were rebuilt although the fingerprint matched:
 	// each shard that is missing or no longer has its recorded size and checksum.
-	Stale        []string
+	Stale []string
+	// Capped names each split that got fewer shards than asked for, since
+	// it has fewer records than that, with the count it got.
+	Capped       []string
 	ManifestPath string
 	Manifest     *manifest.Manifest
 	Elapsed      time.Duration
@@ -88,53 +92,26 @@ var inspect = func(*beam.Pipeline) {}
 // already has this config's and these inputs' fingerprint.
 func Run(ctx context.Context, cfg Config, opt Options) (*Result, error) {
 	start := time.Now()
-	cfg, err := cfg.Resolve()
-	if err != nil {
-		return nil, err
-	}
-	if err := cfg.Validate(); err != nil {
-		return nil, err
-	}
-	runner := opt.Runner
-	if runner == "" {
-		runner = launch.DefaultRunner
-	}
-	if err := launch.Check(runner, cfg.paths()); err != nil {
-		return nil, err
-	}
-	if err := checkInputs(ctx, cfg); err != nil {
-		return nil, err
-	}
-	fp, err := Fingerprint(ctx, cfg)
+	cfg, runner, fp, err := prepare(ctx, cfg, opt)
 	if err != nil {
 		return nil, err
 	}
 	res := &Result{ManifestPath: manifest.Path(cfg.Out)}
 	if !opt.Force {
-		up, m, err := manifest.UpToDate(ctx, res.ManifestPath, fp)
-		if err != nil {
-			return nil, fmt.Errorf("%w (or run with --force)", err)
-		}
-		if up {
-			stale, err := m.VerifyShards(ctx, cfg.Out)
-			if err != nil {
-				return nil, err
-			}
-			if len(stale) == 0 {
-				res.UpToDate, res.Manifest, res.Elapsed = true, m, time.Since(start)
-				return res, nil
-			}
-			res.Stale = stale
+		if done, err := checkUpToDate(ctx, cfg, fp, res); err != nil || done {
+			res.Elapsed = time.Since(start)
+			return res, err
 		}
 	}
-
 	tok, err := loadTokenizer(ctx, cfg)
 	if err != nil {
 		return nil, err
 	}
-	summaryPath := storage.Join(cfg.Out, ".preprocess-summary-"+fp[len("sha256:"):][:16]+".json")
+	tag := fp[len("sha256:"):][:16]
+	summaryPath := storage.Join(cfg.Out, ".preprocess-summary-"+tag+".json")
+	tmp := storage.Join(cfg.Out, ".preprocess-runs-"+tag)
 	p, s := beam.NewPipelineWithRoot()
-	Build(s, cfg, summaryPath)
+	Build(s, cfg, summaryPath, tmp)
 	inspect(p)
 	if opt.DryRun || launch.DryRun() {
 		// Checked before anything is deleted: a dry run leaves the old
@@ -145,52 +122,162 @@ func Run(ctx context.Context, cfg Config, opt Options) (*Result, error) {
 		res.DryRun, res.Elapsed = true, time.Since(start)
 		return res, nil
 	}
-	// From here on the old output is being replaced: its manifest goes first,
-	// so a run that fails half-way never leaves a manifest describing shards
-	// that were partly overwritten.
-	if err := removeIfExists(ctx, res.ManifestPath); err != nil {
+	if err := clearOutput(ctx, cfg, res.ManifestPath, tmp); err != nil {
 		return nil, err
 	}
-	for _, t := range cfg.Tasks {
-		if err := removeIfExists(ctx, storage.Join(cfg.Out, writeshards.RejectedPath(t.Name))); err != nil {
-			return nil, err
-		}
-	}
-
 	stop := startProgress(opt.Progress, start)
 	_, err = launch.Execute(ctx, runner, p, false, "", nil)
 	stop()
+	// The run files are spent whether the pipeline succeeded or not.
+	if rerr := removeDir(ctx, tmp); err == nil && rerr != nil {
+		return nil, rerr
+	}
 	if err != nil {
 		return nil, beamerr.Clean("preprocess", err)
 	}
-	sum, err := splitstats.Read(ctx, summaryPath)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, fmt.Errorf("the pipeline succeeded on %s but its summary is not at %s, where the workers write it: "+
-			"the workers and this launcher do not see the same %s (on a cluster, use an output location both reach, e.g. gs://)",
-			runner, summaryPath, cfg.Out)
-	}
+	sum, err := readSummary(ctx, cfg, runner, summaryPath)
 	if err != nil {
-		return nil, fmt.Errorf("reading the pipeline's summary: %w", err)
-	}
-	if err := checkRejected(cfg, sum); err != nil {
-		_ = storage.Remove(ctx, summaryPath)
 		return nil, err
 	}
-	m := buildManifest(cfg, fp, tok, sum)
-	if err := m.RecordShards(ctx, cfg.Out); err != nil {
-		return nil, err
-	}
-	if err := manifest.Write(ctx, res.ManifestPath, m); err != nil {
+	if res.Manifest, err = finish(ctx, cfg, fp, tok, sum, res.ManifestPath); err != nil {
 		return nil, err
 	}
 	if err := storage.Remove(ctx, summaryPath); err != nil {
 		return nil, err
 	}
+	res.Capped = capped(cfg, sum)
+	res.Elapsed = time.Since(start)
+	return res, nil
+}
+
+// prepare resolves and checks cfg and fingerprints its inputs.
+func prepare(ctx context.Context, cfg Config, opt Options) (Config, string, string, error) {
+	cfg, err := cfg.Resolve()
+	if err != nil {
+		return cfg, "", "", err
+	}
+	if err := cfg.Validate(); err != nil {
+		return cfg, "", "", err
+	}
+	runner := opt.Runner
+	if runner == "" {
+		runner = launch.DefaultRunner
+	}
+	if err := launch.Check(runner, cfg.paths()); err != nil {
+		return cfg, "", "", err
+	}
+	if err := checkInputs(ctx, cfg); err != nil {
+		return cfg, "", "", err
+	}
+	fp, err := Fingerprint(ctx, cfg)
+	return cfg, runner, fp, err
+}
+
+// checkUpToDate reports whether the manifest already describes this run's
+// output with every shard intact; stale shards are listed in res.
+func checkUpToDate(ctx context.Context, cfg Config, fp string, res *Result) (bool, error) {
+	up, m, err := manifest.UpToDate(ctx, res.ManifestPath, fp)
+	if err != nil {
+		return false, fmt.Errorf("%w (or run with --force)", err)
+	}
+	if !up {
+		return false, nil
+	}
+	stale, err := m.VerifyShards(ctx, cfg.Out)
+	if err != nil {
+		return false, err
+	}
+	if len(stale) == 0 {
+		res.UpToDate, res.Manifest = true, m
+		return true, nil
+	}
+	res.Stale = stale
+	return false, nil
+}
+
+// clearOutput removes what the run replaces. The manifest goes first, so a
+// run that fails half-way never leaves a manifest describing shards that
+// were partly overwritten; run files a killed run left go too.
+func clearOutput(ctx context.Context, cfg Config, manifestPath, tmp string) error {
+	if err := removeIfExists(ctx, manifestPath); err != nil {
+		return err
+	}
+	for _, t := range cfg.Tasks {
+		if err := removeIfExists(ctx, storage.Join(cfg.Out, writeshards.RejectedPath(t.Name))); err != nil {
+			return err
+		}
+	}
+	return removeDir(ctx, tmp)
+}
+
+// removeDir removes the files directly under dir (run files: no subdirectories).
+func removeDir(ctx context.Context, dir string) error {
+	found, err := storage.List(ctx, storage.Join(dir, "*"))
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	for _, f := range found {
+		if err := removeIfExists(ctx, f); err != nil {
+			return err
+		}
+	}
+	if !storage.IsRemote(dir) {
+		// gs:// has no directories; a local one is removed once empty.
+		if err := os.Remove(dir); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return err
+		}
+	}
+	return nil
+}
+
+// readSummary reads the counts the pipeline's workers wrote.
+func readSummary(ctx context.Context, cfg Config, runner, summaryPath string) (splitstats.Summary, error) {
+	sum, err := splitstats.Read(ctx, summaryPath)
+	if errors.Is(err, fs.ErrNotExist) {
+		return sum, fmt.Errorf("the pipeline succeeded on %s but its summary is not at %s, where the workers write it: "+
+			"the workers and this launcher do not see the same %s (on a cluster, use an output location both reach, e.g. gs://)",
+			runner, summaryPath, cfg.Out)
+	}
+	if err != nil {
+		return sum, fmt.Errorf("reading the pipeline's summary: %w", err)
+	}
+	if err := checkRejected(cfg, sum); err != nil {
+		_ = storage.Remove(ctx, summaryPath)
+		return sum, err
+	}
+	return sum, nil
+}
+
+// finish writes the manifest for a successful run and removes shards of an
+// older shard count.
+func finish(ctx context.Context, cfg Config, fp string, tok *wordpiece.Tokenizer, sum splitstats.Summary, manifestPath string) (*manifest.Manifest, error) {
+	m := buildManifest(cfg, fp, tok, sum)
+	if err := m.RecordShards(ctx, cfg.Out); err != nil {
+		return nil, err
+	}
+	if err := manifest.Write(ctx, manifestPath, m); err != nil {
+		return nil, err
+	}
 	if err := removeStaleShards(ctx, cfg.Out, m); err != nil {
 		return nil, err
 	}
-	res.Manifest, res.Elapsed = m, time.Since(start)
-	return res, nil
+	return m, nil
+}
+
+// capped lists the splits that got fewer shards than asked for, because
+// they have fewer records.
+func capped(cfg Config, sum splitstats.Summary) []string {
+	var out []string
+	for _, t := range cfg.Tasks {
+		for _, split := range t.splits() {
+			recs := sum.Scan.Records(t.Name, split)
+			if n := writeshards.Count(cfg.Shards, recs); n < cfg.Shards {
+				out = append(out, fmt.Sprintf("task %s, split %s: %d records, so %d shards instead of the %d asked for (preprocess.shards or --shards): a shard holds at least one record",
+					t.Name, split, recs, n, cfg.Shards))
+			}
+		}
+	}
+	return out
 }
 
 // checkInputs fails early, before any Beam machinery starts, on a missing
@@ -260,14 +347,15 @@ func buildManifest(cfg Config, fp string, tok *wordpiece.Tokenizer, sum splitsta
 			mt.TagScheme = t.TagScheme
 		}
 		if len(mt.Labels) == 0 {
-			mt.Labels = sum.Labels.Labels(t.Name)
+			mt.Labels = sum.Scan.Labels(t.Name)
 		}
 		for _, split := range t.splits() {
 			st, _ := sum.Find(t.Name, split)
 			ms := manifest.Split{Examples: st.Rows, Tokens: st.Tokens, Truncated: st.Truncated,
 				Windows: st.Windows, Rejected: st.Rejected, LooseIOB2: st.LooseIOB2, Sources: slices.Clone(t.Paths[split])}
-			for i := range cfg.Shards {
-				ms.Shards = append(ms.Shards, shards.RelPath(t.Name, split, i, cfg.Shards))
+			n := writeshards.Count(cfg.Shards, sum.Scan.Records(t.Name, split))
+			for i := range n {
+				ms.Shards = append(ms.Shards, shards.RelPath(t.Name, split, i, n))
 			}
 			mt.Splits[split] = ms
 		}

@@ -1,12 +1,12 @@
 """Measures how Google's original BERT tokenizer differs from the Hugging Face
-reference that transforms/wordpiece reproduces.
+reference that text/wordpiece reproduces.
 
 It re-implements the rules of google-research/bert tokenization.py (clean-up
 deletes every category C* character, whitespace is " \t\n\r" plus Zs, CJK
 from U+2B820, lower-case then NFD per word, no special tokens) and compares
 it with the Hugging Face tokens in golden.jsonl.gz, per source.
 
-    /usr/bin/python3 tools/tokref/google_bert_check.py /work/shared/corpora/bert_vocab transforms/wordpiece/testdata/golden.jsonl.gz
+    /usr/bin/python3 tools/tokref/google_bert_check.py /work/shared/corpora/bert_vocab text/wordpiece/testdata/golden.jsonl.gz
 """
 import gzip, json, sys, unicodedata, collections
 

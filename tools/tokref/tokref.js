@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// Writes the golden files that transforms/wordpiece tests against, using
+// Writes the golden files that text/wordpiece tests against, using
 // Hugging Face tokenizers (Rust, native npm bindings) set up exactly like
 // BertWordPieceTokenizer: BertNormalizer, BertPreTokenizer, WordPiece with
 // "##" and 100 chars per word, and the five special tokens as added tokens.
@@ -8,13 +8,13 @@
 //   node tools/tokref/tokref.js /work/shared/corpora .
 //
 // Outputs:
-//   transforms/wordpiece/testdata/golden.jsonl.gz
+//   text/wordpiece/testdata/golden.jsonl.gz
 //       one line per input: {"src","text","cased":[...],"uncased":[...]}
-//   transforms/wordpiece/testdata/unicode_sweep.tsv.gz
+//   text/wordpiece/testdata/unicode_sweep.tsv.gz
 //       every code point's fate in the normaliser (cased and uncased) and
 //       whether the pre-tokenizer splits it as punctuation; code point ranges
 //       not listed are unchanged
-//   transforms/align/testdata/pairs.jsonl
+//   text/align/testdata/pairs.jsonl
 //       [CLS] a [SEP] b [SEP] with longest-first truncation at several max
 //       lengths (cased vocabulary): {"a","b","max_len","tokens","type_ids"}
 'use strict';
@@ -169,7 +169,7 @@ async function pairs(vocab) {
   const lines = [];
   // 4 is left out on purpose: with room for one id, Hugging Face truncates one
   // sequence to zero, which moves it whole to the overflow list and gives
-  // inconsistent results (see transforms/align package doc).
+  // inconsistent results (see text/align package doc).
   for (const maxLen of [3, 5, 6, 7, 8, 11, 16]) {
     const t = await build(vocab, false);
     t.setPostProcessor(tk.bertProcessing(['[SEP]', 102], ['[CLS]', 101]));
@@ -192,8 +192,8 @@ async function main() {
     console.error('usage: node tools/tokref/tokref.js <corpora dir> <repository root>');
     process.exit(2);
   }
-  const out = path.join(root, 'transforms/wordpiece/testdata');
-  const alignOut = path.join(root, 'transforms/align/testdata');
+  const out = path.join(root, 'text/wordpiece/testdata');
+  const alignOut = path.join(root, 'text/align/testdata');
   const cased = await build(path.join(corpora, 'bert_vocab/google_cased_en_vocab.txt'), false);
   const uncased = await build(path.join(corpora, 'bert_vocab/google_uncased_en_vocab.txt'), true);
   const cases = inputs(corpora);

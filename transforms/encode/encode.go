@@ -1,8 +1,15 @@
-// Package encode is the Beam DoFn that turns corpus records into shard rows:
-// WordPiece ids, label ids (from the job spec's list or the list collected
-// from the train split, which arrives as a side input), first-subword token
-// labels, word ids and windows. Each row is keyed by the shard its record
-// hashes to; a per-row count goes to a second output for the split's totals.
+// Package encode is the Beam DoFn that turns one input file into shard
+// rows: WordPiece ids, label ids (from the job spec's list or the list the
+// scan collected from the train split, which arrives as a side input),
+// first-subword token labels, word ids and windows. The rows go to a
+// writeshards.Spill (sorted run files per shard), not to the pipeline: only
+// the run paths, one count per file and the rejections are emitted, so the
+// runner never holds the corpus.
+//
+// One element is a whole file, read in order (example ids number the records
+// from the file's start), and its records are encoded on every core: a
+// reader goroutine hands batches to one encoder per CPU. A single large file
+// therefore keeps the machine busy without being split into byte ranges.
 //
 // A record align cannot use (an unknown label, a target that is not a
 // number, tags that do not match the words) is set aside as a rejection in
@@ -21,20 +28,20 @@ import (
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/register"
 
-	"github.com/taskweave/taskweave/io/shards"
 	"github.com/taskweave/taskweave/io/storage"
-	"github.com/taskweave/taskweave/transforms/align"
-	"github.com/taskweave/taskweave/transforms/labelset"
+	"github.com/taskweave/taskweave/text/align"
+	"github.com/taskweave/taskweave/text/wordpiece"
 	"github.com/taskweave/taskweave/transforms/readcorpus"
+	"github.com/taskweave/taskweave/transforms/scan"
 	"github.com/taskweave/taskweave/transforms/splitstats"
-	"github.com/taskweave/taskweave/transforms/wordpiece"
 	"github.com/taskweave/taskweave/transforms/writeshards"
 )
 
 func init() {
-	register.DoFn6x1[context.Context, readcorpus.Example, labelset.Sets, func(string, shards.Row), func(splitstats.Stats), func(readcorpus.Rejected), error](&EncodeFn{})
-	register.Emitter2[string, shards.Row]()
+	register.DoFn6x1[context.Context, readcorpus.Source, scan.Result, func(writeshards.Run), func(splitstats.Stats), func(readcorpus.Rejected), error](&EncodeFn{})
+	register.Emitter1[writeshards.Run]()
 	register.Emitter1[splitstats.Stats]()
+	register.Emitter1[readcorpus.Rejected]()
 	register.Function1x1(rejectedStats)
 	beam.RegisterType(reflect.TypeFor[Task]())
 }
@@ -47,19 +54,22 @@ type Task struct {
 	// LabelsSetting names where the label list is set, for messages:
 	// "tasks[1].labels in the job spec" or "--label-list".
 	LabelsSetting string
+	Read          readcorpus.Task // how to read the task's files
 }
 
-// EncodeFn tokenizes and aligns one record per element.
+// EncodeFn reads and encodes one file per element.
 type EncodeFn struct {
 	Vocab     string // vocab.txt, local or gs://
 	Lowercase bool
 	MaxSeqLen int
-	Shards    int
+	Shards    int    // shards asked for per split (capped by each split's records)
 	Split     string // the split whose labels were collected (train)
 	Tasks     map[string]Task
+	Tmp       string // where run files go, local or gs://
+	SpillSize int64  // bytes of rows held before a spill; 0 = writeshards.SpillBytes
 
 	tok   *wordpiece.Tokenizer
-	tasks map[string]align.Task // built on first use, once the label side input is there
+	tasks map[string]align.Task // built on first use, once the side input is there
 }
 
 // Setup loads the vocabulary once per DoFn instance.
@@ -77,12 +87,12 @@ func (f *EncodeFn) Setup(ctx context.Context) error {
 
 // index builds the label → id maps from the spec's lists and the collected ones.
 // The side input is one value for the whole run, so building it once is enough.
-func (f *EncodeFn) index(sets labelset.Sets) {
+func (f *EncodeFn) index(sc scan.Result) {
 	f.tasks = make(map[string]align.Task, len(f.Tasks))
 	for name, t := range f.Tasks {
 		list := t.Labels
 		if len(list) == 0 {
-			list = sets.Labels(name)
+			list = sc.Labels(name)
 		}
 		m := make(map[string]int32, len(list))
 		for i, l := range list {
@@ -92,45 +102,65 @@ func (f *EncodeFn) index(sets labelset.Sets) {
 	}
 }
 
-// ProcessElement encodes one record into one row, or several windows. A
-// record align cannot use goes to the rejections in the train split; in the
-// other splits it stops the run, since evaluating on silently fewer records
-// would give numbers nobody can compare.
-func (f *EncodeFn) ProcessElement(ctx context.Context, ex readcorpus.Example, sets labelset.Sets, emit func(string, shards.Row), stats func(splitstats.Stats), reject func(readcorpus.Rejected)) error {
+// ProcessElement encodes one file into run files and emits them, the file's
+// counts and its rejections.
+func (f *EncodeFn) ProcessElement(ctx context.Context, src readcorpus.Source, sc scan.Result, emitRun func(writeshards.Run), stats func(splitstats.Stats), reject func(readcorpus.Rejected)) error {
 	if f.tasks == nil {
-		f.index(sets)
+		f.index(sc)
 	}
-	t, ok := f.tasks[ex.Task]
+	t, ok := f.tasks[src.Task]
 	if !ok {
-		return fmt.Errorf("encode: no settings for task %q (pipeline construction bug)", ex.Task)
+		return fmt.Errorf("encode: no settings for task %q (pipeline construction bug)", src.Task)
 	}
-	t.Split = ex.Split
-	rows, st, err := align.Align(f.tok, t, ex.Record)
+	t.Split = src.Split
+	limit := f.SpillSize
+	if limit <= 0 {
+		limit = writeshards.SpillBytes
+	}
+	sp := writeshards.NewSpill(f.Tmp, src.Task, src.Split, writeshards.Count(f.Shards, sc.Records(src.Task, src.Split)), limit)
+	st, err := f.encodeFile(ctx, src, t, sp, reject)
+	if err != nil {
+		return err
+	}
+	runs, err := sp.Close(ctx)
+	if err != nil {
+		return err
+	}
+	for _, r := range runs {
+		emitRun(r)
+	}
+	stats(st)
+	return nil
+}
+
+// encode aligns one record and files its rows; a bad record becomes a
+// rejection (train) or the run's error (other splits).
+func (f *EncodeFn) encode(ctx context.Context, t align.Task, rec recordIn, sp *writeshards.Spill, out *batchOut) error {
+	rows, st, err := align.Align(f.tok, t, rec.Record)
 	if err != nil {
 		var re *align.RecordError
 		if !errors.As(err, &re) {
 			return err
 		}
-		if ex.Split == f.Split {
-			reject(readcorpus.Rejected{Task: ex.Task, Split: ex.Split, Rejection: re.Rejection()})
+		if t.Split == f.Split {
+			out.rejected = append(out.rejected, readcorpus.Rejected{Task: t.Name, Split: t.Split, Rejection: re.Rejection()})
 			return nil
 		}
-		return f.stop(ex, re)
+		return f.stop(t.Name, re)
 	}
-	key := writeshards.Key(ex.Task, ex.Split, writeshards.Shard(ex.Record.ID, f.Shards))
-	for _, r := range rows {
-		emit(key, r)
-	}
-	stats(splitstats.Stats{Task: ex.Task, Split: ex.Split, Examples: 1, Rows: int64(st.Rows),
-		Tokens: int64(st.Tokens), Truncated: int64(st.Truncated), Windows: int64(st.Windows),
-		LooseIOB2: int64(ex.Record.LooseIOB2)})
-	return nil
+	out.stats.Examples++
+	out.stats.Rows += int64(st.Rows)
+	out.stats.Tokens += int64(st.Tokens)
+	out.stats.Truncated += int64(st.Truncated)
+	out.stats.Windows += int64(st.Windows)
+	out.stats.LooseIOB2 += int64(rec.Record.LooseIOB2)
+	return sp.Add(ctx, rec.Record.ID, rows)
 }
 
 // stop turns a bad record outside the train split into the run's error,
 // with the fix that applies.
-func (f *EncodeFn) stop(ex readcorpus.Example, re *align.RecordError) error {
-	spec := f.Tasks[ex.Task]
+func (f *EncodeFn) stop(task string, re *align.RecordError) error {
+	spec := f.Tasks[task]
 	switch {
 	case !errors.Is(re, align.ErrUnknownLabel):
 		return fmt.Errorf("%w; fix the record (bad records are only set aside in the %s split)", re, f.Split)

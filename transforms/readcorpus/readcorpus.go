@@ -1,11 +1,11 @@
-// Package readcorpus is the Beam DoFn that turns (task, split, file) inputs
-// into corpus records. It streams each file through io/storage (local or
-// gs://) and io/corpus, so a file is never held in memory whole, and sends
-// malformed records to a second output instead of dropping them.
+// Package readcorpus streams the records of one (task, split, file) input
+// through io/storage (local or gs://) and io/corpus, so a file is never held
+// in memory whole. Both passes of preprocessing read through Stream: the
+// scan (label sets and record counts) and the encoder.
 //
 // A file that is missing, gives no usable record, or whose rejected share is
-// over the limit fails the DoFn, and with it the pipeline: those are input
-// mistakes a person has to fix, not records to skip.
+// over the limit is an error: those are input mistakes a person has to fix,
+// not records to skip.
 package readcorpus
 
 import (
@@ -19,30 +19,20 @@ import (
 	"sync/atomic"
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
-	"github.com/apache/beam/sdks/v2/go/pkg/beam/register"
 
 	"github.com/taskweave/taskweave/io/corpus"
 	"github.com/taskweave/taskweave/io/storage"
 )
 
 func init() {
-	register.DoFn4x1[context.Context, Source, func(Example), func(Rejected), error](&ReadFn{})
-	register.Emitter1[Example]()
-	register.Emitter1[Rejected]()
 	beam.RegisterType(reflect.TypeFor[Source]())
-	beam.RegisterType(reflect.TypeFor[Example]())
 	beam.RegisterType(reflect.TypeFor[Rejected]())
+	beam.RegisterType(reflect.TypeFor[Task]())
 }
 
 // Source is one input file of one task and split.
 type Source struct {
 	Task, Split, Path string
-}
-
-// Example is a record on its way to the encoder, tagged with its task and split.
-type Example struct {
-	Task, Split string
-	Record      corpus.Record
 }
 
 // Rejected is a record that failed validation, tagged with its task and split.
@@ -64,18 +54,22 @@ type Task struct {
 	LimitSetting string
 }
 
-// ReadFn reads one Source per element.
-type ReadFn struct {
-	Tasks map[string]Task
+// Visitor receives what Stream reads. Count adds the records to
+// RecordsRead (the progress line): only one pass over the corpus sets it,
+// so the line counts each record once.
+type Visitor struct {
+	Record func(corpus.Record) error
+	Reject func(corpus.Rejection) error
+	Count  bool
 }
 
-// recordsRead counts records and rejections read by ReadFn instances in this
+// recordsRead counts records and rejections read with Count set in this
 // process. On prism (loopback) the workers run inside the launching process,
 // so a progress line can watch it; on remote runners it stays at zero there.
 var recordsRead atomic.Int64
 
 // RecordsRead returns the number of records (rejections included) read so far
-// by ReadFn instances running in this process.
+// in this process by passes that count.
 func RecordsRead() int64 { return recordsRead.Load() }
 
 // Beam metrics, per file at its end: what a runner's monitoring shows.
@@ -87,7 +81,7 @@ var (
 // maxListed bounds how many rejections an over-the-limit error quotes.
 const maxListed = 3
 
-func (f *ReadFn) open(ctx context.Context, src Source, t Task) (io.ReadCloser, error) {
+func open(ctx context.Context, src Source, t Task) (io.ReadCloser, error) {
 	r, err := storage.Open(ctx, src.Path)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
@@ -106,58 +100,72 @@ func unlabeledTest(src Source, t Task, err error) bool {
 		strings.Contains(err.Error(), "has no label column")
 }
 
-// ProcessElement streams one file. A TSV file of the test split without a
-// label column is read as unlabeled.
-func (f *ReadFn) ProcessElement(ctx context.Context, src Source, emit func(Example), reject func(Rejected)) error {
-	t, ok := f.Tasks[src.Task]
-	if !ok {
-		return fmt.Errorf("readcorpus: no read options for task %q (pipeline construction bug)", src.Task)
-	}
-	r, err := f.open(ctx, src, t)
+// openReader opens src and reads its first record, falling back to an
+// unlabeled read for a GLUE-style test file without a label column.
+func openReader(ctx context.Context, src Source, t Task) (io.Closer, *corpus.Reader, corpus.Record, *corpus.Rejection, error) {
+	r, err := open(ctx, src, t)
 	if err != nil {
-		return err
+		return nil, nil, corpus.Record{}, nil, err
 	}
-	defer r.Close()
 	rd := corpus.NewReader(r, src.Path, t.Options)
+	rec, rej, err := rd.Next()
+	if err != nil && err != io.EOF && unlabeledTest(src, t, err) {
+		// Read it as unlabeled (label -1 in the shards) instead of failing.
+		r.Close()
+		if r, err = open(ctx, src, t); err != nil {
+			return nil, nil, corpus.Record{}, nil, err
+		}
+		t.Options.Unlabeled = true
+		rd = corpus.NewReader(r, src.Path, t.Options)
+		rec, rej, err = rd.Next()
+	}
+	return r, rd, rec, rej, err
+}
+
+// Stream reads one file, handing each record and rejection to v in file
+// order, and checks the file as a whole at its end (not empty, rejected
+// share within the limit). An error from v stops the read and is returned.
+func Stream(ctx context.Context, src Source, t Task, v Visitor) error {
+	c, rd, rec, rej, err := openReader(ctx, src, t)
+	if c != nil {
+		defer c.Close()
+	}
 	var first []corpus.Rejection
-	for n := 0; ; n++ {
-		rec, rej, err := rd.Next()
-		if err == io.EOF {
-			break
+	for ; err == nil; rec, rej, err = rd.Next() {
+		if v.Count {
+			recordsRead.Add(1)
 		}
-		if err != nil && n == 0 && unlabeledTest(src, t, err) {
-			// A GLUE-style test file has no label column: read it as
-			// unlabeled (label -1 in the shards) instead of failing.
-			r.Close()
-			if r, err = f.open(ctx, src, t); err != nil {
-				return err
-			}
-			t.Options.Unlabeled = true
-			rd = corpus.NewReader(r, src.Path, t.Options)
-			rec, rej, err = rd.Next()
-		}
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			return fmt.Errorf("task %s, split %s: %w", src.Task, src.Split, err)
-		}
-		recordsRead.Add(1)
 		if rej != nil {
 			if len(first) < maxListed {
 				first = append(first, *rej)
 			}
-			reject(Rejected{Task: src.Task, Split: src.Split, Rejection: *rej})
-			continue
+			err = v.Reject(*rej)
+		} else {
+			err = v.Record(rec)
 		}
-		emit(Example{Task: src.Task, Split: src.Split, Record: rec})
+		if err != nil {
+			return err
+		}
 	}
+	if err != io.EOF {
+		if rd == nil {
+			return err
+		}
+		return fmt.Errorf("task %s, split %s: %w", src.Task, src.Split, err)
+	}
+	return checkFile(ctx, src, t, rd, first, v.Count)
+}
+
+// checkFile applies the whole-file rules once a file has been read.
+func checkFile(ctx context.Context, src Source, t Task, rd *corpus.Reader, first []corpus.Rejection, count bool) error {
 	if err := rd.CheckNotEmpty(); err != nil {
 		return fmt.Errorf("task %s, split %s: %w", src.Task, src.Split, err)
 	}
 	st := rd.Stats()
-	recordsCounter.Inc(ctx, int64(st.Records))
-	rejectedCounter.Inc(ctx, int64(st.Rejected))
+	if count {
+		recordsCounter.Inc(ctx, int64(st.Records))
+		rejectedCounter.Inc(ctx, int64(st.Rejected))
+	}
 	if total := st.Records + st.Rejected; st.Rejected > 0 && float64(st.Rejected) > t.MaxRejectedFraction*float64(total) {
 		var list []string
 		for _, j := range first {

@@ -1,58 +1,62 @@
 package readcorpus
 
 import (
+	"context"
 	"fmt"
 	"strings"
 	"testing"
 
-	"github.com/apache/beam/sdks/v2/go/pkg/beam"
-	"github.com/apache/beam/sdks/v2/go/pkg/beam/register"
-	"github.com/apache/beam/sdks/v2/go/pkg/beam/testing/passert"
-	"github.com/apache/beam/sdks/v2/go/pkg/beam/testing/ptest"
-
 	"github.com/taskweave/taskweave/io/corpus"
 )
 
-func TestMain(m *testing.M) { ptest.Main(m) }
-
-func init() {
-	register.Function1x1(exampleKey)
-	register.Function1x1(rejectionKey)
+func tsvTask(limit float64) Task {
+	return Task{Options: corpus.Options{Format: corpus.TSV, TextColumns: []string{"sentence"}, LabelColumn: "label", MaxRecordBytes: 8 << 20}, MaxRejectedFraction: limit,
+		Where: "tasks[0] in the job spec", LimitSetting: "preprocess.max_rejected_fraction in the job spec"}
 }
 
-func exampleKey(e Example) string {
-	return fmt.Sprintf("%s/%s %s %s=%s", e.Task, e.Split, e.Record.ID, e.Record.Text, e.Record.Label)
+// collect streams src and lists what it saw, records as "id text=label" and
+// rejections as "file:line".
+func collect(src Source, t Task, count bool) (recs, rejs []string, err error) {
+	err = Stream(context.Background(), src, t, Visitor{
+		Record: func(r corpus.Record) error {
+			recs = append(recs, fmt.Sprintf("%s %s=%s", r.ID, r.Text, r.Label))
+			return nil
+		},
+		Reject: func(j corpus.Rejection) error { rejs = append(rejs, fmt.Sprintf("%s:%d", j.File, j.Line)); return nil },
+		Count:  count,
+	})
+	return recs, rejs, err
 }
 
-func rejectionKey(r Rejected) string {
-	return fmt.Sprintf("%s/%s %s:%d", r.Task, r.Split, r.Rejection.File, r.Rejection.Line)
-}
-
-func tsvTask(limit float64) map[string]Task {
-	return map[string]Task{"sent": {Options: corpus.Options{Format: corpus.TSV, TextColumns: []string{"sentence"}, LabelColumn: "label", MaxRecordBytes: 8 << 20}, MaxRejectedFraction: limit,
-		Where: "tasks[0] in the job spec", LimitSetting: "preprocess.max_rejected_fraction in the job spec"}}
-}
-
-// TestReadFn: records to the first output, rejections (with file and line)
-// to the second, both tagged with task and split.
-func TestReadFn(t *testing.T) {
-	before := RecordsRead()
-	p, s := beam.NewPipelineWithRoot()
-	srcs := beam.Create(s, Source{Task: "sent", Split: "train", Path: "testdata/mixed.tsv"})
-	recs, rejs := beam.ParDo2(s, &ReadFn{Tasks: tsvTask(0.5)}, srcs)
-	passert.Equals(s, beam.ParDo(s, exampleKey, recs),
-		"sent/train mixed.tsv:1 good fun .=1", "sent/train mixed.tsv:3 bad , slow .=0", "sent/train mixed.tsv:4 fine .=1")
-	passert.Equals(s, beam.ParDo(s, rejectionKey, rejs), "sent/train testdata/mixed.tsv:3")
-	if err := ptest.Run(p); err != nil {
-		t.Fatal(err)
+// TestStream: records and rejections (with file and line) in file order;
+// only a counting pass advances RecordsRead.
+func TestStream(t *testing.T) {
+	src := Source{Task: "sent", Split: "train", Path: "testdata/mixed.tsv"}
+	for _, count := range []bool{false, true} {
+		before := RecordsRead()
+		recs, rejs, err := collect(src, tsvTask(0.5), count)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, want := strings.Join(recs, "|"), "mixed.tsv:1 good fun .=1|mixed.tsv:3 bad , slow .=0|mixed.tsv:4 fine .=1"; got != want {
+			t.Errorf("records %q, want %q", got, want)
+		}
+		if got, want := strings.Join(rejs, "|"), "testdata/mixed.tsv:3"; got != want {
+			t.Errorf("rejections %q, want %q", got, want)
+		}
+		want := int64(0)
+		if count {
+			want = 4 // 3 records + 1 rejection
+		}
+		if got := RecordsRead() - before; got != want {
+			t.Errorf("count %v: RecordsRead advanced by %d, want %d", count, got, want)
+		}
 	}
-	if got := RecordsRead() - before; got != 4 {
-		t.Errorf("RecordsRead advanced by %d, want 4 (3 records + 1 rejection)", got)
-	}
 }
 
-// TestReadFnStops: input mistakes fail the pipeline with file, line and fix.
-func TestReadFnStops(t *testing.T) {
+// TestStreamStops: input mistakes are errors with file, line and fix, and a
+// visitor's error ends the read.
+func TestStreamStops(t *testing.T) {
 	cases := []struct {
 		name, path string
 		limit      float64
@@ -65,12 +69,9 @@ func TestReadFnStops(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			p, s := beam.NewPipelineWithRoot()
-			srcs := beam.Create(s, Source{Task: "sent", Split: "train", Path: c.path})
-			beam.ParDo2(s, &ReadFn{Tasks: tsvTask(c.limit)}, srcs)
-			err := ptest.Run(p)
+			_, _, err := collect(Source{Task: "sent", Split: "train", Path: c.path}, tsvTask(c.limit), false)
 			if err == nil {
-				t.Fatal("pipeline succeeded")
+				t.Fatal("read succeeded")
 			}
 			for _, w := range c.wants {
 				if !strings.Contains(err.Error(), w) {
@@ -79,23 +80,29 @@ func TestReadFnStops(t *testing.T) {
 			}
 		})
 	}
+	stop := fmt.Errorf("visitor stop")
+	n := 0
+	err := Stream(context.Background(), Source{Task: "sent", Split: "train", Path: "testdata/mixed.tsv"}, tsvTask(1), Visitor{
+		Record: func(corpus.Record) error { n++; return stop },
+		Reject: func(corpus.Rejection) error { return nil },
+	})
+	if err != stop || n != 1 {
+		t.Errorf("visitor error: got %v after %d records, want %v after 1", err, n, stop)
+	}
 }
 
-// TestReadFnUnlabeledTest: a GLUE-style test file (index column, no label
-// column) is read as unlabeled in the test split, and rejected elsewhere.
-func TestReadFnUnlabeledTest(t *testing.T) {
-	p, s := beam.NewPipelineWithRoot()
-	srcs := beam.Create(s, Source{Task: "sent", Split: "test", Path: "testdata/unlabeled-test.tsv"})
-	recs, _ := beam.ParDo2(s, &ReadFn{Tasks: tsvTask(0)}, srcs)
-	passert.Equals(s, beam.ParDo(s, exampleKey, recs), "sent/test unlabeled-test.tsv:0 quiet , lovely and a little sad .=", "sent/test unlabeled-test.tsv:1 a mess from start to finish .=")
-	if err := ptest.Run(p); err != nil {
+// TestStreamUnlabeledTest: a GLUE-style test file (index column, no label
+// column) is read as unlabeled in the test split, and refused elsewhere.
+func TestStreamUnlabeledTest(t *testing.T) {
+	recs, _, err := collect(Source{Task: "sent", Split: "test", Path: "testdata/unlabeled-test.tsv"}, tsvTask(0), false)
+	if err != nil {
 		t.Fatal(err)
 	}
-
-	p, s = beam.NewPipelineWithRoot()
-	srcs = beam.Create(s, Source{Task: "sent", Split: "validation", Path: "testdata/unlabeled-test.tsv"})
-	beam.ParDo2(s, &ReadFn{Tasks: tsvTask(0)}, srcs)
-	if err := ptest.Run(p); err == nil || !strings.Contains(err.Error(), "has no label column") {
+	if got, want := strings.Join(recs, "|"), "unlabeled-test.tsv:0 quiet , lovely and a little sad .=|unlabeled-test.tsv:1 a mess from start to finish .="; got != want {
+		t.Errorf("records %q, want %q", got, want)
+	}
+	_, _, err = collect(Source{Task: "sent", Split: "validation", Path: "testdata/unlabeled-test.tsv"}, tsvTask(0), false)
+	if err == nil || !strings.Contains(err.Error(), "has no label column") {
 		t.Errorf("unlabeled validation file: %v", err)
 	}
 }

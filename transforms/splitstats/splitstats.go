@@ -17,12 +17,12 @@ import (
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/register"
 
 	"github.com/taskweave/taskweave/io/storage"
-	"github.com/taskweave/taskweave/transforms/labelset"
+	"github.com/taskweave/taskweave/transforms/scan"
 )
 
 func init() {
 	register.Combiner3[Summary, Stats, Summary](&SumFn{})
-	register.DoFn4x1[context.Context, []byte, Summary, labelset.Sets, error](&WriteFn{})
+	register.DoFn4x1[context.Context, []byte, Summary, scan.Result, error](&WriteFn{})
 	beam.RegisterType(reflect.TypeFor[Stats]())
 	beam.RegisterType(reflect.TypeFor[Summary]())
 }
@@ -40,7 +40,8 @@ type Stats struct {
 	LooseIOB2   int64 // I-X tags starting a chunk in encoded iob2 records
 }
 
-func (s *Stats) add(o Stats) {
+// Add adds o's counts to s.
+func (s *Stats) Add(o Stats) {
 	s.Examples += o.Examples
 	s.Rows += o.Rows
 	s.Tokens += o.Tokens
@@ -51,10 +52,10 @@ func (s *Stats) add(o Stats) {
 }
 
 // Summary is the per-task, per-split total, sorted by task then split, plus
-// the collected label lists.
+// the scan's label lists and record counts.
 type Summary struct {
 	Splits []Stats
-	Labels labelset.Sets
+	Scan   scan.Result
 }
 
 // Find returns the stats of one task and split.
@@ -90,7 +91,7 @@ func (SumFn) AddInput(a Summary, in Stats) Summary {
 	if !found {
 		a.Splits = slices.Insert(a.Splits, i, Stats{Task: in.Task, Split: in.Split})
 	}
-	a.Splits[i].add(in)
+	a.Splits[i].Add(in)
 	return a
 }
 
@@ -105,16 +106,16 @@ func (f SumFn) MergeAccumulators(a, b Summary) Summary {
 // ExtractOutput returns the totals.
 func (SumFn) ExtractOutput(a Summary) Summary { return a }
 
-// WriteFn writes the summary, with the collected labels, to Path as JSON.
-// Its main input is a single impulse element; summary and labels arrive as
+// WriteFn writes the summary, with the scan's result, to Path as JSON.
+// Its main input is a single impulse element; summary and scan arrive as
 // side inputs so the write waits for both.
 type WriteFn struct {
 	Path string
 }
 
 // ProcessElement writes the file.
-func (f *WriteFn) ProcessElement(ctx context.Context, _ []byte, sum Summary, labels labelset.Sets) error {
-	sum.Labels = labels
+func (f *WriteFn) ProcessElement(ctx context.Context, _ []byte, sum Summary, sc scan.Result) error {
+	sum.Scan = sc
 	data, err := json.MarshalIndent(sum, "", "  ")
 	if err != nil {
 		return err
@@ -126,14 +127,14 @@ func (f *WriteFn) ProcessElement(ctx context.Context, _ []byte, sum Summary, lab
 }
 
 // Write sums stats (a PCollection<Stats>) and writes the total with the
-// label sets (a singleton PCollection<labelset.Sets>) to path.
-func Write(s beam.Scope, stats, labels beam.PCollection, path string) {
+// scan's result (a singleton PCollection<scan.Result>) to path.
+func Write(s beam.Scope, stats, sc beam.PCollection, path string) {
 	s = s.Scope("WriteSummary")
 	// The seed makes the global Combine yield a value even for no input
 	// (Beam's gives none then), so the summary is always written.
 	sum := beam.Combine(s, &SumFn{}, beam.Flatten(s, beam.Create(s, Stats{}), stats))
 	beam.ParDo0(s, &WriteFn{Path: path}, beam.Impulse(s),
-		beam.SideInput{Input: sum}, beam.SideInput{Input: labels})
+		beam.SideInput{Input: sum}, beam.SideInput{Input: sc})
 }
 
 // Read reads a summary written by Write.

@@ -9,7 +9,7 @@ import (
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/testing/ptest"
 
-	"github.com/taskweave/taskweave/transforms/labelset"
+	"github.com/taskweave/taskweave/transforms/scan"
 )
 
 func TestMain(m *testing.M) { ptest.Main(m) }
@@ -25,7 +25,7 @@ func TestWrite(t *testing.T) {
 		Stats{Task: "ner", Split: "train", Rejected: 1},
 		Stats{Task: "ner", Split: "test", Examples: 1, Rows: 1, Tokens: 5},
 	)
-	labels := beam.Create(s, labelset.Sets{Tasks: []labelset.TaskLabels{{Task: "ner", Labels: []string{"B-PER", "O"}}}})
+	labels := beam.Create(s, scan.Result{Tasks: []scan.TaskLabels{{Task: "ner", Labels: []string{"B-PER", "O"}}}})
 	Write(s, stats, labels, path)
 	if err := ptest.Run(p); err != nil {
 		t.Fatal(err)
@@ -40,7 +40,7 @@ func TestWrite(t *testing.T) {
 			{Task: "ner", Split: "train", Examples: 2, Rows: 3, Tokens: 139, Windows: 1, Rejected: 1},
 			{Task: "sst2", Split: "train", Examples: 1, Rows: 1, Tokens: 128, Truncated: 1},
 		},
-		Labels: labelset.Sets{Tasks: []labelset.TaskLabels{{Task: "ner", Labels: []string{"B-PER", "O"}}}},
+		Scan: scan.Result{Tasks: []scan.TaskLabels{{Task: "ner", Labels: []string{"B-PER", "O"}}}},
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("summary\n%+v\nwant\n%+v", got, want)

@@ -1,6 +1,12 @@
-// Package writeshards holds the DoFns that write a split's rows as Parquet
-// shards and a task's rejected records as JSON lines, and the stable hash
-// that decides which shard a record goes to.
+// Package writeshards writes a split's rows as Parquet shards and a task's
+// rejected records as JSON lines, and holds the stable hash that decides
+// which shard a record goes to.
+//
+// Rows reach the shards in two steps, so that no runner ever has to hold a
+// whole split: the encoder hands its rows to a Spill, which sorts them by
+// example id in bounded batches and writes each batch as one run file per
+// shard; MergeFn then merges a shard's sorted runs into its Parquet file.
+// Only run paths pass through the pipeline's one grouping.
 //
 // Every file is written through io/storage.Create (temporary name, renamed
 // or finalised on Close), and its content depends only on the rows, never
@@ -16,7 +22,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"hash/fnv"
-	"reflect"
 	"slices"
 	"strconv"
 	"strings"
@@ -25,19 +30,14 @@ import (
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/register"
 
 	"github.com/taskweave/taskweave/io/corpus"
-	"github.com/taskweave/taskweave/io/shards"
 	"github.com/taskweave/taskweave/io/storage"
 	"github.com/taskweave/taskweave/transforms/readcorpus"
 )
 
 func init() {
-	register.DoFn4x1[context.Context, string, func(*shards.Row) bool, func(*int) bool, error](&WriteFn{})
 	register.DoFn3x1[context.Context, string, func(*readcorpus.Rejected) bool, error](&WriteRejectedFn{})
-	register.Iter1[shards.Row]()
-	register.Iter1[int]()
 	register.Iter1[readcorpus.Rejected]()
 	register.Function1x2(rejectionByTask)
-	beam.RegisterType(reflect.TypeFor[shards.Row]())
 }
 
 // Shard picks the shard of a record: FNV-64a of its source example id, mod n.
@@ -49,72 +49,36 @@ func Shard(exampleID string, n int) int {
 	return int(h.Sum64() % uint64(n))
 }
 
-// Key is the grouping key of a shard: task, split and shard number.
-func Key(task, split string, shard int) string {
-	return task + "/" + split + "/" + strconv.Itoa(shard)
+// Count is the number of shards a split gets: the count asked for, but no
+// more than the split's records (a shard per record at most, never zero).
+// More shards than records can only add empty files, and thousands of them
+// take minutes to write for nothing.
+func Count(asked int, records int64) int {
+	return int(max(1, min(int64(asked), records)))
+}
+
+// Key is the grouping key of a shard: task, split, shard number and the
+// split's shard count.
+func Key(task, split string, shard, n int) string {
+	return task + "/" + split + "/" + strconv.Itoa(shard) + "/" + strconv.Itoa(n)
 }
 
 // ParseKey splits a Key.
-func ParseKey(key string) (task, split string, shard int, err error) {
+func ParseKey(key string) (task, split string, shard, n int, err error) {
 	parts := strings.Split(key, "/")
-	if len(parts) != 3 {
-		return "", "", 0, fmt.Errorf("writeshards: bad shard key %q", key)
+	if len(parts) != 4 {
+		return "", "", 0, 0, fmt.Errorf("writeshards: bad shard key %q", key)
 	}
-	shard, err = strconv.Atoi(parts[2])
-	return parts[0], parts[1], shard, err
+	shard, err1 := strconv.Atoi(parts[2])
+	n, err2 := strconv.Atoi(parts[3])
+	if err1 != nil || err2 != nil || shard < 0 || shard >= n {
+		return "", "", 0, 0, fmt.Errorf("writeshards: bad shard key %q", key)
+	}
+	return parts[0], parts[1], shard, n, nil
 }
 
 // RejectedPath is a task's rejected-records file relative to the output directory.
 func RejectedPath(task string) string { return "rejected/" + task + ".jsonl" }
-
-// WriteFn writes one shard. Its input is the co-grouped (key, rows,
-// placeholders): the placeholder makes every shard of a split exist, even
-// one that no record hashed to, so part-i-of-N is always complete.
-type WriteFn struct {
-	Out    string // output directory, local or gs://
-	Shards int    // shards per task and split
-}
-
-// ProcessElement sorts the shard's rows and writes them.
-func (f *WriteFn) ProcessElement(ctx context.Context, key string, rows func(*shards.Row) bool, marks func(*int) bool) error {
-	task, split, shard, err := ParseKey(key)
-	if err != nil {
-		return err
-	}
-	var all []shards.Row
-	var r shards.Row
-	for rows(&r) {
-		all = append(all, r)
-		r = shards.Row{}
-	}
-	var m int
-	for marks(&m) {
-	}
-	slices.SortFunc(all, func(a, b shards.Row) int { return NaturalCompare(a.ExampleID, b.ExampleID) })
-	for i := 1; i < len(all); i++ {
-		if all[i].ExampleID == all[i-1].ExampleID {
-			return fmt.Errorf("writeshards: example id %q occurs twice in %s/%s; two input files of the split share a base name (ids are <base name>:<n>), rename one (a file that repeats an id of its own is caught when read, with the line)", all[i].ExampleID, task, split)
-		}
-	}
-	path := shards.ShardPath(f.Out, task, split, shard, f.Shards)
-	w, err := storage.Create(ctx, path)
-	if err != nil {
-		return err
-	}
-	defer storage.Abort(w)
-	bw := bufio.NewWriterSize(w, 1<<20)
-	sw := shards.NewWriter(bw)
-	if err := sw.Write(all...); err != nil {
-		return fmt.Errorf("%s: %w", path, err)
-	}
-	if err := sw.Close(); err != nil {
-		return fmt.Errorf("%s: %w", path, err)
-	}
-	if err := bw.Flush(); err != nil {
-		return fmt.Errorf("%s: %w", path, err)
-	}
-	return w.Close()
-}
 
 // NaturalCompare orders strings with digit runs compared as numbers, so
 // "train.txt:9" sorts before "train.txt:10". Ties in value fall back to the

@@ -2,7 +2,6 @@ package writeshards
 
 import (
 	"bufio"
-	"context"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -10,23 +9,13 @@ import (
 	"testing"
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
-	"github.com/apache/beam/sdks/v2/go/pkg/beam/register"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/testing/ptest"
 
 	"github.com/taskweave/taskweave/io/corpus"
-	"github.com/taskweave/taskweave/io/shards"
 	"github.com/taskweave/taskweave/transforms/readcorpus"
 )
 
 func TestMain(m *testing.M) { ptest.Main(m) }
-
-func init() {
-	register.Function1x2(keyRow)
-	register.Function1x2(mark)
-}
-
-func keyRow(r shards.Row) (string, shards.Row) { return Key(r.Task, r.Split, Shard(r.ExampleID, 2)), r }
-func mark(key string) (string, int)            { return key, 0 }
 
 func TestNaturalCompare(t *testing.T) {
 	sorted := []string{"", "a", "a:1", "a:2", "a:9", "a:010", "a:10", "a:10#w0", "a:10#w1", "a:10#w2", "a:10#w10", "a:11", "b.txt:1", "b.txt:100", "b2", "b10"}
@@ -60,50 +49,26 @@ func TestShard(t *testing.T) {
 			t.Errorf("Shard(%q, %d) = %d, want %d", c.id, c.n, got, c.at)
 		}
 	}
-	task, split, shard, err := ParseKey(Key("ner", "train", 12))
-	if err != nil || task != "ner" || split != "train" || shard != 12 {
-		t.Errorf("ParseKey(Key(ner, train, 12)) = %s %s %d %v", task, split, shard, err)
+	task, split, shard, n, err := ParseKey(Key("ner", "train", 12, 13))
+	if err != nil || task != "ner" || split != "train" || shard != 12 || n != 13 {
+		t.Errorf("ParseKey(Key(ner, train, 12, 13)) = %s %s %d %d %v", task, split, shard, n, err)
+	}
+	for _, bad := range []string{"ner/train/12", "ner/train/13/13", "ner/train/x/2"} {
+		if _, _, _, _, err := ParseKey(bad); err == nil {
+			t.Errorf("ParseKey(%q) accepted", bad)
+		}
 	}
 }
 
-// TestWriteFn on prism: every expected shard is written (one that no row
-// hashed to is empty but present), rows sorted by example id.
-func TestWriteFn(t *testing.T) {
-	out := t.TempDir()
-	var rows []shards.Row
-	for _, id := range []string{"f:10", "f:2", "f:1", "f:3#w1", "f:3#w0", "f:33"} {
-		rows = append(rows, shards.Row{Task: "ner", Split: "train", ExampleID: id, InputIDs: []int32{101, 102}, Label: -1})
-	}
-	p, s := beam.NewPipelineWithRoot()
-	keyed := beam.ParDo(s, keyRow, beam.CreateList(s, rows))
-	marks := beam.ParDo(s, mark, beam.Create(s, Key("ner", "train", 0), Key("ner", "train", 1), Key("ner", "validation", 0), Key("ner", "validation", 1)))
-	beam.ParDo0(s, &WriteFn{Out: out, Shards: 2}, beam.CoGroupByKey(s, keyed, marks))
-	if err := ptest.Run(p); err != nil {
-		t.Fatal(err)
-	}
-	var ids []string
-	for _, rel := range []string{"ner/train/part-00000-of-00002.parquet", "ner/train/part-00001-of-00002.parquet"} {
-		got, err := shards.ReadAll(context.Background(), filepath.Join(out, rel))
-		if err != nil {
-			t.Fatal(err)
-		}
-		var shardIDs []string
-		for _, r := range got {
-			shardIDs = append(shardIDs, r.ExampleID)
-		}
-		if !slices.IsSortedFunc(shardIDs, NaturalCompare) {
-			t.Errorf("%s: %q not sorted", rel, shardIDs)
-		}
-		ids = append(ids, shardIDs...)
-	}
-	slices.SortFunc(ids, NaturalCompare)
-	if want := []string{"f:1", "f:2", "f:3#w0", "f:3#w1", "f:10", "f:33"}; !slices.Equal(ids, want) {
-		t.Errorf("rows %q, want %q", ids, want)
-	}
-	for _, rel := range []string{"ner/validation/part-00000-of-00002.parquet", "ner/validation/part-00001-of-00002.parquet"} {
-		got, err := shards.ReadAll(context.Background(), filepath.Join(out, rel))
-		if err != nil || len(got) != 0 {
-			t.Errorf("%s: %d rows, %v; want an empty shard", rel, len(got), err)
+// TestCount: the shard count is the count asked for, capped by the records.
+func TestCount(t *testing.T) {
+	for _, c := range []struct {
+		asked   int
+		records int64
+		want    int
+	}{{8, 67349, 8}, {5000, 1521, 1521}, {5000, 1, 1}, {3, 0, 1}, {1, 1 << 40, 1}} {
+		if got := Count(c.asked, c.records); got != c.want {
+			t.Errorf("Count(%d, %d) = %d, want %d", c.asked, c.records, got, c.want)
 		}
 	}
 }

@@ -330,7 +330,7 @@ func TestUnicodeSweep(t *testing.T) {
 		}
 	})
 	if fails > 0 {
-		t.Errorf("%d code points differ from the reference; if the reference is right, run go test -run TestUnicodeSweep ./transforms/wordpiece -args -update", fails)
+		t.Errorf("%d code points differ from the reference; if the reference is right, run go test -run TestUnicodeSweep ./text/wordpiece -args -update", fails)
 	}
 }
 

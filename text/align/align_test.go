@@ -16,7 +16,7 @@ import (
 	"github.com/taskweave/taskweave/internal/testcorpora"
 	"github.com/taskweave/taskweave/io/corpus"
 	"github.com/taskweave/taskweave/io/shards"
-	"github.com/taskweave/taskweave/transforms/wordpiece"
+	"github.com/taskweave/taskweave/text/wordpiece"
 )
 
 func openGz(tb testing.TB, path string) *gzip.Reader {

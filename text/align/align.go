@@ -34,7 +34,7 @@ import (
 	"github.com/taskweave/taskweave/io/shards"
 	"github.com/taskweave/taskweave/model"
 	"github.com/taskweave/taskweave/model/scoring"
-	"github.com/taskweave/taskweave/transforms/wordpiece"
+	"github.com/taskweave/taskweave/text/wordpiece"
 )
 
 // Task types: the model's head kinds, as the manifest spells them.
@@ -240,34 +240,11 @@ func truncateLengths(na, nb int, pair bool, maxSeqLen int) (int, int, bool) {
 }
 
 func alignTokens(tok *wordpiece.Tokenizer, t Task, rec corpus.Record) ([]shards.Row, Stats, error) {
-	labeled := len(rec.Tags) > 0
-	if labeled && len(rec.Tags) != len(rec.Words) {
-		return nil, Stats{}, recordError(t, rec, false, "%d tags for %d words; every word needs exactly one tag", len(rec.Tags), len(rec.Words))
+	labels, err := wordLabels(t, rec)
+	if err != nil {
+		return nil, Stats{}, err
 	}
-	labels := make([]int32, len(rec.Words))
-	for i := range labels {
-		labels[i] = Ignore
-		if !labeled {
-			continue
-		}
-		id, ok := t.LabelIDs[rec.Tags[i]]
-		if !ok {
-			return nil, Stats{}, recordError(t, rec, true, "tag %q of word %d (%q) is not one of the task's %d labels; fix the record or add the tag to the task's labels in the job spec",
-				rec.Tags[i], i+1, rec.Words[i], len(t.LabelIDs))
-		}
-		labels[i] = id
-	}
-
-	pieces := tok.EncodeWords(rec.Words)
-	unk := []int32{tok.UNK()}
-	for i, p := range pieces {
-		if len(p) == 0 {
-			// A word of nothing but control or zero-width characters still
-			// needs a position to carry its label.
-			pieces[i] = unk
-		}
-	}
-
+	pieces := wordPieces(tok, rec.Words)
 	room := t.MaxSeqLen - 2
 	var rows []shards.Row
 	st := Stats{}
@@ -326,4 +303,41 @@ func alignTokens(tok *wordpiece.Tokenizer, t Task, rec corpus.Record) ([]shards.
 	st.Rows = len(rows)
 	st.Windows = len(rows) - 1
 	return rows, st, nil
+}
+
+// wordLabels maps each word's tag to its label id (Ignore for an unlabeled
+// record).
+func wordLabels(t Task, rec corpus.Record) ([]int32, error) {
+	labeled := len(rec.Tags) > 0
+	if labeled && len(rec.Tags) != len(rec.Words) {
+		return nil, recordError(t, rec, false, "%d tags for %d words; every word needs exactly one tag", len(rec.Tags), len(rec.Words))
+	}
+	labels := make([]int32, len(rec.Words))
+	for i := range labels {
+		labels[i] = Ignore
+		if !labeled {
+			continue
+		}
+		id, ok := t.LabelIDs[rec.Tags[i]]
+		if !ok {
+			return nil, recordError(t, rec, true, "tag %q of word %d (%q) is not one of the task's %d labels; fix the record or add the tag to the task's labels in the job spec",
+				rec.Tags[i], i+1, rec.Words[i], len(t.LabelIDs))
+		}
+		labels[i] = id
+	}
+	return labels, nil
+}
+
+// wordPieces returns each word's WordPiece ids, [UNK] for a word that gives
+// none: a word of nothing but control or zero-width characters still needs
+// a position to carry its label.
+func wordPieces(tok *wordpiece.Tokenizer, words []string) [][]int32 {
+	pieces := tok.EncodeWords(words)
+	unk := []int32{tok.UNK()}
+	for i, p := range pieces {
+		if len(p) == 0 {
+			pieces[i] = unk
+		}
+	}
+	return pieces
 }
