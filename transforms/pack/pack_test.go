@@ -36,7 +36,7 @@ func TestDocKey(t *testing.T) {
 		{"brown", "ca01:255", "brown/ca01/0"},
 		{"brown", "ca01:256", "brown/ca01/1"},
 		{"ner", "train.txt:300#w2", "ner/train.txt/1"},
-		{"sst2", "a:b:c", "sst2/a:b/0"},     // an own id that is not a number: the file alone
+		{"sst2", "a:b:c", "sst2/a:b/0"}, // an own id that is not a number: the file alone
 		{"sst2", "no-colon", "sst2/no-colon/0"},
 	} {
 		if got := DocKey(c.task, c.id); got != c.want {
