@@ -13,8 +13,9 @@ build-pure:
 	$(GO) build -o taskweave ./cmd/taskweave
 
 # The whole suite runs with the OpenBLAS build, the one `make build` ships. The pure-Go build
-# differs only in model's BLAS and kernel files (model/blas_*.go, model/kernels_*.go), so its
-# second pass is ./model/..., where those are tested (the C and Go kernels against one table).
+# differs only in model/kernels (its BLAS backends and element-wise kernels, C or Go), so its
+# second pass is ./model/..., which runs kernels' one conformance suite against the Go side and
+# the model's tests on top of it.
 test: setup
 	$(GO) vet ./...
 	$(GO) vet -tags $(TAGS_FAST) ./...

@@ -3,6 +3,8 @@ package model
 import (
 	"math"
 	"runtime"
+
+	"github.com/taskweave/taskweave/model/kernels"
 )
 
 // Attention works on one (batch row, head) pair at a time. Q, K and V sit
@@ -32,11 +34,11 @@ func (m *Model) attentionForward(qkv, p, drop, ctx []float32, keyMask []int32, B
 	q, k, v := qkv, qkv[H:], qkv[2*H:]
 	scale := float32(1 / math.Sqrt(float64(d)))
 	tmp := m.st.attnScratch(T)
-	parallelWorkers(B*A, func(w, i int) {
+	kernels.ParallelWorkers(B*A, func(w, i int) {
 		b, h := i/A, i%A
 		off, o3 := b*T*H+h*d, b*T*H3+h*d
 		pb := p[i*T*T : (i+1)*T*T]
-		gemm1(false, true, T, T, d, scale, q[o3:], H3, k[o3:], H3, 0, pb, T)
+		kernels.Gemm1(false, true, T, T, d, scale, q[o3:], H3, k[o3:], H3, 0, pb, T)
 		softmaxMasked(pb, T, keyMask[b*T:(b+1)*T])
 		src := pb
 		if drop != nil {
@@ -46,7 +48,7 @@ func (m *Model) attentionForward(qkv, p, drop, ctx []float32, keyMask []int32, B
 				src[j] = pb[j] * db[j]
 			}
 		}
-		gemm1(false, false, T, d, T, 1, src, T, v[o3:], H3, 0, ctx[off:], H)
+		kernels.Gemm1(false, false, T, d, T, 1, src, T, v[o3:], H3, 0, ctx[off:], H)
 	})
 }
 
@@ -67,7 +69,7 @@ func softmaxMasked(s []float32, T int, keyMask []int32) {
 		}
 	}
 	if prefix {
-		softmaxPrefix(s, T, visible)
+		kernels.Softmax(s, T, visible, 1)
 		return
 	}
 	visible = 0
@@ -96,7 +98,7 @@ func softmaxMasked(s []float32, T int, keyMask []int32) {
 				row[j] = 0
 				continue
 			}
-			e := expf(v - mx)
+			e := kernels.Expf(v - mx)
 			row[j] = e
 			sum += e
 		}
@@ -116,13 +118,13 @@ func (m *Model) attentionBackward(qkv, p, drop, dctx, dqkv []float32, B, T int) 
 	dq, dk, dv := dqkv, dqkv[H:], dqkv[2*H:]
 	scale := float32(1 / math.Sqrt(float64(d)))
 	tmp := m.st.attnScratch(T)
-	parallelWorkers(B*A, func(w, i int) {
+	kernels.ParallelWorkers(B*A, func(w, i int) {
 		b, h := i/A, i%A
 		off, o3 := b*T*H+h*d, b*T*H3+h*d
 		pb := p[i*T*T : (i+1)*T*T]
 		dp := tmp[w][0][:T*T]
 		// dP' = dctx·Vᵀ, dV = P'ᵀ·dctx with P' the dropped probabilities.
-		gemm1(false, true, T, T, d, 1, dctx[off:], H, v[o3:], H3, 0, dp, T)
+		kernels.Gemm1(false, true, T, T, d, 1, dctx[off:], H, v[o3:], H3, 0, dp, T)
 		src := pb
 		var db []float32
 		if drop != nil {
@@ -132,7 +134,7 @@ func (m *Model) attentionBackward(qkv, p, drop, dctx, dqkv []float32, B, T int) 
 				src[j] = pb[j] * db[j]
 			}
 		}
-		gemm1(true, false, T, d, T, 1, src, T, dctx[off:], H, 0, dv[o3:], H3)
+		kernels.Gemm1(true, false, T, d, T, 1, src, T, dctx[off:], H, 0, dv[o3:], H3)
 		// Softmax backward: dS = P ⊙ (dP − Σ P⊙dP) row by row.
 		for t := 0; t < T; t++ {
 			pr := pb[t*T : (t+1)*T]
@@ -151,7 +153,7 @@ func (m *Model) attentionBackward(qkv, p, drop, dctx, dqkv []float32, B, T int) 
 				dr[j] = pr[j] * (dr[j] - dot)
 			}
 		}
-		gemm1(false, false, T, d, T, scale, dp, T, k[o3:], H3, 0, dq[o3:], H3)
-		gemm1(true, false, T, d, T, scale, dp, T, q[o3:], H3, 0, dk[o3:], H3)
+		kernels.Gemm1(false, false, T, d, T, scale, dp, T, k[o3:], H3, 0, dq[o3:], H3)
+		kernels.Gemm1(true, false, T, d, T, scale, dp, T, q[o3:], H3, 0, dk[o3:], H3)
 	})
 }

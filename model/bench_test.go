@@ -5,6 +5,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/taskweave/taskweave/model/kernels"
 )
 
 // Benchmarks at the shapes of ../shared/reference/torch_bench.py: batch
@@ -100,7 +102,7 @@ var peakOnce struct {
 	gflops float64
 }
 
-// sgemmPeak measures, once per process, the best GFLOP/s gemm (split over
+// sgemmPeak measures, once per process, the best GFLOP/s kernels.Gemm (split over
 // the cores, as the model calls it) reaches on the encoder's product shapes
 // at the base size (4096 tokens, hidden 768, intermediate 3072): x·Wᵀ, dy·W
 // and dyᵀ·x. It is the "SGEMM peak" the model benchmarks compare against.
@@ -126,15 +128,15 @@ func sgemmPeak(b *testing.B) float64 {
 			if s.tb {
 				ldb = s.k
 			}
-			gemm(s.ta, s.tb, s.m, s.n, s.k, 1, x, lda, w, ldb, 0, y, s.n) // warm-up
+			kernels.Gemm(s.ta, s.tb, s.m, s.n, s.k, 1, x, lda, w, ldb, 0, y, s.n) // warm-up
 			for rep := 0; rep < 3; rep++ {
 				t0 := time.Now()
-				gemm(s.ta, s.tb, s.m, s.n, s.k, 1, x, lda, w, ldb, 0, y, s.n)
+				kernels.Gemm(s.ta, s.tb, s.m, s.n, s.k, 1, x, lda, w, ldb, 0, y, s.n)
 				peakOnce.gflops = max(peakOnce.gflops, 2*float64(s.m*s.n*s.k)/time.Since(t0).Seconds()/1e9)
 			}
 		}
 	})
-	b.Logf("SGEMM peak (gemm, best of the base shapes): %.1f GFLOP/s, %s kernels", peakOnce.gflops, BLASCore())
+	b.Logf("SGEMM peak (kernels.Gemm, best of the base shapes): %.1f GFLOP/s, %s kernels", peakOnce.gflops, kernels.BLASCore())
 	return peakOnce.gflops
 }
 

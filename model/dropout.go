@@ -1,6 +1,10 @@
 package model
 
-import "github.com/taskweave/taskweave/internal/rng"
+import (
+	"github.com/taskweave/taskweave/internal/rng"
+
+	"github.com/taskweave/taskweave/model/kernels"
+)
 
 // Dropout masks come from a counter-based generator: element i of the k-th
 // mask drawn since Seed is a pure function of (seed, k, i). Masks are thus
@@ -12,8 +16,8 @@ func (m *Model) dropoutMask(mask []float32, p float64) {
 	key := m.nextKey()
 	threshold := uint64(p * (1 << 32))
 	keep := float32(1 / (1 - p))
-	parallelFor(len(mask), 1<<15, func(lo, hi int) {
-		dropoutRange(mask[lo:hi], uint64(lo), key, threshold, keep)
+	kernels.ParallelFor(len(mask), 1<<15, func(lo, hi int) {
+		kernels.DropoutMask(mask[lo:hi], uint64(lo), key, threshold, keep)
 	})
 }
 

@@ -1,6 +1,10 @@
 package model
 
-import "runtime"
+import (
+	"runtime"
+
+	"github.com/taskweave/taskweave/model/kernels"
+)
 
 // Low-rank task factors. Task t's matrix is W_t = W + A·B (A [out,r],
 // B [r,in]). A batch of task t merges W_t into a scratch matrix and runs
@@ -15,7 +19,7 @@ import "runtime"
 // mergeInto writes dst = W + A·B.
 func mergeInto(dst []float32, w *linear, f *factor) {
 	copy(dst, w.w.W)
-	gemm(false, false, w.out, w.in, f.r, 1, f.a.W, f.r, f.b.W, w.in, 1, dst, w.in)
+	kernels.Gemm(false, false, w.out, w.in, f.r, 1, f.a.W, f.r, f.b.W, w.in, 1, dst, w.in)
 }
 
 // foldGrad adds the gradient dW_t of a merged matrix into W, A and B.
@@ -23,8 +27,8 @@ func foldGrad(dwt []float32, w *linear, f *factor) {
 	if !w.w.Frozen {
 		addMulInto(w.w.G, w.w.G, dwt, nil)
 	}
-	gemm(false, true, w.out, f.r, w.in, 1, dwt, w.in, f.b.W, w.in, 1, f.a.G, f.r)
-	gemm(true, false, f.r, w.in, w.out, 1, f.a.W, f.r, dwt, w.in, 1, f.b.G, w.in)
+	kernels.Gemm(false, true, w.out, f.r, w.in, 1, dwt, w.in, f.b.W, w.in, 1, f.a.G, f.r)
+	kernels.Gemm(true, false, f.r, w.in, w.out, 1, f.a.W, f.r, dwt, w.in, 1, f.b.G, w.in)
 }
 
 // factorScratch is one merged matrix: W_t and dW_t for the layer being run.
@@ -37,7 +41,7 @@ type factorScratch struct {
 // task path: the shared one, or one whose weight is W_t merged into
 // scratch. With forBackward, the scratch gradient is cleared for
 // linearBackward to fill, and the factor is returned for foldGrad.
-func (m *Model) pathLinear(l, mi int, forBackward bool) (linear, *factor) {
+func (m *Model) pathLinear(l int, mi linearID, forBackward bool) (linear, *factor) {
 	w := m.layers[l].matrix(mi)
 	f := m.factor(l, mi)
 	if f == nil {
@@ -58,7 +62,7 @@ func (m *Model) pathLinear(l, mi int, forBackward bool) (linear, *factor) {
 }
 
 // factor returns the batch's task factor of matrix mi in layer l, or nil.
-func (m *Model) factor(l, mi int) *factor {
+func (m *Model) factor(l int, mi linearID) *factor {
 	p := m.st.head.path
 	if p.factors == nil {
 		return nil
@@ -67,7 +71,7 @@ func (m *Model) factor(l, mi int) *factor {
 }
 
 // linearForwardPath is linearForward on the batch's task path.
-func (m *Model) linearForwardPath(l, mi int, x []float32, y []float32) {
+func (m *Model) linearForwardPath(l int, mi linearID, x []float32, y []float32) {
 	lin, _ := m.pathLinear(l, mi, false)
 	linearForward(lin, x, m.st.N, y)
 }
@@ -100,24 +104,24 @@ func (m *Model) qkvBackward(l int, x, dqkv, dx []float32) {
 	// The stacked scratch: dW_t of all three in one product, then each goes
 	// to its own parameters (and factors).
 	lin := m.qkvMerged(l)
-	gemm(true, false, 3*H, H, N, 1, dqkv, 3*H, x, H, 0, lin.w.G, H)
-	for mi := 0; mi < 3; mi++ {
-		w, dwt := L.matrix(mi), lin.w.G[mi*H*H:(mi+1)*H*H]
+	kernels.Gemm(true, false, 3*H, H, N, 1, dqkv, 3*H, x, H, 0, lin.w.G, H)
+	for mi := linQuery; mi <= linValue; mi++ {
+		w, dwt := L.matrix(mi), lin.w.G[int(mi)*H*H:int(mi+1)*H*H]
 		if f := m.factor(l, mi); f != nil {
 			foldGrad(dwt, w, f)
 		} else if !w.w.Frozen {
 			addMulInto(w.w.G, w.w.G, dwt, nil)
 		}
 		if !w.b.Frozen {
-			colSumAddLd(dqkv[mi*H:], N, H, 3*H, w.b.G, runtime.GOMAXPROCS(0))
+			colSumAddLd(dqkv[int(mi)*H:], N, H, 3*H, w.b.G, runtime.GOMAXPROCS(0))
 		}
 	}
-	gemm(false, false, N, H, 3*H, 1, dqkv, 3*H, lin.w.W, H, 1, dx, H)
+	kernels.Gemm(false, false, N, H, 3*H, 1, dqkv, 3*H, lin.w.W, H, 1, dx, H)
 }
 
 // qkvFactored reports whether the batch's task has a factor on Q, K or V of layer l.
 func (m *Model) qkvFactored(l int) bool {
-	return m.factor(l, 0) != nil || m.factor(l, 1) != nil || m.factor(l, 2) != nil
+	return m.factor(l, linQuery) != nil || m.factor(l, linKey) != nil || m.factor(l, linValue) != nil
 }
 
 // qkvMerged returns layer l's stacked Q, K and V on the batch's task path in
@@ -128,8 +132,8 @@ func (m *Model) qkvMerged(l int) linear {
 	s := &st.qkvScratch
 	grow(&s.p.W, 3*H*H)
 	grow(&s.p.G, 3*H*H)
-	for mi := 0; mi < 3; mi++ {
-		w, dst := L.matrix(mi), s.p.W[mi*H*H:(mi+1)*H*H]
+	for mi := linQuery; mi <= linValue; mi++ {
+		w, dst := L.matrix(mi), s.p.W[int(mi)*H*H:int(mi+1)*H*H]
 		if f := m.factor(l, mi); f != nil {
 			mergeInto(dst, w, f)
 		} else {
@@ -141,7 +145,7 @@ func (m *Model) qkvMerged(l int) linear {
 }
 
 // linearBackwardPath is linearBackward on the batch's task path.
-func (m *Model) linearBackwardPath(l, mi int, x, dy, dx []float32, accumulate bool) {
+func (m *Model) linearBackwardPath(l int, mi linearID, x, dy, dx []float32, accumulate bool) {
 	lin, f := m.pathLinear(l, mi, true)
 	linearBackward(lin, x, dy, m.st.N, dx, accumulate)
 	if f != nil {
@@ -160,13 +164,13 @@ func (m *Model) Merged(task string, l int, mi int) []float32 {
 	if f == nil {
 		return nil
 	}
-	w := m.layers[l].matrix(mi)
+	w := m.layers[l].matrix(linearID(mi))
 	out := make([]float32, len(w.w.W))
 	mergeInto(out, w, f)
 	return out
 }
 
-// matrix returns the linear of factor matrix mi.
-func (l *encLayer) matrix(mi int) *linear {
+// matrix returns the layer's linear mi.
+func (l *encLayer) matrix(mi linearID) *linear {
 	return [...]*linear{&l.q, &l.k, &l.v, &l.o, &l.inter, &l.out}[mi]
 }

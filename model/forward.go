@@ -3,6 +3,8 @@ package model
 import (
 	"errors"
 	"fmt"
+
+	"github.com/taskweave/taskweave/model/kernels"
 )
 
 // layerAct holds what one encoder layer keeps for its backward pass.
@@ -247,7 +249,7 @@ func (m *Model) embeddingsForward(b *Batch) {
 	x := st.xhat0
 	m.word.rows.prepare(st.ids[:st.N])
 	word, pos, typ := m.word.W, m.pos.W, m.typ.W
-	parallelFor(st.N, rowsPer(H), func(lo, hi int) {
+	kernels.ParallelFor(st.N, rowsPer(H), func(lo, hi int) {
 		for r := lo; r < hi; r++ {
 			id := int(st.ids[r])
 			tt := 0
@@ -289,7 +291,7 @@ func (m *Model) embeddingsBackward() {
 		m.word.rows.add(id)
 	}
 	// Split columns so that repeated ids never race.
-	parallelFor(H, 16, func(lo, hi int) {
+	kernels.ParallelFor(H, 16, func(lo, hi int) {
 		for r := 0; r < st.N; r++ {
 			id, t, tt := int(st.ids[r]), r%T, 0
 			if len(st.types) > 0 {
@@ -321,7 +323,7 @@ func (m *Model) layerForward(l int) {
 	}
 	m.attentionForward(a.qkv, a.p, pdrop, a.ctx, st.mask, st.B, st.T)
 	// Attention output: LN(x + drop(adapter(ctx·Woᵀ + bo))).
-	m.linearForwardPath(l, 3, a.ctx, st.tmpH)
+	m.linearForwardPath(l, linAttentionOutput, a.ctx, st.tmpH)
 	if path.adapters != nil {
 		adapterForward(path.adapters[l][0], st.tmpH, N, &a.ad[0])
 	}
@@ -341,9 +343,9 @@ func (m *Model) layerForward(l int) {
 			path.noteGates(l, a.moe.p, st.mask, len(L.experts)+1)
 		}
 	} else {
-		m.linearForwardPath(l, 4, a.h1, a.u)
+		m.linearForwardPath(l, linFFNIn, a.h1, a.u)
 		geluForward(a.u[:N*I], a.g[:N*I])
-		m.linearForwardPath(l, 5, a.g, st.tmpH)
+		m.linearForwardPath(l, linFFNOut, a.g, st.tmpH)
 	}
 	if path.adapters != nil {
 		adapterForward(path.adapters[l][1], st.tmpH, N, &a.ad[1])
@@ -383,9 +385,9 @@ func (m *Model) layerBackward(l int) {
 		}
 		m.moeBackward(L, gate, a.h1, dffn, N, a.u, a.g, &a.moe, grow(&st.dye, N*H), st.di, d)
 	} else {
-		m.linearBackwardPath(l, 5, a.g, dffn, st.di, false)
+		m.linearBackwardPath(l, linFFNOut, a.g, dffn, st.di, false)
 		geluBackward(a.u, st.di)
-		m.linearBackwardPath(l, 4, a.h1, st.di, d, true) // d now dL/dh1
+		m.linearBackwardPath(l, linFFNIn, a.h1, st.di, d, true) // d now dL/dh1
 	}
 	layerNormBackward(L.aln, d, a.xhat1, a.rstd1, N, d)
 	datt := d
@@ -397,7 +399,7 @@ func (m *Model) layerBackward(l int) {
 		adapterBackward(path.adapters[l][0], datt, N, &a.ad[0], m.adapterScratch(path), grow(&st.dad, N*H))
 		datt = st.dad
 	}
-	m.linearBackwardPath(l, 3, a.ctx, datt, st.t2, false)
+	m.linearBackwardPath(l, linAttentionOutput, a.ctx, datt, st.t2, false)
 	m.attentionBackward(a.qkv, a.p, pdrop, st.t2, st.dqkv, st.B, st.T)
 	m.qkvBackward(l, x, st.dqkv, d)
 }

@@ -3,6 +3,8 @@ package model
 import (
 	"fmt"
 	"math"
+
+	"github.com/taskweave/taskweave/model/kernels"
 )
 
 type lossKind int
@@ -33,99 +35,23 @@ type headAct struct {
 	x, u, g, xhat, rstd, t, dx2 []float32
 }
 
+// headForward runs head h on the encoder's output for batch b and, unless
+// predict, sets up its loss from the batch's labels.
 func (m *Model) headForward(b *Batch, h *head, predict bool) (*Output, error) {
-	st := &m.st
-	hd := &st.hd
-	H, B, T, N := m.cfg.HiddenSize, st.B, st.T, st.N
+	hd := &m.st.hd
 	src := m.headInput(h)
 	hd.loss, hd.count = lossNone, 0
-	p := m.cfg.HiddenDropoutProb
-	drop := st.dropoutOn && p > 0
+	var err error
 	switch h.spec.Kind {
 	case SequenceClassification, SequenceRegression:
-		nl := h.cls.out
-		grow(&hd.cls, B*H)
-		grow(&hd.pooled, B*H)
-		for i := 0; i < B; i++ {
-			copy(hd.cls[i*H:(i+1)*H], src[i*T*H:i*T*H+H])
-		}
-		linearForward(m.pooler, hd.cls, B, hd.pooled)
-		for i, v := range hd.pooled {
-			hd.pooled[i] = float32(math.Tanh(float64(v)))
-		}
-		x := hd.pooled
-		if drop {
-			grow(&hd.pdrop, B*H)
-			grow(&hd.pd, B*H)
-			m.dropoutMask(hd.pdrop, p)
-			mulInto(hd.pd, hd.pooled, hd.pdrop)
-			x = hd.pd
-		}
-		hd.rows, hd.nl = B, nl
-		grow(&hd.logits, B*nl)
-		linearForward(h.cls, x, B, hd.logits)
-		if !predict {
-			if h.spec.Kind == SequenceClassification && b.Labels != nil {
-				if err := hd.setCE(b.Labels, nil, b.Task); err != nil {
-					return nil, err
-				}
-			}
-			if h.spec.Kind == SequenceRegression && b.Targets != nil {
-				hd.loss, hd.count = lossMSE, B
-				hd.targets = append(hd.targets[:0], b.Targets...)
-			}
-		}
+		err = m.sequenceHeadForward(b, h, src, predict)
 	case TokenClassification:
-		nl := h.cls.out
-		x := src
-		if drop {
-			grow(&hd.tdrop, N*H)
-			grow(&hd.td, N*H)
-			m.dropoutMask(hd.tdrop, p)
-			mulInto(hd.td, src, hd.tdrop)
-			x = hd.td
-		}
-		hd.rows, hd.nl = N, nl
-		grow(&hd.logits, N*nl)
-		linearForward(h.cls, x, N, hd.logits)
-		if !predict && b.TokenLabels != nil {
-			if err := hd.setCE(b.TokenLabels, nil, b.Task); err != nil {
-				return nil, err
-			}
-		}
+		err = m.tokenHeadForward(b, h, src, predict)
 	case MaskedLM:
-		hd.pos = hd.pos[:0]
-		for i := 0; i < N; i++ {
-			if predict || b.TokenLabels == nil || b.TokenLabels[i] != IgnoreIndex {
-				hd.pos = append(hd.pos, i)
-			}
-		}
-		S, V := len(hd.pos), m.cfg.VocabSize
-		for _, buf := range []*[]float32{&hd.x, &hd.u, &hd.g, &hd.xhat, &hd.t} {
-			grow(buf, S*H)
-		}
-		grow(&hd.rstd, S)
-		for i, r := range hd.pos {
-			copy(hd.x[i*H:(i+1)*H], src[r*H:(r+1)*H])
-		}
-		linearForward(h.dense, hd.x, S, hd.u)
-		geluForward(hd.u, hd.g)
-		layerNormForward(h.ln, hd.g, S, hd.xhat, hd.t, hd.rstd)
-		hd.rows, hd.nl = S, V
-		grow(&hd.logits, S*V)
-		bias := h.bias.W
-		parallelFor(S, rowsPer(V), func(lo, hi int) {
-			for r := lo; r < hi; r++ {
-				copy(hd.logits[r*V:(r+1)*V], bias)
-			}
-		})
-		m.word.rows.prepare(nil) // the tied decoder reads every row
-		gemm(false, true, S, V, H, 1, hd.t, H, m.word.W, H, 1, hd.logits, V)
-		if !predict && b.TokenLabels != nil {
-			if err := hd.setCE(b.TokenLabels, hd.pos, b.Task); err != nil {
-				return nil, err
-			}
-		}
+		err = m.maskedLMHeadForward(b, h, src, predict)
+	}
+	if err != nil {
+		return nil, err
 	}
 	out := &Output{Logits: hd.logits, NumLabels: hd.nl, Scored: hd.count}
 	switch hd.loss {
@@ -133,13 +59,110 @@ func (m *Model) headForward(b *Batch, h *head, predict bool) (*Output, error) {
 		out.Loss = crossEntropy(hd.logits, hd.labels, hd.rows, hd.nl, hd.count)
 	case lossMSE:
 		var s float64
-		for i := 0; i < B; i++ {
+		for i := 0; i < hd.rows; i++ {
 			d := float64(hd.logits[i]) - float64(hd.targets[i])
 			s += d * d
 		}
-		out.Loss = float32(s / float64(B))
+		out.Loss = float32(s / float64(hd.rows))
 	}
 	return out, nil
+}
+
+// headDropout returns x, or x with hidden dropout applied into out (its
+// mask kept in mask) while training.
+func (m *Model) headDropout(x []float32, mask, out *[]float32) []float32 {
+	p := m.cfg.HiddenDropoutProb
+	if !m.st.dropoutOn || p <= 0 {
+		return x
+	}
+	grow(mask, len(x))
+	grow(out, len(x))
+	m.dropoutMask(*mask, p)
+	mulInto(*out, x, *mask)
+	return *out
+}
+
+// sequenceHeadForward: [CLS] → pooler (tanh) → dropout → linear.
+func (m *Model) sequenceHeadForward(b *Batch, h *head, src []float32, predict bool) error {
+	hd := &m.st.hd
+	H, B, T := m.cfg.HiddenSize, m.st.B, m.st.T
+	nl := h.cls.out
+	grow(&hd.cls, B*H)
+	grow(&hd.pooled, B*H)
+	for i := 0; i < B; i++ {
+		copy(hd.cls[i*H:(i+1)*H], src[i*T*H:i*T*H+H])
+	}
+	linearForward(m.pooler, hd.cls, B, hd.pooled)
+	for i, v := range hd.pooled {
+		hd.pooled[i] = float32(math.Tanh(float64(v)))
+	}
+	x := m.headDropout(hd.pooled, &hd.pdrop, &hd.pd)
+	hd.rows, hd.nl = B, nl
+	grow(&hd.logits, B*nl)
+	linearForward(h.cls, x, B, hd.logits)
+	if predict {
+		return nil
+	}
+	if h.spec.Kind == SequenceClassification && b.Labels != nil {
+		return hd.setCE(b.Labels, nil, b.Task)
+	}
+	if h.spec.Kind == SequenceRegression && b.Targets != nil {
+		hd.loss, hd.count = lossMSE, B
+		hd.targets = append(hd.targets[:0], b.Targets...)
+	}
+	return nil
+}
+
+// tokenHeadForward: dropout → linear on every token.
+func (m *Model) tokenHeadForward(b *Batch, h *head, src []float32, predict bool) error {
+	hd := &m.st.hd
+	N, nl := m.st.N, h.cls.out
+	x := m.headDropout(src, &hd.tdrop, &hd.td)
+	hd.rows, hd.nl = N, nl
+	grow(&hd.logits, N*nl)
+	linearForward(h.cls, x, N, hd.logits)
+	if !predict && b.TokenLabels != nil {
+		return hd.setCE(b.TokenLabels, nil, b.Task)
+	}
+	return nil
+}
+
+// maskedLMHeadForward: on the masked positions (every position when
+// predicting), dense → GELU → LayerNorm → the tied word embeddings + bias.
+func (m *Model) maskedLMHeadForward(b *Batch, h *head, src []float32, predict bool) error {
+	hd := &m.st.hd
+	H, N := m.cfg.HiddenSize, m.st.N
+	hd.pos = hd.pos[:0]
+	for i := 0; i < N; i++ {
+		if predict || b.TokenLabels == nil || b.TokenLabels[i] != IgnoreIndex {
+			hd.pos = append(hd.pos, i)
+		}
+	}
+	S, V := len(hd.pos), m.cfg.VocabSize
+	for _, buf := range []*[]float32{&hd.x, &hd.u, &hd.g, &hd.xhat, &hd.t} {
+		grow(buf, S*H)
+	}
+	grow(&hd.rstd, S)
+	for i, r := range hd.pos {
+		copy(hd.x[i*H:(i+1)*H], src[r*H:(r+1)*H])
+	}
+	linearForward(h.dense, hd.x, S, hd.u)
+	geluForward(hd.u, hd.g)
+	layerNormForward(h.ln, hd.g, S, hd.xhat, hd.t, hd.rstd)
+	hd.rows, hd.nl = S, V
+	grow(&hd.logits, S*V)
+	bias := h.bias.W
+	kernels.ParallelFor(S, rowsPer(V), func(lo, hi int) {
+		for r := lo; r < hi; r++ {
+			copy(hd.logits[r*V:(r+1)*V], bias)
+		}
+	})
+	m.word.rows.prepare(nil) // the tied decoder reads every row
+	kernels.Gemm(false, true, S, V, H, 1, hd.t, H, m.word.W, H, 1, hd.logits, V)
+	if !predict && b.TokenLabels != nil {
+		return hd.setCE(b.TokenLabels, hd.pos, b.Task)
+	}
+	return nil
 }
 
 // setCE records the labels of every logits row (pos selects them from the
@@ -173,20 +196,10 @@ func crossEntropy(logits []float32, labels []int32, rows, nl, count int) float32
 	}
 	var total float64
 	for r := 0; r < rows; r++ {
-		y := labels[r]
-		if y == IgnoreIndex {
-			continue
+		if y := labels[r]; y != IgnoreIndex {
+			row := logits[r*nl : (r+1)*nl]
+			total += kernels.LogSumExp(row) - float64(row[y])
 		}
-		row := logits[r*nl : (r+1)*nl]
-		mx := row[0]
-		for _, v := range row {
-			mx = max(mx, v)
-		}
-		var s float64
-		for _, v := range row {
-			s += math.Exp(float64(v - mx))
-		}
-		total += math.Log(s) + float64(mx) - float64(row[y])
 	}
 	return float32(total / float64(count))
 }
@@ -202,7 +215,7 @@ func (hd *headAct) lossGrad(scale float32) {
 		}
 	case lossCE:
 		c := scale / float32(max(hd.count, 1))
-		parallelFor(rows, rowsPer(nl), func(lo, hi int) {
+		kernels.ParallelFor(rows, rowsPer(nl), func(lo, hi int) {
 			for r := lo; r < hi; r++ {
 				dr := d[r*nl : (r+1)*nl]
 				y := hd.labels[r]
@@ -210,21 +223,8 @@ func (hd *headAct) lossGrad(scale float32) {
 					clear(dr)
 					continue
 				}
-				row := hd.logits[r*nl : (r+1)*nl]
-				mx := row[0]
-				for _, v := range row {
-					mx = max(mx, v)
-				}
-				var s float32
-				for j, v := range row {
-					e := expf(v - mx)
-					dr[j] = e
-					s += e
-				}
-				inv := c / s
-				for j := range dr {
-					dr[j] *= inv
-				}
+				copy(dr, hd.logits[r*nl:(r+1)*nl])
+				kernels.Softmax(dr, nl, nl, c)
 				dr[y] -= c
 			}
 		})
@@ -273,11 +273,11 @@ func (m *Model) headBackward(scale float32) {
 		S, V := hd.rows, hd.nl
 		colSumAdd(hd.dlogits, S, V, h.bias.G)
 		if !m.word.Frozen {
-			gemm(true, false, V, H, S, 1, hd.dlogits, V, hd.t, H, 1, m.word.G, H)
+			kernels.Gemm(true, false, V, H, S, 1, hd.dlogits, V, hd.t, H, 1, m.word.G, H)
 			m.word.rows.addAll() // the tied decoder's gradient reaches every row
 		}
 		dt := grow(&hd.dx2, S*H)
-		gemm(false, false, S, H, V, 1, hd.dlogits, V, m.word.W, H, 0, dt, H)
+		kernels.Gemm(false, false, S, H, V, 1, hd.dlogits, V, m.word.W, H, 0, dt, H)
 		layerNormBackward(h.ln, dt, hd.xhat, hd.rstd, S, dt)
 		geluBackward(hd.u, dt)
 		clear(st.dh)

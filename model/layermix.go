@@ -1,6 +1,10 @@
 package model
 
-import "math"
+import (
+	"math"
+
+	"github.com/taskweave/taskweave/model/kernels"
+)
 
 // Layer attention (the scalar mix of ELMo, Peters et al. 2018): a task's
 // head reads mix = γ·Σ_j softmax(w)_j·hs[j] over the embeddings' output
@@ -41,7 +45,7 @@ func mixForward(x *layerMix, hs [][]float32, n int, out []float32) {
 	for j := range coef {
 		coef[j] = float32(g * x.s[j])
 	}
-	parallelFor(n, 1<<14, func(lo, hi int) {
+	kernels.ParallelFor(n, 1<<14, func(lo, hi int) {
 		o := out[lo:hi]
 		for i := range o {
 			o[i] = 0
@@ -83,7 +87,7 @@ func mixBackward(x *layerMix, hs [][]float32, n int, dmix []float32) []float32 {
 func dot64(a, b []float32) float64 {
 	var parts [8]float64
 	w := len(parts)
-	parallelFor(w, 1, func(lo, hi int) {
+	kernels.ParallelFor(w, 1, func(lo, hi int) {
 		for k := lo; k < hi; k++ {
 			a0, a1 := len(a)*k/w, len(a)*(k+1)/w
 			var s float64
@@ -102,7 +106,7 @@ func dot64(a, b []float32) float64 {
 
 // axpy adds c·x to y.
 func axpy(c float32, x, y []float32) {
-	parallelFor(len(y), 1<<15, func(lo, hi int) {
+	kernels.ParallelFor(len(y), 1<<15, func(lo, hi int) {
 		for i := lo; i < hi; i++ {
 			y[i] += c * x[i]
 		}
@@ -122,7 +126,7 @@ func (m *Model) LayerWeights(task string) (weights []float64, scale float64, ok 
 
 // mulScalar writes dst = c·x.
 func mulScalar(dst, x []float32, c float32) {
-	parallelFor(len(dst), 1<<15, func(lo, hi int) {
+	kernels.ParallelFor(len(dst), 1<<15, func(lo, hi int) {
 		for i := lo; i < hi; i++ {
 			dst[i] = c * x[i]
 		}

@@ -3,6 +3,8 @@ package model
 import (
 	"fmt"
 	"math"
+
+	"github.com/taskweave/taskweave/model/kernels"
 )
 
 // Lazy AdamW for the word embeddings (AdamWConfig.LazyRows).
@@ -125,7 +127,7 @@ func (o *AdamW) prepareRows(lp *lazyParam, rows []int32) {
 		}
 	}
 	lp.todo = behind
-	parallelFor(len(behind), 16, func(lo, hi int) {
+	kernels.ParallelFor(len(behind), 16, func(lo, hi int) {
 		for _, r := range behind[lo:hi] {
 			o.catchUp(lp, int(r), o.step)
 		}
@@ -149,7 +151,7 @@ func (o *AdamW) catchUp(lp *lazyParam, r, to int) {
 	if !p.Decay {
 		decay = o.ones(j - i)
 	}
-	adamwIdleRange(p.W[a:b], o.m[lp.p][a:b], o.v[lp.p][a:b], decay, h.step[i:j], h.inv2[i:j],
+	kernels.AdamWIdle(p.W[a:b], o.m[lp.p][a:b], o.v[lp.p][a:b], decay, h.step[i:j], h.inv2[i:j],
 		float32(o.Beta1), float32(o.Beta2), float32(o.Eps), o.theta2)
 	lp.last[r] = int32(to)
 }
@@ -164,26 +166,26 @@ func (o *AdamW) ones(n int) []float32 {
 // lazyUpdate is update's part for the row-wise parameters at step o.step:
 // the rows with a gradient are brought to the previous step and updated
 // with constants k; the others wait.
-func (o *AdamW) lazyUpdate(k adamwConsts, decayed float32) {
+func (o *AdamW) lazyUpdate(k kernels.AdamWConsts, decayed float32) {
 	t := o.step
 	o.hist.decay = append(o.hist.decay, decayed)
-	o.hist.step = append(o.hist.step, k.step)
-	o.hist.inv2 = append(o.hist.inv2, k.inv2)
+	o.hist.step = append(o.hist.step, k.Step)
+	o.hist.inv2 = append(o.hist.inv2, k.Inv2)
 	for _, lp := range o.lazy {
 		p := o.params[lp.p]
 		k := k
-		k.decay = 1
+		k.Decay = 1
 		if p.Decay {
-			k.decay = decayed
+			k.Decay = decayed
 		}
 		one := func(r int) {
 			o.catchUp(lp, r, t-1)
 			a, b := r*lp.width, (r+1)*lp.width
-			adamwRange(p.W[a:b], p.G[a:b], o.m[lp.p][a:b], o.v[lp.p][a:b], k)
+			kernels.AdamW(p.W[a:b], p.G[a:b], o.m[lp.p][a:b], o.v[lp.p][a:b], k)
 			lp.last[r] = int32(t)
 		}
 		if p.rows.all {
-			parallelFor(len(lp.last), 64, func(lo, hi int) {
+			kernels.ParallelFor(len(lp.last), 64, func(lo, hi int) {
 				for r := lo; r < hi; r++ {
 					one(r)
 				}
@@ -191,7 +193,7 @@ func (o *AdamW) lazyUpdate(k adamwConsts, decayed float32) {
 			continue
 		}
 		rows := p.rows.list
-		parallelFor(len(rows), 32, func(lo, hi int) {
+		kernels.ParallelFor(len(rows), 32, func(lo, hi int) {
 			for _, r := range rows[lo:hi] {
 				one(int(r))
 			}
@@ -206,15 +208,15 @@ func (o *AdamW) lazySumSquares() float64 {
 	for _, lp := range o.lazy {
 		p := o.params[lp.p]
 		if p.rows.all {
-			ss += sumSquaresRange(p.G)
+			ss += kernels.SumSquares(p.G)
 			continue
 		}
 		rows := p.rows.list
 		part := make([]float64, len(rows))
-		parallelFor(len(rows), 64, func(lo, hi int) {
+		kernels.ParallelFor(len(rows), 64, func(lo, hi int) {
 			for i := lo; i < hi; i++ {
 				r := int(rows[i])
-				part[i] = sumSquaresRange(p.G[r*lp.width : (r+1)*lp.width])
+				part[i] = kernels.SumSquares(p.G[r*lp.width : (r+1)*lp.width])
 			}
 		})
 		for _, v := range part {
@@ -230,7 +232,7 @@ func (o *AdamW) lazySumSquares() float64 {
 // does not change later updates. Without LazyRows it does nothing.
 func (o *AdamW) Flush() {
 	for _, lp := range o.lazy {
-		parallelFor(len(lp.last), 64, func(lo, hi int) {
+		kernels.ParallelFor(len(lp.last), 64, func(lo, hi int) {
 			for r := lo; r < hi; r++ {
 				o.catchUp(lp, r, o.step)
 			}

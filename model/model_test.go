@@ -5,6 +5,8 @@ import (
 	"testing"
 
 	"github.com/taskweave/taskweave/internal/rng"
+
+	"github.com/taskweave/taskweave/model/kernels"
 )
 
 func TestSizeConfig(t *testing.T) {
@@ -224,7 +226,7 @@ func TestDropoutStreamSameInBothBuilds(t *testing.T) {
 	const key, start, p = 0x1234567890abcdef, 1000, 0.25
 	threshold := uint64(p * (1 << 32))
 	mask := make([]float32, 4099)
-	dropoutRange(mask, start, key, threshold, 1/(1-p))
+	kernels.DropoutMask(mask, start, key, threshold, 1/(1-p))
 	for i, v := range mask {
 		dropped := rng.Mix(key+(start+uint64(i))*rng.Gamma)>>32 < threshold
 		if dropped != (v == 0) || (!dropped && v != float32(1/(1-p))) {

@@ -1,5 +1,7 @@
 package model
 
+import "github.com/taskweave/taskweave/model/kernels"
+
 // Mixture of experts (the Multi-gate Mixture-of-Experts of Ma et al. 2018):
 // in the top Sharing.ExpertLayers layers the FFN is E experts, each an
 // intermediate + output pair like BERT's FFN, combined per token by the
@@ -37,7 +39,7 @@ func (m *Model) moeForward(l *encLayer, gate *linear, x []float32, n int, u0, g0
 		a.u, a.g = append(a.u, nil), append(a.g, nil)
 	}
 	linearForward(*gate, x, n, a.p)
-	softmaxRows(a.p, n, E)
+	kernels.Softmax(a.p[:n*E], E, E, 1)
 	for e := 0; e < E; e++ {
 		grow(&a.y[e], n*H)
 		inter, out, u, g := l.inter, l.out, u0, g0
@@ -49,7 +51,7 @@ func (m *Model) moeForward(l *encLayer, gate *linear, x []float32, n int, u0, g0
 		geluForward(u[:n*I], g[:n*I])
 		linearForward(out, g, n, a.y[e])
 	}
-	parallelFor(n, rowsPer(H*E), func(lo, hi int) {
+	kernels.ParallelFor(n, rowsPer(H*E), func(lo, hi int) {
 		for r := lo; r < hi; r++ {
 			yr := y[r*H : (r+1)*H]
 			clear(yr)
@@ -69,7 +71,7 @@ func (m *Model) moeForward(l *encLayer, gate *linear, x []float32, n int, u0, g0
 func (m *Model) moeBackward(l *encLayer, gate *linear, x, dy []float32, n int, u0, g0 []float32, a *moeAct, dye, di, dx []float32) {
 	H := m.cfg.HiddenSize
 	E := len(l.experts) + 1
-	parallelFor(n, rowsPer(H*E), func(lo, hi int) {
+	kernels.ParallelFor(n, rowsPer(H*E), func(lo, hi int) {
 		for r := lo; r < hi; r++ {
 			dr := dy[r*H : (r+1)*H]
 			for e := 0; e < E; e++ {
@@ -87,7 +89,7 @@ func (m *Model) moeBackward(l *encLayer, gate *linear, x, dy []float32, n int, u
 			inter, out = l.experts[e-1].inter, l.experts[e-1].out
 			u, g = a.u[e-1], a.g[e-1]
 		}
-		parallelFor(n, rowsPer(H), func(lo, hi int) {
+		kernels.ParallelFor(n, rowsPer(H), func(lo, hi int) {
 			for r := lo; r < hi; r++ {
 				c := a.p[r*E+e]
 				d, s := dye[r*H:(r+1)*H], dy[r*H:(r+1)*H]
@@ -112,25 +114,6 @@ func (m *Model) moeBackward(l *encLayer, gate *linear, x, dy []float32, n int, u
 		}
 	}
 	linearBackward(*gate, x, a.dp, n, dx, true)
-}
-
-// softmaxRows turns each row of s[n,w] into probabilities.
-func softmaxRows(s []float32, n, w int) {
-	for r := 0; r < n; r++ {
-		row := s[r*w : (r+1)*w]
-		mx := row[0]
-		for _, v := range row {
-			mx = max(mx, v)
-		}
-		var sum float32
-		for j, v := range row {
-			row[j] = expf(v - mx)
-			sum += row[j]
-		}
-		for j := range row {
-			row[j] /= sum
-		}
-	}
 }
 
 // noteGates adds the batch's gate probabilities over real tokens to the

@@ -1,6 +1,10 @@
 package model
 
-import "runtime"
+import (
+	"runtime"
+
+	"github.com/taskweave/taskweave/model/kernels"
+)
 
 // grow returns (*buf)[:n], reallocating only when the capacity is short, so
 // buffers settle at the largest batch seen.
@@ -23,7 +27,7 @@ func linearForward(l linear, x []float32, n int, y []float32) { linearForwardLd(
 // products can share one buffer (Q, K and V side by side, [n,3H]).
 func linearForwardLd(l linear, x []float32, n int, y []float32, ldy int) {
 	bias := l.b.W
-	gemmParts(runtime.GOMAXPROCS(0), false, true, n, l.out, l.in, 1, x, l.in, l.w.W, l.in, 1, y, ldy, func(i0, rows, j0, cols int) {
+	kernels.GemmParts(runtime.GOMAXPROCS(0), false, true, n, l.out, l.in, 1, x, l.in, l.w.W, l.in, 1, y, ldy, func(i0, rows, j0, cols int) {
 		for r := i0; r < i0+rows; r++ {
 			copy(y[r*ldy+j0:r*ldy+j0+cols], bias[j0:j0+cols])
 		}
@@ -50,7 +54,7 @@ func linearBackwardLd(l linear, x, dy []float32, ldy, n int, dx []float32, accum
 	workers := runtime.GOMAXPROCS(0)
 	weights := func(parts int) {
 		if !l.w.Frozen {
-			gemmParts(parts, true, false, l.out, l.in, n, 1, dy, ldy, x, l.in, 1, l.w.G, l.in, nil)
+			kernels.GemmParts(parts, true, false, l.out, l.in, n, 1, dy, ldy, x, l.in, 1, l.w.G, l.in, nil)
 		}
 		if !l.b.Frozen {
 			colSumAddLd(dy, n, l.out, ldy, l.b.G, parts)
@@ -58,15 +62,15 @@ func linearBackwardLd(l linear, x, dy []float32, ldy, n int, dx []float32, accum
 	}
 	input := func(parts int) {
 		if dx != nil {
-			gemmParts(parts, false, false, n, l.in, l.out, 1, dy, ldy, l.w.W, l.in, beta, dx, l.in, nil)
+			kernels.GemmParts(parts, false, false, n, l.in, l.out, 1, dy, ldy, l.w.W, l.in, beta, dx, l.in, nil)
 		}
 	}
-	if !splitGEMM || workers < 2 || dx == nil || l.w.Frozen || !splitWorth(n, l.in, l.out) {
+	if !kernels.SplitGEMM || workers < 2 || dx == nil || l.w.Frozen || !kernels.SplitWorth(n, l.in, l.out) {
 		weights(workers)
 		input(workers)
 		return
 	}
-	forkJoin(2, func(part int) {
+	kernels.ForkJoin(2, func(part int) {
 		if part == 0 {
 			input(workers - workers/2)
 		} else {
@@ -93,7 +97,7 @@ func colSumAddLd(a []float32, n, w, lda int, dst []float32, workers int) {
 		return
 	}
 	// Split the columns, so each goroutine owns its slice of dst.
-	parallelFor(w, 16, func(lo, hi int) {
+	kernels.ParallelFor(w, 16, func(lo, hi int) {
 		d := dst[lo:hi]
 		for r := 0; r < n; r++ {
 			row := a[r*lda+lo : r*lda+hi]
@@ -110,8 +114,8 @@ func layerNormForward(ln layerNorm, x []float32, n int, xhat, y, rstd []float32)
 	w := ln.n
 	g, b := ln.g.W, ln.b.W
 	eps := ln.eps
-	parallelFor(n, rowsPer(w), func(lo, hi int) {
-		layerNormRows(x[lo*w:hi*w], xhat[lo*w:hi*w], y[lo*w:hi*w], rstd[lo:hi], g, b, w, eps)
+	kernels.ParallelFor(n, rowsPer(w), func(lo, hi int) {
+		kernels.LayerNormRows(x[lo*w:hi*w], xhat[lo*w:hi*w], y[lo*w:hi*w], rstd[lo:hi], g, b, w, eps)
 	})
 }
 
@@ -122,7 +126,7 @@ func layerNormBackward(ln layerNorm, dy, xhat, rstd []float32, n int, dx []float
 	w := ln.n
 	g := ln.g.W
 	// Parameter gradients: split by columns so each goroutine owns its part.
-	parallelFor(w, 16, func(lo, hi int) {
+	kernels.ParallelFor(w, 16, func(lo, hi int) {
 		dg, db := ln.g.G[lo:hi], ln.b.G[lo:hi]
 		for r := 0; r < n; r++ {
 			d := dy[r*w+lo : r*w+hi]
@@ -133,20 +137,17 @@ func layerNormBackward(ln layerNorm, dy, xhat, rstd []float32, n int, dx []float
 			}
 		}
 	})
-	parallelFor(n, rowsPer(w), func(lo, hi int) {
-		layerNormBackRows(dy[lo*w:hi*w], xhat[lo*w:hi*w], rstd[lo:hi], g, dx[lo*w:hi*w], w)
+	kernels.ParallelFor(n, rowsPer(w), func(lo, hi int) {
+		kernels.LayerNormBackRows(dy[lo*w:hi*w], xhat[lo*w:hi*w], rstd[lo:hi], g, dx[lo*w:hi*w], w)
 	})
 }
-
-const invSqrt2 = 0.70710678118654752440
-const invSqrt2Pi = 0.39894228040143267794
 
 // geluForward writes y = x·Φ(x) with the exact (erf) Gaussian CDF, as BERT's
 // "gelu", and overwrites x with the derivative Φ(x) + x·φ(x), which is all
 // the backward pass needs: one exp per element serves both passes.
 func geluForward(x, y []float32) {
-	parallelFor(len(x), 1<<14, func(lo, hi int) {
-		geluRange(x[lo:hi], y[lo:hi])
+	kernels.ParallelFor(len(x), 1<<14, func(lo, hi int) {
+		kernels.GELU(x[lo:hi], y[lo:hi])
 	})
 }
 
@@ -155,7 +156,7 @@ func geluBackward(deriv, d []float32) { mulInto(d, d, deriv) }
 
 // mulInto writes dst = a·b element-wise.
 func mulInto(dst, a, b []float32) {
-	parallelFor(len(dst), 1<<15, func(lo, hi int) {
+	kernels.ParallelFor(len(dst), 1<<15, func(lo, hi int) {
 		for i := lo; i < hi; i++ {
 			dst[i] = a[i] * b[i]
 		}
@@ -164,7 +165,7 @@ func mulInto(dst, a, b []float32) {
 
 // addMulInto writes dst = a + b·c element-wise (c nil: dst = a + b).
 func addMulInto(dst, a, b, c []float32) {
-	parallelFor(len(dst), 1<<15, func(lo, hi int) {
+	kernels.ParallelFor(len(dst), 1<<15, func(lo, hi int) {
 		if c == nil {
 			for i := lo; i < hi; i++ {
 				dst[i] = a[i] + b[i]

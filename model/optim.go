@@ -3,6 +3,8 @@ package model
 import (
 	"fmt"
 	"math"
+
+	"github.com/taskweave/taskweave/model/kernels"
 )
 
 // AdamWConfig holds AdamW's hyper-parameters. LR is the default rate; Step
@@ -94,17 +96,17 @@ func (o *AdamW) update(lr float64, scale float32) {
 	t := float64(o.step)
 	bc1 := 1 - math.Pow(o.Beta1, t)
 	bc2sqrt := math.Sqrt(1 - math.Pow(o.Beta2, t))
-	k := adamwConsts{b1: float32(o.Beta1), b2: float32(o.Beta2), c1: float32(1 - o.Beta1), c2: float32(1 - o.Beta2),
-		inv2: float32(1 / bc2sqrt), eps: float32(o.Eps), step: float32(lr / bc1), scale: scale}
+	k := kernels.AdamWConsts{B1: float32(o.Beta1), B2: float32(o.Beta2), C1: float32(1 - o.Beta1), C2: float32(1 - o.Beta2),
+		Inv2: float32(1 / bc2sqrt), Eps: float32(o.Eps), Step: float32(lr / bc1), Scale: scale}
 	decayed := float32(1 - lr*o.WeightDecay)
 	o.spans.run(func(s span) {
 		p := o.params[s.p]
 		k := k
-		k.decay = 1
+		k.Decay = 1
 		if p.Decay {
-			k.decay = decayed
+			k.Decay = decayed
 		}
-		adamwRange(p.W[s.lo:s.hi], p.G[s.lo:s.hi], o.m[s.p][s.lo:s.hi], o.v[s.p][s.lo:s.hi], k)
+		kernels.AdamW(p.W[s.lo:s.hi], p.G[s.lo:s.hi], o.m[s.p][s.lo:s.hi], o.v[s.p][s.lo:s.hi], k)
 	})
 	if len(o.lazy) > 0 {
 		o.lazyUpdate(k, decayed)
@@ -119,21 +121,13 @@ func (o *AdamW) sumSquares() float64 {
 		o.partial = make([]float64, len(o.spans))
 	}
 	o.spans.runIndexed(func(i int, s span) {
-		o.partial[i] = sumSquaresRange(o.params[s.p].G[s.lo:s.hi])
+		o.partial[i] = kernels.SumSquares(o.params[s.p].G[s.lo:s.hi])
 	})
 	var ss float64
 	for _, v := range o.partial {
 		ss += v
 	}
 	return ss + o.lazySumSquares()
-}
-
-// adamwConsts are one update's scalars: the moment rates b1, b2 and their
-// complements c1, c2; inv2 = 1/√(1−β₂ᵗ) and step = lr/(1−β₁ᵗ) (the bias
-// corrections folded in); decay = 1 − lr·wd (or 1); scale multiplies the
-// gradient as it is read (gradient clipping).
-type adamwConsts struct {
-	b1, b2, c1, c2, inv2, eps, decay, step, scale float32
 }
 
 // State copies the optimizer state out for a checkpoint (after Flush: every
@@ -187,14 +181,14 @@ func (o *AdamW) SetState(s AdamWState) error {
 func ClipGradNorm(params []*Param, max float64) (norm float64) {
 	sp := newSpans(params)
 	partial := make([]float64, len(sp))
-	sp.runIndexed(func(i int, s span) { partial[i] = sumSquaresRange(params[s.p].G[s.lo:s.hi]) })
+	sp.runIndexed(func(i int, s span) { partial[i] = kernels.SumSquares(params[s.p].G[s.lo:s.hi]) })
 	var ss float64
 	for _, v := range partial {
 		ss += v
 	}
 	norm = math.Sqrt(ss)
 	if c := clipScale(norm, max); c != 1 {
-		sp.run(func(s span) { scaleRange(params[s.p].G[s.lo:s.hi], c) })
+		sp.run(func(s span) { kernels.Scale(params[s.p].G[s.lo:s.hi], c) })
 	}
 	return norm
 }

@@ -34,6 +34,22 @@ const (
 // FactorMatrices are the encoder matrices a task may factorize.
 var FactorMatrices = []string{MatQuery, MatKey, MatValue, MatAttentionOutput, MatFFNIn, MatFFNOut}
 
+// linearID names one of an encoder layer's six linears, indexing
+// FactorMatrices, factorHFNames and every per-layer array of them.
+type linearID int
+
+const (
+	linQuery linearID = iota
+	linKey
+	linValue
+	linAttentionOutput
+	linFFNIn
+	linFFNOut
+)
+
+// String is the linear's factor matrix name ("query", …, "ffn_out").
+func (id linearID) String() string { return FactorMatrices[id] }
+
 // factorHFNames are FactorMatrices' Hugging Face names within a layer.
 var factorHFNames = []string{"attention.self.query", "attention.self.key", "attention.self.value", "attention.output.dense", "intermediate.dense", "output.dense"}
 
@@ -64,8 +80,8 @@ type TaskSharing struct {
 	Adapter        int      `json:"adapter,omitempty"`         // adapter bottleneck width; 0 = no adapters
 }
 
-// matrixIndex maps a factor matrix name to its index in FactorMatrices.
-func matrixIndex(name string) int { return slices.Index(FactorMatrices, name) }
+// matrixIndex maps a factor matrix name to its linear, -1 if there is none.
+func matrixIndex(name string) linearID { return linearID(slices.Index(FactorMatrices, name)) }
 
 func (s Sharing) validate(cfg Config, heads []HeadSpec) error {
 	if s.Experts < 0 || s.Experts == 1 || s.Experts > MaxExperts {
@@ -127,31 +143,51 @@ type taskPath struct {
 
 // buildSharing creates the shared and per-task parameters soft sharing
 // adds, after the encoder and the heads, so that a model without sharing
-// draws the same initial weights as before.
+// draws the same initial weights as before. The order of creation below is
+// the order of those draws: experts, a shared basis, then task by task.
 func (m *Model) buildSharing(sh Sharing) {
-	cfg := m.cfg
-	L, H, I := cfg.NumHiddenLayers, cfg.HiddenSize, cfg.IntermediateSize
-	shape := func(mi int) (in, out int) {
-		switch FactorMatrices[mi] {
-		case MatFFNIn:
-			return H, I
-		case MatFFNOut:
-			return I, H
-		}
-		return H, H
-	}
-	// Shared additions first: experts beyond the first, then the shared basis.
 	if sh.Experts > 0 {
-		for l := L - sh.ExpertLayers; l < L; l++ {
-			for e := 1; e < sh.Experts; e++ {
-				p := fmt.Sprintf("sharing.encoder.layer.%d.experts.%d.", l, e)
-				m.layers[l].experts = append(m.layers[l].experts, expert{
-					inter: m.newLinear(p+"intermediate.dense", H, I),
-					out:   m.newLinear(p+"output.dense", I, H),
-				})
-			}
+		m.buildExperts(sh)
+	}
+	basis := m.buildSharedBasis(sh)
+	for _, h := range m.heads {
+		h.path = m.buildTaskPath(sh, h.spec, basis)
+	}
+	if sh.FreezeShared {
+		m.freezeShared()
+	}
+}
+
+// linearShape is the [in, out] of linear mi of an encoder layer.
+func (m *Model) linearShape(mi linearID) (in, out int) {
+	H, I := m.cfg.HiddenSize, m.cfg.IntermediateSize
+	switch mi {
+	case linFFNIn:
+		return H, I
+	case linFFNOut:
+		return I, H
+	}
+	return H, H
+}
+
+// buildExperts adds the experts beyond the first (the layer's own FFN) to
+// the top sh.ExpertLayers layers.
+func (m *Model) buildExperts(sh Sharing) {
+	L, H, I := m.cfg.NumHiddenLayers, m.cfg.HiddenSize, m.cfg.IntermediateSize
+	for l := L - sh.ExpertLayers; l < L; l++ {
+		for e := 1; e < sh.Experts; e++ {
+			p := fmt.Sprintf("sharing.encoder.layer.%d.experts.%d.", l, e)
+			m.layers[l].experts = append(m.layers[l].experts, expert{
+				inter: m.newLinear(p+"intermediate.dense", H, I),
+				out:   m.newLinear(p+"output.dense", I, H),
+			})
 		}
 	}
+}
+
+// buildSharedBasis returns the shared factor bases A ([layer][matrix]) of
+// every matrix some task factorizes, or nil unless the basis is shared.
+func (m *Model) buildSharedBasis(sh Sharing) [][]*Param {
 	used := make([]bool, len(FactorMatrices))
 	rank := 0
 	for _, h := range m.heads {
@@ -162,86 +198,103 @@ func (m *Model) buildSharing(sh Sharing) {
 			}
 		}
 	}
-	var basis [][]*Param // [layer][matrix]
-	if sh.Basis == "shared" && rank > 0 {
-		basis = make([][]*Param, L)
+	if sh.Basis != "shared" || rank == 0 {
+		return nil
+	}
+	L := m.cfg.NumHiddenLayers
+	basis := make([][]*Param, L)
+	for l := 0; l < L; l++ {
+		basis[l] = make([]*Param, len(FactorMatrices))
+		for i, u := range used {
+			if mi := linearID(i); u && m.ffnFactorable(l, mi) {
+				_, out := m.linearShape(mi)
+				basis[l][mi] = m.newParam(fmt.Sprintf("sharing.encoder.layer.%d.%s.factor_a", l, factorHFNames[mi]), out, rank)
+			}
+		}
+	}
+	return basis
+}
+
+// buildTaskPath creates one task's own parameters: factors (on basis when
+// shared), layer attention, adapters and mixture-of-experts gates.
+func (m *Model) buildTaskPath(sh Sharing, spec HeadSpec, basis [][]*Param) *taskPath {
+	ts := spec.Sharing
+	L, H := m.cfg.NumHiddenLayers, m.cfg.HiddenSize
+	tp := "tasks." + spec.Task + "."
+	path := &taskPath{}
+	if ts.Rank > 0 {
+		path.factors = m.buildFactors(ts, tp, basis)
+	}
+	if ts.LayerAttention {
+		path.mix = &layerMix{w: m.newParam(tp+"layer_attention.weights", L+1), scale: m.newParam(tp+"layer_attention.scale", 1)}
+		path.mix.w.Decay, path.mix.scale.Decay = false, false
+	}
+	if ts.Adapter > 0 {
+		path.adapters = make([][2]*adapter, L)
 		for l := 0; l < L; l++ {
-			basis[l] = make([]*Param, len(FactorMatrices))
-			for mi, u := range used {
-				if u && m.ffnFactorable(l, mi) {
-					_, out := shape(mi)
-					basis[l][mi] = m.newParam(fmt.Sprintf("sharing.encoder.layer.%d.%s.factor_a", l, factorHFNames[mi]), out, rank)
-				}
+			for k, where := range []string{"attention", "output"} {
+				p := fmt.Sprintf("%sencoder.layer.%d.%s.adapter.", tp, l, where)
+				path.adapters[l][k] = &adapter{down: m.newLinear(p+"down", H, ts.Adapter), up: m.newLinear(p+"up", ts.Adapter, H)}
 			}
 		}
 	}
-	for _, h := range m.heads {
-		ts := h.spec.Sharing
-		tp := "tasks." + h.spec.Task + "."
-		path := &taskPath{}
-		h.path = path
-		if ts.Rank > 0 {
-			path.factors = make([][]*factor, L)
-			for l := 0; l < L; l++ {
-				path.factors[l] = make([]*factor, len(FactorMatrices))
-				for _, n := range ts.Matrices {
-					mi := matrixIndex(n)
-					if !m.ffnFactorable(l, mi) {
-						continue
-					}
-					in, out := shape(mi)
-					pre := fmt.Sprintf("%sencoder.layer.%d.%s.", tp, l, factorHFNames[mi])
-					f := &factor{r: ts.Rank}
-					if basis != nil {
-						f.a = basis[l][mi]
-					} else {
-						f.a = m.newParam(pre+"factor_a", out, ts.Rank)
-					}
-					f.b = m.newParam(pre+"factor_b", ts.Rank, in)
-					path.factors[l][mi] = f
-				}
-			}
-		}
-		if ts.LayerAttention {
-			path.mix = &layerMix{w: m.newParam(tp+"layer_attention.weights", L+1), scale: m.newParam(tp+"layer_attention.scale", 1)}
-			path.mix.w.Decay, path.mix.scale.Decay = false, false
-		}
-		if ts.Adapter > 0 {
-			path.adapters = make([][2]*adapter, L)
-			for l := 0; l < L; l++ {
-				for k, where := range []string{"attention", "output"} {
-					p := fmt.Sprintf("%sencoder.layer.%d.%s.adapter.", tp, l, where)
-					path.adapters[l][k] = &adapter{down: m.newLinear(p+"down", H, ts.Adapter), up: m.newLinear(p+"up", ts.Adapter, H)}
-				}
-			}
-		}
-		if sh.Experts > 0 {
-			path.gates = make([]*linear, L)
-			path.gateSum = make([][]float64, L)
-			path.gateN = make([]float64, L)
-			for l := L - sh.ExpertLayers; l < L; l++ {
-				g := m.newLinear(fmt.Sprintf("%sencoder.layer.%d.moe.gate", tp, l), H, sh.Experts)
-				path.gates[l] = &g
-				path.gateSum[l] = make([]float64, sh.Experts)
-			}
+	if sh.Experts > 0 {
+		path.gates = make([]*linear, L)
+		path.gateSum = make([][]float64, L)
+		path.gateN = make([]float64, L)
+		for l := L - sh.ExpertLayers; l < L; l++ {
+			g := m.newLinear(fmt.Sprintf("%sencoder.layer.%d.moe.gate", tp, l), H, sh.Experts)
+			path.gates[l] = &g
+			path.gateSum[l] = make([]float64, sh.Experts)
 		}
 	}
-	if sh.FreezeShared {
-		for _, p := range m.params[:m.nEnc] {
-			p.Frozen = !strings.Contains(p.Name, "LayerNorm")
-		}
-		for _, l := range m.layers {
-			for _, e := range l.experts {
-				e.inter.w.Frozen, e.inter.b.Frozen, e.out.w.Frozen, e.out.b.Frozen = true, true, true, true
+	return path
+}
+
+// buildFactors creates a task's factors ([layer][matrix]) on the matrices
+// it names, under the task's parameter prefix tp.
+func (m *Model) buildFactors(ts TaskSharing, tp string, basis [][]*Param) [][]*factor {
+	L := m.cfg.NumHiddenLayers
+	factors := make([][]*factor, L)
+	for l := 0; l < L; l++ {
+		factors[l] = make([]*factor, len(FactorMatrices))
+		for _, n := range ts.Matrices {
+			mi := matrixIndex(n)
+			if !m.ffnFactorable(l, mi) {
+				continue
 			}
+			in, out := m.linearShape(mi)
+			pre := fmt.Sprintf("%sencoder.layer.%d.%s.", tp, l, factorHFNames[mi])
+			f := &factor{r: ts.Rank}
+			if basis != nil {
+				f.a = basis[l][mi]
+			} else {
+				f.a = m.newParam(pre+"factor_a", out, ts.Rank)
+			}
+			f.b = m.newParam(pre+"factor_b", ts.Rank, in)
+			factors[l][mi] = f
+		}
+	}
+	return factors
+}
+
+// freezeShared freezes every shared encoder parameter but the LayerNorms,
+// the experts included: only task parameters, heads and LayerNorms train.
+func (m *Model) freezeShared() {
+	for _, p := range m.params[:m.nEnc] {
+		p.Frozen = !strings.Contains(p.Name, "LayerNorm")
+	}
+	for _, l := range m.layers {
+		for _, e := range l.experts {
+			e.inter.w.Frozen, e.inter.b.Frozen, e.out.w.Frozen, e.out.b.Frozen = true, true, true, true
 		}
 	}
 }
 
 // ffnFactorable reports whether matrix mi of layer l can carry a factor:
 // the FFN matrices of a mixture-of-experts layer cannot.
-func (m *Model) ffnFactorable(l, mi int) bool {
-	if FactorMatrices[mi] != MatFFNIn && FactorMatrices[mi] != MatFFNOut {
+func (m *Model) ffnFactorable(l int, mi linearID) bool {
+	if mi != linFFNIn && mi != linFFNOut {
 		return true
 	}
 	return len(m.layers[l].experts) == 0

@@ -26,7 +26,7 @@ go build -o "$out/benchtable" ./tools/benchtable
 have_torch=0
 if [ -x "$py" ] && [ -f "$torch_bench" ] && "$py" -c 'import torch' 2>/dev/null; then have_torch=1; fi
 
-core=$("$out/model.test" -test.run '^TestGEMM$' -test.v 2>&1 | sed -n 's/.*kernels \([A-Za-z0-9]*\).*/\1/p' | head -1)
+core=$(go test -tags openblas -count=1 -run '^TestGEMM$' -v ./model/kernels/ 2>&1 | sed -n 's/.*kernels \([A-Za-z0-9]*\).*/\1/p' | head -1)
 {
   echo "machine: $(lscpu | sed -n 's/^Model name: *//p'), $(nproc) cores; $(uname -r)"
   echo "start: $(date -u +%FT%TZ), load average $(cut -d' ' -f1-3 /proc/loadavg)"

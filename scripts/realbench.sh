@@ -28,7 +28,7 @@ flags=()
 echo "machine: $(lscpu | sed -n 's/^Model name: *//p'), $(nproc) cores"
 # PyTorch gets the OpenBLAS kernels taskweave picked (Debian's torch would
 # otherwise run OpenBLAS's Prescott fallback on recent Xeons).
-core=$(go test -tags openblas -count=1 -run '^TestGEMM$' -v ./model/ 2>&1 | sed -n 's/.*kernels \([A-Za-z0-9]*\).*/\1/p' | head -1)
+core=$(go test -tags openblas -count=1 -run '^TestGEMM$' -v ./model/kernels/ 2>&1 | sed -n 's/.*kernels \([A-Za-z0-9]*\).*/\1/p' | head -1)
 pairs=${PAIRS:-1}
 : > "$out/ratios"
 for p in $(seq 1 "$pairs"); do

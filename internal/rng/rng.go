@@ -4,8 +4,8 @@
 // order and the dropout masks. Its whole state is one uint64, so a
 // checkpoint stores it exactly and a resumed run draws the same numbers.
 //
-// The C kernels (model/kernels_c.go) carry the same mixing function for the
-// dropout masks; model's conformance tests compare the two bit for bit.
+// The C kernels (model/kernels/elementwise_c.go) carry the same mixing function for the
+// dropout masks; model/kernels' conformance tests compare the two bit for bit.
 package rng
 
 // Gamma is the state increment (2^64 divided by the golden ratio, odd).

@@ -42,6 +42,8 @@ func TestGolden(t *testing.T) {
 		{"ud_style.conllu", opts(Options{Format: CoNLLU, TagField: "xpos"})},
 		{"sentences.jsonl", opts(Options{Format: JSONL})},
 		{"tokens.jsonl", opts(Options{Format: JSONL, TokenLevel: true, IDColumn: "id", TagScheme: "iob2"})},
+		{"brown_style.txt", opts(Options{Format: Brown})},
+		{"brown_style.txt", opts(Options{Format: Brown, BrownText: true})},
 	}
 	seen := map[string]int{}
 	for _, c := range cases {

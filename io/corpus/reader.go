@@ -22,7 +22,11 @@ const (
 	CoNLLU Format = "conllu" // Universal Dependencies: 10 TAB-separated columns, # comments
 	JSONL  Format = "jsonl"  // one JSON object per line
 	Text   Format = "text"   // plain text, one sentence or paragraph per line, no labels (masked LM)
+	Brown  Format = "brown"  // Brown Corpus form C: one sentence per line, tokens word/tag
 )
+
+// formatList is what an unknown format's message offers.
+const formatList = "tsv, conll, conllu, jsonl, text, brown"
 
 // rawLimit is how much of a rejected record's text a Rejection keeps.
 const rawLimit = 1024
@@ -65,6 +69,11 @@ type Options struct {
 	// in Stats.LooseIOB2).
 	TagScheme string
 
+	// BrownText (brown only) gives each sentence as Record.Text, its words
+	// joined by spaces and its tags stripped: the corpus as plain text for
+	// a masked LM or pre-training.
+	BrownText bool `json:",omitempty"`
+
 	// Unlabeled reads test files without labels: records carry no Label/Tags
 	// and a label column is neither required nor read.
 	Unlabeled bool
@@ -78,11 +87,14 @@ type Options struct {
 // Validate reports options that cannot work, before any input is read.
 func (o Options) Validate() error {
 	switch o.Format {
-	case TSV, CoNLL, CoNLLU, JSONL, Text:
+	case TSV, CoNLL, CoNLLU, JSONL, Text, Brown:
 	case "":
-		return errors.New("corpus: no format given; use one of tsv, conll, conllu, jsonl, text")
+		return errors.New("corpus: no format given; use one of " + formatList)
 	default:
-		return fmt.Errorf("corpus: unknown format %q; use one of tsv, conll, conllu, jsonl, text", o.Format)
+		return fmt.Errorf("corpus: unknown format %q; use one of %s", o.Format, formatList)
+	}
+	if o.BrownText && o.Format != Brown {
+		return fmt.Errorf("corpus: BrownText applies to the brown format only, not %s", o.Format)
 	}
 	switch strings.ToLower(o.TagScheme) {
 	case "", "iob1", "iob2", "none":
@@ -189,6 +201,8 @@ func NewReader(r io.Reader, file string, opt Options) *Reader {
 		rd.parse = (&jsonlReader{r: rd}).next
 	case Text:
 		rd.parse = (&textReader{r: rd}).next
+	case Brown:
+		rd.parse = (&brownReader{r: rd}).next
 	}
 	return rd
 }

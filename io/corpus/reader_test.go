@@ -389,8 +389,8 @@ func TestOptionErrors(t *testing.T) {
 		opt  Options
 		want string
 	}{
-		{Options{}, "f: corpus: no format given; use one of tsv, conll, conllu, jsonl, text"},
-		{Options{Format: "csv"}, `f: corpus: unknown format "csv"; use one of tsv, conll, conllu, jsonl, text`},
+		{Options{}, "f: corpus: no format given; use one of tsv, conll, conllu, jsonl, text, brown"},
+		{Options{Format: "csv"}, `f: corpus: unknown format "csv"; use one of tsv, conll, conllu, jsonl, text, brown`},
 		{Options{Format: CoNLL, TagScheme: "bio"}, `f: corpus: unknown tag scheme "bio"; use iob1, iob2, none or leave it empty`},
 		{Options{Format: CoNLLU, TagField: "deprel"}, `f: corpus: unknown CoNLL-U tag field "deprel"; use upos or xpos`},
 		{Options{Format: CoNLL, WordColumn: 2, TagColumn: 2}, "f: corpus: word and tag column are both 2"},

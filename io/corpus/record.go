@@ -1,6 +1,6 @@
 // Package corpus reads task corpora (GLUE-style TSV, CoNLL column files,
-// CoNLL-U, JSONL) as streams of records. A malformed record never stops a
-// read: it comes back as a Rejection carrying file, line and reason, so the
+// CoNLL-U, JSONL, plain text, the Brown Corpus's word/tag lines) as
+// streams of records. A malformed record never stops a read: it comes back as a Rejection carrying file, line and reason, so the
 // pipeline can keep it aside and count it.
 //
 // A Reader takes an io.Reader (the caller opens local or gs:// files) and

@@ -20,8 +20,8 @@ func (s *Spec) checkMaskedLM(k string, t Task, bad func(key, format string, a ..
 		bad(k+".source", "masked_lm task %q has both source and paths; give one of them", t.Name)
 	case len(t.Source) > 0 && t.Format != "":
 		bad(k+".format", "masked_lm task %q reads its source tasks' shards; remove format", t.Name)
-	case len(t.Paths) > 0 && t.Format != "text":
-		bad(k+".format", "%q: a masked_lm task's own corpus is plain text, one sentence or paragraph per line; use format: text", t.Format)
+	case len(t.Paths) > 0 && t.Format != "text" && t.Format != "brown":
+		bad(k+".format", "%q: a masked_lm task's own corpus is plain text, one sentence or paragraph per line (format: text), or the Brown Corpus read without its tags (format: brown)", t.Format)
 	}
 	if t.TagScheme != "" {
 		bad(k+".tag_scheme", "only token_classification tasks have a tag scheme")

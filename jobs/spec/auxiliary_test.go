@@ -22,7 +22,7 @@ func TestAuxiliaryKeyRules(t *testing.T) {
 		{"source and paths", mlmTask + "    paths: {train: [t.txt]}\n",
 			[]string{"line 14", "tasks[1].source", "both source and paths"}},
 		{"own corpus not text", minimal + "  - name: mlm\n    type: masked_lm\n    format: tsv\n    paths: {train: [t.tsv]}\n",
-			[]string{"line 14", "tasks[1].format", "use format: text"}},
+			[]string{"line 14", "tasks[1].format", "(format: text)"}},
 		{"source on a labelled task", minimal + "    source: [sst2]\n",
 			[]string{"line 12", "tasks[0].source", "only a masked_lm task"}},
 		{"text on a labelled task", minimal + "  - name: b\n    type: sequence_classification\n    format: text\n    paths: {train: [b.txt]}\n",

@@ -37,10 +37,15 @@ var Defaults = []Default{
 	{Key: "tasks[].auxiliary", Doc: "true for masked_lm tasks", derive: func(_ *Spec, t *Task) (any, bool) {
 		return true, t.Type == string(model.MaskedLM)
 	}},
+	{Key: "tasks[].format", Doc: "input_from's format", derive: fromInput(func(t *Task) any { return t.Format })},
+	{Key: "tasks[].paths", Doc: "input_from's paths", derive: fromInput(func(t *Task) any { return clonePaths(t.Paths) })},
 	{Key: "tasks[].layer", Value: 0},
 	{Key: "tasks[].weight", Value: 1.0},
 	{Key: "tasks[].rate", Value: 0.0},
-	{Key: "tasks[].columns.text", Doc: "[sentence, text] for tsv (GLUE's name first), [text, sentence] for jsonl: the first name the file has", derive: func(_ *Spec, t *Task) (any, bool) {
+	{Key: "tasks[].columns.text", Doc: "input_from's, else [sentence, text] for tsv (GLUE's name first), [text, sentence] for jsonl: the first name the file has", derive: func(s *Spec, t *Task) (any, bool) {
+		if in := s.inputTask(t); in != nil {
+			return slices.Clone(in.Columns.Text), true
+		}
 		switch t.Format {
 		case "tsv":
 			return Names{"sentence", "text"}, true
@@ -50,9 +55,11 @@ var Defaults = []Default{
 		return nil, false
 	}},
 	{Key: "tasks[].columns.label", Value: "label"},
-	{Key: "tasks[].columns.tokens", Value: "tokens"},
+	{Key: "tasks[].columns.text_b", Doc: "input_from's", derive: fromInput(func(t *Task) any { return t.Columns.TextB })},
+	{Key: "tasks[].columns.id", Doc: "input_from's", derive: fromInput(func(t *Task) any { return t.Columns.ID })},
+	{Key: "tasks[].columns.tokens", Doc: "input_from's, else tokens", derive: orInput("tokens", func(t *Task) any { return t.Columns.Tokens })},
 	{Key: "tasks[].columns.tags", Value: "tags"},
-	{Key: "tasks[].columns.word", Value: 0},
+	{Key: "tasks[].columns.word", Doc: "input_from's, else 0", derive: orInput(0, func(t *Task) any { return t.Columns.Word })},
 	{Key: "tasks[].columns.tag", Doc: "-1 (the last column) for conll", derive: func(_ *Spec, t *Task) (any, bool) { return -1, t.Format == "conll" }},
 	{Key: "tasks[].columns.field", Doc: "upos for conllu", derive: func(_ *Spec, t *Task) (any, bool) { return "upos", t.Format == "conllu" }},
 	{Key: "preprocess.output", Doc: "<output>/data", derive: under("data")},
@@ -122,6 +129,37 @@ var Defaults = []Default{
 	{Key: "sweep.parallel", Value: 1},
 	{Key: "sweep.trial_seconds", Value: 0.0},
 	{Key: "sweep.metric", Value: "mean"},
+}
+
+// fromInput derives a key of a task with input_from from its input task:
+// the group reads one corpus, so what says where and how to read it is
+// the input task's (validate refuses a member that writes it).
+func fromInput(get func(*Task) any) func(*Spec, *Task) (any, bool) {
+	return func(s *Spec, t *Task) (any, bool) {
+		if in := s.inputTask(t); in != nil {
+			return get(in), true
+		}
+		return nil, false
+	}
+}
+
+// clonePaths copies a paths map and its lists: each task owns its own.
+func clonePaths(p map[string][]string) map[string][]string {
+	out := make(map[string][]string, len(p))
+	for split, files := range p {
+		out[split] = slices.Clone(files)
+	}
+	return out
+}
+
+// orInput is fromInput with a fixed default for a task without input_from.
+func orInput(def any, get func(*Task) any) func(*Spec, *Task) (any, bool) {
+	return func(s *Spec, t *Task) (any, bool) {
+		if in := s.inputTask(t); in != nil {
+			return get(in), true
+		}
+		return def, true
+	}
 }
 
 func under(dir string) func(*Spec, *Task) (any, bool) {

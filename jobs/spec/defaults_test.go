@@ -175,7 +175,7 @@ func TestWriteDefaults(t *testing.T) {
 	}
 	for _, want := range []string{"| `model.dropout` | 0.1 |", "| `train.seed` | 42 |", "| `output` | out/<name> |",
 		"| `preprocess.max_record_bytes` | 8388608 (8 MiB) |", "| `tasks[].columns.label` | label |",
-		"| `tasks[].columns.text` | [sentence, text] for tsv (GLUE's name first), [text, sentence] for jsonl: the first name the file has |"} {
+		"| `tasks[].columns.text` | input_from's, else [sentence, text] for tsv (GLUE's name first), [text, sentence] for jsonl: the first name the file has |"} {
 		if !strings.Contains(b.String(), want) {
 			t.Errorf("table lacks %q:\n%s", want, b.String())
 		}

@@ -57,7 +57,7 @@ type Tokenizer struct {
 type Task struct {
 	Name      string              `yaml:"name"`
 	Type      string              `yaml:"type"`   // sequence_classification | token_classification | sequence_regression | masked_lm
-	Format    string              `yaml:"format"` // tsv | conll | conllu | jsonl | text (masked_lm)
+	Format    string              `yaml:"format"` // tsv | conll | conllu | jsonl | text (masked_lm) | brown
 	Paths     map[string][]string `yaml:"paths"`  // split → files (train, validation, test)
 	Columns   Columns             `yaml:"columns"`
 	TagScheme string              `yaml:"tag_scheme"` // none | iob1 | iob2 (token tasks)
@@ -70,6 +70,11 @@ type Task struct {
 	// Source (masked_lm only) names the tasks whose train text the masked
 	// LM reads from their shards, instead of a corpus of its own.
 	Source []string `yaml:"source"`
+	// InputFrom names the task whose corpus this one reads another label
+	// column of (CoNLL-2003's POS or chunk column beside NER): the two are
+	// one group, preprocessed into shards of the same rows and trained from
+	// one encoder pass per batch (groups.go).
+	InputFrom string `yaml:"input_from"`
 	// WholeWord (masked_lm only) masks every word piece of a chosen word
 	// together instead of word pieces one by one.
 	WholeWord bool `yaml:"whole_word"`
@@ -263,7 +268,7 @@ type Runner struct {
 // belong to the packages that implement them.
 var (
 	TaskTypes    = model.TaskKindNames()
-	Formats      = []string{"tsv", "conll", "conllu", "jsonl", "text"}
+	Formats      = []string{"tsv", "conll", "conllu", "jsonl", "text", "brown"}
 	TagSchemes   = []string{"none", "iob1", "iob2"}
 	Splits       = manifest.Splits
 	Sizes        = []string{"tiny", "mini", "small", "medium", "base"}

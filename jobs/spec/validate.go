@@ -68,10 +68,13 @@ func (s *Spec) Validate() error {
 		if len(t.Source) == 0 {
 			oneOf(k+".format", t.Format, Formats)
 		}
+		if t.Format == "brown" && t.Type != string(model.TokenClassification) && !mlm {
+			bad(k+".format", "brown holds tagged words; read it as a token_classification (part-of-speech) or masked_lm (its text) task")
+		}
 		if t.Type == string(model.TokenClassification) {
 			oneOf(k+".tag_scheme", t.TagScheme, TagSchemes)
 			if t.Format == "tsv" {
-				bad(k+".format", "tsv holds sentences; a token task needs conll, conllu or jsonl")
+				bad(k+".format", "tsv holds sentences; a token task needs conll, conllu, jsonl or brown")
 			}
 		} else if t.TagScheme != "" {
 			bad(k+".tag_scheme", "only token_classification tasks have a tag scheme")
@@ -96,6 +99,7 @@ func (s *Spec) Validate() error {
 		rates += t.Rate
 	}
 	s.checkSharing(layers, bad)
+	s.checkGroups(bad)
 	tr := &s.Train
 	s.checkPhases(bad)
 	s.checkPrimary(bad)

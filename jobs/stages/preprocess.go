@@ -71,6 +71,8 @@ func ReadOptions(t spec.Task, maxRecordBytes int) (corpus.Options, error) {
 		o.TagColumn = col.Tag // negative counts from the end in both
 	case corpus.CoNLLU:
 		o.TagField = col.Field
+	case corpus.Brown:
+		o.BrownText = t.Type == string(model.MaskedLM) // its text, the tags stripped
 	}
 	if t.Type == string(model.TokenClassification) && t.TagScheme != "none" {
 		o.TagScheme = t.TagScheme

@@ -2,11 +2,12 @@ package scoring
 
 import (
 	"fmt"
-	"math"
+	"slices"
 	"sort"
 	"sync"
 
 	"github.com/taskweave/taskweave/model"
+	"github.com/taskweave/taskweave/model/kernels"
 	"github.com/taskweave/taskweave/model/masking"
 )
 
@@ -206,19 +207,8 @@ func maskedBatch(f Forwarder, mk *masking.Masker, t Task, exs []Example, serial 
 	return out, nil
 }
 
-// crossEntropy is −log softmax(x)[y], in float64 with the maximum
-// subtracted first.
-func crossEntropy(x []float32, y int) float64 {
-	mx := math.Inf(-1)
-	for _, v := range x {
-		mx = math.Max(mx, float64(v))
-	}
-	var sum float64
-	for _, v := range x {
-		sum += math.Exp(float64(v) - mx)
-	}
-	return mx + math.Log(sum) - float64(x[y])
-}
+// crossEntropy is −log softmax(x)[y].
+func crossEntropy(x []float32, y int) float64 { return kernels.LogSumExp(x) - float64(x[y]) }
 
 // NewBatch pads examples into one model batch: right-padded with id 0 and
 // mask 0, no labels (scoring reads gold labels from the examples).
@@ -398,22 +388,9 @@ func Argmax(x []float32) int {
 	return k
 }
 
-// Softmax returns the probabilities of logits x, computed in float64 with the
-// maximum subtracted first so large logits do not overflow.
+// Softmax returns the probabilities of logits x (kernels.Softmax on a copy).
 func Softmax(x []float32) []float32 {
-	out := make([]float32, len(x))
-	mx := math.Inf(-1)
-	for _, v := range x {
-		mx = math.Max(mx, float64(v))
-	}
-	var sum float64
-	for i, v := range x {
-		e := math.Exp(float64(v) - mx)
-		out[i] = float32(e)
-		sum += e
-	}
-	for i := range out {
-		out[i] = float32(float64(out[i]) / sum)
-	}
+	out := slices.Clone(x)
+	kernels.Softmax(out, len(out), len(out), 1)
 	return out
 }

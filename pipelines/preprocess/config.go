@@ -106,7 +106,7 @@ func (c Config) Validate() error {
 				errs = append(errs, fmt.Errorf("%s: split %q; use one of %s", t.where(), split, strings.Join(manifest.Splits, ", ")))
 			}
 		}
-		if mlm, text := t.Type == string(model.MaskedLM), t.Read.Format == corpus.Text; mlm != text {
+		if mlm, text := t.Type == string(model.MaskedLM), t.Read.Format == corpus.Text || t.Read.BrownText; mlm != text {
 			errs = append(errs, fmt.Errorf("%s: a %s task read as %s; plain text (format text) holds no labels and is for masked_lm tasks, which read nothing else", t.where(), t.Type, t.Read.Format))
 		}
 		if err := t.Read.Validate(); err != nil {

@@ -1,4 +1,4 @@
-package model
+package kernels
 
 import (
 	"math"
@@ -10,7 +10,7 @@ var sinkF float32
 func BenchmarkKernelPhi(b *testing.B) {
 	var s float32
 	for i := 0; i < b.N; i++ {
-		c, p := phiAndPdf(float32(i%1000)*0.01 - 5)
+		c, p := PhiAndPdf(float32(i%1000)*0.01 - 5)
 		s += c + p
 	}
 	sinkF = s
@@ -28,7 +28,7 @@ func BenchmarkKernelErf64(b *testing.B) {
 func BenchmarkKernelExpf(b *testing.B) {
 	var s float32
 	for i := 0; i < b.N; i++ {
-		s += expf(float32(i%1000)*0.01 - 5)
+		s += Expf(float32(i%1000)*0.01 - 5)
 	}
 	sinkF = s
 }

@@ -1,4 +1,4 @@
-package model
+package kernels
 
 // The element-wise kernels exist twice: in C (kernels_c.go, openblas build,
 // vectorised with AVX-512/AVX2/SSE2 clones) and in Go (kernels_go.go, pure
@@ -39,14 +39,14 @@ func TestKernelConformance(t *testing.T) {
 		run  func(t *testing.T, r *rand.Rand, n int)
 	}{
 		{"gelu", conformGELU},
-		{"softmaxPrefix", conformSoftmax},
-		{"layerNormRows", conformLayerNorm},
-		{"layerNormBackRows", conformLayerNormBack},
-		{"adamwRange", conformAdamW},
-		{"adamwIdleRange", conformAdamWIdle},
-		{"sumSquaresRange", conformSumSquares},
-		{"scaleRange", conformScale},
-		{"dropoutRange", conformDropout},
+		{"Softmax", conformSoftmax},
+		{"LayerNormRows", conformLayerNorm},
+		{"LayerNormBackRows", conformLayerNormBack},
+		{"AdamW", conformAdamW},
+		{"AdamWIdle", conformAdamWIdle},
+		{"SumSquares", conformSumSquares},
+		{"Scale", conformScale},
+		{"DropoutMask", conformDropout},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -65,7 +65,7 @@ func conformGELU(t *testing.T, r *rand.Rand, n int) {
 	x[0] = 0 // Φ(0) = 1/2 exactly in the reference
 	in := append([]float32(nil), x...)
 	y := make([]float32, n)
-	geluRange(x, y)
+	GELU(x, y)
 	for i, v := range in {
 		vf := float64(v)
 		cdf := 0.5 * (1 + math.Erf(vf/math.Sqrt2))
@@ -79,33 +79,48 @@ func conformGELU(t *testing.T, r *rand.Rand, n int) {
 	}
 }
 
-// softmaxPrefix: rows of width T, softmax over the first visible columns,
+// Softmax: rows of width T, scale·softmax over the first visible columns,
 // zeros after them; large logits must not overflow.
 func conformSoftmax(t *testing.T, r *rand.Rand, n int) {
 	const rows = 3
 	for _, visible := range []int{1, (n + 1) / 2, n} {
+		scale := float32(1)
+		if visible != n {
+			scale = 0.37 // the cross-entropy gradient's 1/count
+		}
 		s := randVec(r, rows*n, 40)
 		in := append([]float32(nil), s...)
-		softmaxPrefix(s, n, visible)
+		Softmax(s, n, visible, scale)
 		for row := 0; row < rows; row++ {
 			src, got := in[row*n:(row+1)*n], s[row*n:(row+1)*n]
-			mx := math.Inf(-1)
-			for _, v := range src[:visible] {
-				mx = math.Max(mx, float64(v))
-			}
-			var sum float64
-			for _, v := range src[:visible] {
-				sum += math.Exp(float64(v) - mx)
-			}
+			lse := LogSumExp(src[:visible])
 			for j := range got {
 				want := 0.0
 				if j < visible {
-					want = math.Exp(float64(src[j])-mx) / sum
+					want = float64(scale) * math.Exp(float64(src[j])-lse)
 				}
 				if !closeTo(got[j], want, 1e-7, 1e-5) {
 					t.Fatalf("n=%d visible=%d row %d col %d: %g, want %g", n, visible, row, j, got[j], want)
 				}
 			}
+		}
+	}
+}
+
+// LogSumExp against the sum written out in float64 on logits small enough
+// not to overflow, and on logits near float32's largest that would.
+func TestLogSumExp(t *testing.T) {
+	for _, tc := range []struct {
+		x    []float32
+		want float64
+	}{
+		{[]float32{0}, 0},
+		{[]float32{1, 2, 3}, math.Log(math.E + math.E*math.E + math.E*math.E*math.E)},
+		{[]float32{-5, 0.5}, math.Log(math.Exp(-5) + math.Exp(0.5))},
+		{[]float32{3e38, 3e38}, float64(float32(3e38)) + math.Ln2},
+	} {
+		if got := LogSumExp(tc.x); math.Abs(got-tc.want) > 1e-12*math.Max(1, math.Abs(tc.want)) {
+			t.Errorf("LogSumExp(%v) = %.17g, want %.17g", tc.x, got, tc.want)
 		}
 	}
 }
@@ -118,7 +133,7 @@ func conformLayerNorm(t *testing.T, r *rand.Rand, w int) {
 	}
 	g, b := randVec(r, w, 1), randVec(r, w, 1)
 	xhat, y, rstd := make([]float32, rows*w), make([]float32, rows*w), make([]float32, rows)
-	layerNormRows(x, xhat, y, rstd, g, b, w, eps)
+	LayerNormRows(x, xhat, y, rstd, g, b, w, eps)
 	for row := 0; row < rows; row++ {
 		xr := x[row*w : (row+1)*w]
 		var mean, ss float64
@@ -151,7 +166,7 @@ func conformLayerNormBack(t *testing.T, r *rand.Rand, w int) {
 	dy, xhat, g := randVec(r, rows*w, 1), randVec(r, rows*w, 2), randVec(r, w, 1)
 	rstd := randVec(r, rows, 4)
 	dx := make([]float32, rows*w)
-	layerNormBackRows(dy, xhat, rstd, g, dx, w)
+	LayerNormBackRows(dy, xhat, rstd, g, dx, w)
 	for row := 0; row < rows; row++ {
 		var m1, m2 float64
 		for j := 0; j < w; j++ {
@@ -184,7 +199,7 @@ func conformAdamW(t *testing.T, r *rand.Rand, n int) {
 			v[i] = float32(r.Float64() * 1e-4)
 		}
 		w0, g0, m0, v0 := append([]float32(nil), w...), append([]float32(nil), g...), append([]float32(nil), m...), append([]float32(nil), v...)
-		adamwRange(w, g, m, v, adamwConsts{b1: b1, b2: b2, c1: c1, c2: c2, inv2: inv2, eps: eps, decay: decay, step: step, scale: scale})
+		AdamW(w, g, m, v, AdamWConsts{B1: b1, B2: b2, C1: c1, C2: c2, Inv2: inv2, Eps: eps, Decay: decay, Step: step, Scale: scale})
 		for i := range w {
 			gi := float64(g0[i]) * float64(scale)
 			mi := b1*float64(m0[i]) + float64(c1)*gi
@@ -198,7 +213,7 @@ func conformAdamW(t *testing.T, r *rand.Rand, n int) {
 }
 
 // The lazy optimizer's catch-up: with θ = 0, steps of zero-gradient AdamW
-// exactly as adamwRange computes them (bit for bit); with θ > 0 the elements
+// exactly as AdamW computes them (bit for bit); with θ > 0 the elements
 // whose m² ≤ θ²·v only decay.
 func conformAdamWIdle(t *testing.T, r *rand.Rand, n int) {
 	const b1, b2, eps = 0.9, 0.999, 1e-6
@@ -218,9 +233,9 @@ func conformAdamWIdle(t *testing.T, r *rand.Rand, n int) {
 	for _, theta := range []float32{0, 1e-6} {
 		w1, m1, v1 := append([]float32(nil), w...), append([]float32(nil), m...), append([]float32(nil), v...)
 		w2, m2, v2 := append([]float32(nil), w...), append([]float32(nil), m...), append([]float32(nil), v...)
-		adamwIdleRange(w1, m1, v1, decay, step, inv2, b1, b2, eps, theta*theta)
+		AdamWIdle(w1, m1, v1, decay, step, inv2, b1, b2, eps, theta*theta)
 		for s := range decay {
-			adamwRange(w2, zero, m2, v2, adamwConsts{b1: b1, b2: b2, c1: 1 - b1, c2: 1 - b2, inv2: inv2[s], eps: eps, decay: decay[s], step: step[s], scale: 1})
+			AdamW(w2, zero, m2, v2, AdamWConsts{B1: b1, B2: b2, C1: 1 - b1, C2: 1 - b2, Inv2: inv2[s], Eps: eps, Decay: decay[s], Step: step[s], Scale: 1})
 			if theta > 0 { // the reference with element 0's Adam term left out
 				w2[0] = w[0]
 				for k := 0; k <= s; k++ {
@@ -244,7 +259,7 @@ func conformSumSquares(t *testing.T, r *rand.Rand, n int) {
 	for _, x := range g {
 		want += float64(x) * float64(x)
 	}
-	if got := sumSquaresRange(g); math.Abs(got-want) > 1e-13*want {
+	if got := SumSquares(g); math.Abs(got-want) > 1e-13*want {
 		t.Fatalf("n=%d: Σg² = %.17g, want %.17g", n, got, want)
 	}
 }
@@ -252,7 +267,7 @@ func conformSumSquares(t *testing.T, r *rand.Rand, n int) {
 func conformScale(t *testing.T, r *rand.Rand, n int) {
 	g := randVec(r, n, 3)
 	g0 := append([]float32(nil), g...)
-	scaleRange(g, 0.3)
+	Scale(g, 0.3)
 	for i := range g {
 		if g[i] != g0[i]*0.3 {
 			t.Fatalf("n=%d i=%d: %g·0.3 = %g, want %g", n, i, g0[i], g[i], g0[i]*0.3)
@@ -268,7 +283,7 @@ func conformDropout(t *testing.T, r *rand.Rand, n int) {
 		threshold := uint64(p * (1 << 32))
 		keep := float32(1 / (1 - p))
 		mask := make([]float32, n)
-		dropoutRange(mask, start, key, threshold, keep)
+		DropoutMask(mask, start, key, threshold, keep)
 		for i, got := range mask {
 			want := keep
 			if rng.Mix(key+(start+uint64(i))*rng.Gamma)>>32 < threshold {

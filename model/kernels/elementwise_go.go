@@ -1,6 +1,6 @@
 //go:build !openblas
 
-package model
+package kernels
 
 import (
 	"math"
@@ -8,19 +8,24 @@ import (
 	"github.com/taskweave/taskweave/internal/rng"
 )
 
-const cKernels = false
+// CKernels reports whether the element-wise kernels are the vectorised C ones.
+const CKernels = false
 
-func geluRange(x, y []float32) {
+// GELU writes y = x·Φ(x) and overwrites x with the derivative Φ(x) + x·φ(x).
+func GELU(x, y []float32) {
 	for i, v := range x {
-		c, p := phiAndPdf(v)
+		c, p := PhiAndPdf(v)
 		y[i] = v * c
 		x[i] = c + v*p
 	}
 }
 
-// softmaxPrefix applies softmax to every row of s[rows,T] over the first
-// visible columns and zeroes the others.
-func softmaxPrefix(s []float32, T, visible int) {
+// Softmax turns every row of s[rows,T] into scale·softmax over its first
+// visible columns and zeroes the others; large logits do not overflow (the
+// row's maximum is subtracted first). It is taskweave's one softmax:
+// attention, the mixture-of-experts gate, the cross-entropy gradient
+// (scale = 1/count folds the mean in) and scoring's probabilities.
+func Softmax(s []float32, T, visible int, scale float32) {
 	for r := 0; r+T <= len(s); r += T {
 		row := s[r : r+T]
 		mx := row[0]
@@ -29,11 +34,11 @@ func softmaxPrefix(s []float32, T, visible int) {
 		}
 		var sum float32
 		for j, v := range row[:visible] {
-			e := expf(v - mx)
+			e := Expf(v - mx)
 			row[j] = e
 			sum += e
 		}
-		inv := 1 / sum
+		inv := scale / sum
 		for j := range row[:visible] {
 			row[j] *= inv
 		}
@@ -41,8 +46,8 @@ func softmaxPrefix(s []float32, T, visible int) {
 	}
 }
 
-// layerNormRows normalises rows of width w (see layerNormForward).
-func layerNormRows(x, xhat, y, rstd, g, b []float32, w int, eps float32) {
+// LayerNormRows normalises rows of width w (see model.layerNormForward).
+func LayerNormRows(x, xhat, y, rstd, g, b []float32, w int, eps float32) {
 	for r := range rstd {
 		xr := x[r*w : (r+1)*w]
 		var s float64
@@ -68,8 +73,8 @@ func layerNormRows(x, xhat, y, rstd, g, b []float32, w int, eps float32) {
 	}
 }
 
-// layerNormBackRows writes the input gradient of rows of width w (see layerNormBackward).
-func layerNormBackRows(dy, xhat, rstd, g, dx []float32, w int) {
+// LayerNormBackRows writes the input gradient of rows of width w (see layerNormBackward).
+func LayerNormBackRows(dy, xhat, rstd, g, dx []float32, w int) {
 	for r := range rstd {
 		d := dy[r*w : (r+1)*w]
 		xh := xhat[r*w : (r+1)*w]
@@ -88,9 +93,9 @@ func layerNormBackRows(dy, xhat, rstd, g, dx []float32, w int) {
 	}
 }
 
-// dropoutRange fills mask, whose first element is element start of the
+// DropoutMask fills mask, whose first element is element start of the
 // stream keyed by key.
-func dropoutRange(mask []float32, start, key, threshold uint64, keep float32) {
+func DropoutMask(mask []float32, start, key, threshold uint64, keep float32) {
 	for i := range mask {
 		if rng.Mix(key+(start+uint64(i))*rng.Gamma)>>32 < threshold {
 			mask[i] = 0
@@ -100,21 +105,21 @@ func dropoutRange(mask []float32, start, key, threshold uint64, keep float32) {
 	}
 }
 
-// adamwRange applies one AdamW update to a slice of a parameter, reading
-// the gradient as k.scale·g.
-func adamwRange(w, g, m, v []float32, k adamwConsts) {
+// AdamW applies one AdamW update to a slice of a parameter, reading
+// the gradient as k.Scale·g.
+func AdamW(w, g, m, v []float32, k AdamWConsts) {
 	for j := range w {
-		gj := g[j] * k.scale
-		mj := k.b1*m[j] + k.c1*gj
-		vj := k.b2*v[j] + k.c2*gj*gj
+		gj := g[j] * k.Scale
+		mj := k.B1*m[j] + k.C1*gj
+		vj := k.B2*v[j] + k.C2*gj*gj
 		m[j], v[j] = mj, vj
-		denom := float32(math.Sqrt(float64(vj)))*k.inv2 + k.eps
-		w[j] = w[j]*k.decay - k.step*mj/denom
+		denom := float32(math.Sqrt(float64(vj)))*k.Inv2 + k.Eps
+		w[j] = w[j]*k.Decay - k.Step*mj/denom
 	}
 }
 
-// sumSquaresRange is Σ g², accumulated in float64.
-func sumSquaresRange(g []float32) float64 {
+// SumSquares is Σ g², accumulated in float64.
+func SumSquares(g []float32) float64 {
 	var s float64
 	for _, x := range g {
 		s += float64(x) * float64(x)
@@ -122,17 +127,18 @@ func sumSquaresRange(g []float32) float64 {
 	return s
 }
 
-func scaleRange(g []float32, s float32) {
+// Scale multiplies g by s in place.
+func Scale(g []float32, s float32) {
 	for i := range g {
 		g[i] *= s
 	}
 }
 
-// adamwIdleRange replays zero-gradient AdamW steps on one row (see lazy.go):
+// AdamWIdle replays zero-gradient AdamW steps on one row (see model/lazy.go):
 // per step i, m ← β₁m, v ← β₂v and w ← w·decay[i] − step[i]·m/(√v·inv2[i] + eps),
-// the last term only while m² > θ²·v. The expressions are adamwRange's with
+// the last term only while m² > θ²·v. The expressions are AdamW's with
 // g = 0, so the weights and moments match a dense update bit for bit.
-func adamwIdleRange(w, m, v, decay, step, inv2 []float32, b1, b2, eps, theta2 float32) {
+func AdamWIdle(w, m, v, decay, step, inv2 []float32, b1, b2, eps, theta2 float32) {
 	s := 0
 	for ; s < len(decay); s++ {
 		active := false

@@ -1,4 +1,4 @@
-package model
+package kernels
 
 import (
 	"runtime"
@@ -11,7 +11,7 @@ import (
 // for a while after each job, so that splitting work over the cores does not
 // wait for a sleeping thread to wake up. Every parallel pass of the model
 // (split products, attention, element-wise passes, the optimizer) forks and
-// joins through forkJoin.
+// joins through ForkJoin.
 //
 // Why it exists, measured on the 2-core VM this project is built on
 // (BenchmarkForkJoin): a goroutine started with `go` while the other core's
@@ -31,7 +31,7 @@ import (
 const helperSpin = 500 * time.Microsecond
 
 type helper struct {
-	claimed  atomic.Bool // owned by one forkJoin from post to join
+	claimed  atomic.Bool // owned by one ForkJoin from post to join
 	posted   atomic.Bool // fn and part hold a job not yet started
 	finished atomic.Bool // the posted job has returned
 	sleeping atomic.Bool // the helper is (about to be) blocked on wake
@@ -138,11 +138,11 @@ func (h *helper) join() {
 	h.claimed.Store(false)
 }
 
-// forkJoin runs fn(0), …, fn(parts-1) and returns when all have returned:
+// ForkJoin runs fn(0), …, fn(parts-1) and returns when all have returned:
 // part 0 on the calling goroutine, the others on idle helpers, or on new
 // goroutines when every helper is busy (another model in the same process,
 // or a part that forks again).
-func forkJoin(parts int, fn func(part int)) {
+func ForkJoin(parts int, fn func(part int)) {
 	if parts <= 1 {
 		if parts == 1 {
 			fn(0)

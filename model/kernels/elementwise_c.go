@@ -1,6 +1,6 @@
 //go:build openblas
 
-package model
+package kernels
 
 /*
 #cgo CFLAGS: -O3 -ffast-math
@@ -71,14 +71,14 @@ TW_CLONES void tw_scale(float *row, int64_t n, float s) {
 	for (int64_t j = 0; j < n; j++) row[j] *= s;
 }
 
-// tw_softmax_rows turns rows [r0,r1) of s[*,T] into softmax probabilities
-// over the first visible columns; the rest become 0.
-void tw_softmax_rows(float *s, int64_t T, int64_t rows, int64_t visible) {
+// tw_softmax_rows turns the rows of s[rows,T] into scale·softmax over the
+// first visible columns; the rest become 0.
+void tw_softmax_rows(float *s, int64_t T, int64_t rows, int64_t visible, float scale) {
 	for (int64_t t = 0; t < rows; t++) {
 		float *row = s + t * T;
 		float mx = tw_max(row, visible);
 		float sum = tw_exp_sub(row, visible, mx);
-		tw_scale(row, visible, 1.0f / sum);
+		tw_scale(row, visible, scale / sum);
 		for (int64_t j = visible; j < T; j++) row[j] = 0;
 	}
 }
@@ -120,7 +120,7 @@ static inline uint64_t tw_mix64(uint64_t x) {
 	return x;
 }
 
-// Same stream as dropoutRange in kernels_go.go, bit for bit.
+// Same stream as DropoutMask in kernels_go.go, bit for bit.
 TW_CLONES void tw_dropout(float *mask, int64_t n, uint64_t start, uint64_t key, uint64_t threshold, float keep) {
 	for (int64_t i = 0; i < n; i++) {
 		uint64_t h = tw_mix64(key + (start + (uint64_t)i) * 0x9e3779b97f4a7c15ULL) >> 32;
@@ -149,7 +149,7 @@ TW_CLONES void tw_adamw(float *w, const float *g, float *m, float *v, int64_t n,
 }
 
 // tw_adamw_idle replays `steps` zero-gradient AdamW steps on one row (see
-// lazy.go and adamwIdleRange): the expressions are tw_adamw's with g = 0.
+// model/lazy.go and AdamWIdle): the expressions are tw_adamw's with g = 0.
 TW_CLONES void tw_adamw_idle(float *w, float *m, float *v, int64_t n, int64_t steps, const float *decay, const float *step, const float *inv2, float b1, float b2, float eps, float theta2) {
 	int64_t s = 0;
 	for (; s < steps; s++) {
@@ -188,67 +188,79 @@ import "C"
 
 import "unsafe"
 
-const cKernels = true
+// CKernels reports whether the element-wise kernels are the vectorised C ones.
+const CKernels = true
 
-func geluRange(x, y []float32) {
+// GELU writes y = x·Φ(x) and overwrites x with the derivative Φ(x) + x·φ(x).
+func GELU(x, y []float32) {
 	if len(x) == 0 {
 		return
 	}
 	C.tw_gelu((*C.float)(unsafe.Pointer(&x[0])), (*C.float)(unsafe.Pointer(&y[0])), C.int64_t(len(x)))
 }
 
-// softmaxPrefix applies softmax to every row of s[rows,T] over the first
-// visible columns and zeroes the others.
-func softmaxPrefix(s []float32, T, visible int) {
-	C.tw_softmax_rows((*C.float)(unsafe.Pointer(&s[0])), C.int64_t(T), C.int64_t(len(s)/T), C.int64_t(visible))
+// Softmax turns every row of s[rows,T] into scale·softmax over its first
+// visible columns and zeroes the others (see elementwise_go.go).
+func Softmax(s []float32, T, visible int, scale float32) {
+	if len(s) < T || T == 0 {
+		return
+	}
+	C.tw_softmax_rows(fp(s), C.int64_t(T), C.int64_t(len(s)/T), C.int64_t(visible), C.float(scale))
 }
 
 func fp(s []float32) *C.float { return (*C.float)(unsafe.Pointer(unsafe.SliceData(s))) }
 
-func layerNormRows(x, xhat, y, rstd, g, b []float32, w int, eps float32) {
+// LayerNormRows normalises rows of width w (see model.layerNormForward).
+func LayerNormRows(x, xhat, y, rstd, g, b []float32, w int, eps float32) {
 	if len(rstd) == 0 {
 		return
 	}
 	C.tw_layernorm(fp(x), fp(xhat), fp(y), fp(rstd), fp(g), fp(b), C.int64_t(len(rstd)), C.int64_t(w), C.float(eps))
 }
 
-func layerNormBackRows(dy, xhat, rstd, g, dx []float32, w int) {
+// LayerNormBackRows writes the input gradient of rows of width w.
+func LayerNormBackRows(dy, xhat, rstd, g, dx []float32, w int) {
 	if len(rstd) == 0 {
 		return
 	}
 	C.tw_layernorm_back(fp(dy), fp(xhat), fp(rstd), fp(g), fp(dx), C.int64_t(len(rstd)), C.int64_t(w))
 }
 
-func dropoutRange(mask []float32, start, key, threshold uint64, keep float32) {
+// DropoutMask fills mask from the splitmix64 stream keyed by key (see elementwise_go.go).
+func DropoutMask(mask []float32, start, key, threshold uint64, keep float32) {
 	if len(mask) == 0 {
 		return
 	}
 	C.tw_dropout(fp(mask), C.int64_t(len(mask)), C.uint64_t(start), C.uint64_t(key), C.uint64_t(threshold), C.float(keep))
 }
 
-func adamwRange(w, g, m, v []float32, k adamwConsts) {
+// AdamW applies one AdamW update to a slice of a parameter.
+func AdamW(w, g, m, v []float32, k AdamWConsts) {
 	if len(w) == 0 {
 		return
 	}
-	C.tw_adamw(fp(w), fp(g), fp(m), fp(v), C.int64_t(len(w)), C.float(k.b1), C.float(k.b2), C.float(k.c1), C.float(k.c2),
-		C.float(k.inv2), C.float(k.eps), C.float(k.decay), C.float(k.step), C.float(k.scale))
+	C.tw_adamw(fp(w), fp(g), fp(m), fp(v), C.int64_t(len(w)), C.float(k.B1), C.float(k.B2), C.float(k.C1), C.float(k.C2),
+		C.float(k.Inv2), C.float(k.Eps), C.float(k.Decay), C.float(k.Step), C.float(k.Scale))
 }
 
-func sumSquaresRange(g []float32) float64 {
+// SumSquares is Σ g², accumulated in float64.
+func SumSquares(g []float32) float64 {
 	if len(g) == 0 {
 		return 0
 	}
 	return float64(C.tw_sumsq(fp(g), C.int64_t(len(g))))
 }
 
-func scaleRange(g []float32, s float32) {
+// Scale multiplies g by s in place.
+func Scale(g []float32, s float32) {
 	if len(g) == 0 {
 		return
 	}
 	C.tw_scale(fp(g), C.int64_t(len(g)), C.float(s))
 }
 
-func adamwIdleRange(w, m, v, decay, step, inv2 []float32, b1, b2, eps, theta2 float32) {
+// AdamWIdle replays zero-gradient AdamW steps on one row (see elementwise_go.go).
+func AdamWIdle(w, m, v, decay, step, inv2 []float32, b1, b2, eps, theta2 float32) {
 	if len(w) == 0 || len(decay) == 0 {
 		return
 	}

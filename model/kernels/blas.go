@@ -1,4 +1,4 @@
-package model
+package kernels
 
 import (
 	"runtime"
@@ -8,7 +8,7 @@ import (
 	"gonum.org/v1/gonum/blas/blas32"
 )
 
-// gemm computes C = alpha·op(A)·op(B) + beta·C on row-major buffers, where
+// Gemm computes C = alpha·op(A)·op(B) + beta·C on row-major buffers, where
 // op(A) is m×k and op(B) is k×n. It goes through whatever blas32 currently
 // uses: gonum's pure-Go kernels, or OpenBLAS under the openblas build tag.
 //
@@ -16,14 +16,14 @@ import (
 // split here, by rows (or columns) of C, over one goroutine per core. Go then
 // schedules all the parallel work of a step, elementwise passes included, and
 // no OpenBLAS worker threads spin-wait against Go's.
-func gemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
-	gemmParts(runtime.GOMAXPROCS(0), transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, nil)
+func Gemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	GemmParts(runtime.GOMAXPROCS(0), transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, nil)
 }
 
-// splitWorth reports whether an m×n×k product is worth splitting over cores.
-func splitWorth(m, n, k int) bool { return m*n*k >= 1<<19 }
+// SplitWorth reports whether an m×n×k product is worth splitting over cores.
+func SplitWorth(m, n, k int) bool { return m*n*k >= 1<<19 }
 
-// gemmParts is gemm split into at most workers blocks, run by forkJoin
+// GemmParts is Gemm split into at most workers blocks, run by ForkJoin
 // (the first on the calling goroutine, the others on the crew). Unless nil,
 // it first calls prep(i0, rows, j0, cols) on each block of C it hands to one
 // BLAS call, on that call's goroutine: a linear's bias is written there just
@@ -38,22 +38,22 @@ func splitWorth(m, n, k int) bool { return m*n*k >= 1<<19 }
 // round a block's tail rows differently from the same rows inside a larger
 // call (up to 1e-6 of the row's magnitude in TestLinearForwardSplits); its
 // Cooperlake kernels gave the same bits.
-func gemmParts(workers int, transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int,
+func GemmParts(workers int, transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int,
 	prep func(i0, rows, j0, cols int)) {
 	if m == 0 || n == 0 {
 		return
 	}
-	if !splitGEMM || workers < 2 || !splitWorth(m, n, k) {
+	if !SplitGEMM || workers < 2 || !SplitWorth(m, n, k) {
 		if prep != nil {
 			prep(0, m, 0, n)
 		}
-		gemm1(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+		Gemm1(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
 		return
 	}
 	if m >= n || m >= 128 {
 		chunk := (m + workers - 1) / workers
 		chunk = (chunk + 7) &^ 7
-		forkJoin((m+chunk-1)/chunk, func(part int) {
+		ForkJoin((m+chunk-1)/chunk, func(part int) {
 			i0 := part * chunk
 			rows := min(chunk, m-i0)
 			ao := i0 * lda
@@ -63,13 +63,13 @@ func gemmParts(workers int, transA, transB bool, m, n, k int, alpha float32, a [
 			if prep != nil {
 				prep(i0, rows, 0, n)
 			}
-			gemm1(transA, transB, rows, n, k, alpha, a[ao:], lda, b, ldb, beta, c[i0*ldc:], ldc)
+			Gemm1(transA, transB, rows, n, k, alpha, a[ao:], lda, b, ldb, beta, c[i0*ldc:], ldc)
 		})
 		return
 	}
 	chunk := (n + workers - 1) / workers
 	chunk = (chunk + 7) &^ 7
-	forkJoin((n+chunk-1)/chunk, func(part int) {
+	ForkJoin((n+chunk-1)/chunk, func(part int) {
 		j0 := part * chunk
 		cols := min(chunk, n-j0)
 		bo := j0
@@ -79,12 +79,12 @@ func gemmParts(workers int, transA, transB bool, m, n, k int, alpha float32, a [
 		if prep != nil {
 			prep(0, m, j0, cols)
 		}
-		gemm1(transA, transB, m, cols, k, alpha, a, lda, b[bo:], ldb, beta, c[j0:], ldc)
+		Gemm1(transA, transB, m, cols, k, alpha, a, lda, b[bo:], ldb, beta, c[j0:], ldc)
 	})
 }
 
-// gemm1 is one BLAS call on the calling goroutine.
-func gemm1(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+// Gemm1 is one BLAS call on the calling goroutine.
+func Gemm1(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
 	if m == 0 || n == 0 {
 		return
 	}

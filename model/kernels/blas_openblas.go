@@ -1,6 +1,6 @@
 //go:build openblas
 
-package model
+package kernels
 
 /*
 #cgo LDFLAGS: -lopenblas -ldl
@@ -55,9 +55,9 @@ import (
 
 const backendName = "openblas"
 
-// OpenBLAS runs single-threaded (whatever OPENBLAS_NUM_THREADS says); gemm
+// OpenBLAS runs single-threaded (whatever OPENBLAS_NUM_THREADS says); Gemm
 // splits large products over goroutines instead, see blas.go.
-const splitGEMM = true
+const SplitGEMM = true
 
 func init() {
 	if best := C.taskweave_best_core(); best != nil {
@@ -72,9 +72,9 @@ func init() {
 	C.openblas_set_num_threads(1)
 }
 
-// setBLASThreads changes OpenBLAS's own thread count; only benchmarks use
-// it, to compare its threading with gemm's split.
-func setBLASThreads(n int) { C.openblas_set_num_threads(C.int(n)) }
+// SetBLASThreads changes OpenBLAS's own thread count; only benchmarks use
+// it, to compare its threading with Gemm's split.
+func SetBLASThreads(n int) { C.openblas_set_num_threads(C.int(n)) }
 
 // BLASCore names the kernel set OpenBLAS chose (e.g. "SkylakeX").
 func BLASCore() string { return C.GoString(C.openblas_get_corename()) }

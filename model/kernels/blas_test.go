@@ -1,4 +1,4 @@
-package model
+package kernels
 
 import (
 	"math"
@@ -48,7 +48,7 @@ func TestGEMM(t *testing.T) {
 			}
 			return float64(b[l*ldb+j])
 		}
-		gemm(tc.ta, tc.tb, tc.m, tc.n, tc.k, 0.5, a, lda, b, ldb, 2, c, ldc)
+		Gemm(tc.ta, tc.tb, tc.m, tc.n, tc.k, 0.5, a, lda, b, ldb, 2, c, ldc)
 		for i := 0; i < tc.m; i++ {
 			for j := 0; j < ldc; j++ {
 				want := float64(c0[i*ldc+j])

@@ -1,4 +1,4 @@
-package model
+package kernels
 
 import (
 	"math"
@@ -8,14 +8,14 @@ import (
 func TestExpf(t *testing.T) {
 	worst := 0.0
 	for x := -110.0; x < 88.5; x += 0.0137 {
-		got, want := float64(expf(float32(x))), math.Exp(float64(float32(x)))
+		got, want := float64(Expf(float32(x))), math.Exp(float64(float32(x)))
 		rel := math.Abs(got-want) / math.Max(want, 1e-38)
 		if want < 1e-37 {
 			rel = math.Abs(got - want)
 		}
 		worst = math.Max(worst, rel)
 		if rel > 3e-7 {
-			t.Fatalf("expf(%g) = %g, want %g (rel %g)", x, got, want, rel)
+			t.Fatalf("Expf(%g) = %g, want %g (rel %g)", x, got, want, rel)
 		}
 	}
 	t.Logf("worst relative error %.3g", worst)
@@ -24,7 +24,7 @@ func TestExpf(t *testing.T) {
 func TestPhiAndPdf(t *testing.T) {
 	worstC, worstP := 0.0, 0.0
 	for v := -12.0; v < 12; v += 0.00731 {
-		c, p := phiAndPdf(float32(v))
+		c, p := PhiAndPdf(float32(v))
 		vv := float64(float32(v))
 		wc := 0.5 * (1 + math.Erf(vv/math.Sqrt2))
 		wp := math.Exp(-vv*vv/2) / math.Sqrt(2*math.Pi)

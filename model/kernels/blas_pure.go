@@ -1,11 +1,11 @@
 //go:build !openblas
 
-package model
+package kernels
 
 const backendName = "gonum (pure Go)"
 
 // gonum's kernels spread one call over all cores themselves.
-const splitGEMM = false
+const SplitGEMM = false
 
 // BLASCore names the kernel set in use.
 func BLASCore() string { return "gonum" }
@@ -13,4 +13,4 @@ func BLASCore() string { return "gonum" }
 // BLASAdvice is "": the pure-Go kernels have no settings to get wrong.
 func BLASAdvice() string { return "" }
 
-func setBLASThreads(n int) {}
+func SetBLASThreads(n int) {}

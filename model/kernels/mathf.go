@@ -1,4 +1,4 @@
-package model
+package kernels
 
 import "math"
 
@@ -11,11 +11,14 @@ const (
 	// ln 2 split in two so that k·ln2Hi is exact in float32 (Cody & Waite).
 	ln2Hi = 0.693359375
 	ln2Lo = -2.12194440e-4
+
+	invSqrt2   = 0.70710678118654752440 // 1/√2
+	invSqrt2Pi = 0.39894228040143267794 // 1/√(2π)
 )
 
-// expf returns e^x to about one float32 ulp: x = k·ln2 + r with |r| ≤ ln2/2,
+// Expf returns e^x to about one float32 ulp: x = k·ln2 + r with |r| ≤ ln2/2,
 // e^r by its Taylor series to degree 7, 2^k by building the exponent bits.
-func expf(x float32) float32 {
+func Expf(x float32) float32 {
 	if x < -87 || x > 88 {
 		if x < -104 {
 			return 0
@@ -32,10 +35,10 @@ func expf(x float32) float32 {
 	return p * math.Float32frombits(uint32(k+127)<<23)
 }
 
-// phiAndPdf returns the standard normal CDF Φ(v) and density φ(v).
+// PhiAndPdf returns the standard normal CDF Φ(v) and density φ(v).
 // erf uses Abramowitz & Stegun 7.1.26 (absolute error below 1.5e-7), whose
-// exponential factor e^{-v²/2} is also the density's, so one expf serves both.
-func phiAndPdf(v float32) (cdf, pdf float32) {
+// exponential factor e^{-v²/2} is also the density's, so one Expf serves both.
+func PhiAndPdf(v float32) (cdf, pdf float32) {
 	const (
 		p  = 0.3275911
 		a1 = 0.254829592
@@ -49,7 +52,7 @@ func phiAndPdf(v float32) (cdf, pdf float32) {
 	if az < 0 {
 		az = -az
 	}
-	e := expf(-z * z)
+	e := Expf(-z * z)
 	t := 1 / (1 + p*az)
 	y := 1 - t*(a1+t*(a2+t*(a3+t*(a4+t*a5))))*e // erf(|z|)
 	if z < 0 {
