@@ -19,6 +19,7 @@ func init() {
 func setupPretrain(fs *flag.FlagSet) func(context.Context, []string) error {
 	config := fs.String("config", "", "job spec (YAML) with a pretrain block")
 	data := fs.String("data", "", "preprocessed data directory (default: the job's preprocess.output)")
+	out := fs.String("out", "", "output directory (overrides pretrain.output): packed data, train/, encoder/, pretrain.json")
 	resume := fs.Bool("resume", false, "continue the run saved in <pretrain.output>/train/last exactly")
 	steps := fs.Int("steps", 0, "optimizer steps (overrides pretrain.steps)")
 	timeLimit := fs.Duration("time-limit", 0, "stop this session (saving everything for --resume) before this much wall time, e.g. 8h (overrides pretrain.time_limit_seconds)")
@@ -33,6 +34,9 @@ func setupPretrain(fs *flag.FlagSet) func(context.Context, []string) error {
 		}
 		if !s.Pretrains() {
 			return fmt.Errorf("%s has no pretrain.sources: name the tasks whose train text the encoder is pre-trained on", *config)
+		}
+		if *out != "" {
+			s.Pretrain.Output = *out
 		}
 		if err := applyRunner(s); err != nil {
 			return err
