@@ -89,11 +89,14 @@ func Pretrain(ctx context.Context, s *spec.Spec, data string, o PretrainOptions)
 		return PretrainResult{}, err
 	}
 	cfg.Resume = o.Resume
+	prev, err := readRecord(ctx, out)
+	if err != nil {
+		return PretrainResult{}, err
+	}
+	if o.Resume && prev != nil && prev.Fingerprint != fp {
+		return PretrainResult{}, fmt.Errorf("--resume: the run in %s was made with other pretrain settings or data (fingerprint %s, now %s); resume with the job as it was, or pre-train afresh into another --out", out, prev.Fingerprint, fp)
+	}
 	if o.Auto {
-		prev, err := readRecord(ctx, out)
-		if err != nil {
-			return PretrainResult{}, err
-		}
 		if prev != nil && prev.Fingerprint == fp {
 			if ok, err := storage.Exists(ctx, storage.Join(EncoderDir(s), checkpoint.ConfigFile)); err != nil {
 				return PretrainResult{}, err

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/taskweave/taskweave/io/storage"
@@ -78,6 +79,9 @@ func TestPretrainStage(t *testing.T) {
 	other, err := stages.Pretrain(ctx, pretrainSpec(t, out, 1e-3), cfg.Out, stages.PretrainOptions{Auto: true})
 	if err != nil || other.UpToDate || other.Record.Fingerprint == res.Record.Fingerprint {
 		t.Fatalf("another lr: up to date %v (fingerprint %s, before %s), %v", other.UpToDate, other.Record.Fingerprint, res.Record.Fingerprint, err)
+	}
+	if _, err := stages.Pretrain(ctx, s, cfg.Out, stages.PretrainOptions{Resume: true}); err == nil || !strings.Contains(err.Error(), "other pretrain settings") {
+		t.Fatalf("--resume of the lr 1e-3 run with the lr 5e-4 job: err = %v, want a refusal", err)
 	}
 	if got := stages.TrainConfig(s, cfg.Out, t.TempDir()).Init; got != stages.EncoderDir(s) {
 		t.Fatalf("the train stage starts from %q, want the pre-trained encoder %s", got, stages.EncoderDir(s))
