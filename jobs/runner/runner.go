@@ -46,6 +46,9 @@ type Stages struct {
 	// manifest's fingerprint matches and every shard has its recorded size
 	// and checksum); force rebuilds them anyway.
 	Preprocess func(ctx context.Context, s *spec.Spec, force bool) (PreprocessResult, error)
+	// Pretrain (jobs with a pretrain block) trains the encoder the train
+	// stage starts from, unless it is up to date; nil = no such stage.
+	Pretrain func(ctx context.Context, s *spec.Spec, dataDir string) (location string, upToDate bool, err error)
 	// Train writes under a directory of its own for runID, so a run never
 	// mistakes an earlier run's checkpoint for its own.
 	Train func(ctx context.Context, s *spec.Spec, dataDir, runID string) (checkpointDir string, err error)
@@ -160,6 +163,15 @@ func Run(ctx context.Context, s *spec.Spec, st Stages, opt Options) (*runs.Recor
 		return fail("preprocess", err)
 	}
 	rec.Inputs = pre.Fingerprint
+
+	if s.Pretrains() && st.Pretrain != nil {
+		if err := stage("pretrain", func() (runs.Stage, error) {
+			loc, up, err := st.Pretrain(ctx, s, pre.Dir)
+			return runs.Stage{Skipped: up, Location: loc, Note: map[bool]string{true: "up to date: the encoder was pre-trained with these settings"}[up]}, err
+		}); err != nil {
+			return fail("pretrain", err)
+		}
+	}
 
 	var ckpt string
 	if err := stage("train", func() (runs.Stage, error) {

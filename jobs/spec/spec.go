@@ -39,7 +39,8 @@ type Spec struct {
 	Run        Run            `yaml:"run"`
 	Schedule   string         `yaml:"schedule"` // cron expression, for `taskweave schedule`
 	Runner     Runner         `yaml:"runner"`
-	Sweep      Sweep          `yaml:"sweep"` // for `taskweave sweep`
+	Sweep      Sweep          `yaml:"sweep"`    // for `taskweave sweep`
+	Pretrain   Pretrain       `yaml:"pretrain"` // for `taskweave pretrain` and the pretrain stage of run
 	dir        string         // directory of the spec file: relative paths resolve against it
 	lines      map[string]int // dotted key path → line, for validation messages
 	written    map[string]any // dotted key path → value, for the keys the file writes

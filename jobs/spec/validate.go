@@ -99,6 +99,7 @@ func (s *Spec) Validate() error {
 		rates += t.Rate
 	}
 	s.checkSharing(layers, bad)
+	s.checkPretrain(bad)
 	s.checkGroups(bad)
 	tr := &s.Train
 	s.checkPhases(bad)

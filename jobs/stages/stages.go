@@ -53,6 +53,13 @@ func New(o Options) runner.Stages {
 			}
 			return runner.PreprocessResult{Dir: cfg.Out, Fingerprint: res.Manifest.Fingerprint, UpToDate: res.UpToDate}, nil
 		},
+		Pretrain: func(ctx context.Context, s *spec.Spec, data string) (string, bool, error) {
+			res, err := Pretrain(ctx, s, data, PretrainOptions{Runner: o.Runner, Auto: true, Progress: o.Progress, Log: o.Log})
+			if err == nil && !res.Record.Complete {
+				err = fmt.Errorf("pre-training stopped (%s) at step %d of %d; run the job again to resume it", res.Record.Summary.Stopped, res.Record.Summary.Steps, s.Pretrain.Steps)
+			}
+			return res.Record.Encoder, res.UpToDate, err
+		},
 		Train: func(ctx context.Context, s *spec.Spec, data, runID string) (string, error) {
 			cfg := TrainConfig(s, data, storage.Join(s.Path(s.Train.Output), runID))
 			cfg.Progress, cfg.Log = o.Progress, o.Log
@@ -110,6 +117,9 @@ func TrainConfig(s *spec.Spec, data, out string) trainer.Config {
 		SaveEvery: t.SaveEvery, LogEvery: t.LogEvery, ShuffleBuffer: t.ShuffleBuffer, PoolBatches: t.PoolBatches,
 	}
 	cfg.Phases = Phases(t)
+	if s.Pretrains() {
+		cfg.Init = EncoderDir(s) // the encoder the job pre-trains (spec: not with model.init)
+	}
 	factorized := false
 	for _, jt := range s.Tasks {
 		ts := model.TaskSharing{Rank: jt.Sharing.Rank, LayerAttention: jt.Sharing.LayerAttention, Adapter: jt.Sharing.Adapter}

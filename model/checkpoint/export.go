@@ -55,14 +55,7 @@ func ExportHF(fs FS, m *model.Model, meta Meta, task string) error {
 	if head.Kind != model.TokenClassification {
 		arch = "BertForSequenceClassification"
 	}
-	hc := map[string]any{
-		"architectures": []string{arch}, "model_type": "bert", "vocab_size": cfg.VocabSize,
-		"hidden_size": cfg.HiddenSize, "num_hidden_layers": layers, "num_attention_heads": cfg.NumAttentionHeads,
-		"intermediate_size": cfg.IntermediateSize, "max_position_embeddings": cfg.MaxPositionEmbeddings,
-		"type_vocab_size": cfg.TypeVocabSize, "layer_norm_eps": cfg.LayerNormEps, "hidden_act": cfg.HiddenAct,
-		"hidden_dropout_prob": cfg.HiddenDropoutProb, "attention_probs_dropout_prob": cfg.AttentionProbsDropoutProb,
-		"position_embedding_type": "absolute", "pad_token_id": 0, "initializer_range": 0.02,
-	}
+	hc := bertConfig(cfg, layers, arch)
 	if head.Kind == model.SequenceRegression {
 		hc["problem_type"], hc["num_labels"] = "regression", 1
 		hc["id2label"], hc["label2id"] = map[string]string{"0": "LABEL_0"}, map[string]int{"LABEL_0": 0}
@@ -95,6 +88,24 @@ func ExportHF(fs FS, m *model.Model, meta Meta, task string) error {
 	for _, p := range m.HeadParams(task) {
 		add(p.Name[len("heads."+task+"."):], p, nil)
 	}
+	return writeHF(fs, tensors, meta, hc)
+}
+
+// bertConfig is a Hugging Face BERT config.json of cfg with layers layers.
+func bertConfig(cfg model.Config, layers int, arch string) map[string]any {
+	return map[string]any{
+		"architectures": []string{arch}, "model_type": "bert", "vocab_size": cfg.VocabSize,
+		"hidden_size": cfg.HiddenSize, "num_hidden_layers": layers, "num_attention_heads": cfg.NumAttentionHeads,
+		"intermediate_size": cfg.IntermediateSize, "max_position_embeddings": cfg.MaxPositionEmbeddings,
+		"type_vocab_size": cfg.TypeVocabSize, "layer_norm_eps": cfg.LayerNormEps, "hidden_act": cfg.HiddenAct,
+		"hidden_dropout_prob": cfg.HiddenDropoutProb, "attention_probs_dropout_prob": cfg.AttentionProbsDropoutProb,
+		"position_embedding_type": "absolute", "pad_token_id": 0, "initializer_range": 0.02,
+	}
+}
+
+// writeHF writes a plain Hugging Face directory: the tensors, vocab.txt,
+// tokenizer_config.json and, last, config.json hc.
+func writeHF(fs FS, tensors []*Tensor, meta Meta, hc map[string]any) error {
 	files := []struct {
 		name string
 		fill func(io.Writer) error

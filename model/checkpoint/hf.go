@@ -96,7 +96,9 @@ func importHF(fs FS, where string, raw []byte, opt Options) (*model.Model, Meta,
 	var heads []model.HeadSpec
 	var tasks []TaskInfo
 	switch arch {
-	case "BertModel", "":
+	case "BertModel", "", "BertForMaskedLM", "BertForPreTraining":
+		// A pre-trained encoder: its pre-training heads (cls.…) are left
+		// out by the caller (Options.IgnoreTensors), as model.init does.
 		if cls != nil {
 			return nil, Meta{}, fmt.Errorf("checkpoint %s: %s names no architecture (or BertModel) but %s has a classifier; set architectures to BertForSequenceClassification or BertForTokenClassification", where, ConfigFile, file)
 		}
@@ -127,7 +129,7 @@ func importHF(fs FS, where string, raw []byte, opt Options) (*model.Model, Meta,
 		heads = append(heads, model.HeadSpec{Task: task, Kind: kind, NumLabels: n})
 		tasks = append(tasks, info)
 	default:
-		return nil, Meta{}, fmt.Errorf("checkpoint %s: %s architecture %q cannot be imported; use BertModel, BertForSequenceClassification or BertForTokenClassification (or list the extra tensors in Options.IgnoreTensors and set architectures to BertModel)", where, ConfigFile, arch)
+		return nil, Meta{}, fmt.Errorf("checkpoint %s: %s architecture %q cannot be imported; use BertModel, BertForMaskedLM, BertForPreTraining (their cls.… heads ignored), BertForSequenceClassification or BertForTokenClassification (or list the extra tensors in Options.IgnoreTensors and set architectures to BertModel)", where, ConfigFile, arch)
 	}
 	if err := checkSizes(cfg, model.Sharing{}, tensors, where, file); err != nil {
 		return nil, Meta{}, err
