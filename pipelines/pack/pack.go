@@ -4,7 +4,7 @@
 //
 //	source train shards ─Reshuffle─ ReadFn ─ (document, sentence)
 //	  ─ GroupByKey(document) ─ PackFn ─ (shard key, packed row)
-//	rows + one placeholder per shard ─ CoGroupByKey ─ WriteFn ─ part-i-of-N.parquet
+//	─ GroupByKey(shard) ─ SpillFn ─ sorted run files ─ writeshards.Merge ─ part-i-of-N.parquet
 //	launcher: counts rows and tokens, writes manifest.json
 //
 // Only train splits are read, and a source whose train files include a
@@ -25,21 +25,16 @@ import (
 	"time"
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
-	"github.com/apache/beam/sdks/v2/go/pkg/beam/register"
 
 	"github.com/taskweave/taskweave/internal/beamerr"
 	"github.com/taskweave/taskweave/io/manifest"
 	"github.com/taskweave/taskweave/io/shards"
 	"github.com/taskweave/taskweave/io/storage"
 	"github.com/taskweave/taskweave/pipelines/launch"
+	"github.com/taskweave/taskweave/text/wordpiece"
 	tpack "github.com/taskweave/taskweave/transforms/pack"
-	"github.com/taskweave/taskweave/transforms/wordpiece"
 	"github.com/taskweave/taskweave/transforms/writeshards"
 )
-
-func init() {
-	register.Function1x2(placeholder)
-}
 
 // Task is the name of the packed masked-LM task in the output manifest.
 const Task = "pretrain"
@@ -105,8 +100,17 @@ func Run(ctx context.Context, cfg Config, runner string) (*Result, error) {
 		runner = launch.DefaultRunner
 	}
 	p, s := beam.NewPipelineWithRoot()
-	Build(s, paths, &tpack.PackFn{Task: Task, MaxSeqLen: src.Tokenizer.MaxSeqLen, CLS: cls, SEP: sep, Holdout: cfg.Holdout, Shards: cfg.Shards}, cfg.Out)
-	if _, err := launch.Execute(ctx, runner, p, false, "", nil); err != nil {
+	tmp := storage.Join(cfg.Out, ".pack-runs")
+	if err := writeshards.RemoveRuns(ctx, tmp); err != nil {
+		return nil, err
+	}
+	Build(s, paths, &tpack.PackFn{Task: Task, MaxSeqLen: src.Tokenizer.MaxSeqLen, CLS: cls, SEP: sep, Holdout: cfg.Holdout, Shards: cfg.Shards}, cfg.Out, tmp)
+	_, err = launch.Execute(ctx, runner, p, false, "", nil)
+	// The run files are spent whether the pipeline succeeded or not.
+	if rerr := writeshards.RemoveRuns(ctx, tmp); err == nil && rerr != nil {
+		return nil, rerr
+	}
+	if err != nil {
 		return nil, beamerr.Clean("pack", err)
 	}
 	m, err := buildManifest(ctx, cfg, src, fp)
@@ -119,25 +123,22 @@ func Run(ctx context.Context, cfg Config, runner string) (*Result, error) {
 	return &Result{Manifest: m}, nil
 }
 
-// Build adds the packing pipeline over the shards at paths to s.
-func Build(s beam.Scope, paths []string, fn *tpack.PackFn, out string) {
+// Build adds the packing pipeline over the shards at paths to s; run files
+// go under tmp.
+func Build(s beam.Scope, paths []string, fn *tpack.PackFn, out, tmp string) {
 	s = s.Scope("Pack")
 	files := beam.Reshuffle(s, beam.CreateList(s, paths))
 	sents := beam.ParDo(s, &tpack.ReadFn{CLS: fn.CLS, SEP: fn.SEP}, files)
 	rows := beam.ParDo(s, fn, beam.GroupByKey(s, sents))
+	runs := beam.ParDo(s, &tpack.SpillFn{Tmp: tmp}, beam.GroupByKey(s, rows))
 	var keys []string
 	for _, split := range []string{tpack.Train, tpack.Validation} {
 		for i := range fn.Shards {
-			keys = append(keys, writeshards.Key(fn.Task, split, i))
+			keys = append(keys, writeshards.Key(fn.Task, split, i, fn.Shards))
 		}
 	}
-	marks := beam.ParDo(s, placeholder, beam.CreateList(s, keys))
-	beam.ParDo0(s, &writeshards.WriteFn{Out: out, Shards: fn.Shards}, beam.CoGroupByKey(s, rows, marks))
+	writeshards.Merge(s, runs, beam.CreateList(s, keys), out)
 }
-
-// placeholder keys an expected shard so CoGroupByKey yields it even when no
-// sequence hashed to it.
-func placeholder(key string) (string, int) { return key, 0 }
 
 // TrainShards returns the train shards of the source tasks, after checking
 // that none of their train files is another split's file of any task.

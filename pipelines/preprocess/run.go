@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"os"
 	"slices"
 	"time"
 
@@ -129,7 +128,7 @@ func Run(ctx context.Context, cfg Config, opt Options) (*Result, error) {
 	_, err = launch.Execute(ctx, runner, p, false, "", nil)
 	stop()
 	// The run files are spent whether the pipeline succeeded or not.
-	if rerr := removeDir(ctx, tmp); err == nil && rerr != nil {
+	if rerr := writeshards.RemoveRuns(ctx, tmp); err == nil && rerr != nil {
 		return nil, rerr
 	}
 	if err != nil {
@@ -207,27 +206,7 @@ func clearOutput(ctx context.Context, cfg Config, manifestPath, tmp string) erro
 			return err
 		}
 	}
-	return removeDir(ctx, tmp)
-}
-
-// removeDir removes the files directly under dir (run files: no subdirectories).
-func removeDir(ctx context.Context, dir string) error {
-	found, err := storage.List(ctx, storage.Join(dir, "*"))
-	if err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return err
-	}
-	for _, f := range found {
-		if err := removeIfExists(ctx, f); err != nil {
-			return err
-		}
-	}
-	if !storage.IsRemote(dir) {
-		// gs:// has no directories; a local one is removed once empty.
-		if err := os.Remove(dir); err != nil && !errors.Is(err, fs.ErrNotExist) {
-			return err
-		}
-	}
-	return nil
+	return writeshards.RemoveRuns(ctx, tmp)
 }
 
 // readSummary reads the counts the pipeline's workers wrote.

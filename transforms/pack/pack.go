@@ -38,6 +38,9 @@ func init() {
 	register.DoFn3x1[string, func(*Sentence) bool, func(string, shards.Row), error](&PackFn{})
 	register.Emitter2[string, Sentence]()
 	register.Emitter2[string, shards.Row]()
+	register.DoFn4x1[context.Context, string, func(*shards.Row) bool, func(writeshards.Run), error](&SpillFn{})
+	register.Iter1[shards.Row]()
+	register.Emitter1[writeshards.Run]()
 	register.Iter1[Sentence]()
 	beam.RegisterType(reflect.TypeFor[Sentence]())
 }
@@ -150,7 +153,7 @@ func (f *PackFn) ProcessElement(key string, iter func(*Sentence) bool, emit func
 	for i, ids := range Pack(sents, f.MaxSeqLen, f.CLS, f.SEP) {
 		id := key + "#" + strconv.Itoa(i)
 		row := shards.Row{Task: f.Task, Split: split, ExampleID: id, InputIDs: ids, TokenTypeIDs: make([]int32, len(ids)), Label: -1}
-		emit(writeshards.Key(f.Task, split, writeshards.Shard(id, f.Shards)), row)
+		emit(writeshards.Key(f.Task, split, writeshards.Shard(id, f.Shards), f.Shards), row)
 	}
 	return nil
 }
@@ -178,4 +181,32 @@ func Pack(sents []Sentence, maxLen int, cls, sep int32) [][]int32 {
 		out = append(out, append(cur, sep))
 	}
 	return out
+}
+
+// SpillFn files one shard's packed rows as sorted run files for
+// writeshards.Merge, which writes the shard as preprocess's shards are
+// written: one Parquet writer for both pipelines.
+type SpillFn struct {
+	Tmp string // directory for the run files
+}
+
+// ProcessElement spills the rows of the shard named by key.
+func (f *SpillFn) ProcessElement(ctx context.Context, key string, rows func(*shards.Row) bool, emit func(writeshards.Run)) error {
+	task, split, _, n, err := writeshards.ParseKey(key)
+	if err != nil {
+		return err
+	}
+	sp := writeshards.NewSpill(f.Tmp, task, split, n, writeshards.SpillBytes)
+	var r shards.Row
+	for rows(&r) {
+		if err := sp.Add(ctx, r.ExampleID, []shards.Row{r}); err != nil {
+			return err
+		}
+		r = shards.Row{}
+	}
+	runs, err := sp.Close(ctx)
+	for _, run := range runs {
+		emit(run)
+	}
+	return err
 }

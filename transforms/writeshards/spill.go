@@ -6,8 +6,11 @@ import (
 	"crypto/rand"
 	"encoding/gob"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
+	"os"
 	"slices"
 	"sync"
 
@@ -166,4 +169,25 @@ func (r *runReader) next() (row shards.Row, ok bool, err error) {
 	}
 	row, r.chunk = r.chunk[0], r.chunk[1:]
 	return row, true, nil
+}
+
+// RemoveRuns removes a spill directory: the run files directly under dir (a
+// spill writes no subdirectories), then dir itself where the storage has
+// directories (gs:// has none). A missing dir is not an error.
+func RemoveRuns(ctx context.Context, dir string) error {
+	found, err := storage.List(ctx, storage.Join(dir, "*"))
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	for _, f := range found {
+		if err := storage.Remove(ctx, f); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return err
+		}
+	}
+	if !storage.IsRemote(dir) {
+		if err := os.Remove(dir); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return err
+		}
+	}
+	return nil
 }
