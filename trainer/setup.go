@@ -15,6 +15,7 @@ import (
 	"github.com/taskweave/taskweave/model"
 	"github.com/taskweave/taskweave/model/checkpoint"
 	"github.com/taskweave/taskweave/model/masking"
+	"github.com/taskweave/taskweave/model/multitask"
 	"github.com/taskweave/taskweave/transforms/wordpiece"
 )
 
@@ -124,8 +125,8 @@ func (tr *Trainer) setup(ctx context.Context) error {
 	mc := tr.m.Config()
 	tr.bcfg = batchConfig{examples: cfg.BatchSize, tokens: cfg.BatchTokens, padTo: cfg.PadTo, pool: cfg.PoolBatches,
 		shuffle: cfg.ShuffleBuffer, maxLen: mc.MaxPositionEmbeddings, vocab: mc.VocabSize}
-	if cfg.BatchTokens > 0 && cfg.BatchTokens < man.Tokenizer.MaxSeqLen {
-		return fmt.Errorf("batch_tokens %d is smaller than max_seq_len %d: a long example would not fit in any batch", cfg.BatchTokens, man.Tokenizer.MaxSeqLen)
+	if err := CheckBatchTokens(cfg.BatchTokens, man.Tokenizer.MaxSeqLen); err != nil {
+		return fmt.Errorf("%s: %w", storage.Join(cfg.Data, manifest.FileName), err)
 	}
 
 	// Optimizer, task sampler, multi-task strategy, data.
@@ -138,7 +139,7 @@ func (tr *Trainer) setup(ctx context.Context) error {
 	for _, t := range tr.tasks {
 		tr.streams = append(tr.streams, newStream(ctx, t, tr.bcfg, cfg.Seed))
 	}
-	if cfg.Strategy.Name == "auto_lambda" {
+	if cfg.Strategy.Name == multitask.NameAutoLambda {
 		var primary []int
 		for i, t := range tr.tasks {
 			if slices.Contains(cfg.Strategy.Primary, t.name) {

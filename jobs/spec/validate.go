@@ -8,8 +8,6 @@ import (
 
 	"github.com/taskweave/taskweave/jobs/schedule"
 	"github.com/taskweave/taskweave/model"
-	"github.com/taskweave/taskweave/model/multitask"
-	"github.com/taskweave/taskweave/trainer/mixture"
 )
 
 // Validate checks values against their allowed sets and ranges and the
@@ -40,7 +38,6 @@ func (s *Spec) Validate() error {
 		}
 	}
 	seen := map[string]bool{}
-	rates := 0.0
 	for i, t := range s.Tasks {
 		k := fmt.Sprintf("tasks[%d]", i)
 		if t.Name == "" || strings.ContainsAny(t.Name, "/\\ .") {
@@ -93,31 +90,13 @@ func (s *Spec) Validate() error {
 		if layers > 0 && t.Layer > layers {
 			bad(k+".layer", "%d is deeper than model size %s (%d layers); use 0 for the top layer or 1..%d", t.Layer, s.Model.Size, layers, layers)
 		}
-		rates += t.Rate
 	}
 	s.checkSharing(layers, bad)
 	tr := &s.Train
 	s.checkPhases(bad)
 	s.checkPrimary(bad)
 	oneOf("train.step_mode", tr.StepMode, StepModes)
-	oneOf("train.mixture.name", tr.Mixture.Name, mixture.Names)
-	oneOf("train.strategy.name", tr.Strategy.Name, multitask.Names)
-	if multitask.RequiresAllTasks(tr.Strategy.Name) && tr.StepMode != "all" {
-		bad("train.step_mode", "strategy %s needs every task in every step; set step_mode: all", tr.Strategy.Name)
-	}
-	switch {
-	case tr.Mixture.Name == "capped" && tr.Mixture.Cap < 1:
-		bad("train.mixture.cap", "%d; the capped mixture needs cap >= 1 (examples per task counted at most)", tr.Mixture.Cap)
-	case tr.Mixture.Name == "explicit" && len(s.Tasks) > 0 && !(rates > 0):
-		bad("train.mixture.name", "explicit mixture with no rates; give tasks[].rate (at least one > 0)")
-	}
-	if tr.Strategy.Name == "loss_variance" && tr.Strategy.Window < 2 {
-		bad("train.strategy.window", "%d; loss_variance needs window >= 2 (a variance over one loss is 0)", tr.Strategy.Window)
-	}
-	if tr.BatchTokens > 0 && tr.BatchTokens < s.Tokenizer.MaxSeqLen {
-		bad("train.batch_tokens", "%d is smaller than tokenizer.max_seq_len %d, so a long example would fit in no batch; use 0 or at least %d",
-			tr.BatchTokens, s.Tokenizer.MaxSeqLen, s.Tokenizer.MaxSeqLen)
-	}
+	s.checkOwners(bad)
 	s.checkMetric("train.select_metric", s.Train.SelectMetric, s.Train.EvalSplit, "train.eval_split", bad)
 	s.checkMetric("registry.metric", s.Registry.Metric, s.Evaluate.Split, "evaluate.split", bad)
 	oneOf("evaluate.split", s.Evaluate.Split, Splits)
