@@ -14,7 +14,7 @@ import (
 	"gonum.org/v1/plot/plotutil"
 	"gonum.org/v1/plot/vg"
 
-	"github.com/taskweave/taskweave/internal/plotfile"
+	"github.com/taskweave/taskweave/io/plotfile"
 	"github.com/taskweave/taskweave/io/storage"
 )
 
