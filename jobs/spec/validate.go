@@ -39,57 +39,7 @@ func (s *Spec) Validate() error {
 	}
 	seen := map[string]bool{}
 	for i, t := range s.Tasks {
-		k := fmt.Sprintf("tasks[%d]", i)
-		if t.Name == "" || strings.ContainsAny(t.Name, "/\\ .") {
-			bad(k+".name", "%q is not a valid task name; use letters, digits, - and _", t.Name)
-		}
-		if seen[t.Name] {
-			bad(k+".name", "task %q is defined twice", t.Name)
-		}
-		seen[t.Name] = true
-		oneOf(k+".type", t.Type, TaskTypes)
-		mlm := t.Type == string(model.MaskedLM)
-		if mlm {
-			s.checkMaskedLM(k, t, bad)
-		} else {
-			if len(t.Source) > 0 {
-				bad(k+".source", "only a masked_lm task reads other tasks' text; remove source or set type: masked_lm")
-			}
-			if t.WholeWord {
-				bad(k+".whole_word", "only a masked_lm task masks words; remove whole_word")
-			}
-			if t.Format == "text" {
-				bad(k+".format", "text files hold no labels; format text is for masked_lm tasks")
-			}
-		}
-		if len(t.Source) == 0 {
-			oneOf(k+".format", t.Format, Formats)
-		}
-		if t.Type == string(model.TokenClassification) {
-			oneOf(k+".tag_scheme", t.TagScheme, TagSchemes)
-			if t.Format == "tsv" {
-				bad(k+".format", "tsv holds sentences; a token task needs conll, conllu or jsonl")
-			}
-		} else if t.TagScheme != "" {
-			bad(k+".tag_scheme", "only token_classification tasks have a tag scheme")
-		}
-		if t.Format == "conllu" {
-			oneOf(k+".columns.field", t.Columns.Field, ConlluFields)
-		}
-		s.checkColumns(k, t, bad)
-		switch {
-		case len(t.Source) > 0:
-		case len(t.Paths) == 0 && !mlm:
-			bad(k+".paths", "no input files; give paths per split, e.g. train: [file.tsv]")
-		case len(t.Paths) > 0 && len(t.Paths["train"]) == 0:
-			bad(k+".paths.train", "missing; every task needs training data")
-		}
-		for split := range t.Paths {
-			oneOf(k+".paths."+split, split, Splits)
-		}
-		if layers > 0 && t.Layer > layers {
-			bad(k+".layer", "%d is deeper than model size %s (%d layers); use 0 for the top layer or 1..%d", t.Layer, s.Model.Size, layers, layers)
-		}
+		s.checkTask(i, t, layers, seen, bad)
 	}
 	s.checkSharing(layers, bad)
 	tr := &s.Train
@@ -111,6 +61,68 @@ func (s *Spec) Validate() error {
 	// wrong, every trial would repeat its errors.
 	s.checkSweep(bad, len(errs) == 0)
 	return errors.Join(errs...)
+}
+
+// checkTask checks tasks[i] (t): its name, type, format, columns, paths
+// and layer; seen holds the names of the tasks before it, layers the
+// encoder's depth (0 = unknown before model.init is read).
+func (s *Spec) checkTask(i int, t Task, layers int, seen map[string]bool, bad func(key, format string, a ...any)) {
+	oneOf := func(key, v string, allowed []string) {
+		if !slices.Contains(allowed, v) {
+			bad(key, "%q is not allowed; use one of %s", v, strings.Join(allowed, ", "))
+		}
+	}
+	k := fmt.Sprintf("tasks[%d]", i)
+	if t.Name == "" || strings.ContainsAny(t.Name, "/\\ .") {
+		bad(k+".name", "%q is not a valid task name; use letters, digits, - and _", t.Name)
+	}
+	if seen[t.Name] {
+		bad(k+".name", "task %q is defined twice", t.Name)
+	}
+	seen[t.Name] = true
+	oneOf(k+".type", t.Type, TaskTypes)
+	mlm := t.Type == string(model.MaskedLM)
+	if mlm {
+		s.checkMaskedLM(k, t, bad)
+	} else {
+		if len(t.Source) > 0 {
+			bad(k+".source", "only a masked_lm task reads other tasks' text; remove source or set type: masked_lm")
+		}
+		if t.WholeWord {
+			bad(k+".whole_word", "only a masked_lm task masks words; remove whole_word")
+		}
+		if t.Format == "text" {
+			bad(k+".format", "text files hold no labels; format text is for masked_lm tasks")
+		}
+	}
+	if len(t.Source) == 0 {
+		oneOf(k+".format", t.Format, Formats)
+	}
+	if t.Type == string(model.TokenClassification) {
+		oneOf(k+".tag_scheme", t.TagScheme, TagSchemes)
+		if t.Format == "tsv" {
+			bad(k+".format", "tsv holds sentences; a token task needs conll, conllu or jsonl")
+		}
+	} else if t.TagScheme != "" {
+		bad(k+".tag_scheme", "only token_classification tasks have a tag scheme")
+	}
+	if t.Format == "conllu" {
+		oneOf(k+".columns.field", t.Columns.Field, ConlluFields)
+	}
+	s.checkColumns(k, t, bad)
+	switch {
+	case len(t.Source) > 0:
+	case len(t.Paths) == 0 && !mlm:
+		bad(k+".paths", "no input files; give paths per split, e.g. train: [file.tsv]")
+	case len(t.Paths) > 0 && len(t.Paths["train"]) == 0:
+		bad(k+".paths.train", "missing; every task needs training data")
+	}
+	for split := range t.Paths {
+		oneOf(k+".paths."+split, split, Splits)
+	}
+	if layers > 0 && t.Layer > layers {
+		bad(k+".layer", "%d is deeper than model size %s (%d layers); use 0 for the top layer or 1..%d", t.Layer, s.Model.Size, layers, layers)
+	}
 }
 
 // checkColumns reports an empty name among the columns the task's format
