@@ -62,57 +62,16 @@ func (tr *Trainer) setup(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	tr.meta = checkpoint.Meta{Vocab: vocab, Lowercase: man.Tokenizer.Lowercase, MaxSeqLen: man.Tokenizer.MaxSeqLen,
-		Extra: map[string]any{"strategy": cfg.Strategy.Name, "step_mode": cfg.StepMode, "mixture": cfg.Mixture.Name, "sharing": sharing(tr.tasks, cfg.Sharing)}}
-	var heads []model.HeadSpec
-	for i, t := range tr.tasks {
-		if t.kind == model.MaskedLM {
-			t.numLabels = len(vocab) // what the model resolves a masked_lm head to
-			if t.masker, err = masking.New(vocab, cfg.Tasks[i].WholeWord); err != nil {
-				return fmt.Errorf("task %s: %s: %w", t.name, cfg.Vocab, err)
-			}
-		}
-		heads = append(heads, model.HeadSpec{Task: t.name, Kind: t.kind, NumLabels: t.numLabels, Layer: t.layer, Sharing: t.sharing})
-		// A masked LM's source tasks and whole-word flag let evaluate mask
-		// its text as the dev evaluation does.
-		tr.meta.Tasks = append(tr.meta.Tasks, checkpoint.TaskInfo{Name: t.name, Type: string(t.kind), Labels: t.labels,
-			TagScheme: t.scheme, Layer: t.layer, Auxiliary: t.auxiliary, Source: t.sources,
-			WholeWord: t.kind == model.MaskedLM && cfg.Tasks[i].WholeWord})
+	heads, err := tr.setupHeads(vocab, man)
+	if err != nil {
+		return err
 	}
 	if tr.last, err = openLast(ctx, cfg.Out); err != nil {
 		return err
 	}
 	statePath := tr.last.dir()
-	if cfg.Resume {
-		missing := fmt.Sprintf("%s holds no saved checkpoint (no %s)", statePath, checkpoint.ConfigFile)
-		ok := false
-		if statePath == "" { // gs:// without last.json: nothing was saved
-			missing = fmt.Sprintf("%s does not exist, so no save finished", storage.Join(cfg.Out, lastPointer))
-		} else if ok, err = storage.Exists(ctx, storage.Join(statePath, checkpoint.ConfigFile)); err != nil {
-			return fmt.Errorf("--resume: %w", err)
-		}
-		if !ok {
-			return fmt.Errorf("--resume: %s: nothing to resume in %s; run without --resume to start training, or point --out (the spec's train.output) at the run you mean to resume", missing, cfg.Out)
-		}
-		m, _, err := checkpoint.Load(storage.Dir(ctx, statePath))
-		if err != nil {
-			return fmt.Errorf("--resume: %w", err)
-		}
-		if err := sameHeads(m.Heads(), heads); err != nil {
-			return fmt.Errorf("--resume from %s: %w", statePath, err)
-		}
-		if m.Sharing() != cfg.Sharing {
-			return fmt.Errorf("--resume from %s: the checkpoint's model.sharing is %+v but the job's %+v; resume with the job that made it", statePath, m.Sharing(), cfg.Sharing)
-		}
-		tr.m = m
-	} else {
-		start := checkpoint.Start{Size: cfg.Size, Vocab: len(vocab), Dropout: cfg.Dropout, Seed: cfg.ModelSeed, Heads: heads, Sharing: cfg.Sharing}
-		if cfg.Init != "" {
-			start.Init = storage.Dir(ctx, cfg.Init)
-		}
-		if tr.m, err = checkpoint.NewModel(start); err != nil {
-			return fmt.Errorf("model.init: %w", err)
-		}
+	if err := tr.setupModel(ctx, statePath, len(vocab), heads); err != nil {
+		return err
 	}
 	tr.m.SetTraining(true)
 	if cfg.TokenDropout > 0 {
@@ -160,6 +119,79 @@ func (tr *Trainer) setup(ctx context.Context) error {
 	if tr.metrics, err = openMetricsLog(ctx, cfg.Out, cfg.Resume, tr.step); err != nil {
 		return err
 	}
+	return tr.logStart(names)
+}
+
+// setupHeads declares a head per task and the checkpoint metadata that
+// describes them (a masked LM's head reads the vocabulary).
+func (tr *Trainer) setupHeads(vocab []string, man *manifest.Manifest) ([]model.HeadSpec, error) {
+	cfg := &tr.cfg
+	var err error
+	tr.meta = checkpoint.Meta{Vocab: vocab, Lowercase: man.Tokenizer.Lowercase, MaxSeqLen: man.Tokenizer.MaxSeqLen,
+		Extra: map[string]any{"strategy": cfg.Strategy.Name, "step_mode": cfg.StepMode, "mixture": cfg.Mixture.Name, "sharing": sharing(tr.tasks, cfg.Sharing)}}
+	var heads []model.HeadSpec
+	for i, t := range tr.tasks {
+		if t.kind == model.MaskedLM {
+			t.numLabels = len(vocab) // what the model resolves a masked_lm head to
+			if t.masker, err = masking.New(vocab, cfg.Tasks[i].WholeWord); err != nil {
+				return nil, fmt.Errorf("task %s: %s: %w", t.name, cfg.Vocab, err)
+			}
+		}
+		heads = append(heads, model.HeadSpec{Task: t.name, Kind: t.kind, NumLabels: t.numLabels, Layer: t.layer, Sharing: t.sharing})
+		// A masked LM's source tasks and whole-word flag let evaluate mask
+		// its text as the dev evaluation does.
+		tr.meta.Tasks = append(tr.meta.Tasks, checkpoint.TaskInfo{Name: t.name, Type: string(t.kind), Labels: t.labels,
+			TagScheme: t.scheme, Layer: t.layer, Auxiliary: t.auxiliary, Source: t.sources,
+			WholeWord: t.kind == model.MaskedLM && cfg.Tasks[i].WholeWord})
+	}
+	return heads, nil
+}
+
+// setupModel reloads the model saved in statePath (--resume), checking it
+// has the job's heads and sharing, or builds a new one (from model.init
+// when set).
+func (tr *Trainer) setupModel(ctx context.Context, statePath string, vocabSize int, heads []model.HeadSpec) error {
+	cfg := &tr.cfg
+	var err error
+	if cfg.Resume {
+		missing := fmt.Sprintf("%s holds no saved checkpoint (no %s)", statePath, checkpoint.ConfigFile)
+		ok := false
+		if statePath == "" { // gs:// without last.json: nothing was saved
+			missing = fmt.Sprintf("%s does not exist, so no save finished", storage.Join(cfg.Out, lastPointer))
+		} else if ok, err = storage.Exists(ctx, storage.Join(statePath, checkpoint.ConfigFile)); err != nil {
+			return fmt.Errorf("--resume: %w", err)
+		}
+		if !ok {
+			return fmt.Errorf("--resume: %s: nothing to resume in %s; run without --resume to start training, or point --out (the spec's train.output) at the run you mean to resume", missing, cfg.Out)
+		}
+		m, _, err := checkpoint.Load(storage.Dir(ctx, statePath))
+		if err != nil {
+			return fmt.Errorf("--resume: %w", err)
+		}
+		if err := sameHeads(m.Heads(), heads); err != nil {
+			return fmt.Errorf("--resume from %s: %w", statePath, err)
+		}
+		if m.Sharing() != cfg.Sharing {
+			return fmt.Errorf("--resume from %s: the checkpoint's model.sharing is %+v but the job's %+v; resume with the job that made it", statePath, m.Sharing(), cfg.Sharing)
+		}
+		tr.m = m
+	} else {
+		start := checkpoint.Start{Size: cfg.Size, Vocab: vocabSize, Dropout: cfg.Dropout, Seed: cfg.ModelSeed, Heads: heads, Sharing: cfg.Sharing}
+		if cfg.Init != "" {
+			start.Init = storage.Dir(ctx, cfg.Init)
+		}
+		if tr.m, err = checkpoint.NewModel(start); err != nil {
+			return fmt.Errorf("model.init: %w", err)
+		}
+	}
+	return nil
+}
+
+// logStart logs what the run trains with and writes the metrics log's
+// start event.
+func (tr *Trainer) logStart(names []string) error {
+	cfg := &tr.cfg
+	mc := tr.m.Config()
 	tr.logf("tasks: %s", strings.Join(names, ", "))
 	tr.logf("sharing %s: %d of %d weights trainable", sharing(tr.tasks, cfg.Sharing), model.CountParams(tr.m.Trainable()), model.CountParams(tr.m.Params()))
 	tr.logf("mixture %s: effective rates %s", cfg.Mixture.Name, tr.sampler.Describe())
