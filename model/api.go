@@ -1,34 +1,29 @@
 package model
 
-import "fmt"
+import (
+	"fmt"
 
-// HeadKind names what a task head predicts and which loss trains it.
-type HeadKind string
+	"github.com/taskweave/taskweave/internal/taskkind"
+)
 
+// HeadKind names what a task head predicts and which loss trains it; the
+// kinds are internal/taskkind's, shared with io/manifest.
+type HeadKind = taskkind.Kind
+
+// The head kinds (taskkind documents each).
 const (
-	// SequenceClassification: pooler → dropout → linear, cross-entropy (Hugging Face BertForSequenceClassification).
-	SequenceClassification HeadKind = "sequence_classification"
-	// TokenClassification: dropout → linear on every token, cross-entropy with ignore index -100.
-	TokenClassification HeadKind = "token_classification"
-	// SequenceRegression: pooler → dropout → linear to one value, mean squared error.
-	SequenceRegression HeadKind = "sequence_regression"
-	// MaskedLM: dense → GELU → LayerNorm → decoder tied to the word embeddings plus its own bias.
-	MaskedLM HeadKind = "masked_lm"
+	SequenceClassification = taskkind.SequenceClassification
+	TokenClassification    = taskkind.TokenClassification
+	SequenceRegression     = taskkind.SequenceRegression
+	MaskedLM               = taskkind.MaskedLM
 )
 
 // TaskKinds are the kinds a job's task can have; job specs, manifests and
-// the pipelines name task types with them. A masked_lm task is auxiliary
-// by default: trained for what it teaches the encoder, not selected on.
-var TaskKinds = []HeadKind{SequenceClassification, TokenClassification, SequenceRegression, MaskedLM}
+// the pipelines name task types with them.
+var TaskKinds = taskkind.All
 
 // TaskKindNames are TaskKinds as strings, for allowed-value lists in messages.
-func TaskKindNames() []string {
-	out := make([]string, len(TaskKinds))
-	for i, k := range TaskKinds {
-		out[i] = string(k)
-	}
-	return out
-}
+func TaskKindNames() []string { return taskkind.Names() }
 
 // IgnoreIndex marks a label that is not scored.
 const IgnoreIndex = -100

@@ -12,6 +12,7 @@ import (
 
 	"github.com/taskweave/taskweave/io/manifest"
 	"github.com/taskweave/taskweave/io/shards"
+	"github.com/taskweave/taskweave/model/multitask"
 )
 
 // noisyPair writes two token tasks over the same kind of text (vocab 120,
@@ -86,8 +87,8 @@ func noisyPair(t *testing.T, nTrain int) string {
 
 // noisyConfig trains tag and noise from the PyTorch reference's small
 // BertModel (hidden 32, two layers), every task every step.
-func noisyConfig(t *testing.T, data, strategy string, steps int) Config {
-	cfg := baseConfig(data, filepath.Join(t.TempDir(), strategy))
+func noisyConfig(t *testing.T, data string, strategy multitask.Name, steps int) Config {
+	cfg := baseConfig(data, filepath.Join(t.TempDir(), string(strategy)))
 	cfg.Init, cfg.Size = hfFixture(t), ""
 	cfg.Tasks = []TaskOptions{{Name: "tag", Weight: 1}, {Name: "noise", Weight: 1, Auxiliary: true}}
 	cfg.StepMode, cfg.Strategy.Name, cfg.Strategy.LR, cfg.Strategy.Primary, cfg.Holdout = "all", strategy, 0.2, []string{"tag"}, 0.1

@@ -1,14 +1,13 @@
 package trainer
 
 import (
-	"errors"
 	"fmt"
 	"io"
-	"math"
 	"slices"
 	"strings"
 	"time"
 
+	"github.com/taskweave/taskweave/internal/rules"
 	"github.com/taskweave/taskweave/model"
 	"github.com/taskweave/taskweave/model/multitask"
 	"github.com/taskweave/taskweave/trainer/mixture"
@@ -94,28 +93,57 @@ type Config struct {
 // StepModes are the values of Config.StepMode.
 var StepModes = []string{"sampled", "all"}
 
-// validate checks every field against its allowed range. Nothing is
+// Validate checks every field against its allowed range (Ranges, and the
+// strategy's and mixture's own) and the rules between fields. Nothing is
 // defaulted: zero is a value wherever the range includes it (dropout,
 // token dropout, warm-up, weight decay, clip (= no clipping), seeds,
 // eval_every (= never), patience (= never stop early), save_every (= only
 // at the end), batch_tokens (= batches by example count), pad_to (= dynamic
-// padding)).
-func (c *Config) validate() error {
+// padding)). Errors name the job spec's keys.
+func (c *Config) Validate() error {
 	var errs []error
 	bad := func(key, format string, a ...any) {
-		errs = append(errs, fmt.Errorf("trainer: %s %s", key, fmt.Sprintf(format, a...)))
-	}
-	finite := func(v float64) bool { return !math.IsNaN(v) && !math.IsInf(v, 0) }
-	inRange := func(key string, v, lo, hi float64, hiOpen bool, hint string) {
-		if !finite(v) || v < lo || v > hi || (hiOpen && v == hi) {
-			bad(key, "= %g is out of range; use %s", v, hint)
-		}
+		errs = append(errs, rules.Errorf(key, format, a...))
 	}
 	for _, f := range []struct{ key, v string }{{"data", c.Data}, {"out", c.Out}, {"vocab", c.Vocab}} {
 		if f.v == "" {
 			bad(f.key, "is empty; give a path (local or gs://)")
 		}
 	}
+	if c.Init == "" && c.Size == "" {
+		bad("model.size", "is empty; name a size (tiny, mini, small, medium, base) or set model.init")
+	}
+	c.validateTasks(bad)
+	errs = append(errs, c.checkRanges()...)
+	errs = append(errs, c.checkOwners()...)
+	if !slices.Contains(StepModes, c.StepMode) {
+		bad("train.step_mode", "%q is not allowed; use one of %s", c.StepMode, strings.Join(StepModes, ", "))
+	} else if err := CheckStepMode(c.Strategy.Name, c.StepMode); err != nil {
+		errs = append(errs, err)
+	}
+	for _, f := range []struct {
+		key string
+		v   int
+	}{{"pad_to", c.PadTo}, {"stop_at", c.StopAt}} {
+		if f.v < 0 {
+			bad(f.key, "%d is negative; use 0 (off) or a number", f.v)
+		}
+	}
+	if c.EvalEvery > 0 && c.EvalSplit == "" {
+		bad("train.eval_split", "is empty; name the split to evaluate on (validation)")
+	}
+	if c.SelectMetric != "mean" && c.SelectMetric != "min" && !slices.ContainsFunc(c.Tasks, func(t TaskOptions) bool { return t.Name == c.SelectMetric }) {
+		bad("train.select_metric", "%q is neither mean, min nor a task of this run", c.SelectMetric)
+	}
+	c.validatePhases(bad)
+	if c.TimeLimit < 0 {
+		bad("time_limit", "%s is negative; use 0 (none) or a duration", c.TimeLimit)
+	}
+	return joinKeyed(errs)
+}
+
+// validateTasks checks the task list: names, and masked-LM sources.
+func (c *Config) validateTasks(bad func(key, format string, a ...any)) {
 	if len(c.Tasks) == 0 {
 		bad("tasks", "is empty; name at least one task of the preprocessed data")
 	}
@@ -126,80 +154,30 @@ func (c *Config) validate() error {
 			bad(k+".name", "%q is empty or repeated", t.Name)
 		}
 		seen[t.Name] = true
-		if t.Layer < 0 {
-			bad(k+".layer", "= %d is out of range; use 0 (top) or 1..L", t.Layer)
-		}
 		for j, src := range t.Source {
 			if src == "" || src == t.Name || slices.Index(t.Source, src) != j {
 				bad(fmt.Sprintf("%s.source[%d]", k, j), "%q is empty, the task itself or repeated", src)
 			}
 		}
-		inRange(k+".weight", t.Weight, 0, math.MaxFloat64, false, "a weight >= 0")
-		inRange(k+".rate", t.Rate, 0, math.MaxFloat64, false, "a rate >= 0")
 	}
-	if c.Init == "" && c.Size == "" {
-		bad("model.size", "is empty; name a size (tiny, mini, small, medium, base) or set model.init")
+}
+
+// CheckStepMode is the rule between the strategy and the step mode: a
+// strategy that combines every task's gradient needs every task in every
+// step.
+func CheckStepMode(strategy multitask.Name, stepMode string) error {
+	if multitask.RequiresAllTasks(strategy) && stepMode != "all" {
+		return rules.Errorf("train.step_mode", "%q: strategy %s combines every task's gradient in every step; set train.step_mode: all", stepMode, strategy)
 	}
-	inRange("model.dropout", c.Dropout, 0, 1, true, "0 <= dropout < 1")
-	inRange("model.token_dropout", c.TokenDropout, 0, 1, true, "0 <= token_dropout < 1")
-	if c.Steps < 1 {
-		bad("train.steps", "= %d is out of range; use 1 or more optimizer steps", c.Steps)
+	return nil
+}
+
+// CheckBatchTokens is the rule between a token budget and the longest
+// example (tokenizer.max_seq_len): every example must fit in some batch.
+func CheckBatchTokens(batchTokens, maxSeqLen int) error {
+	if batchTokens > 0 && batchTokens < maxSeqLen {
+		return rules.Errorf("train.batch_tokens", "%d is smaller than tokenizer.max_seq_len %d, so a long example would fit in no batch; use 0 or at least %d",
+			batchTokens, maxSeqLen, maxSeqLen)
 	}
-	if c.BatchTokens < 0 {
-		bad("train.batch_tokens", "= %d is out of range; use 0 (batches of batch_size examples) or a token budget", c.BatchTokens)
-	}
-	if c.BatchTokens == 0 && c.BatchSize < 1 {
-		bad("train.batch_size", "= %d is out of range; use 1 or more examples per batch", c.BatchSize)
-	}
-	if c.PadTo < 0 {
-		bad("pad_to", "= %d is out of range; use 0 (dynamic padding) or a length", c.PadTo)
-	}
-	inRange("train.lr", c.LR, math.SmallestNonzeroFloat64, 1, false, "0 < lr <= 1")
-	inRange("train.warmup", c.Warmup, 0, 1, false, "a fraction of the steps, 0 <= warmup <= 1")
-	inRange("train.weight_decay", c.WeightDecay, 0, 1, false, "0 <= weight_decay <= 1")
-	inRange("train.clip", c.Clip, 0, math.MaxFloat64, false, "0 (no clipping) or a gradient norm > 0")
-	if c.Accumulate < 1 {
-		bad("train.accumulate", "= %d is out of range; use 1 or more micro-batches per step", c.Accumulate)
-	}
-	if !slices.Contains(StepModes, c.StepMode) {
-		bad("train.step_mode", "%q is unknown; use one of %s", c.StepMode, strings.Join(StepModes, ", "))
-	} else if multitask.RequiresAllTasks(c.Strategy.Name) && c.StepMode != "all" {
-		bad("train.step_mode", "%q: strategy %s combines every task's gradient in every step; set train.step_mode: all", c.StepMode, c.Strategy.Name)
-	}
-	if !slices.Contains(mixture.Names, c.Mixture.Name) {
-		bad("train.mixture.name", "%q is unknown; use one of %s", c.Mixture.Name, strings.Join(mixture.Names, ", "))
-	}
-	if !slices.Contains(multitask.Names, c.Strategy.Name) {
-		bad("train.strategy.name", "%q is unknown; use one of %s", c.Strategy.Name, strings.Join(multitask.Names, ", "))
-	}
-	for _, f := range []struct {
-		key string
-		v   int
-	}{{"train.eval_every", c.EvalEvery}, {"train.patience", c.Patience}, {"train.save_every", c.SaveEvery}, {"stop_at", c.StopAt}} {
-		if f.v < 0 {
-			bad(f.key, "= %d is negative; use 0 (off) or a number of steps", f.v)
-		}
-	}
-	if c.EvalEvery > 0 && c.EvalSplit == "" {
-		bad("train.eval_split", "is empty; name the split to evaluate on (validation)")
-	}
-	if c.SelectMetric != "mean" && c.SelectMetric != "min" && !seen[c.SelectMetric] {
-		bad("train.select_metric", "%q is neither mean, min nor a task of this run", c.SelectMetric)
-	}
-	for _, f := range []struct {
-		key string
-		v   int
-	}{{"log_every", c.LogEvery}, {"shuffle_buffer", c.ShuffleBuffer}, {"pool_batches", c.PoolBatches}} {
-		if f.v < 1 {
-			bad(f.key, "= %d is out of range; use 1 or more", f.v)
-		}
-	}
-	c.validatePhases(bad)
-	if c.Strategy.Name == "auto_lambda" {
-		inRange("train.strategy.holdout", c.Holdout, math.SmallestNonzeroFloat64, 0.5, false, "0 < holdout <= 0.5")
-	}
-	if c.TimeLimit < 0 {
-		bad("time_limit", "= %s is negative; use 0 (none) or a duration", c.TimeLimit)
-	}
-	return errors.Join(errs...)
+	return nil
 }

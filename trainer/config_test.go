@@ -17,32 +17,32 @@ func TestConfigValidate(t *testing.T) {
 		edit func(*Config)
 		want string
 	}{
-		{"no tasks", func(c *Config) { c.Tasks = nil }, "tasks is empty"},
-		{"negative layer", func(c *Config) { c.Tasks[0].Layer = -1 }, "tasks[0].layer = -1"},
-		{"negative weight", func(c *Config) { c.Tasks[1].Weight = -2 }, "tasks[1].weight = -2"},
-		{"no size", func(c *Config) { c.Size = "" }, "model.size is empty"},
-		{"dropout 1", func(c *Config) { c.Dropout = 1 }, "model.dropout = 1 is out of range; use 0 <= dropout < 1"},
-		{"steps 0", func(c *Config) { c.Steps = 0 }, "train.steps = 0"},
-		{"batch size -4", func(c *Config) { c.BatchSize = -4 }, "train.batch_size = -4"},
-		{"batch tokens -100", func(c *Config) { c.BatchTokens = -100 }, "train.batch_tokens = -100"},
-		{"lr 0", func(c *Config) { c.LR = 0 }, "train.lr = 0 is out of range; use 0 < lr <= 1"},
-		{"warmup 1.5", func(c *Config) { c.Warmup = 1.5 }, "train.warmup = 1.5"},
-		{"weight decay -0.1", func(c *Config) { c.WeightDecay = -0.1 }, "train.weight_decay = -0.1"},
-		{"clip -1", func(c *Config) { c.Clip = -1 }, "train.clip = -1"},
-		{"accumulate -2", func(c *Config) { c.Accumulate = -2 }, "train.accumulate = -2"},
-		{"step mode", func(c *Config) { c.StepMode = "" }, `train.step_mode "" is unknown`},
+		{"no tasks", func(c *Config) { c.Tasks = nil }, "tasks: is empty"},
+		{"negative layer", func(c *Config) { c.Tasks[0].Layer = -1 }, "tasks[0].layer: -1 is out of range"},
+		{"negative weight", func(c *Config) { c.Tasks[1].Weight = -2 }, "tasks[1].weight: -2 is out of range"},
+		{"no size", func(c *Config) { c.Size = "" }, "model.size: is empty"},
+		{"dropout 1", func(c *Config) { c.Dropout = 1 }, "model.dropout: 1 is out of range; use 0 <= dropout < 1"},
+		{"steps 0", func(c *Config) { c.Steps = 0 }, "train.steps: 0 is out of range"},
+		{"batch size -4", func(c *Config) { c.BatchSize = -4 }, "train.batch_size: -4 is out of range"},
+		{"batch tokens -100", func(c *Config) { c.BatchTokens = -100 }, "train.batch_tokens: -100 is out of range"},
+		{"lr 0", func(c *Config) { c.LR = 0 }, "train.lr: 0 is out of range; use 0 < lr <= 1"},
+		{"warmup 1.5", func(c *Config) { c.Warmup = 1.5 }, "train.warmup: 1.5 is out of range"},
+		{"weight decay -0.1", func(c *Config) { c.WeightDecay = -0.1 }, "train.weight_decay: -0.1 is out of range"},
+		{"clip -1", func(c *Config) { c.Clip = -1 }, "train.clip: -1 is out of range"},
+		{"accumulate -2", func(c *Config) { c.Accumulate = -2 }, "train.accumulate: -2 is out of range"},
+		{"step mode", func(c *Config) { c.StepMode = "" }, `train.step_mode: "" is not allowed`},
 		{"pcgrad sampled", func(c *Config) { c.Strategy.Name = "pcgrad" }, "set train.step_mode: all"},
-		{"mixture", func(c *Config) { c.Mixture.Name = "" }, `train.mixture.name "" is unknown`},
-		{"strategy", func(c *Config) { c.Strategy.Name = "" }, `train.strategy.name "" is unknown`},
-		{"eval every -10", func(c *Config) { c.EvalEvery = -10 }, "train.eval_every = -10 is negative"},
-		{"select metric", func(c *Config) { c.SelectMetric = "f1" }, `train.select_metric "f1"`},
-		{"log every 0", func(c *Config) { c.LogEvery = 0 }, "log_every = 0"},
-		{"shuffle buffer 0", func(c *Config) { c.ShuffleBuffer = 0 }, "shuffle_buffer = 0"},
+		{"mixture", func(c *Config) { c.Mixture.Name = "" }, `train.mixture.name: "" is not allowed`},
+		{"strategy", func(c *Config) { c.Strategy.Name = "" }, `train.strategy.name: "" is not allowed`},
+		{"eval every -10", func(c *Config) { c.EvalEvery = -10 }, "train.eval_every: -10 is out of range; use eval_every >= 0"},
+		{"select metric", func(c *Config) { c.SelectMetric = "f1" }, `train.select_metric: "f1"`},
+		{"log every 0", func(c *Config) { c.LogEvery = 0 }, "train.log_every: 0 is out of range"},
+		{"shuffle buffer 0", func(c *Config) { c.ShuffleBuffer = 0 }, "train.shuffle_buffer: 0 is out of range"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			cfg := baseConfig("data", "out")
 			c.edit(&cfg)
-			err := cfg.validate()
+			err := cfg.Validate()
 			if err == nil || !strings.Contains(err.Error(), c.want) {
 				t.Fatalf("error %v, want one containing %q", err, c.want)
 			}
@@ -52,7 +52,7 @@ func TestConfigValidate(t *testing.T) {
 		})
 	}
 	cfg := baseConfig("data", "out")
-	if err := cfg.validate(); err != nil {
+	if err := cfg.Validate(); err != nil {
 		t.Fatalf("the base config is invalid: %v", err)
 	}
 }

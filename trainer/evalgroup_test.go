@@ -2,6 +2,7 @@ package trainer
 
 import (
 	"context"
+	"github.com/taskweave/taskweave/model/multitask"
 	"math"
 	"path/filepath"
 	"strings"
@@ -98,7 +99,7 @@ func TestGroupResumeIsExact(t *testing.T) {
 			ctx := context.Background()
 			full := baseConfig(data, filepath.Join(t.TempDir(), "full"))
 			full.Tasks = append(full.Tasks, TaskOptions{Name: "ner2", Weight: 1, Layer: 1, InputFrom: "ner"})
-			full.StepMode, full.Strategy.Name = c.mode, c.strategy
+			full.StepMode, full.Strategy.Name = c.mode, multitask.Name(c.strategy)
 			if _, err := Train(ctx, full); err != nil {
 				t.Fatal(err)
 			}

@@ -16,6 +16,7 @@ import (
 	"github.com/taskweave/taskweave/io/shards"
 	"github.com/taskweave/taskweave/model"
 	"github.com/taskweave/taskweave/model/checkpoint"
+	"github.com/taskweave/taskweave/model/multitask"
 )
 
 // withMaskToken rewrites data's vocab.txt with [MASK] at id 4 (the
@@ -41,7 +42,10 @@ func withMaskToken(t *testing.T, data string) {
 func TestMaskedLMAndFAMOResumeExactly(t *testing.T) {
 	data := synthData(t, 96)
 	withMaskToken(t, data)
-	for _, c := range []struct{ name, mode, strategy string }{
+	for _, c := range []struct {
+		name, mode string
+		strategy   multitask.Name
+	}{
 		{"sampled-famo", "sampled", "famo"},
 		{"all-pcgrad", "all", "pcgrad"},
 	} {

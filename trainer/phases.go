@@ -67,7 +67,7 @@ func (c *Config) validatePhases(bad func(key, format string, a ...any)) {
 			}
 		}
 	}
-	if c.Strategy.Name == "auto_lambda" {
+	if c.Strategy.Name == multitask.NameAutoLambda {
 		for i, p := range c.Phases {
 			for _, n := range c.Strategy.Primary {
 				if len(p.Tasks) > 1 && !slices.Contains(p.Tasks, n) {
@@ -110,7 +110,7 @@ func (tr *Trainer) enterPhase(p int) error {
 	sc.Tasks, sc.Static, sc.Seed = names, weights, cfg.Seed^0x5ca1ab1e^phaseSalt(p)
 	tr.stepMode = cfg.StepMode
 	if n == 1 {
-		sc.Name, tr.stepMode = "equal", "sampled"
+		sc.Name, tr.stepMode = multitask.NameEqual, "sampled"
 	}
 	if tr.strat, err = multitask.New(sc); err != nil {
 		return fmt.Errorf("phase %s: %w", ph.Name, err)

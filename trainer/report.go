@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/taskweave/taskweave/io/mdtable"
 	"github.com/taskweave/taskweave/io/storage"
 )
 
@@ -45,23 +46,20 @@ func metricCell(s *Summary, task, metric string) string {
 // given (task, metric) columns taken from the best evaluation, the steps,
 // the wall time and the training throughput.
 func ResultsTable(rows []ResultRow, cols [][2]string) string {
-	var b strings.Builder
-	b.WriteString("| run | strategy | step mode |")
+	tb := mdtable.New(mdtable.L("run"), mdtable.L("strategy"), mdtable.L("step mode"))
 	for _, c := range cols {
-		fmt.Fprintf(&b, " %s %s |", c[0], strings.ReplaceAll(c[1], "_", " "))
+		tb.Add(mdtable.R(c[0] + " " + strings.ReplaceAll(c[1], "_", " ")))
 	}
-	b.WriteString(" best step | steps | stopped | train s | wall s | tokens/s | padded tokens/s |\n|---|---|---|")
-	for range cols {
-		b.WriteString("---:|")
-	}
-	b.WriteString("---:|---:|---|---:|---:|---:|---:|\n")
+	tb.Add(mdtable.R("best step"), mdtable.R("steps"), mdtable.L("stopped"), mdtable.R("train s"), mdtable.R("wall s"),
+		mdtable.R("tokens/s"), mdtable.R("padded tokens/s"))
 	for _, r := range rows {
-		fmt.Fprintf(&b, "| %s | %s | %s |", r.Label, r.Strategy, r.StepMode)
+		cells := []string{r.Label, r.Strategy, r.StepMode}
 		for _, c := range cols {
-			fmt.Fprintf(&b, " %s |", metricCell(r.Summary, c[0], c[1]))
+			cells = append(cells, metricCell(r.Summary, c[0], c[1]))
 		}
-		fmt.Fprintf(&b, " %d | %d | %s | %.0f | %.0f | %.0f | %.0f |\n", r.BestStep, r.Steps, r.Stopped,
-			r.TrainSeconds, r.WallSeconds, r.TokensPerSec, r.PaddedPerSec)
+		cells = append(cells, fmt.Sprint(r.BestStep), fmt.Sprint(r.Steps), r.Stopped, fmt.Sprintf("%.0f", r.TrainSeconds),
+			fmt.Sprintf("%.0f", r.WallSeconds), fmt.Sprintf("%.0f", r.TokensPerSec), fmt.Sprintf("%.0f", r.PaddedPerSec))
+		tb.Row(cells...)
 	}
-	return b.String()
+	return tb.String()
 }

@@ -23,7 +23,7 @@ func TestResultsTable(t *testing.T) {
 	}
 	table := ResultsTable([]ResultRow{{Label: "mt", Dir: dir, Summary: got}}, [][2]string{{"sst2", "accuracy"}, {"conll", "entity_f1"}})
 	want := "| run | strategy | step mode | sst2 accuracy | conll entity f1 | best step | steps | stopped | train s | wall s | tokens/s | padded tokens/s |\n" +
-		"|---|---|---|---:|---:|---:|---:|---|---:|---:|---:|---:|\n" +
+		"| --- | --- | --- | ---: | ---: | ---: | ---: | --- | ---: | ---: | ---: | ---: |\n" +
 		"| mt | pcgrad | all | 0.8123 | — | 80 | 100 | finished | 60 | 76 | 1234 | 1501 |\n"
 	if table != want {
 		t.Fatalf("table:\n%s\nwant:\n%s", table, want)

@@ -15,6 +15,7 @@ import (
 	"github.com/taskweave/taskweave/model"
 	"github.com/taskweave/taskweave/model/checkpoint"
 	"github.com/taskweave/taskweave/model/masking"
+	"github.com/taskweave/taskweave/model/multitask"
 	"github.com/taskweave/taskweave/text/wordpiece"
 )
 
@@ -66,6 +67,71 @@ func (tr *Trainer) setup(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	heads, err := tr.setupHeads(vocab, man)
+	if err != nil {
+		return err
+	}
+	if tr.last, err = openLast(ctx, cfg.Out); err != nil {
+		return err
+	}
+	statePath := tr.last.dir()
+	if err := tr.setupModel(ctx, statePath, len(vocab), heads); err != nil {
+		return err
+	}
+	tr.m.SetTraining(true)
+	if cfg.TokenDropout > 0 {
+		unk, keep, err := wordpiece.Specials(vocab)
+		if err != nil {
+			return fmt.Errorf("token dropout: %s: %w", cfg.Vocab, err)
+		}
+		tr.m.SetTokenDropout(cfg.TokenDropout, unk, keep...)
+	}
+	mc := tr.m.Config()
+	tr.bcfg = batchConfig{examples: cfg.BatchSize, tokens: cfg.BatchTokens, padTo: cfg.PadTo, pool: cfg.PoolBatches,
+		shuffle: cfg.ShuffleBuffer, maxLen: mc.MaxPositionEmbeddings, vocab: mc.VocabSize}
+	if err := CheckBatchTokens(cfg.BatchTokens, man.Tokenizer.MaxSeqLen); err != nil {
+		return fmt.Errorf("%s: %w", storage.Join(cfg.Data, manifest.FileName), err)
+	}
+
+	// Optimizer, task sampler, multi-task strategy, data.
+	tr.opt = model.NewAdamW(tr.m.Trainable(), model.AdamWConfig{LR: cfg.LR, Beta1: 0.9, Beta2: 0.999, Eps: 1e-6, WeightDecay: cfg.WeightDecay,
+		LazyRows: cfg.SparseEmbeddings})
+	tr.phases = resolvePhases(cfg)
+	if err := tr.enterPhase(0); err != nil {
+		return err
+	}
+	for _, t := range tr.tasks {
+		tr.streams = append(tr.streams, newStream(ctx, t, tr.bcfg, cfg.Seed))
+	}
+	if cfg.Strategy.Name == multitask.NameAutoLambda {
+		var primary []int
+		for i, t := range tr.tasks {
+			if slices.Contains(cfg.Strategy.Primary, t.name) {
+				primary = append(primary, i)
+			}
+		}
+		tr.setupHeldOut(ctx, primary)
+	}
+	tr.lossEMA = make([]float64, len(tr.tasks))
+	for i := range tr.lossEMA {
+		tr.lossEMA[i] = math.NaN()
+	}
+	if cfg.Resume {
+		if err := tr.loadState(ctx, statePath); err != nil {
+			return err
+		}
+	}
+	if tr.metrics, err = openMetricsLog(ctx, cfg.Out, cfg.Resume, tr.step); err != nil {
+		return err
+	}
+	return tr.logStart(names)
+}
+
+// setupHeads declares a head per task and the checkpoint metadata that
+// describes them (a masked LM's head reads the vocabulary).
+func (tr *Trainer) setupHeads(vocab []string, man *manifest.Manifest) ([]model.HeadSpec, error) {
+	cfg := &tr.cfg
+	var err error
 	tr.meta = checkpoint.Meta{Vocab: vocab, Lowercase: man.Tokenizer.Lowercase, MaxSeqLen: man.Tokenizer.MaxSeqLen,
 		Extra: map[string]any{"strategy": cfg.Strategy.Name, "step_mode": cfg.StepMode, "mixture": cfg.Mixture.Name, "sharing": sharing(tr.tasks, cfg.Sharing)}}
 	var heads []model.HeadSpec
@@ -73,7 +139,7 @@ func (tr *Trainer) setup(ctx context.Context) error {
 		if t.kind == model.MaskedLM {
 			t.numLabels = len(vocab) // what the model resolves a masked_lm head to
 			if t.masker, err = masking.New(vocab, cfg.Tasks[i].WholeWord); err != nil {
-				return fmt.Errorf("task %s: %s: %w", t.name, cfg.Vocab, err)
+				return nil, fmt.Errorf("task %s: %s: %w", t.name, cfg.Vocab, err)
 			}
 		}
 		heads = append(heads, model.HeadSpec{Task: t.name, Kind: t.kind, NumLabels: t.numLabels, Layer: t.layer, Sharing: t.sharing})
@@ -83,10 +149,15 @@ func (tr *Trainer) setup(ctx context.Context) error {
 			TagScheme: t.scheme, Layer: t.layer, Auxiliary: t.auxiliary, Source: t.sources,
 			WholeWord: t.kind == model.MaskedLM && cfg.Tasks[i].WholeWord})
 	}
-	if tr.last, err = openLast(ctx, cfg.Out); err != nil {
-		return err
-	}
-	statePath := tr.last.dir()
+	return heads, nil
+}
+
+// setupModel reloads the model saved in statePath (--resume), checking it
+// has the job's heads and sharing, or builds a new one (from model.init
+// when set).
+func (tr *Trainer) setupModel(ctx context.Context, statePath string, vocabSize int, heads []model.HeadSpec) error {
+	cfg := &tr.cfg
+	var err error
 	if cfg.Resume {
 		missing := fmt.Sprintf("%s holds no saved checkpoint (no %s)", statePath, checkpoint.ConfigFile)
 		ok := false
@@ -110,7 +181,7 @@ func (tr *Trainer) setup(ctx context.Context) error {
 		}
 		tr.m = m
 	} else {
-		start := checkpoint.Start{Size: cfg.Size, Vocab: len(vocab), Dropout: cfg.Dropout, Seed: cfg.ModelSeed, Heads: heads, Sharing: cfg.Sharing}
+		start := checkpoint.Start{Size: cfg.Size, Vocab: vocabSize, Dropout: cfg.Dropout, Seed: cfg.ModelSeed, Heads: heads, Sharing: cfg.Sharing}
 		if cfg.Init != "" {
 			start.Init = storage.Dir(ctx, cfg.Init)
 		}
@@ -118,52 +189,14 @@ func (tr *Trainer) setup(ctx context.Context) error {
 			return fmt.Errorf("model.init: %w", err)
 		}
 	}
-	tr.m.SetTraining(true)
-	if cfg.TokenDropout > 0 {
-		unk, keep, err := wordpiece.Specials(vocab)
-		if err != nil {
-			return fmt.Errorf("token dropout: %s: %w", cfg.Vocab, err)
-		}
-		tr.m.SetTokenDropout(cfg.TokenDropout, unk, keep...)
-	}
-	mc := tr.m.Config()
-	tr.bcfg = batchConfig{examples: cfg.BatchSize, tokens: cfg.BatchTokens, padTo: cfg.PadTo, pool: cfg.PoolBatches,
-		shuffle: cfg.ShuffleBuffer, maxLen: mc.MaxPositionEmbeddings, vocab: mc.VocabSize}
-	if cfg.BatchTokens > 0 && cfg.BatchTokens < man.Tokenizer.MaxSeqLen {
-		return fmt.Errorf("batch_tokens %d is smaller than max_seq_len %d: a long example would not fit in any batch", cfg.BatchTokens, man.Tokenizer.MaxSeqLen)
-	}
+	return nil
+}
 
-	// Optimizer, task sampler, multi-task strategy, data.
-	tr.opt = model.NewAdamW(tr.m.Trainable(), model.AdamWConfig{LR: cfg.LR, Beta1: 0.9, Beta2: 0.999, Eps: 1e-6, WeightDecay: cfg.WeightDecay,
-		LazyRows: cfg.SparseEmbeddings})
-	tr.phases = resolvePhases(cfg)
-	if err := tr.enterPhase(0); err != nil {
-		return err
-	}
-	for _, t := range tr.tasks {
-		tr.streams = append(tr.streams, newStream(ctx, t, tr.bcfg, cfg.Seed))
-	}
-	if cfg.Strategy.Name == "auto_lambda" {
-		var primary []int
-		for i, t := range tr.tasks {
-			if slices.Contains(cfg.Strategy.Primary, t.name) {
-				primary = append(primary, i)
-			}
-		}
-		tr.setupHeldOut(ctx, primary)
-	}
-	tr.lossEMA = make([]float64, len(tr.tasks))
-	for i := range tr.lossEMA {
-		tr.lossEMA[i] = math.NaN()
-	}
-	if cfg.Resume {
-		if err := tr.loadState(ctx, statePath); err != nil {
-			return err
-		}
-	}
-	if tr.metrics, err = openMetricsLog(ctx, cfg.Out, cfg.Resume, tr.step); err != nil {
-		return err
-	}
+// logStart logs what the run trains with and writes the metrics log's
+// start event.
+func (tr *Trainer) logStart(names []string) error {
+	cfg := &tr.cfg
+	mc := tr.m.Config()
 	tr.logf("tasks: %s", strings.Join(names, ", "))
 	tr.logf("sharing %s: %d of %d weights trainable", sharing(tr.tasks, cfg.Sharing), model.CountParams(tr.m.Trainable()), model.CountParams(tr.m.Params()))
 	tr.logf("mixture %s: effective rates %s", cfg.Mixture.Name, tr.sampler.Describe())

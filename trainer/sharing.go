@@ -9,7 +9,7 @@ import (
 	"gonum.org/v1/plot/plotter"
 	"gonum.org/v1/plot/vg"
 
-	"github.com/taskweave/taskweave/internal/plotfile"
+	"github.com/taskweave/taskweave/io/plotfile"
 	"github.com/taskweave/taskweave/io/storage"
 	"github.com/taskweave/taskweave/model"
 )

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/taskweave/taskweave/model"
+	"github.com/taskweave/taskweave/model/multitask"
 )
 
 // withSharing gives baseConfig's tasks every soft-sharing mode.
@@ -31,7 +32,7 @@ func TestResumeIsExactWithSharing(t *testing.T) {
 		t.Run(c.mode, func(t *testing.T) {
 			ctx := context.Background()
 			full := withSharing(baseConfig(data, filepath.Join(t.TempDir(), "full")))
-			full.StepMode, full.Strategy.Name = c.mode, c.strategy
+			full.StepMode, full.Strategy.Name = c.mode, multitask.Name(c.strategy)
 			if _, err := Train(ctx, full); err != nil {
 				t.Fatal(err)
 			}

@@ -176,32 +176,8 @@ func (tr *Trainer) loadState(ctx context.Context, dir string) error {
 			return fmt.Errorf("--resume: %s records train.%s = %v but the job now says %v; an exact resume needs the same settings", p, chk.key, chk.got, chk.want)
 		}
 	}
-	tb, err := storage.ReadFile(ctx, storage.Join(dir, stateTensors))
-	if err != nil {
-		return fmt.Errorf("--resume: %w", err)
-	}
-	if sum := sha256.Sum256(tb); hex.EncodeToString(sum[:]) != st.TensorsSHA256 {
-		return fmt.Errorf("--resume: %s does not match %s (a save was cut short); resume from an earlier copy or start again", stateTensors, p)
-	}
-	ts, _, err := checkpoint.ReadSafetensors(bytes.NewReader(tb), stateTensors)
-	if err != nil {
-		return fmt.Errorf("--resume: %w", err)
-	}
-	byName := map[string][]float32{}
-	for _, t := range ts {
-		byName[t.Name] = t.Data
-	}
-	os := model.AdamWState{Step: st.AdamWStep}
-	for _, prm := range tr.m.Trainable() {
-		m, v := byName["adamw.m."+prm.Name], byName["adamw.v."+prm.Name]
-		if m == nil || v == nil {
-			return fmt.Errorf("--resume: %s has no optimizer moments for %s", stateTensors, prm.Name)
-		}
-		os.Names = append(os.Names, prm.Name)
-		os.M, os.V = append(os.M, m), append(os.V, v)
-	}
-	if err := tr.opt.SetState(os); err != nil {
-		return fmt.Errorf("--resume: %w", err)
+	if err := tr.loadMoments(ctx, dir, p, st.TensorsSHA256, st.AdamWStep); err != nil {
+		return err
 	}
 	_, meta, err := checkpoint.Load(storage.Dir(ctx, dir))
 	if err != nil {
@@ -221,6 +197,49 @@ func (tr *Trainer) loadState(ctx context.Context, dir string) error {
 	}
 	tr.bestStep, tr.sinceBest, tr.bestEval, tr.lastEval = st.BestStep, st.SinceBest, st.BestEval, st.LastEval
 	tr.tokens, tr.padded, tr.trainSec = st.Tokens, st.PaddedTokens, st.TrainSeconds
+	if err := tr.replayStreams(&st); err != nil {
+		return err
+	}
+	tr.logf("resumed from %s at step %d", dir, tr.step)
+	return nil
+}
+
+// loadMoments restores AdamW's moments from trainer_state.safetensors in
+// dir, after checking it is the file the state JSON (at p) recorded.
+func (tr *Trainer) loadMoments(ctx context.Context, dir, p, sha string, step int) error {
+	tb, err := storage.ReadFile(ctx, storage.Join(dir, stateTensors))
+	if err != nil {
+		return fmt.Errorf("--resume: %w", err)
+	}
+	if sum := sha256.Sum256(tb); hex.EncodeToString(sum[:]) != sha {
+		return fmt.Errorf("--resume: %s does not match %s (a save was cut short); resume from an earlier copy or start again", stateTensors, p)
+	}
+	ts, _, err := checkpoint.ReadSafetensors(bytes.NewReader(tb), stateTensors)
+	if err != nil {
+		return fmt.Errorf("--resume: %w", err)
+	}
+	byName := map[string][]float32{}
+	for _, t := range ts {
+		byName[t.Name] = t.Data
+	}
+	os := model.AdamWState{Step: step}
+	for _, prm := range tr.m.Trainable() {
+		m, v := byName["adamw.m."+prm.Name], byName["adamw.v."+prm.Name]
+		if m == nil || v == nil {
+			return fmt.Errorf("--resume: %s has no optimizer moments for %s", stateTensors, prm.Name)
+		}
+		os.Names = append(os.Names, prm.Name)
+		os.M, os.V = append(os.M, m), append(os.V, v)
+	}
+	if err := tr.opt.SetState(os); err != nil {
+		return fmt.Errorf("--resume: %w", err)
+	}
+	return nil
+}
+
+// replayStreams restores each task's loss average and draws its batch
+// streams (and held-out streams) up to where the saved run was.
+func (tr *Trainer) replayStreams(st *trainerState) error {
 	for i, t := range tr.tasks {
 		if v, ok := st.LossEMA[t.name]; ok {
 			tr.lossEMA[i] = v
@@ -241,6 +260,5 @@ func (tr *Trainer) loadState(ctx context.Context, dir string) error {
 			}
 		}
 	}
-	tr.logf("resumed from %s at step %d", dir, tr.step)
 	return nil
 }

@@ -7,12 +7,13 @@ import (
 	"testing"
 
 	"github.com/taskweave/taskweave/model"
+	"github.com/taskweave/taskweave/model/multitask"
 )
 
 // newTestTrainer builds a trainer for cfg without running it.
 func newTestTrainer(t *testing.T, cfg Config) *Trainer {
 	t.Helper()
-	if err := cfg.validate(); err != nil {
+	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
 	}
 	tr := &Trainer{cfg: cfg, log: newProgress(nil, nil), best: math.Inf(-1), bestStep: -1}
@@ -134,7 +135,7 @@ func TestStepGradientIsTheStrategys(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.mode+"-"+c.strategy, func(t *testing.T) {
 			cfg := baseConfig(data, filepath.Join(t.TempDir(), "run"))
-			cfg.StepMode, cfg.Strategy.Name, cfg.Strategy.Window, cfg.Accumulate = c.mode, c.strategy, 2, 3
+			cfg.StepMode, cfg.Strategy.Name, cfg.Strategy.Window, cfg.Accumulate = c.mode, multitask.Name(c.strategy), 2, 3
 			cfg.Dropout, cfg.Steps, cfg.Tasks[0].Weight = 0, 20, 3
 			a, b := newTestTrainer(t, cfg), newTestTrainer(t, cfg)
 			for i := 0; i < 6; i++ { // give the strategies a history

@@ -84,7 +84,7 @@ type Trainer struct {
 // cancellation, which saves last/ with the trainer state and returns
 // normally with Summary.Stopped = "interrupted").
 func Train(ctx context.Context, cfg Config) (*Summary, error) {
-	if err := cfg.validate(); err != nil {
+	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
 	tr := &Trainer{cfg: cfg, log: newProgress(cfg.Log, cfg.Progress), best: math.Inf(-1), bestStep: -1}

@@ -198,7 +198,7 @@ func TestResumeIsExact(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			ctx := context.Background()
 			full := baseConfig(data, filepath.Join(t.TempDir(), "full"))
-			full.StepMode, full.Strategy.Name, full.Accumulate, full.TokenDropout = c.mode, c.strategy, c.accum, c.tokDrop
+			full.StepMode, full.Strategy.Name, full.Accumulate, full.TokenDropout = c.mode, multitask.Name(c.strategy), c.accum, c.tokDrop
 			full.SparseEmbeddings = c.sparse
 			if _, err := Train(ctx, full); err != nil {
 				t.Fatal(err)

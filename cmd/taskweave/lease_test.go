@@ -14,7 +14,7 @@ import (
 	"time"
 
 	"github.com/taskweave/taskweave/jobs/lock"
-	"github.com/taskweave/taskweave/jobs/runs"
+	"github.com/taskweave/taskweave/jobs/runrecord"
 )
 
 // proc is a taskweave process under test, its stdout and stderr collected
@@ -149,11 +149,11 @@ func TestScheduleSkipsTicksWhileLockedElsewhere(t *testing.T) {
 			if code := p.exitCode(t, 2*time.Minute); code != 130 {
 				t.Fatalf("scheduler exit status %d after SIGINT, want 130:\n%s", code, p.output())
 			}
-			recs, err := runs.List(context.Background(), filepath.Join(dir, "out", "runs"))
+			recs, err := runrecord.List(context.Background(), filepath.Join(dir, "out", "runs"))
 			if err != nil || len(recs) == 0 {
 				t.Fatalf("run records: %d, %v", len(recs), err)
 			}
-			if last := recs[len(recs)-1]; last.Outcome != runs.Promoted {
+			if last := recs[len(recs)-1]; last.Outcome != runrecord.Promoted {
 				t.Errorf("first scheduled run ended %s (%s)", last.Outcome, last.Reason)
 			}
 		})
@@ -228,12 +228,12 @@ func TestLostLeaseStopsTheRunningStage(t *testing.T) {
 	if !strings.Contains(p.output(), "saved ") {
 		t.Errorf("the training did not save its state when stopped:\n%s", p.output())
 	}
-	recs, err := runs.List(context.Background(), filepath.Join(dir, "out", "runs"))
+	recs, err := runrecord.List(context.Background(), filepath.Join(dir, "out", "runs"))
 	if err != nil || len(recs) != 1 {
 		t.Fatalf("run records: %d, %v", len(recs), err)
 	}
 	r := recs[0]
-	if r.Outcome != runs.Failed || !strings.Contains(r.Reason, "lease lost") || !r.Interrupted {
+	if r.Outcome != runrecord.Failed || !strings.Contains(r.Reason, "lease lost") || !r.Interrupted {
 		t.Errorf("record: outcome %s, interrupted %v, reason %q; want failed, interrupted, lease lost", r.Outcome, r.Interrupted, r.Reason)
 	}
 	if now, _, _ := lock.Read(context.Background(), lockPath); now.Owner != "usurper" || !now.Live(time.Now()) {

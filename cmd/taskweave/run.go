@@ -10,7 +10,7 @@ import (
 
 	"github.com/taskweave/taskweave/jobs/lock"
 	"github.com/taskweave/taskweave/jobs/runner"
-	"github.com/taskweave/taskweave/jobs/runs"
+	"github.com/taskweave/taskweave/jobs/runrecord"
 	"github.com/taskweave/taskweave/jobs/schedule"
 	"github.com/taskweave/taskweave/jobs/spec"
 )
@@ -124,7 +124,7 @@ func loadJob(path string) (*spec.Spec, []byte, error) {
 }
 
 // printRun prints a run's outcome, stages and where its record is.
-func printRun(s *spec.Spec, rec *runs.Record) {
+func printRun(s *spec.Spec, rec *runrecord.Record) {
 	if rec == nil {
 		return
 	}

@@ -14,7 +14,7 @@ import (
 
 	"github.com/taskweave/taskweave/io/storage"
 	"github.com/taskweave/taskweave/jobs/registry"
-	"github.com/taskweave/taskweave/jobs/runs"
+	"github.com/taskweave/taskweave/jobs/runrecord"
 )
 
 // buildBinary compiles taskweave once for process-level tests.
@@ -111,7 +111,7 @@ func TestOverlappingRunProcesses(t *testing.T) {
 	}
 
 	ctx := context.Background()
-	recs, err := runs.List(ctx, filepath.Join(dir, "out", "runs"))
+	recs, err := runrecord.List(ctx, filepath.Join(dir, "out", "runs"))
 	if err != nil || len(recs) != 2 {
 		t.Fatalf("run records: %d, %v; want 2 (the refused run writes none)", len(recs), err)
 	}

@@ -27,7 +27,7 @@ func setupTrain(fs *flag.FlagSet) func(context.Context, []string) error {
 	resume := fs.Bool("resume", false, "continue the run saved in <out>/last exactly")
 	steps := fs.Int("steps", 0, "optimizer steps (overrides train.steps)")
 	tasks := fs.String("tasks", "", "comma-separated subset of the job's tasks to train (e.g. a single-task baseline)")
-	strategy := fs.String("strategy", "", "multi-task strategy (overrides train.strategy.name): "+strings.Join(multitask.Names, ", "))
+	strategy := fs.String("strategy", "", "multi-task strategy (overrides train.strategy.name): "+strings.Join(multitask.NameStrings(), ", "))
 	stepMode := fs.String("step-mode", "", "sampled | all (overrides train.step_mode)")
 	evalEvery := fs.Int("eval-every", 0, "evaluate every N steps (overrides train.eval_every)")
 	padTo := fs.Int("pad-to", 0, "pad every batch to this length instead of dynamic padding (throughput measurements)")

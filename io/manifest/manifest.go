@@ -38,8 +38,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/taskweave/taskweave/internal/taskkind"
 	"github.com/taskweave/taskweave/io/storage"
-	"github.com/taskweave/taskweave/model"
 )
 
 // FormatVersion is the manifest and shard layout version this package writes.
@@ -51,10 +51,10 @@ const FileName = "manifest.json"
 // Task types (the model's head kinds, as manifest.json spells them) and tag
 // schemes (docs/architecture.md).
 const (
-	SequenceClassification = string(model.SequenceClassification)
-	SequenceRegression     = string(model.SequenceRegression)
-	TokenClassification    = string(model.TokenClassification)
-	MaskedLM               = string(model.MaskedLM)
+	SequenceClassification = string(taskkind.SequenceClassification)
+	SequenceRegression     = string(taskkind.SequenceRegression)
+	TokenClassification    = string(taskkind.TokenClassification)
+	MaskedLM               = string(taskkind.MaskedLM)
 
 	TagIOB1 = "iob1"
 	TagIOB2 = "iob2"

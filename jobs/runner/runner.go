@@ -17,7 +17,7 @@ import (
 	"github.com/taskweave/taskweave/io/storage"
 	"github.com/taskweave/taskweave/jobs/lock"
 	"github.com/taskweave/taskweave/jobs/registry"
-	"github.com/taskweave/taskweave/jobs/runs"
+	"github.com/taskweave/taskweave/jobs/runrecord"
 	"github.com/taskweave/taskweave/jobs/spec"
 )
 
@@ -75,7 +75,7 @@ func LockPath(s *spec.Spec) string { return storage.Join(s.Path(s.Output), "job.
 // (*lock.HeldError). If the lease is lost while a stage runs, the stage's
 // context is cancelled (the trainer saves and stops) and the error wraps
 // lock.ErrLost: another run may be active, so this one must not go on.
-func Run(ctx context.Context, s *spec.Spec, st Stages, opt Options) (*runs.Record, error) {
+func Run(ctx context.Context, s *spec.Spec, st Stages, opt Options) (*runrecord.Record, error) {
 	if opt.LockTTL <= 0 {
 		return nil, fmt.Errorf("runner: lease length %s; it must be positive", opt.LockTTL)
 	}
@@ -85,8 +85,8 @@ func Run(ctx context.Context, s *spec.Spec, st Stages, opt Options) (*runs.Recor
 	}
 	host, _ := os.Hostname()
 	sum := sha256.Sum256(opt.SpecData)
-	rec := &runs.Record{ID: runs.NewID(time.Now()), Job: s.Name, SpecHash: "sha256:" + hex.EncodeToString(sum[:]),
-		Host: host, Started: time.Now().UTC(), Outcome: runs.Running}
+	rec := &runrecord.Record{ID: runrecord.NewID(time.Now()), Job: s.Name, SpecHash: "sha256:" + hex.EncodeToString(sum[:]),
+		Host: host, Started: time.Now().UTC(), Outcome: runrecord.Running}
 
 	var l *lock.Lock
 	var err error
@@ -116,22 +116,22 @@ func Run(ctx context.Context, s *spec.Spec, st Stages, opt Options) (*runs.Recor
 	}()
 
 	save := func() {
-		if err := runs.Save(context.WithoutCancel(ctx), RunsDir(s), rec); err != nil {
+		if err := runrecord.Save(context.WithoutCancel(ctx), RunsDir(s), rec); err != nil {
 			logf("warning: could not save run record: %v", err)
 		}
 	}
 	save()
-	fail := func(stage string, err error) (*runs.Record, error) {
+	fail := func(stage string, err error) (*runrecord.Record, error) {
 		if lost := l.Lost(); lost != nil {
 			// Whatever the stage said, the cause is the lost lease.
 			err = fmt.Errorf("%w (the stage was cancelled: %v)", lost, err)
 		}
-		rec.Outcome, rec.Reason, rec.Finished = runs.Failed, fmt.Sprintf("%s: %v", stage, err), time.Now().UTC()
+		rec.Outcome, rec.Reason, rec.Finished = runrecord.Failed, fmt.Sprintf("%s: %v", stage, err), time.Now().UTC()
 		rec.Interrupted = errors.Is(err, context.Canceled) || ctx.Err() != nil
 		save()
 		return rec, fmt.Errorf("run %s: %s stage: %w", rec.ID, stage, err)
 	}
-	stage := func(name string, f func() (runs.Stage, error)) error {
+	stage := func(name string, f func() (runrecord.Stage, error)) error {
 		if err := l.Lost(); err != nil {
 			return err
 		}
@@ -151,33 +151,33 @@ func Run(ctx context.Context, s *spec.Spec, st Stages, opt Options) (*runs.Recor
 	}
 
 	var pre PreprocessResult
-	if err := stage("preprocess", func() (runs.Stage, error) {
+	if err := stage("preprocess", func() (runrecord.Stage, error) {
 		var err error
 		pre, err = st.Preprocess(ctx, s, opt.Force)
 		note := ""
 		if pre.UpToDate {
 			note = "up to date: inputs and config unchanged, nothing written"
 		}
-		return runs.Stage{Skipped: pre.UpToDate, Note: note, Location: pre.Dir}, err
+		return runrecord.Stage{Skipped: pre.UpToDate, Note: note, Location: pre.Dir}, err
 	}); err != nil {
 		return fail("preprocess", err)
 	}
 	rec.Inputs = pre.Fingerprint
 
 	if s.Pretrains() && st.Pretrain != nil {
-		if err := stage("pretrain", func() (runs.Stage, error) {
+		if err := stage("pretrain", func() (runrecord.Stage, error) {
 			loc, up, err := st.Pretrain(ctx, s, pre.Dir)
-			return runs.Stage{Skipped: up, Location: loc, Note: map[bool]string{true: "up to date: the encoder was pre-trained with these settings"}[up]}, err
+			return runrecord.Stage{Skipped: up, Location: loc, Note: map[bool]string{true: "up to date: the encoder was pre-trained with these settings"}[up]}, err
 		}); err != nil {
 			return fail("pretrain", err)
 		}
 	}
 
 	var ckpt string
-	if err := stage("train", func() (runs.Stage, error) {
+	if err := stage("train", func() (runrecord.Stage, error) {
 		var err error
 		ckpt, err = st.Train(ctx, s, pre.Dir, rec.ID)
-		return runs.Stage{Location: ckpt}, err
+		return runrecord.Stage{Location: ckpt}, err
 	}); err != nil {
 		return fail("train", err)
 	}
@@ -192,14 +192,14 @@ func Run(ctx context.Context, s *spec.Spec, st Stages, opt Options) (*runs.Recor
 		incumbent = reg.ModelDir(prod.Version)
 	}
 	var ev EvalResult
-	if err := stage("evaluate", func() (runs.Stage, error) {
+	if err := stage("evaluate", func() (runrecord.Stage, error) {
 		var err error
 		ev, err = st.Evaluate(ctx, s, pre.Dir, ckpt, incumbent, rec.ID)
 		note := ""
 		if incumbent != "" {
 			note = "compared with production version " + prod.Version
 		}
-		return runs.Stage{Location: ev.Report, Note: note}, err
+		return runrecord.Stage{Location: ev.Report, Note: note}, err
 	}); err != nil {
 		return fail("evaluate", err)
 	}
@@ -210,29 +210,29 @@ func Run(ctx context.Context, s *spec.Spec, st Stages, opt Options) (*runs.Recor
 	if err != nil {
 		return fail("promote", err)
 	}
-	if err := stage("register", func() (runs.Stage, error) {
+	if err := stage("register", func() (runrecord.Stage, error) {
 		v, err := reg.Register(ctx, ckpt, ev.Report, registry.Version{ID: rec.ID, RunID: rec.ID, SpecHash: rec.SpecHash,
 			Scores: ev.Scores, Examples: ev.Examples, Auxiliary: auxList, DataHash: pre.Fingerprint})
 		rec.Version = v.ID
-		return runs.Stage{Location: reg.ModelDir(v.ID)}, err
+		return runrecord.Stage{Location: reg.ModelDir(v.ID)}, err
 	}); err != nil {
 		return fail("register", err)
 	}
 	decision := registry.Gate(registry.Evaluation{Scores: ev.Scores, Examples: ev.Examples}, inc, policy)
 	rec.Decision = decision.Code
-	if err := stage("promote", func() (runs.Stage, error) {
+	if err := stage("promote", func() (runrecord.Stage, error) {
 		if !decision.Promote {
-			return runs.Stage{Skipped: true, Note: decision.Reason}, nil
+			return runrecord.Stage{Skipped: true, Note: decision.Reason}, nil
 		}
 		_, err := reg.Promote(ctx, rec.ID, decision.Reason)
-		return runs.Stage{Note: decision.Reason}, err
+		return runrecord.Stage{Note: decision.Reason}, err
 	}); err != nil {
 		return fail("promote", err)
 	}
 	rec.Reason = decision.Reason
-	rec.Outcome = runs.NotPromoted
+	rec.Outcome = runrecord.NotPromoted
 	if decision.Promote {
-		rec.Outcome = runs.Promoted
+		rec.Outcome = runrecord.Promoted
 	}
 	rec.Finished = time.Now().UTC()
 	save()
@@ -243,8 +243,8 @@ func Run(ctx context.Context, s *spec.Spec, st Stages, opt Options) (*runs.Recor
 // running whose process died (kill -9, a lost machine) would say "running"
 // forever; the job's lease tells: if it is not held by that run any more
 // (expired, or taken over by a later run), the run is reported as crashed.
-func Records(ctx context.Context, s *spec.Spec) ([]runs.Record, error) {
-	recs, err := runs.List(ctx, RunsDir(s))
+func Records(ctx context.Context, s *spec.Spec) ([]runrecord.Record, error) {
+	recs, err := runrecord.List(ctx, RunsDir(s))
 	if err != nil {
 		return nil, err
 	}
@@ -254,10 +254,10 @@ func Records(ctx context.Context, s *spec.Spec) ([]runs.Record, error) {
 	}
 	for i := range recs {
 		r := &recs[i]
-		if r.Outcome != runs.Running || (held && lease.Owner == r.ID && lease.Live(time.Now())) {
+		if r.Outcome != runrecord.Running || (held && lease.Owner == r.ID && lease.Live(time.Now())) {
 			continue
 		}
-		r.Outcome = runs.Crashed
+		r.Outcome = runrecord.Crashed
 		switch {
 		case held && lease.Owner == r.ID:
 			r.Reason = fmt.Sprintf("the run stopped without finishing its record; its lease expired at %s", lease.Expires.Format(time.RFC3339))

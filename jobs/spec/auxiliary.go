@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/taskweave/taskweave/model"
+	"github.com/taskweave/taskweave/model/multitask"
 )
 
 // checkMaskedLM checks a masked_lm task (at key k): its text comes either
@@ -102,18 +103,17 @@ func (s *Spec) checkPhases(bad func(key, format string, a ...any)) {
 // other tasks' text (its held-out text would be theirs).
 func (s *Spec) checkPrimary(bad func(key, format string, a ...any)) {
 	st := &s.Train.Strategy
-	if st.Name != "auto_lambda" {
+	if multitask.Name(st.Name) != multitask.NameAutoLambda {
 		if len(st.Primary) > 0 {
 			bad("train.strategy.primary", "only auto_lambda has primary tasks; remove primary or set name: auto_lambda")
 		}
 		return
 	}
-	if len(st.Primary) == 0 {
-		bad("train.strategy.name", "auto_lambda needs primary: [task, …], the tasks whose held-out loss the weights are learned for")
-	}
+	// model/multitask refuses no primary task and a name that is no task;
+	// a task without a corpus of its own is the spec's rule.
 	ok := s.taskNames(func(t Task) bool { return len(t.Source) == 0 })
 	for j, name := range st.Primary {
-		if !slices.Contains(ok, name) {
+		if _, isTask := s.Task(name); isTask && !slices.Contains(ok, name) {
 			bad(fmt.Sprintf("train.strategy.primary[%d]", j), "%q is not a task of this job with its own corpus; use one of %s", name, strings.Join(ok, ", "))
 		}
 	}

@@ -38,7 +38,7 @@ func TestAuxiliaryKeyRules(t *testing.T) {
 		{"phase without a length", mlmTask + "train:\n  phases:\n    - {tasks: [mlm]}\n",
 			[]string{"line 17", "train.phases[0]", "has no length"}},
 		{"unknown primary task", mlmTask + "train:\n  step_mode: all\n  strategy: {name: auto_lambda, primary: [sst2, ner]}\n",
-			[]string{"train.strategy.primary[1]", `"ner" is not a task of this job`}},
+			[]string{"train.strategy.primary[1]", `"ner" is not a task of this run`}},
 		{"auto_lambda without primary", mlmTask + "train:\n  step_mode: all\n  strategy: {name: auto_lambda}\n",
 			[]string{"line 17", "train.strategy.name", "auto_lambda needs primary"}},
 		{"primary on another strategy", mlmTask + "train:\n  strategy: {name: equal, primary: [sst2]}\n",

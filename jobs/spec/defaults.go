@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/taskweave/taskweave/model"
+	"github.com/taskweave/taskweave/model/multitask"
 )
 
 // Default is the value a key takes when the job spec does not write it.
@@ -101,7 +102,7 @@ var Defaults = []Default{
 	{Key: "train.mixture.name", Value: "temperature"},
 	{Key: "train.mixture.cap", Value: 0},
 	{Key: "train.mixture.temperature", Value: 2.0},
-	{Key: "train.strategy.name", Value: "equal"},
+	{Key: "train.strategy.name", Value: string(multitask.NameEqual)},
 	{Key: "train.strategy.alpha", Value: 1.5},
 	{Key: "train.strategy.window", Value: 20},
 	{Key: "train.strategy.temperature", Value: 2.0},

@@ -124,7 +124,7 @@ func TestWrittenZeroIsKept(t *testing.T) {
 					r = rr
 				}
 			}
-			if !r.contains(0) {
+			if !r.Contains(0) {
 				if err == nil || !strings.Contains(err.Error(), r.String()) {
 					t.Fatalf("%s: 0 is outside %s but Parse said %v", d.Key, r, err)
 				}

@@ -19,11 +19,8 @@ func (s *Spec) checkSharing(layers int, bad func(key, format string, a ...any)) 
 	if !slices.Contains(Bases, sh.Basis) {
 		bad("model.sharing.basis", "%q is not allowed; use one of %s", sh.Basis, strings.Join(Bases, ", "))
 	}
-	if sh.Experts == 1 {
-		bad("model.sharing.experts", "1 expert is the plain FFN; use 0 (off) or 2..%d", model.MaxExperts)
-	}
-	if sh.Experts > 1 && layers > 0 && sh.ExpertLayers > layers {
-		bad("model.sharing.expert_layers", "%d is more than model size %s's %d layers; use 1..%d", sh.ExpertLayers, s.Model.Size, layers, layers)
+	if key, err := model.CheckExperts(sh.Experts, sh.ExpertLayers, layers); err != nil {
+		bad("model.sharing."+key, "%v", err)
 	}
 	if sh.FreezeShared && s.Model.Init == "" {
 		bad("model.sharing.freeze_shared", "freezes the shared encoder, but model.init is not set, so it would stay random; set model.init to a Hugging Face BERT directory or freeze_shared: false")
@@ -44,8 +41,8 @@ func (s *Spec) checkSharing(layers int, bad func(key, format string, a ...any)) 
 	for i, t := range s.Tasks {
 		k := fmt.Sprintf("tasks[%d].sharing", i)
 		matrices(k+".matrices", t.Sharing.Matrices, t.Sharing.Rank)
-		if t.Sharing.LayerAttention && t.Layer != 0 {
-			bad(k+".layer_attention", "task %s also reads layer %d; layer attention mixes every layer, so drop one of the two", t.Name, t.Layer)
+		if err := model.CheckLayerAttention(t.Name, t.Layer, t.Sharing.LayerAttention); err != nil {
+			bad(k+".layer_attention", "%v", err)
 		}
 		if r := t.Sharing.Rank; r > 0 && sh.Basis == "shared" {
 			if rank > 0 && r != rank {

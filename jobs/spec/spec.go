@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -23,6 +24,7 @@ import (
 	"github.com/taskweave/taskweave/io/manifest"
 	"github.com/taskweave/taskweave/model"
 	"github.com/taskweave/taskweave/model/metrics"
+	"github.com/taskweave/taskweave/trainer"
 )
 
 // Spec is a whole job.
@@ -270,10 +272,10 @@ type Runner struct {
 var (
 	TaskTypes    = model.TaskKindNames()
 	Formats      = []string{"tsv", "conll", "conllu", "jsonl", "text", "brown"}
-	TagSchemes   = []string{"none", "iob1", "iob2"}
+	TagSchemes   = []string{manifest.TagNone, manifest.TagIOB1, manifest.TagIOB2}
 	Splits       = manifest.Splits
 	Sizes        = []string{"tiny", "mini", "small", "medium", "base"}
-	StepModes    = []string{"sampled", "all"}
+	StepModes    = trainer.StepModes
 	Runners      = []string{"prism", "dataflow", "flink", "universal"} // not direct: launch refuses it (deprecated by Beam)
 	ConlluFields = []string{"upos", "xpos"}
 	Aggregates   = metrics.Aggregates // select_metric and registry.metric (or a task name)
@@ -356,7 +358,11 @@ func (s *Spec) reporter(errs *[]error) func(key, format string, a ...any) {
 		} else {
 			msg = key + ": " + msg
 		}
-		*errs = append(*errs, errors.New(msg))
+		// A range is checked here and again by the package that owns the
+		// key: one message is enough.
+		if !slices.ContainsFunc(*errs, func(e error) bool { return e.Error() == msg }) {
+			*errs = append(*errs, errors.New(msg))
+		}
 	}
 }
 

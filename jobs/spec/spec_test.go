@@ -42,7 +42,7 @@ func TestParseErrors(t *testing.T) {
 	}{
 		{"unknown key", minimal + "trian:\n  steps: 3\n", []string{"trian", "unknown"}},
 		{"bad strategy", minimal + "train:\n  strategy:\n    name: magic\n", []string{"line 14", "train.strategy.name", `"magic" is not allowed`, "pcgrad"}},
-		{"pcgrad needs all", minimal + "train:\n  strategy:\n    name: pcgrad\n", []string{"step_mode", "set step_mode: all"}},
+		{"pcgrad needs all", minimal + "train:\n  strategy:\n    name: pcgrad\n", []string{"step_mode", "set train.step_mode: all"}},
 		{"bad task type", strings.Replace(minimal, "sequence_classification", "seq", 1), []string{"line 7", "tasks[0].type", "token_classification"}},
 		{"no train split", strings.Replace(minimal, "train: [train.tsv]", "test: [t.tsv]", 1), []string{"tasks[0].paths.train", "missing"}},
 		{"bad split", strings.Replace(minimal, "validation: [dev.tsv]", "dev: [dev.tsv]", 1), []string{"tasks[0].paths.dev", "validation"}},
@@ -82,7 +82,7 @@ func TestNumericRanges(t *testing.T) {
 	}{
 		{"accumulate -2", "train:\n  accumulate: -2\n", []string{"line 13", "train.accumulate", "-2 is out of range", "accumulate >= 1"}},
 		{"batch_size -4", "train:\n  batch_size: -4\n", []string{"line 13", "train.batch_size", "batch_size >= 1"}},
-		{"eval_every -10", "train:\n  eval_every: -10\n", []string{"line 13", "train.eval_every", "eval_every >= 1"}},
+		{"eval_every -10", "train:\n  eval_every: -10\n", []string{"line 13", "train.eval_every", "eval_every >= 0"}},
 		{"clip -1", "train:\n  clip: -1\n", []string{"line 13", "train.clip", "clip >= 0 (0 = no clipping)"}},
 		{"batch_tokens -100", "train:\n  batch_tokens: -100\n", []string{"line 13", "train.batch_tokens", "batch_tokens >= 0"}},
 		{"batch_tokens below max_seq_len", "train:\n  batch_tokens: 100\n", []string{"line 13", "train.batch_tokens", "smaller than tokenizer.max_seq_len 128"}},
@@ -99,7 +99,7 @@ func TestNumericRanges(t *testing.T) {
 		{"mixture temperature 0", "train:\n  mixture: {temperature: 0}\n", []string{"train.mixture.temperature", "temperature > 0"}},
 		{"capped without cap", "train:\n  mixture: {name: capped}\n", []string{"train.mixture.cap", "cap >= 1"}},
 		{"explicit without rates", "train:\n  mixture: {name: explicit}\n", []string{"train.mixture.name", "tasks[].rate"}},
-		{"strategy lr -1", "train:\n  strategy: {lr: -1}\n", []string{"train.strategy.lr", "0 < lr <= 1"}},
+		{"strategy lr -1", "train:\n  strategy: {lr: -1}\n", []string{"train.strategy.lr", "0 <= lr <= 1"}},
 		{"strategy alpha -1", "train:\n  strategy: {alpha: -1}\n", []string{"train.strategy.alpha", "alpha >= 0"}},
 		{"loss_variance window 1", "train:\n  strategy: {name: loss_variance, window: 1}\n", []string{"train.strategy.window", "window >= 2"}},
 		{"dropout 1", "model:\n  dropout: 1\n", []string{"line 13", "model.dropout", "0 <= dropout < 1"}},

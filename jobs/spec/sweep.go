@@ -274,31 +274,7 @@ func (s *Spec) checkSweep(bad func(key, format string, a ...any), baseOK bool) {
 			}
 			continue
 		}
-		d := w.Random[k]
-		field := mustLeaf(s, k)
-		_, numeric := number(field)
-		switch {
-		case len(d.Values) > 0:
-			if d.Min != nil || d.Max != nil || d.Log {
-				bad(where, "give either values or min and max (with log), not both")
-				ok = false
-			}
-			for i, v := range d.Values {
-				typed(k, fmt.Sprintf("%s.values[%d]", where, i), v)
-			}
-		case !numeric:
-			bad(where, "%s is not numeric; draw it from values: [...]", k)
-			ok = false
-		case d.Min == nil || d.Max == nil:
-			bad(where, "needs min and max (or values: [...])")
-			ok = false
-		case !(*d.Min <= *d.Max) || math.IsInf(*d.Min, 0) || math.IsInf(*d.Max, 0):
-			bad(where, "min %s and max %s; use finite bounds with min <= max", num(*d.Min), num(*d.Max))
-			ok = false
-		case d.Log && !(*d.Min > 0):
-			bad(where, "log draws need min > 0 (got %s)", num(*d.Min))
-			ok = false
-		}
+		ok = s.checkDraw(k, where, w.Random[k], typed, bad) && ok
 	}
 	if len(w.Random) == 0 && w.Trials > 1 {
 		bad("sweep.trials", "%d draws with no random keys would train each grid point %d times alike; use 1 or add sweep.random", w.Trials, w.Trials)
@@ -324,6 +300,36 @@ func (s *Spec) checkSweep(bad func(key, format string, a ...any), baseOK bool) {
 			return // one broken trial says what to fix; the rest usually repeat it
 		}
 	}
+}
+
+// checkDraw checks the distribution d of sweep.random's key k (at where);
+// typed checks a value against k's type. It reports whether d is usable.
+func (s *Spec) checkDraw(k, where string, d Draw, typed func(key, where string, v any), bad func(key, format string, a ...any)) bool {
+	field := mustLeaf(s, k)
+	_, numeric := number(field)
+	switch {
+	case len(d.Values) > 0:
+		if d.Min != nil || d.Max != nil || d.Log {
+			bad(where, "give either values or min and max (with log), not both")
+			return false
+		}
+		for i, v := range d.Values {
+			typed(k, fmt.Sprintf("%s.values[%d]", where, i), v)
+		}
+	case !numeric:
+		bad(where, "%s is not numeric; draw it from values: [...]", k)
+		return false
+	case d.Min == nil || d.Max == nil:
+		bad(where, "needs min and max (or values: [...])")
+		return false
+	case !(*d.Min <= *d.Max) || math.IsInf(*d.Min, 0) || math.IsInf(*d.Max, 0):
+		bad(where, "min %s and max %s; use finite bounds with min <= max", num(*d.Min), num(*d.Max))
+		return false
+	case d.Log && !(*d.Min > 0):
+		bad(where, "log draws need min > 0 (got %s)", num(*d.Min))
+		return false
+	}
+	return true
 }
 
 func mustLeaf(s *Spec, key string) reflect.Value {

@@ -105,7 +105,7 @@ func TestSweepErrors(t *testing.T) {
 		{"train.output", "sweep:\n  grid:\n    train.output: [x]\n", []string{"cannot be swept"}},
 		{"wrong type", "sweep:\n  grid:\n    train.steps: [ten]\n", []string{"sweep.grid.train.steps[0]", "not a value of train.steps"}},
 		{"out of range", "sweep:\n  grid:\n    train.lr: [0.1, 2]\n", []string{"trial train.lr=2", "line 14: train.lr", "0 < lr <= 1"}},
-		{"rule between keys", "sweep:\n  grid:\n    train.strategy.name: [pcgrad]\n", []string{"train.step_mode", "set step_mode: all"}},
+		{"rule between keys", "sweep:\n  grid:\n    train.strategy.name: [pcgrad]\n", []string{"train.step_mode", "set train.step_mode: all"}},
 		{"bad strategy", "sweep:\n  grid:\n    train.strategy.name: [magic]\n", []string{`"magic" is not allowed`, "pcgrad"}},
 		{"empty grid", "sweep:\n  grid:\n    train.lr: []\n", []string{"no values"}},
 		{"both", "sweep:\n  grid: {train.lr: [0.1]}\n  random: {train.lr: {min: 0.1, max: 0.2}}\n", []string{"both grid and random"}},

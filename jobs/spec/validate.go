@@ -8,8 +8,6 @@ import (
 
 	"github.com/taskweave/taskweave/jobs/schedule"
 	"github.com/taskweave/taskweave/model"
-	"github.com/taskweave/taskweave/model/multitask"
-	"github.com/taskweave/taskweave/trainer/mixture"
 )
 
 // Validate checks values against their allowed sets and ranges and the
@@ -40,63 +38,8 @@ func (s *Spec) Validate() error {
 		}
 	}
 	seen := map[string]bool{}
-	rates := 0.0
 	for i, t := range s.Tasks {
-		k := fmt.Sprintf("tasks[%d]", i)
-		if t.Name == "" || strings.ContainsAny(t.Name, "/\\ .") {
-			bad(k+".name", "%q is not a valid task name; use letters, digits, - and _", t.Name)
-		}
-		if seen[t.Name] {
-			bad(k+".name", "task %q is defined twice", t.Name)
-		}
-		seen[t.Name] = true
-		oneOf(k+".type", t.Type, TaskTypes)
-		mlm := t.Type == string(model.MaskedLM)
-		if mlm {
-			s.checkMaskedLM(k, t, bad)
-		} else {
-			if len(t.Source) > 0 {
-				bad(k+".source", "only a masked_lm task reads other tasks' text; remove source or set type: masked_lm")
-			}
-			if t.WholeWord {
-				bad(k+".whole_word", "only a masked_lm task masks words; remove whole_word")
-			}
-			if t.Format == "text" {
-				bad(k+".format", "text files hold no labels; format text is for masked_lm tasks")
-			}
-		}
-		if len(t.Source) == 0 {
-			oneOf(k+".format", t.Format, Formats)
-		}
-		if t.Format == "brown" && t.Type != string(model.TokenClassification) && !mlm {
-			bad(k+".format", "brown holds tagged words; read it as a token_classification (part-of-speech) or masked_lm (its text) task")
-		}
-		if t.Type == string(model.TokenClassification) {
-			oneOf(k+".tag_scheme", t.TagScheme, TagSchemes)
-			if t.Format == "tsv" {
-				bad(k+".format", "tsv holds sentences; a token task needs conll, conllu, jsonl or brown")
-			}
-		} else if t.TagScheme != "" {
-			bad(k+".tag_scheme", "only token_classification tasks have a tag scheme")
-		}
-		if t.Format == "conllu" {
-			oneOf(k+".columns.field", t.Columns.Field, ConlluFields)
-		}
-		s.checkColumns(k, t, bad)
-		switch {
-		case len(t.Source) > 0:
-		case len(t.Paths) == 0 && !mlm:
-			bad(k+".paths", "no input files; give paths per split, e.g. train: [file.tsv]")
-		case len(t.Paths) > 0 && len(t.Paths["train"]) == 0:
-			bad(k+".paths.train", "missing; every task needs training data")
-		}
-		for split := range t.Paths {
-			oneOf(k+".paths."+split, split, Splits)
-		}
-		if layers > 0 && t.Layer > layers {
-			bad(k+".layer", "%d is deeper than model size %s (%d layers); use 0 for the top layer or 1..%d", t.Layer, s.Model.Size, layers, layers)
-		}
-		rates += t.Rate
+		s.checkTask(i, t, layers, seen, bad)
 	}
 	s.checkSharing(layers, bad)
 	s.checkPretrain(bad)
@@ -105,24 +48,7 @@ func (s *Spec) Validate() error {
 	s.checkPhases(bad)
 	s.checkPrimary(bad)
 	oneOf("train.step_mode", tr.StepMode, StepModes)
-	oneOf("train.mixture.name", tr.Mixture.Name, mixture.Names)
-	oneOf("train.strategy.name", tr.Strategy.Name, multitask.Names)
-	if multitask.RequiresAllTasks(tr.Strategy.Name) && tr.StepMode != "all" {
-		bad("train.step_mode", "strategy %s needs every task in every step; set step_mode: all", tr.Strategy.Name)
-	}
-	switch {
-	case tr.Mixture.Name == "capped" && tr.Mixture.Cap < 1:
-		bad("train.mixture.cap", "%d; the capped mixture needs cap >= 1 (examples per task counted at most)", tr.Mixture.Cap)
-	case tr.Mixture.Name == "explicit" && len(s.Tasks) > 0 && !(rates > 0):
-		bad("train.mixture.name", "explicit mixture with no rates; give tasks[].rate (at least one > 0)")
-	}
-	if tr.Strategy.Name == "loss_variance" && tr.Strategy.Window < 2 {
-		bad("train.strategy.window", "%d; loss_variance needs window >= 2 (a variance over one loss is 0)", tr.Strategy.Window)
-	}
-	if tr.BatchTokens > 0 && tr.BatchTokens < s.Tokenizer.MaxSeqLen {
-		bad("train.batch_tokens", "%d is smaller than tokenizer.max_seq_len %d, so a long example would fit in no batch; use 0 or at least %d",
-			tr.BatchTokens, s.Tokenizer.MaxSeqLen, s.Tokenizer.MaxSeqLen)
-	}
+	s.checkOwners(bad)
 	s.checkMetric("train.select_metric", s.Train.SelectMetric, s.Train.EvalSplit, "train.eval_split", bad)
 	s.checkMetric("registry.metric", s.Registry.Metric, s.Evaluate.Split, "evaluate.split", bad)
 	oneOf("evaluate.split", s.Evaluate.Split, Splits)
@@ -137,6 +63,71 @@ func (s *Spec) Validate() error {
 	// wrong, every trial would repeat its errors.
 	s.checkSweep(bad, len(errs) == 0)
 	return errors.Join(errs...)
+}
+
+// checkTask checks tasks[i] (t): its name, type, format, columns, paths
+// and layer; seen holds the names of the tasks before it, layers the
+// encoder's depth (0 = unknown before model.init is read).
+func (s *Spec) checkTask(i int, t Task, layers int, seen map[string]bool, bad func(key, format string, a ...any)) {
+	oneOf := func(key, v string, allowed []string) {
+		if !slices.Contains(allowed, v) {
+			bad(key, "%q is not allowed; use one of %s", v, strings.Join(allowed, ", "))
+		}
+	}
+	k := fmt.Sprintf("tasks[%d]", i)
+	if t.Name == "" || strings.ContainsAny(t.Name, "/\\ .") {
+		bad(k+".name", "%q is not a valid task name; use letters, digits, - and _", t.Name)
+	}
+	if seen[t.Name] {
+		bad(k+".name", "task %q is defined twice", t.Name)
+	}
+	seen[t.Name] = true
+	oneOf(k+".type", t.Type, TaskTypes)
+	mlm := t.Type == string(model.MaskedLM)
+	if mlm {
+		s.checkMaskedLM(k, t, bad)
+	} else {
+		if len(t.Source) > 0 {
+			bad(k+".source", "only a masked_lm task reads other tasks' text; remove source or set type: masked_lm")
+		}
+		if t.WholeWord {
+			bad(k+".whole_word", "only a masked_lm task masks words; remove whole_word")
+		}
+		if t.Format == "text" {
+			bad(k+".format", "text files hold no labels; format text is for masked_lm tasks")
+		}
+	}
+	if len(t.Source) == 0 {
+		oneOf(k+".format", t.Format, Formats)
+	}
+	if t.Format == "brown" && t.Type != string(model.TokenClassification) && !mlm {
+		bad(k+".format", "brown holds tagged words; read it as a token_classification (part-of-speech) or masked_lm (its text) task")
+	}
+	if t.Type == string(model.TokenClassification) {
+		oneOf(k+".tag_scheme", t.TagScheme, TagSchemes)
+		if t.Format == "tsv" {
+			bad(k+".format", "tsv holds sentences; a token task needs conll, conllu, jsonl or brown")
+		}
+	} else if t.TagScheme != "" {
+		bad(k+".tag_scheme", "only token_classification tasks have a tag scheme")
+	}
+	if t.Format == "conllu" {
+		oneOf(k+".columns.field", t.Columns.Field, ConlluFields)
+	}
+	s.checkColumns(k, t, bad)
+	switch {
+	case len(t.Source) > 0:
+	case len(t.Paths) == 0 && !mlm:
+		bad(k+".paths", "no input files; give paths per split, e.g. train: [file.tsv]")
+	case len(t.Paths) > 0 && len(t.Paths["train"]) == 0:
+		bad(k+".paths.train", "missing; every task needs training data")
+	}
+	for split := range t.Paths {
+		oneOf(k+".paths."+split, split, Splits)
+	}
+	if layers > 0 && t.Layer > layers {
+		bad(k+".layer", "%d is deeper than model size %s (%d layers); use 0 for the top layer or 1..%d", t.Layer, s.Model.Size, layers, layers)
+	}
 }
 
 // checkColumns reports an empty name among the columns the task's format

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"github.com/taskweave/taskweave/model/multitask"
 	"os"
 	"path/filepath"
 	"slices"
@@ -122,7 +123,7 @@ func TestGroupEndToEnd(t *testing.T) {
 	for _, mode := range []struct{ step, strategy string }{{"sampled", "uncertainty"}, {"all", "pcgrad"}} {
 		t.Run(mode.step, func(t *testing.T) {
 			cfg := stages.TrainConfig(s, pc.Out, filepath.Join(dir, "train-"+mode.step))
-			cfg.StepMode, cfg.Strategy.Name = mode.step, mode.strategy
+			cfg.StepMode, cfg.Strategy.Name = mode.step, multitask.Name(mode.strategy)
 			var log bytes.Buffer
 			cfg.BatchLog = &log
 			sum, err := trainer.Train(context.Background(), cfg)

@@ -14,11 +14,9 @@ import (
 	"github.com/taskweave/taskweave/jobs/runner"
 	"github.com/taskweave/taskweave/jobs/spec"
 	"github.com/taskweave/taskweave/model"
-	"github.com/taskweave/taskweave/model/multitask"
 	"github.com/taskweave/taskweave/pipelines/evaluate"
 	"github.com/taskweave/taskweave/pipelines/preprocess"
 	"github.com/taskweave/taskweave/trainer"
-	"github.com/taskweave/taskweave/trainer/mixture"
 )
 
 // Options say where the stages report while they work.
@@ -108,10 +106,9 @@ func TrainConfig(s *spec.Spec, data, out string) trainer.Config {
 		Size: m.Size, Init: s.Path(m.Init), Dropout: m.Dropout, TokenDropout: m.TokenDropout, ModelSeed: m.Seed,
 		Steps: t.Steps, BatchSize: t.BatchSize, BatchTokens: t.BatchTokens,
 		LR: t.LR, Warmup: t.Warmup, WeightDecay: t.WeightDecay, Clip: t.Clip, SparseEmbeddings: t.SparseEmbeddings, Accumulate: t.Accumulate, Seed: t.Seed,
-		StepMode: t.StepMode,
-		Mixture:  mixture.Config{Name: t.Mixture.Name, Cap: t.Mixture.Cap, Temperature: t.Mixture.Temperature},
-		Strategy: multitask.Config{Name: t.Strategy.Name, Alpha: t.Strategy.Alpha, Window: t.Strategy.Window,
-			Temperature: t.Strategy.Temperature, LR: t.Strategy.LR, Gamma: t.Strategy.Gamma, Primary: t.Strategy.Primary},
+		StepMode:  t.StepMode,
+		Mixture:   s.MixtureConfig(), // the trainer sets the tasks and rates of each phase
+		Strategy:  s.StrategyConfig(),
 		Holdout:   t.Strategy.Holdout,
 		EvalEvery: t.EvalEvery, EvalSplit: t.EvalSplit, SelectMetric: t.SelectMetric, Patience: t.Patience,
 		SaveEvery: t.SaveEvery, LogEvery: t.LogEvery, ShuffleBuffer: t.ShuffleBuffer, PoolBatches: t.PoolBatches,

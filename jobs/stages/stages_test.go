@@ -18,7 +18,7 @@ import (
 	"github.com/taskweave/taskweave/jobs/lock"
 	"github.com/taskweave/taskweave/jobs/registry"
 	"github.com/taskweave/taskweave/jobs/runner"
-	"github.com/taskweave/taskweave/jobs/runs"
+	"github.com/taskweave/taskweave/jobs/runrecord"
 	"github.com/taskweave/taskweave/jobs/spec"
 	"github.com/taskweave/taskweave/jobs/stages"
 )
@@ -59,18 +59,18 @@ registry: {tolerance: 0.01}
 	return s, []byte(y)
 }
 
-func run(t *testing.T, s *spec.Spec, data []byte) (*runs.Record, error) {
+func run(t *testing.T, s *spec.Spec, data []byte) (*runrecord.Record, error) {
 	t.Helper()
 	return runner.Run(context.Background(), s, stages.New(stages.Options{}), runner.Options{SpecData: data, LockTTL: s.Run.LeaseTTL()})
 }
 
-func stage(r *runs.Record, name string) runs.Stage {
+func stage(r *runrecord.Record, name string) runrecord.Stage {
 	for _, s := range r.Stages {
 		if s.Name == name {
 			return s
 		}
 	}
-	return runs.Stage{}
+	return runrecord.Stage{}
 }
 
 // A job run end to end twice: the second run skips preprocessing, and a
@@ -120,7 +120,7 @@ func TestSecondRunSkipsPreprocessAndWorseModelIsNotPromoted(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			var saved runs.Record
+			var saved runrecord.Record
 			if err := json.Unmarshal(b, &saved); err != nil || saved.Reason != r2.Reason || saved.Outcome != "not-promoted" {
 				t.Fatalf("saved record: %+v, %v", saved, err)
 			}
@@ -140,7 +140,7 @@ func TestOverlappingRuns(t *testing.T) {
 	}
 	s, y := jobSpec(t, t.TempDir(), 20, 1)
 	var wg sync.WaitGroup
-	recs := make([]*runs.Record, 2)
+	recs := make([]*runrecord.Record, 2)
 	errs := make([]error, 2)
 	for i := range 2 {
 		wg.Add(1)
@@ -171,7 +171,7 @@ func TestOverlappingRuns(t *testing.T) {
 	if held != 1 || ran != 1 {
 		t.Fatalf("%d runs refused and %d ran; want 1 and 1", held, ran)
 	}
-	all, err := runs.List(context.Background(), runner.RunsDir(s))
+	all, err := runrecord.List(context.Background(), runner.RunsDir(s))
 	if err != nil || len(all) != 1 {
 		t.Fatalf("run records: %d, %v; want exactly the one run", len(all), err)
 	}

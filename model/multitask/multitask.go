@@ -33,108 +33,171 @@ package multitask
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
 	"slices"
 	"strings"
+
+	"github.com/taskweave/taskweave/internal/rules"
 )
 
-// Names lists the strategies New knows.
-var Names = []string{"equal", "static", "loss_variance", "uncertainty", "gradnorm", "gradient_normalization", "dwa", "pcgrad", "famo", "auto_lambda"}
+// Name is a strategy's name as the job spec's train.strategy.name writes it.
+type Name string
+
+// The strategies New knows.
+const (
+	NameEqual                 Name = "equal"
+	NameStatic                Name = "static"
+	NameLossVariance          Name = "loss_variance"
+	NameUncertainty           Name = "uncertainty"
+	NameGradNorm              Name = "gradnorm"
+	NameGradientNormalization Name = "gradient_normalization"
+	NameDWA                   Name = "dwa"
+	NamePCGrad                Name = "pcgrad"
+	NameFAMO                  Name = "famo"
+	NameAutoLambda            Name = "auto_lambda"
+)
+
+// Names lists the strategies New knows, in the order help texts give them.
+var Names = []Name{NameEqual, NameStatic, NameLossVariance, NameUncertainty, NameGradNorm, NameGradientNormalization, NameDWA, NamePCGrad, NameFAMO, NameAutoLambda}
+
+// NameStrings are Names as strings, for allowed-value lists in messages.
+func NameStrings() []string {
+	out := make([]string, len(Names))
+	for i, n := range Names {
+		out[i] = string(n)
+	}
+	return out
+}
 
 // RequiresAllTasks reports whether the named strategy needs every task's
 // gradient in every step, so it can only run with the trainer's step_mode
 // all: GradNorm's weighting, and the combinations other than the sum.
-func RequiresAllTasks(name string) bool {
+func RequiresAllTasks(name Name) bool {
 	switch name {
-	case "gradnorm", "gradient_normalization", "pcgrad", "auto_lambda":
+	case NameGradNorm, NameGradientNormalization, NamePCGrad, NameAutoLambda:
 		return true
 	}
 	return false
+}
+
+// learnsWeights reports whether the named strategy learns its weights with
+// Config.LR.
+func learnsWeights(name Name) bool {
+	switch name {
+	case NameUncertainty, NameGradNorm, NameFAMO, NameAutoLambda:
+		return true
+	}
+	return false
+}
+
+// Ranges are the allowed values of the train.strategy keys, whatever the
+// strategy; Validate adds the rules of the named strategy (loss_variance's
+// window of 2 or more).
+var Ranges = []rules.Range{
+	{Key: "train.strategy.alpha", Lo: 0, Hi: rules.Inf, Note: "gradnorm's asymmetry"},
+	{Key: "train.strategy.window", Lo: 1, Hi: rules.Inf, Note: "optimizer steps; loss_variance needs 2 or more"},
+	{Key: "train.strategy.temperature", Lo: 0, Hi: rules.Inf, LoOpen: true},
+	{Key: "train.strategy.lr", Lo: 0, Hi: 1, Note: "0 keeps learned weights fixed"},
+	{Key: "train.strategy.gamma", Lo: 0, Hi: rules.Inf, Note: "famo; 0 = no decay of the task logits"},
+	{Key: "tasks[].weight", Lo: 0, Hi: rules.Inf, Note: "static strategy's loss weight"},
 }
 
 // Config selects and parameterises a strategy; field meanings follow the job
 // spec's train.strategy section. Every field a strategy uses must be set:
 // nothing here replaces a zero by a default.
 type Config struct {
-	Name  string
+	Name  Name
 	Tasks []string
 	// Regression[i] is true when task i is a sequence_regression task
 	// (uncertainty's regression form); nil means none is.
 	Regression  []bool
-	Static      []float64 // static: one weight per task, >= 0; normalised to sum to the number of tasks
-	Alpha       float64   // gradnorm: asymmetry α >= 0
-	Window      int       // loss_variance window (>= 2) and dwa period (>= 1), in optimizer steps
-	Temperature float64   // dwa: temperature > 0
-	LR          float64   // uncertainty's s, gradnorm's weights, famo's logits: learning rate >= 0 (0 = fixed)
-	Gamma       float64   // famo: decay of the logits γ >= 0
+	Static      []float64 // static: one weight per task (tasks[].weight), >= 0; normalised to sum to the number of tasks
+	Alpha       float64   // gradnorm: asymmetry α
+	Window      int       // loss_variance window and dwa period, in optimizer steps
+	Temperature float64   // dwa: temperature
+	LR          float64   // uncertainty's s, gradnorm's weights, famo's logits, auto_lambda's weights: learning rate (0 = fixed)
+	Gamma       float64   // famo: decay of the logits γ
 	Primary     []string  // auto_lambda: the tasks whose held-out loss the weights serve
 	Seed        uint64    // pcgrad: task order
 }
 
-// Validate checks the fields the named strategy uses.
+// Validate checks the fields the named strategy uses against Ranges and
+// the strategy's own rules. Each broken rule is a *rules.Error keyed by
+// the job spec's key, all of them joined.
 func (c Config) Validate() error {
 	n := len(c.Tasks)
 	if n == 0 {
 		return fmt.Errorf("multitask: no tasks")
 	}
 	if !slices.Contains(Names, c.Name) {
-		return fmt.Errorf("multitask: strategy.name %q is unknown; use one of %s", c.Name, strings.Join(Names, ", "))
+		return rules.Errorf("train.strategy.name", "%q is not allowed; use one of %s", c.Name, strings.Join(NameStrings(), ", "))
 	}
 	if c.Regression != nil && len(c.Regression) != n {
 		return fmt.Errorf("multitask: %d regression flags for %d tasks", len(c.Regression), n)
 	}
-	finite := func(v float64) bool { return !math.IsNaN(v) && !math.IsInf(v, 0) }
+	var errs []error
+	check := func(key string, v float64) {
+		if err := rules.Find(Ranges, key).Check(key, v); err != nil {
+			errs = append(errs, err)
+		}
+	}
 	switch c.Name {
-	case "static":
-		if len(c.Static) != n {
-			return fmt.Errorf("multitask: static needs one weight per task: got %d for %d tasks", len(c.Static), n)
+	case NameStatic:
+		errs = append(errs, c.validateStatic()...)
+	case NameLossVariance:
+		check("train.strategy.window", float64(c.Window))
+		if c.Window == 1 {
+			errs = append(errs, rules.Errorf("train.strategy.window", "1; loss_variance needs window >= 2 (a variance over one loss is 0)"))
 		}
-		sum := 0.0
-		for i, w := range c.Static {
-			if !finite(w) || w < 0 {
-				return fmt.Errorf("multitask: task %s weight %g is out of range; use a finite weight >= 0", c.Tasks[i], w)
-			}
-			sum += w
-		}
-		if sum == 0 {
-			return fmt.Errorf("multitask: every task weight is 0; give at least one task a positive weight")
-		}
-	case "loss_variance":
-		if c.Window < 2 {
-			return fmt.Errorf("multitask: strategy.window %d is out of range for loss_variance; use 2 or more optimizer steps", c.Window)
-		}
-	case "dwa":
-		if c.Window < 1 {
-			return fmt.Errorf("multitask: strategy.window %d is out of range for dwa; use 1 or more optimizer steps", c.Window)
-		}
-		if !finite(c.Temperature) || c.Temperature <= 0 {
-			return fmt.Errorf("multitask: strategy.temperature %g is out of range for dwa; use a temperature > 0", c.Temperature)
-		}
-	case "gradnorm":
-		if !finite(c.Alpha) || c.Alpha < 0 {
-			return fmt.Errorf("multitask: strategy.alpha %g is out of range for gradnorm; use alpha >= 0", c.Alpha)
-		}
+	case NameDWA:
+		check("train.strategy.window", float64(c.Window))
+		check("train.strategy.temperature", c.Temperature)
+	case NameGradNorm:
+		check("train.strategy.alpha", c.Alpha)
+	case NameFAMO:
+		check("train.strategy.gamma", c.Gamma)
+	case NameAutoLambda:
+		errs = append(errs, c.validatePrimary()...)
 	}
-	if c.Name == "famo" && (!finite(c.Gamma) || c.Gamma < 0) {
-		return fmt.Errorf("multitask: strategy.gamma %g is out of range for famo; use gamma >= 0", c.Gamma)
+	if learnsWeights(c.Name) {
+		check("train.strategy.lr", c.LR)
 	}
-	if c.Name == "auto_lambda" {
-		if len(c.Primary) == 0 {
-			return fmt.Errorf("multitask: auto_lambda needs primary tasks (strategy.primary)")
-		}
-		for _, p := range c.Primary {
-			if !slices.Contains(c.Tasks, p) {
-				return fmt.Errorf("multitask: strategy.primary names %q, which is not a task of this run (%s)", p, strings.Join(c.Tasks, ", "))
-			}
-		}
+	return errors.Join(errs...)
+}
+
+// validateStatic checks static's task weights.
+func (c Config) validateStatic() []error {
+	if len(c.Static) != len(c.Tasks) {
+		return []error{fmt.Errorf("multitask: static needs one weight per task: got %d for %d tasks", len(c.Static), len(c.Tasks))}
 	}
-	if c.Name == "uncertainty" || c.Name == "gradnorm" || c.Name == "famo" || c.Name == "auto_lambda" {
-		if !finite(c.LR) || c.LR < 0 {
-			return fmt.Errorf("multitask: strategy.lr %g is out of range for %s; use lr >= 0 (0 keeps the weights fixed)", c.LR, c.Name)
+	sum := 0.0
+	weight := rules.Find(Ranges, "tasks[].weight")
+	for i, w := range c.Static {
+		if err := weight.Check(fmt.Sprintf("tasks[%d].weight", i), w); err != nil {
+			return []error{err}
 		}
+		sum += w
+	}
+	if sum == 0 {
+		return []error{rules.Errorf("tasks[0].weight", "every task weight is 0; give at least one task a positive weight")}
 	}
 	return nil
+}
+
+// validatePrimary checks auto_lambda's primary tasks.
+func (c Config) validatePrimary() []error {
+	if len(c.Primary) == 0 {
+		return []error{rules.Errorf("train.strategy.name", "auto_lambda needs primary: [task, …], the tasks whose held-out loss the weights are learned for")}
+	}
+	var errs []error
+	for j, p := range c.Primary {
+		if !slices.Contains(c.Tasks, p) {
+			errs = append(errs, rules.Errorf(fmt.Sprintf("train.strategy.primary[%d]", j), "%q is not a task of this run (%s)", p, strings.Join(c.Tasks, ", ")))
+		}
+	}
+	return errs
 }
 
 // Step is what one optimizer step observed.
@@ -192,29 +255,29 @@ func New(c Config) (*Strategy, error) {
 		return nil, err
 	}
 	n := len(c.Tasks)
-	s := &Strategy{name: c.Name, n: n, weighting: NewStatic(ones(n)), combiner: WeightedSum{}}
+	s := &Strategy{name: string(c.Name), n: n, weighting: NewStatic(ones(n)), combiner: WeightedSum{}}
 	switch c.Name {
-	case "static":
+	case NameStatic:
 		s.weighting = NewStatic(c.Static)
-	case "loss_variance":
+	case NameLossVariance:
 		s.weighting = NewLossVariance(n, c.Window)
-	case "uncertainty":
+	case NameUncertainty:
 		s.weighting = NewUncertainty(c.Regression, n, c.LR)
-	case "gradnorm":
+	case NameGradNorm:
 		s.weighting = NewGradNorm(n, c.Alpha, c.LR)
-	case "dwa":
+	case NameDWA:
 		s.weighting = NewDWA(n, c.Window, c.Temperature)
-	case "famo":
+	case NameFAMO:
 		s.weighting = NewFAMO(n, c.LR, c.Gamma)
-	case "auto_lambda":
+	case NameAutoLambda:
 		var primary []int
 		for _, p := range c.Primary {
 			primary = append(primary, slices.Index(c.Tasks, p))
 		}
 		s.weighting = NewAutoLambda(n, c.LR, primary)
-	case "gradient_normalization":
+	case NameGradientNormalization:
 		s.combiner = GradNormalize{}
-	case "pcgrad":
+	case NamePCGrad:
 		s.combiner = NewPCGrad(c.Seed)
 	}
 	return s, nil

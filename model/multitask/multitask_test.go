@@ -72,18 +72,19 @@ func TestValidate(t *testing.T) {
 		{Config{Name: "gradnorm", Tasks: ab, Alpha: 0, LR: 0.1}, ""},     // α 0: equal norms
 		{Config{Name: "dwa", Tasks: ab, Window: 1, Temperature: 2}, ""},
 		{Config{Name: "loss_variance", Tasks: ab, Window: 2}, ""},
-		{Config{Name: "", Tasks: ab}, `strategy.name ""`},
+		{Config{Name: "", Tasks: ab}, `train.strategy.name: "" is not allowed`},
 		{Config{Name: "mean", Tasks: ab}, "use one of equal, static"},
 		{Config{Name: "equal"}, "no tasks"},
 		{Config{Name: "static", Tasks: ab, Static: []float64{1}}, "one weight per task"},
-		{Config{Name: "static", Tasks: ab, Static: []float64{-1, 1}}, "task a weight -1"},
+		{Config{Name: "static", Tasks: ab, Static: []float64{-1, 1}}, "tasks[0].weight: -1 is out of range; use weight >= 0"},
 		{Config{Name: "static", Tasks: ab, Static: []float64{0, 0}}, "every task weight is 0"},
-		{Config{Name: "loss_variance", Tasks: ab, Window: 1}, "strategy.window 1"},
-		{Config{Name: "dwa", Tasks: ab, Window: 0, Temperature: 2}, "strategy.window 0"},
-		{Config{Name: "dwa", Tasks: ab, Window: 3, Temperature: 0}, "strategy.temperature 0"},
-		{Config{Name: "gradnorm", Tasks: ab, Alpha: -1, LR: 0.1}, "strategy.alpha -1"},
-		{Config{Name: "gradnorm", Tasks: ab, Alpha: 1.5, LR: -0.1}, "strategy.lr -0.1"},
-		{Config{Name: "uncertainty", Tasks: ab, LR: math.NaN()}, "strategy.lr NaN"},
+		{Config{Name: "loss_variance", Tasks: ab, Window: 1}, "train.strategy.window: 1; loss_variance needs window >= 2"},
+		{Config{Name: "dwa", Tasks: ab, Window: 0, Temperature: 2}, "train.strategy.window: 0 is out of range; use window >= 1"},
+		{Config{Name: "dwa", Tasks: ab, Window: 3, Temperature: 0}, "train.strategy.temperature: 0 is out of range; use temperature > 0"},
+		{Config{Name: "gradnorm", Tasks: ab, Alpha: -1, LR: 0.1}, "train.strategy.alpha: -1 is out of range"},
+		{Config{Name: "gradnorm", Tasks: ab, Alpha: 1.5, LR: -0.1}, "train.strategy.lr: -0.1 is out of range; use 0 <= lr <= 1"},
+		{Config{Name: "famo", Tasks: ab, LR: 1.5}, "train.strategy.lr: 1.5 is out of range"},
+		{Config{Name: "uncertainty", Tasks: ab, LR: math.NaN()}, "train.strategy.lr: NaN is out of range"},
 		{Config{Name: "uncertainty", Tasks: ab, Regression: []bool{true}}, "1 regression flags for 2 tasks"},
 	} {
 		err := c.cfg.Validate()
@@ -98,7 +99,7 @@ func TestValidate(t *testing.T) {
 
 func TestEqualAndStatic(t *testing.T) {
 	for _, c := range []struct {
-		name   string
+		name   Name
 		static []float64
 		w      []float64
 	}{
@@ -107,10 +108,10 @@ func TestEqualAndStatic(t *testing.T) {
 		{"static", []float64{1, 1}, []float64{1, 1}},
 	} {
 		s := mustNew(t, Config{Name: c.name, Tasks: []string{"a", "b"}, Static: c.static})
-		near(t, c.name+" weights", s.Weights(), c.w, 1e-15)
+		near(t, string(c.name)+" weights", s.Weights(), c.w, 1e-15)
 		update(t, s, []float64{2, nan}, nil)
-		near(t, c.name+" weights after a step", s.Weights(), c.w, 1e-15)
-		near(t, c.name+" sum", combine(t, s, [][]float32{{1, 0}, {0, 1}}), c.w, 1e-7)
+		near(t, string(c.name)+" weights after a step", s.Weights(), c.w, 1e-15)
+		near(t, string(c.name)+" sum", combine(t, s, [][]float32{{1, 0}, {0, 1}}), c.w, 1e-7)
 	}
 }
 
@@ -206,7 +207,7 @@ func TestGradNormalize(t *testing.T) {
 		{"opposite", [][]float32{{1, 0}, {-5, 0}}, 0},
 	} {
 		out := combine(t, s, c.grads)
-		near(t, c.name+" norm", []float64{math.Hypot(out[0], out[1])}, []float64{c.norm}, 1e-6)
+		near(t, string(c.name)+" norm", []float64{math.Hypot(out[0], out[1])}, []float64{c.norm}, 1e-6)
 	}
 }
 
@@ -289,7 +290,7 @@ func TestPCGradOrderSeeded(t *testing.T) {
 	}
 }
 
-func fullConfig(name string, tasks []string) Config {
+func fullConfig(name Name, tasks []string) Config {
 	st := make([]float64, len(tasks))
 	for i := range st {
 		st[i] = float64(i + 1)
@@ -328,8 +329,8 @@ func TestStateRoundTrip(t *testing.T) {
 		for i, l := range losses {
 			g := grads[i%3]
 			want, got := combine(t, full, g), combine(t, half, g)
-			near(t, name+" weights", half.Weights(), full.Weights(), 0)
-			near(t, name+" shared", got, want, 0)
+			near(t, string(name)+" weights", half.Weights(), full.Weights(), 0)
+			near(t, string(name)+" shared", got, want, 0)
 			update(t, full, l, g)
 			update(t, half, l, g)
 			if i == 3 {

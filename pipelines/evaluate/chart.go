@@ -10,7 +10,7 @@ import (
 	"gonum.org/v1/plot/plotter"
 	"gonum.org/v1/plot/vg"
 
-	"github.com/taskweave/taskweave/internal/plotfile"
+	"github.com/taskweave/taskweave/io/plotfile"
 	"github.com/taskweave/taskweave/io/storage"
 )
 

@@ -44,8 +44,12 @@ type plan struct {
 	report   *Report
 }
 
+// modelPath is a checkpoint to score: "model" or "compare", and where.
+type modelPath struct{ name, path string }
+
 // prepare reads the manifest and the checkpoint(s) and refuses mismatches
-// before anything is scored.
+// before anything is scored: the checkpoints against the shards, the tasks
+// to score, each task's heads, then the shard ranges to read.
 func prepare(ctx context.Context, o Options) (*plan, error) {
 	man, err := readManifest(ctx, o.Data)
 	if err != nil {
@@ -57,10 +61,37 @@ func prepare(ctx context.Context, o Options) (*plan, error) {
 			VocabSHA256: man.Tokenizer.VocabSHA256}}
 	pl.report = rep
 
-	paths := []struct{ name, path string }{{"model", o.Model}}
+	paths := []modelPath{{"model", o.Model}}
 	if o.Compare != "" {
-		paths = append(paths, struct{ name, path string }{"compare", o.Compare})
+		paths = append(paths, modelPath{"compare", o.Compare})
 	}
+	headOf, err := pl.loadModels(ctx, man, paths)
+	if err != nil {
+		return nil, err
+	}
+	rep.Models = pl.models
+	names, sourced, textless := splitTasks(man, o.Split, headOf[0])
+	if names, err = chooseTasks(o, man, names, textless, rep); err != nil {
+		return nil, err
+	}
+	read := map[string]bool{} // tasks whose shards the pipeline reads
+	for _, name := range names {
+		if err := pl.addTask(name, man, paths, headOf, sourced[name], read); err != nil {
+			return nil, err
+		}
+	}
+	if err := pl.readRanges(ctx, man, o.Split, read); err != nil {
+		return nil, err
+	}
+	if len(pl.specs) == 0 {
+		return nil, fmt.Errorf("evaluate: nothing to score: the checkpoint has no head for any task of the %s split (%s)", o.Split, strings.Join(names, ", "))
+	}
+	return pl, nil
+}
+
+// loadModels reads each checkpoint's metadata, refuses one tokenized
+// otherwise than the shards, and returns each one's heads by task.
+func (pl *plan) loadModels(ctx context.Context, man *manifestFile, paths []modelPath) ([]map[string]checkpoint.TaskInfo, error) {
 	headOf := make([]map[string]checkpoint.TaskInfo, len(paths))
 	for i, mp := range paths {
 		info, meta, err := inspectCheckpoint(ctx, mp.name, mp.path)
@@ -81,20 +112,22 @@ func prepare(ctx context.Context, o Options) (*plan, error) {
 		}
 		pl.models = append(pl.models, info)
 	}
-	rep.Models = pl.models
+	return headOf, nil
+}
 
-	// Tasks of the split, or the ones asked for. A masked LM over other
-	// tasks' text (source) is the evaluated checkpoint's, not the
-	// manifest's: it is a task of the split when one of its sources is.
-	var names []string
+// splitTasks lists the tasks of the split. A masked LM over other tasks'
+// text (source) is the evaluated checkpoint's (heads), not the manifest's:
+// it is a task of the split when one of its sources is. sourced gives such
+// a masked LM's source tasks with the split, textless the masked LMs whose
+// text is not in these shards, and why.
+func splitTasks(man *manifestFile, split string, heads map[string]checkpoint.TaskInfo) (names []string, sourced map[string][]string, textless map[string]string) {
 	for name, t := range man.Tasks {
-		if _, ok := t.Splits[o.Split]; ok {
+		if _, ok := t.Splits[split]; ok {
 			names = append(names, name)
 		}
 	}
-	sourced := map[string][]string{} // masked LM → its source tasks with the split
-	textless := map[string]string{}  // masked LMs whose text is not in these shards, and why
-	for name, h := range headOf[0] {
+	sourced, textless = map[string][]string{}, map[string]string{}
+	for name, h := range heads {
 		if h.Type != string(model.MaskedLM) {
 			continue
 		}
@@ -110,7 +143,7 @@ func prepare(ctx context.Context, o Options) (*plan, error) {
 			mt, ok := man.Tasks[src]
 			if !ok {
 				missing = append(missing, src)
-			} else if _, ok := mt.Splits[o.Split]; ok {
+			} else if _, ok := mt.Splits[split]; ok {
 				sourced[name] = append(sourced[name], src)
 			}
 		}
@@ -123,6 +156,12 @@ func prepare(ctx context.Context, o Options) (*plan, error) {
 			names = append(names, name)
 		}
 	}
+	return names, sourced, textless
+}
+
+// chooseTasks narrows names to the tasks asked for (o.Tasks) and records
+// the masked LMs that cannot be scored.
+func chooseTasks(o Options, man *manifestFile, names []string, textless map[string]string, rep *Report) ([]string, error) {
 	sort.Strings(names)
 	if len(names) == 0 {
 		return nil, fmt.Errorf("evaluate: %s has no task with a %q split; pick a split it has (--split)", man.path, o.Split)
@@ -142,78 +181,85 @@ func prepare(ctx context.Context, o Options) (*plan, error) {
 			rep.Unscored = append(rep.Unscored, Unscored{Task: name, Model: "model", Reason: textless[name]})
 		}
 	}
+	return names, nil
+}
 
-	read := map[string]bool{} // tasks whose shards the pipeline reads
-	for _, name := range names {
-		mt, own := man.Tasks[name]
-		kind := model.HeadKind(mt.Type)
-		if !own {
-			kind = model.MaskedLM
-		}
-		var by []string // checkpoints that score this task
-		for i, mp := range paths {
-			h, ok := headOf[i][name]
-			if !ok {
-				rep.Unscored = append(rep.Unscored, Unscored{Task: name, Model: mp.name,
-					Reason: fmt.Sprintf("checkpoint %s has no head for task %q (its heads: %s)", mp.path, name, headNames(headOf[i]))})
-				if i == 0 {
-					break // the evaluated checkpoint decides what is scored
-				}
-				continue
+// addTask matches task name with each checkpoint's head and, when the
+// evaluated checkpoint has one, adds its scoring spec and the tasks whose
+// rows it reads (read).
+func (pl *plan) addTask(name string, man *manifestFile, paths []modelPath, headOf []map[string]checkpoint.TaskInfo, sourced []string, read map[string]bool) error {
+	rep := pl.report
+	mt, own := man.Tasks[name]
+	kind := model.HeadKind(mt.Type)
+	if !own {
+		kind = model.MaskedLM
+	}
+	var by []string // checkpoints that score this task
+	for i, mp := range paths {
+		h, ok := headOf[i][name]
+		if !ok {
+			rep.Unscored = append(rep.Unscored, Unscored{Task: name, Model: mp.name,
+				Reason: fmt.Sprintf("checkpoint %s has no head for task %q (its heads: %s)", mp.path, name, headNames(headOf[i]))})
+			if i == 0 {
+				break // the evaluated checkpoint decides what is scored
 			}
-			if h.Type != string(kind) {
-				return nil, fmt.Errorf("evaluate: task %s is %s in %s but checkpoint %s has a %s head for it; evaluate on shards made for this checkpoint",
-					name, kind, man.path, mp.path, h.Type)
-			}
-			if kind != model.SequenceRegression && kind != model.MaskedLM && !slices.Equal(h.Labels, mt.Labels) {
-				return nil, fmt.Errorf("evaluate: task %s: checkpoint %s has labels %s [%s] but %s lists labels %s [%s]; the label ids would not mean the same classes — re-run preprocess with the checkpoint's label list or evaluate the matching checkpoint",
-					name, mp.path, labelsFingerprint(h.Labels), strings.Join(h.Labels, " "), man.path, labelsFingerprint(mt.Labels), strings.Join(mt.Labels, " "))
-			}
-			by = append(by, mp.name)
-		}
-		if len(by) == 0 || by[0] != "model" {
 			continue
 		}
-		for i := range pl.models {
-			if slices.Contains(by, pl.models[i].Name) {
-				pl.models[i].Scored = append(pl.models[i].Scored, name)
-			}
+		if h.Type != string(kind) {
+			return fmt.Errorf("evaluate: task %s is %s in %s but checkpoint %s has a %s head for it; evaluate on shards made for this checkpoint",
+				name, kind, man.path, mp.path, h.Type)
 		}
-		spec := scoring.Task{Name: name, Kind: kind, Labels: mt.Labels, TagScheme: mt.TagScheme}
-		if kind != model.TokenClassification {
-			spec.TagScheme = ""
+		if kind != model.SequenceRegression && kind != model.MaskedLM && !slices.Equal(h.Labels, mt.Labels) {
+			return fmt.Errorf("evaluate: task %s: checkpoint %s has labels %s [%s] but %s lists labels %s [%s]; the label ids would not mean the same classes — re-run preprocess with the checkpoint's label list or evaluate the matching checkpoint",
+				name, mp.path, labelsFingerprint(h.Labels), strings.Join(h.Labels, " "), man.path, labelsFingerprint(mt.Labels), strings.Join(mt.Labels, " "))
 		}
-		rows := []string{name}
-		if kind == model.MaskedLM {
-			// Both checkpoints are scored on the pieces the evaluated one's
-			// dev evaluation masked: its whole-word flag and sources decide.
-			spec.Labels, spec.WholeWord, spec.Source = nil, headOf[0][name].WholeWord, sourced[name]
-			if len(spec.Source) > 0 {
-				rows = spec.Source
-			}
-		}
-		pl.specs = append(pl.specs, spec)
-		for _, r := range rows {
-			read[r] = true
+		by = append(by, mp.name)
+	}
+	if len(by) == 0 || by[0] != "model" {
+		return nil
+	}
+	for i := range pl.models {
+		if slices.Contains(by, pl.models[i].Name) {
+			pl.models[i].Scored = append(pl.models[i].Scored, name)
 		}
 	}
+	spec := scoring.Task{Name: name, Kind: kind, Labels: mt.Labels, TagScheme: mt.TagScheme}
+	if kind != model.TokenClassification {
+		spec.TagScheme = ""
+	}
+	rows := []string{name}
+	if kind == model.MaskedLM {
+		// Both checkpoints are scored on the pieces the evaluated one's
+		// dev evaluation masked: its whole-word flag and sources decide.
+		spec.Labels, spec.WholeWord, spec.Source = nil, headOf[0][name].WholeWord, sourced
+		if len(spec.Source) > 0 {
+			rows = spec.Source
+		}
+	}
+	pl.specs = append(pl.specs, spec)
+	for _, r := range rows {
+		read[r] = true
+	}
+	return nil
+}
+
+// readRanges splits the shards of the tasks in read into the row ranges
+// the pipeline reads.
+func (pl *plan) readRanges(ctx context.Context, man *manifestFile, split string, read map[string]bool) error {
 	for _, name := range slices.Sorted(maps.Keys(read)) {
-		files, err := man.ShardPaths(man.path, name, o.Split)
+		files, err := man.ShardPaths(man.path, name, split)
 		if err != nil {
-			return nil, fmt.Errorf("evaluate: %w", err)
+			return fmt.Errorf("evaluate: %w", err)
 		}
 		for _, f := range files {
 			refs, err := rowRanges(ctx, score.ShardRef{Task: name, Path: f, Part: path.Base(f)}, rangeRows)
 			if err != nil {
-				return nil, err // names the shard and the fix
+				return err // names the shard and the fix
 			}
 			pl.refs = append(pl.refs, refs...)
 		}
 	}
-	if len(pl.specs) == 0 {
-		return nil, fmt.Errorf("evaluate: nothing to score: the checkpoint has no head for any task of the %s split (%s)", o.Split, strings.Join(names, ", "))
-	}
-	return pl, nil
+	return nil
 }
 
 func headNames(m map[string]checkpoint.TaskInfo) string {

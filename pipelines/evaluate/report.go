@@ -8,8 +8,10 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/taskweave/taskweave/io/mdtable"
 	"github.com/taskweave/taskweave/io/storage"
 	"github.com/taskweave/taskweave/model"
+	"github.com/taskweave/taskweave/model/metrics"
 	"github.com/taskweave/taskweave/transforms/score"
 	"github.com/taskweave/taskweave/transforms/writeshards"
 )
@@ -134,14 +136,17 @@ func writeReport(ctx context.Context, out string, rep *Report) error {
 	return storage.WriteFile(ctx, storage.Join(out, "report.md"), markdown(rep))
 }
 
+// markdown writes report.md: where the figures come from, then one section
+// per task.
 func markdown(rep *Report) []byte {
 	var b bytes.Buffer
 	fmt.Fprintf(&b, "# Evaluation report: split %s\n\n", rep.Split)
-	fmt.Fprintf(&b, "| | path | fingerprint |\n| --- | --- | --- |\n")
-	fmt.Fprintf(&b, "| data | `%s` | `%s` (manifest `%s`) |\n", rep.Data.Path, rep.Data.Fingerprint, rep.Data.ManifestSHA256)
+	src := mdtable.New(mdtable.L(""), mdtable.L("path"), mdtable.L("fingerprint"))
+	src.Row("data", "`"+rep.Data.Path+"`", fmt.Sprintf("`%s` (manifest `%s`)", rep.Data.Fingerprint, rep.Data.ManifestSHA256))
 	for _, m := range rep.Models {
-		fmt.Fprintf(&b, "| %s | `%s` | `%s` |\n", m.Name, m.Path, m.Fingerprint)
+		src.Row(m.Name, "`"+m.Path+"`", "`"+m.Fingerprint+"`")
 	}
+	b.WriteString(src.String())
 	fmt.Fprintf(&b, "\nScored %d examples, %d WordPiece tokens in %.1f s (%.0f tokens/s).\n",
 		rep.Throughput.Examples, rep.Throughput.Tokens, rep.Throughput.Seconds, rep.Throughput.TokensPerSecond)
 	if len(rep.Workers.BLAS) > 0 {
@@ -151,88 +156,110 @@ func markdown(rep *Report) []byte {
 		fmt.Fprintf(&b, "\n![%s](%s)\n", c, c)
 	}
 	for _, t := range rep.Tasks {
-		m := t.Results["model"]
-		fmt.Fprintf(&b, "\n## %s (%s", t.Task, t.Kind)
-		if t.TagScheme != "" {
-			fmt.Fprintf(&b, ", %s", t.TagScheme)
-		}
-		fmt.Fprintf(&b, ")\n\n%d examples", m.Examples)
-		if m.Sentences != m.Examples {
-			fmt.Fprintf(&b, " (%d sentences once windows are joined)", m.Sentences)
-		}
-		if m.Unlabeled > 0 {
-			fmt.Fprintf(&b, " (%d without gold labels, not scored)", m.Unlabeled)
-		}
-		if m.Words > 0 {
-			fmt.Fprintf(&b, ", %d words", m.Words)
-		}
-		fmt.Fprintf(&b, ", %d tokens.", m.Tokens)
-		if t.RejectedUpstream > 0 {
-			fmt.Fprintf(&b, " %d records of this split were rejected by preprocessing and are not scored (%s beside the shards).", t.RejectedUpstream, writeshards.RejectedPath(t.Task))
-		}
-		b.WriteString("\n\n")
-		if len(t.Deltas) > 0 {
-			fmt.Fprintf(&b, "| metric | model | compare | Δ |\n| --- | ---: | ---: | ---: |\n")
-			for _, d := range t.Deltas {
-				fmt.Fprintf(&b, "| %s | %.4f | %.4f | %+.4f |\n", d.Metric, d.Model, d.Compare, d.Delta)
-			}
-		} else {
-			fmt.Fprintf(&b, "| metric | value |\n| --- | ---: |\n")
-			for _, n := range m.Metrics() {
-				fmt.Fprintf(&b, "| %s | %.4f |\n", n.Name, n.Value)
-			}
-		}
-		switch {
-		case m.Class != nil:
-			fmt.Fprintf(&b, "\n| class | precision | recall | F1 | support |\n| --- | ---: | ---: | ---: | ---: |\n")
-			for i, c := range m.Class.PerClass {
-				fmt.Fprintf(&b, "| %s | %.4f | %.4f | %.4f | %d |\n", labelAt(m.Labels, i), c.Precision, c.Recall, c.F1, c.Support)
-			}
-			fmt.Fprintf(&b, "\nConfusion matrix (rows gold, columns predicted):\n\n| gold \\ pred |")
-			for i := range m.Class.Confusion {
-				fmt.Fprintf(&b, " %s |", labelAt(m.Labels, i))
-			}
-			fmt.Fprintf(&b, "\n| --- |%s\n", strings.Repeat(" ---: |", len(m.Class.Confusion)))
-			for i, row := range m.Class.Confusion {
-				fmt.Fprintf(&b, "| %s |", labelAt(m.Labels, i))
-				for _, v := range row {
-					fmt.Fprintf(&b, " %d |", v)
-				}
-				b.WriteByte('\n')
-			}
-		case m.MaskedLM != nil:
-			fmt.Fprintf(&b, "\nMasked-LM figures over %d masked pieces (%d restored) of", m.MaskedLM.Tokens, m.MaskedLM.Correct)
-			if len(t.Source) > 0 {
-				fmt.Fprintf(&b, " the %s text of %s", rep.Split, strings.Join(t.Source, ", "))
-			} else {
-				fmt.Fprintf(&b, " this task's %s text", rep.Split)
-			}
-			fmt.Fprintf(&b, ": every row masked as training's dev evaluation masks it (the same pieces whatever the batching), perplexity = exp(mean cross-entropy over them). "+
-				"predictions/%s/ holds each row's masked, correct and summed NLL.\n", t.Task)
-		case m.Entities != nil:
-			e := m.Entities
-			fmt.Fprintf(&b, "\nEntity scores (conlleval chunk rules, scheme %s):\n\n| type | precision | recall | F1 | gold | predicted | correct |\n| --- | ---: | ---: | ---: | ---: | ---: | ---: |\n", e.Scheme)
-			types := append([]string(nil), e.Types...)
-			sort.Strings(types)
-			for _, ty := range types {
-				c := e.PerType[ty]
-				fmt.Fprintf(&b, "| %s | %.4f | %.4f | %.4f | %d | %d | %d |\n", ty, c.Precision, c.Recall, c.F1, c.Support, c.Predicted, c.Correct)
-			}
-			c := e.Micro
-			fmt.Fprintf(&b, "| **micro** | %.4f | %.4f | %.4f | %d | %d | %d |\n", c.Precision, c.Recall, c.F1, c.Support, c.Predicted, c.Correct)
-			if e.GoldInvalid > 0 || e.PredInvalid > 0 {
-				fmt.Fprintf(&b, "\nIll-formed %s tags: %d gold, %d predicted (read with conlleval's rules).\n", e.Scheme, e.GoldInvalid, e.PredInvalid)
-			}
-			if t.LooseIOB2 > 0 {
-				fmt.Fprintf(&b, "\nThe source files of this split have %d I- tags that start a chunk (loose IOB2, counted by preprocess); they are kept and read as chunk starts, as conlleval does.\n", t.LooseIOB2)
-			}
-		}
+		taskSection(&b, rep, t)
 	}
 	if len(rep.Unscored) > 0 {
-		fmt.Fprintf(&b, "\n## Tasks not scored\n\n| task | checkpoint | reason |\n| --- | --- | --- |\n")
+		tb := mdtable.New(mdtable.L("task"), mdtable.L("checkpoint"), mdtable.L("reason"))
 		for _, u := range rep.Unscored {
-			fmt.Fprintf(&b, "| %s | %s | %s |\n", u.Task, u.Model, u.Reason)
+			tb.Row(u.Task, u.Model, u.Reason)
 		}
+		b.WriteString("\n## Tasks not scored\n\n" + tb.String())
 	}
 	return b.Bytes()
+}
+
+// taskSection writes one task's section of report.md: its counts, its
+// metrics (with the deltas against the compared model) and the tables of
+// its kind.
+func taskSection(b *bytes.Buffer, rep *Report, t TaskReport) {
+	m := t.Results["model"]
+	fmt.Fprintf(b, "\n## %s (%s", t.Task, t.Kind)
+	if t.TagScheme != "" {
+		fmt.Fprintf(b, ", %s", t.TagScheme)
+	}
+	fmt.Fprintf(b, ")\n\n%d examples", m.Examples)
+	if m.Sentences != m.Examples {
+		fmt.Fprintf(b, " (%d sentences once windows are joined)", m.Sentences)
+	}
+	if m.Unlabeled > 0 {
+		fmt.Fprintf(b, " (%d without gold labels, not scored)", m.Unlabeled)
+	}
+	if m.Words > 0 {
+		fmt.Fprintf(b, ", %d words", m.Words)
+	}
+	fmt.Fprintf(b, ", %d tokens.", m.Tokens)
+	if t.RejectedUpstream > 0 {
+		fmt.Fprintf(b, " %d records of this split were rejected by preprocessing and are not scored (%s beside the shards).", t.RejectedUpstream, writeshards.RejectedPath(t.Task))
+	}
+	b.WriteString("\n\n")
+	if len(t.Deltas) > 0 {
+		tb := mdtable.New(mdtable.L("metric"), mdtable.R("model"), mdtable.R("compare"), mdtable.R("Δ"))
+		for _, d := range t.Deltas {
+			tb.Rowf("%s %.4f %.4f %+.4f", d.Metric, d.Model, d.Compare, d.Delta)
+		}
+		b.WriteString(tb.String())
+	} else {
+		tb := mdtable.New(mdtable.L("metric"), mdtable.R("value"))
+		for _, n := range m.Metrics() {
+			tb.Rowf("%s %.4f", n.Name, n.Value)
+		}
+		b.WriteString(tb.String())
+	}
+	switch {
+	case m.Class != nil:
+		classTables(b, m)
+	case m.MaskedLM != nil:
+		fmt.Fprintf(b, "\nMasked-LM figures over %d masked pieces (%d restored) of", m.MaskedLM.Tokens, m.MaskedLM.Correct)
+		if len(t.Source) > 0 {
+			fmt.Fprintf(b, " the %s text of %s", rep.Split, strings.Join(t.Source, ", "))
+		} else {
+			fmt.Fprintf(b, " this task's %s text", rep.Split)
+		}
+		fmt.Fprintf(b, ": every row masked as training's dev evaluation masks it (the same pieces whatever the batching), perplexity = exp(mean cross-entropy over them). "+
+			"predictions/%s/ holds each row's masked, correct and summed NLL.\n", t.Task)
+	case m.Entities != nil:
+		entityTable(b, t, m.Entities)
+	}
+}
+
+// classTables writes a classification task's per-class figures and its
+// confusion matrix.
+func classTables(b *bytes.Buffer, m score.TaskMetrics) {
+	tb := mdtable.New(mdtable.L("class"), mdtable.R("precision"), mdtable.R("recall"), mdtable.R("F1"), mdtable.R("support"))
+	for i, c := range m.Class.PerClass {
+		tb.Rowf("%s %.4f %.4f %.4f %d", labelAt(m.Labels, i), c.Precision, c.Recall, c.F1, c.Support)
+	}
+	b.WriteString("\n" + tb.String())
+	cm := mdtable.New(mdtable.L("gold \\ pred"))
+	for i := range m.Class.Confusion {
+		cm.Add(mdtable.R(labelAt(m.Labels, i)))
+	}
+	for i, row := range m.Class.Confusion {
+		cells := []string{labelAt(m.Labels, i)}
+		for _, v := range row {
+			cells = append(cells, fmt.Sprint(v))
+		}
+		cm.Row(cells...)
+	}
+	b.WriteString("\nConfusion matrix (rows gold, columns predicted):\n\n" + cm.String())
+}
+
+// entityTable writes a token task's entity scores (conlleval chunk rules).
+func entityTable(b *bytes.Buffer, t TaskReport, e *metrics.EntityResult) {
+	tb := mdtable.New(mdtable.L("type"), mdtable.R("precision"), mdtable.R("recall"), mdtable.R("F1"), mdtable.R("gold"), mdtable.R("predicted"), mdtable.R("correct"))
+	types := append([]string(nil), e.Types...)
+	sort.Strings(types)
+	for _, ty := range types {
+		c := e.PerType[ty]
+		tb.Rowf("%s %.4f %.4f %.4f %d %d %d", ty, c.Precision, c.Recall, c.F1, c.Support, c.Predicted, c.Correct)
+	}
+	c := e.Micro
+	tb.Rowf("%s %.4f %.4f %.4f %d %d %d", "**micro**", c.Precision, c.Recall, c.F1, c.Support, c.Predicted, c.Correct)
+	fmt.Fprintf(b, "\nEntity scores (conlleval chunk rules, scheme %s):\n\n%s", e.Scheme, tb.String())
+	if e.GoldInvalid > 0 || e.PredInvalid > 0 {
+		fmt.Fprintf(b, "\nIll-formed %s tags: %d gold, %d predicted (read with conlleval's rules).\n", e.Scheme, e.GoldInvalid, e.PredInvalid)
+	}
+	if t.LooseIOB2 > 0 {
+		fmt.Fprintf(b, "\nThe source files of this split have %d I- tags that start a chunk (loose IOB2, counted by preprocess); they are kept and read as chunk starts, as conlleval does.\n", t.LooseIOB2)
+	}
 }

@@ -14,7 +14,8 @@ import (
 	"gonum.org/v1/plot/plotutil"
 	"gonum.org/v1/plot/vg"
 
-	"github.com/taskweave/taskweave/internal/plotfile"
+	"github.com/taskweave/taskweave/io/mdtable"
+	"github.com/taskweave/taskweave/io/plotfile"
 	"github.com/taskweave/taskweave/io/storage"
 )
 
@@ -95,58 +96,50 @@ func tasks(rs []Result) []string {
 // trial with its settings, each task's primary metric and the ranking
 // figure on the dev split, and what happened to it.
 func Table(rs []Result, rk Ranking) string {
-	var keys []string
+	tb := mdtable.New(mdtable.R("rank"), mdtable.L("trial"))
 	if len(rs) > 0 {
 		for _, s := range rs[0].Settings {
-			keys = append(keys, s.Key)
+			tb.Add(mdtable.L(s.Key))
 		}
 	}
 	ts := tasks(rs)
-	var b strings.Builder
-	b.WriteString("| rank | trial |")
-	for _, k := range keys {
-		fmt.Fprintf(&b, " %s |", k)
-	}
 	for _, t := range ts {
-		fmt.Fprintf(&b, " %s %s |", t, strings.ReplaceAll(rk.Primary[t], "_", " "))
+		tb.Add(mdtable.R(t + " " + strings.ReplaceAll(rk.Primary[t], "_", " ")))
 	}
-	fmt.Fprintf(&b, " %s (%s) | steps | best step | stopped | train s | status |\n|---:|---|", rk.Metric, rk.Split)
-	b.WriteString(strings.Repeat("---|", len(keys)))
-	b.WriteString(strings.Repeat("---:|", len(ts)+1))
-	b.WriteString("---:|---:|---|---:|---|\n")
+	tb.Add(mdtable.R(fmt.Sprintf("%s (%s)", rk.Metric, rk.Split)), mdtable.R("steps"), mdtable.R("best step"), mdtable.L("stopped"),
+		mdtable.R("train s"), mdtable.L("status"))
 	for i, r := range rs {
-		rank := fmt.Sprint(i + 1)
-		if r.Failed() {
-			rank = "—"
-		}
-		fmt.Fprintf(&b, "| %s | %s |", rank, r.Trial)
-		for _, s := range r.Settings {
-			fmt.Fprintf(&b, " %s |", cell(s.Value))
-		}
-		for _, t := range ts {
-			if v, ok := r.Scores[t]; ok {
-				fmt.Fprintf(&b, " %.4f |", v)
-			} else {
-				b.WriteString(" — |")
-			}
-		}
-		if r.Failed() {
-			fmt.Fprintf(&b, " — | — | — | — | — | failed: %s |\n", cell(r.Error))
-			continue
-		}
-		status := "trained"
-		if r.Reused {
-			status = "finished earlier (not retrained)"
-		}
-		fmt.Fprintf(&b, " %.4f | %d | %d | %s | %.0f | %s |\n", r.Metric, r.Steps, r.BestStep, r.Stopped, r.Seconds, status)
+		tb.Row(trialCells(i, r, ts)...)
 	}
-	return b.String()
+	return tb.String()
 }
 
-// cell makes text safe in a Markdown table cell.
-func cell(s string) string {
-	s = strings.ReplaceAll(s, "|", `\|`)
-	return strings.Join(strings.Fields(s), " ")
+// trialCells are the cells of the trial ranked i (from 0).
+func trialCells(i int, r Result, ts []string) []string {
+	rank := fmt.Sprint(i + 1)
+	if r.Failed() {
+		rank = "—"
+	}
+	cells := []string{rank, r.Trial}
+	for _, s := range r.Settings {
+		cells = append(cells, s.Value)
+	}
+	for _, t := range ts {
+		if v, ok := r.Scores[t]; ok {
+			cells = append(cells, fmt.Sprintf("%.4f", v))
+		} else {
+			cells = append(cells, "—")
+		}
+	}
+	if r.Failed() {
+		return append(cells, "—", "—", "—", "—", "—", "failed: "+r.Error)
+	}
+	status := "trained"
+	if r.Reused {
+		status = "finished earlier (not retrained)"
+	}
+	return append(cells, fmt.Sprintf("%.4f", r.Metric), fmt.Sprint(r.Steps), fmt.Sprint(r.BestStep), r.Stopped,
+		fmt.Sprintf("%.0f", r.Seconds), status)
 }
 
 // writeChart draws the figures per trial: one group of bars per trial

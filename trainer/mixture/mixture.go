@@ -7,11 +7,14 @@
 package mixture
 
 import (
+	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"strings"
 
 	"github.com/taskweave/taskweave/internal/rng"
+	"github.com/taskweave/taskweave/internal/rules"
 )
 
 // Names lists the strategies New knows.
@@ -24,6 +27,49 @@ type Config struct {
 	Temperature float64   // temperature: T (rates ∝ n^(1/T))
 	Rates       []float64 // explicit: one non-negative rate per task
 	Seed        uint64
+}
+
+// Ranges are the allowed values of the mixture's keys; Validate adds the
+// rules of the named mixture.
+var Ranges = []rules.Range{
+	{Key: "train.mixture.cap", Lo: 0, Hi: rules.Inf, Note: "capped: examples per task counted at most, 1 or more"},
+	{Key: "train.mixture.temperature", Lo: 0, Hi: rules.Inf, LoOpen: true},
+	{Key: "tasks[].rate", Lo: 0, Hi: rules.Inf, Note: "explicit mixture's share"},
+}
+
+// Validate checks c before any task size is known: the name, the keys the
+// named mixture reads against Ranges, and (when Rates are given) that an
+// explicit mixture has a rate above 0. Each broken rule is a *rules.Error
+// keyed by the job spec's key.
+func (c Config) Validate() error {
+	if !slices.Contains(Names, c.Name) {
+		return rules.Errorf("train.mixture.name", "%q is not allowed; use one of %s", c.Name, strings.Join(Names, ", "))
+	}
+	var errs []error
+	check := func(pattern, key string, v float64) {
+		if err := rules.Find(Ranges, pattern).Check(key, v); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	switch c.Name {
+	case "capped":
+		check("train.mixture.cap", "train.mixture.cap", float64(c.Cap))
+		if c.Cap == 0 {
+			errs = append(errs, rules.Errorf("train.mixture.cap", "0; the capped mixture needs cap >= 1 (examples per task counted at most)"))
+		}
+	case "temperature":
+		check("train.mixture.temperature", "train.mixture.temperature", c.Temperature)
+	case "explicit":
+		sum := 0.0
+		for i, r := range c.Rates {
+			check("tasks[].rate", fmt.Sprintf("tasks[%d].rate", i), r)
+			sum += r
+		}
+		if len(c.Rates) > 0 && !(sum > 0) {
+			errs = append(errs, rules.Errorf("train.mixture.name", "explicit mixture with no rates; give tasks[].rate (at least one > 0)"))
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // Sampler draws task indices.

@@ -1,7 +1,7 @@
-// Package runs keeps one JSON record per job run: what ran (spec hash, input
+// Package runrecord keeps one JSON record per job run: what ran (spec hash, input
 // fingerprints), how long each stage took, the metrics, and the outcome with
 // its reason, so `taskweave runs` can answer "what happened last night".
-package runs
+package runrecord
 
 import (
 	"context"
