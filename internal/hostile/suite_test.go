@@ -297,6 +297,8 @@ func specCases() []hostileCase {
 		s("empty", ""),
 		s("binary", "\x00\x01\x02\xff\xfe"),
 		s("billion laughs", bomb.String()),
+		// Issue 26: the same anchors used as a value made validate grow to 4.6 GB.
+		s("billion laughs used as a value", strings.Replace(bomb.String(), "name: x\n", "name: x\nschedule: *a9\n", 1)),
 		s("deep nesting", "name: "+strings.Repeat("[", 5000)+strings.Repeat("]", 5000)+"\n"),
 		s("number past float64", "name: x\ntrain:\n  steps: 1e400\n"),
 		s("unknown key", "name: x\nnot_a_key: 1\n"),

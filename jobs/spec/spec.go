@@ -306,6 +306,9 @@ func parse(data []byte, dir string, lines map[string]int) (*Spec, error) {
 	if err := checkSize(data); err != nil {
 		return nil, err
 	}
+	if err := checkAliases(data); err != nil {
+		return nil, err
+	}
 	var s Spec
 	dec := yaml.NewDecoder(bytes.NewReader(data), yaml.DisallowUnknownField())
 	if err := dec.Decode(&s); err != nil {
