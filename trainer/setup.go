@@ -51,6 +51,9 @@ func (tr *Trainer) setup(ctx context.Context) error {
 	if tr.tasks, err = resolveTasks(cfg, man, manPath); err != nil {
 		return err
 	}
+	if err := checkShards(ctx, man, manPath, tr.tasks); err != nil {
+		return err
+	}
 	names := make([]string, len(tr.tasks))
 	for i, t := range tr.tasks {
 		names[i] = t.name

@@ -202,6 +202,9 @@ func prepare(ctx context.Context, o Options) (*plan, error) {
 		if err != nil {
 			return nil, fmt.Errorf("evaluate: %w", err)
 		}
+		if err := man.CheckShards(ctx, man.path, files); err != nil {
+			return nil, err // names the shard, the manifest and the fix
+		}
 		for _, f := range files {
 			refs, err := rowRanges(ctx, score.ShardRef{Task: name, Path: f, Part: path.Base(f)}, rangeRows)
 			if err != nil {
