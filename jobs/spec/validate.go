@@ -23,6 +23,7 @@ func (s *Spec) Validate() error {
 		}
 	}
 	s.checkRanges(bad)
+	checkJobName(s.Name, bad)
 	if s.Output == "" {
 		bad("output", "empty; give the directory (local or gs://) for data/, train/, eval/ and registry/")
 	}
@@ -43,8 +44,8 @@ func (s *Spec) Validate() error {
 	rates := 0.0
 	for i, t := range s.Tasks {
 		k := fmt.Sprintf("tasks[%d]", i)
-		if t.Name == "" || strings.ContainsAny(t.Name, "/\\ .") {
-			bad(k+".name", "%q is not a valid task name; use letters, digits, - and _", t.Name)
+		if why := nameProblem(t.Name, false); why != "" {
+			bad(k+".name", "%q is not a valid task name: it %s", t.Name, why)
 		}
 		if seen[t.Name] {
 			bad(k+".name", "task %q is defined twice", t.Name)
