@@ -42,6 +42,9 @@ type Config struct {
 
 	Size         string // model size for a from-scratch run
 	Init         string // Hugging Face BERT checkpoint directory to start from
+	// AllowVocabTruncation loads an Init whose vocab.txt is longer than its
+	// vocab_size (checkpoint.Options.AllowVocabTruncation).
+	AllowVocabTruncation bool
 	Dropout      float64
 	TokenDropout float64 // probability of replacing a word piece by [UNK] while training
 	ModelSeed    uint64

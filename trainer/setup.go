@@ -110,7 +110,7 @@ func (tr *Trainer) setup(ctx context.Context) error {
 	} else {
 		start := checkpoint.Start{Size: cfg.Size, Vocab: len(vocab), Dropout: cfg.Dropout, Seed: cfg.ModelSeed, Heads: heads, Sharing: cfg.Sharing}
 		if cfg.Init != "" {
-			start.Init = storage.Dir(ctx, cfg.Init)
+			start.Init, start.AllowVocabTruncation, start.Warn = storage.Dir(ctx, cfg.Init), cfg.AllowVocabTruncation, cfg.Log
 		}
 		if tr.m, err = checkpoint.NewModel(start); err != nil {
 			return fmt.Errorf("model.init: %w", err)

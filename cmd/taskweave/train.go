@@ -34,6 +34,7 @@ func setupTrain(fs *flag.FlagSet) func(context.Context, []string) error {
 	timeLimit := fs.Duration("time-limit", 0, "stop (with a final evaluation) before this much wall time has passed, e.g. 30m")
 	tokenDrop := fs.Float64("token-dropout", 0, "probability of replacing a word piece by [UNK] while training (overrides model.token_dropout)")
 	lr := fs.Float64("lr", 0, "peak learning rate (overrides train.lr)")
+	truncVocab := fs.Bool("allow-vocab-truncation", false, "accept a model.init whose vocab.txt is longer than its vocab_size by keeping its first vocab_size entries (overrides model.allow_vocab_truncation)")
 	sparse := fs.Bool("sparse-embeddings", false, "lazy row-wise AdamW for the word embeddings (overrides train.sparse_embeddings)")
 	dumpBatches := fs.String("dump-batches", "", "write every training batch to this file as JSON lines (for the PyTorch anchor, tools/torchanchor)")
 	sharing := fs.String("sharing", "", "model.sharing keys as a YAML map, e.g. '{rank: 8, matrices: [query, value]}' (override the job's; tasks follow unless they set their own)")
@@ -67,6 +68,9 @@ func setupTrain(fs *flag.FlagSet) func(context.Context, []string) error {
 		}
 		if set["sparse-embeddings"] {
 			t.SparseEmbeddings = *sparse
+		}
+		if set["allow-vocab-truncation"] {
+			s.Model.AllowVocabTruncation = *truncVocab
 		}
 		if set["token-dropout"] {
 			s.Model.TokenDropout = *tokenDrop

@@ -38,3 +38,11 @@ func nameProblem(s string, dots bool) string {
 	}
 	return ""
 }
+
+// checkVocabTruncation: the truncation option loosens how model.init's
+// checkpoint loads, so without init it would silently mean nothing.
+func checkVocabTruncation(s *Spec, bad func(key, format string, a ...any)) {
+	if s.Model.AllowVocabTruncation && s.Model.Init == "" {
+		bad("model.allow_vocab_truncation", "applies to the model.init checkpoint, and model.init is not set; remove it or set model.init")
+	}
+}

@@ -40,3 +40,16 @@ func TestJobNameIsAName(t *testing.T) {
 	}
 	wantErrors(t, strings.Replace(minimal, "name: sst2", "name: \"../x\"", 1), []string{"line 6: tasks[0].name:", `"../x" is not a valid task name: it starts with '.'`})
 }
+
+// TestVocabTruncationKey: model.allow_vocab_truncation is read, and
+// refused without model.init, where it would mean nothing.
+func TestVocabTruncationKey(t *testing.T) {
+	s, err := Parse([]byte(minimal+"model:\n  init: bert-base-cased\n  allow_vocab_truncation: true\n"), "/jobs")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !s.Model.AllowVocabTruncation {
+		t.Fatal("model.allow_vocab_truncation: true not read")
+	}
+	wantErrors(t, minimal+"model:\n  allow_vocab_truncation: true\n", []string{"line 13: model.allow_vocab_truncation:", "model.init is not set"})
+}

@@ -24,6 +24,7 @@ func (s *Spec) Validate() error {
 	}
 	s.checkRanges(bad)
 	checkJobName(s.Name, bad)
+	checkVocabTruncation(s, bad)
 	if s.Output == "" {
 		bad("output", "empty; give the directory (local or gs://) for data/, train/, eval/ and registry/")
 	}
