@@ -148,13 +148,13 @@ type Preprocess struct {
 
 // Model chooses the encoder.
 type Model struct {
-	Size    string  `yaml:"size"` // tiny | mini | small | medium | base
-	Init    string  `yaml:"init"` // Hugging Face BERT checkpoint directory for initial weights
+	Size string `yaml:"size"` // tiny | mini | small | medium | base
+	Init string `yaml:"init"` // Hugging Face BERT checkpoint directory for initial weights
 	// AllowVocabTruncation (with init) accepts an init checkpoint whose
 	// vocab.txt has more lines than its config.json vocab_size, keeping the
 	// first vocab_size (the tokens past them have no embedding row).
-	AllowVocabTruncation bool `yaml:"allow_vocab_truncation"`
-	Dropout float64 `yaml:"dropout"`
+	AllowVocabTruncation bool    `yaml:"allow_vocab_truncation"`
+	Dropout              float64 `yaml:"dropout"`
 	// TokenDropout replaces input word pieces by [UNK] with this
 	// probability while training (0 = off); a regulariser for models
 	// trained from scratch.
