@@ -10,6 +10,7 @@ import (
 	"runtime/pprof"
 	"strings"
 
+	"github.com/taskweave/taskweave/io/storage"
 	"github.com/taskweave/taskweave/jobs/spec"
 	"github.com/taskweave/taskweave/jobs/stages"
 	"github.com/taskweave/taskweave/model/multitask"
@@ -132,8 +133,8 @@ func setupTrain(fs *flag.FlagSet) func(context.Context, []string) error {
 		if err != nil {
 			return err
 		}
-		fmt.Printf("%s: %d steps, %.0f tokens/s, best %s %.4f at step %d; checkpoints in %s\n",
-			sum.Stopped, sum.Steps, sum.TokensPerSec, t.SelectMetric, sum.BestScore, sum.BestStep, cfg.Out)
+		fmt.Printf("%s: %d steps, %.0f tokens/s, %s; checkpoints in %s (best model: %s)\n",
+			sum.Stopped, sum.Steps, sum.TokensPerSec, sum.BestText(t.SelectMetric), cfg.Out, storage.Join(cfg.Out, "best"))
 		return nil
 	}
 }
