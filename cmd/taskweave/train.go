@@ -54,18 +54,23 @@ func setupTrain(fs *flag.FlagSet) func(context.Context, []string) error {
 		t, set := &s.Train, given()
 		if set["steps"] {
 			t.Steps = *steps
+			s.SetByFlag("train.steps", "--steps")
 		}
 		if set["strategy"] {
 			t.Strategy.Name = *strategy
+			s.SetByFlag("train.strategy.name", "--strategy")
 		}
 		if set["step-mode"] {
 			t.StepMode = *stepMode
+			s.SetByFlag("train.step_mode", "--step-mode")
 		}
 		if set["eval-every"] {
 			t.EvalEvery = *evalEvery
+			s.SetByFlag("train.eval_every", "--eval-every")
 		}
 		if set["lr"] {
 			t.LR = *lr
+			s.SetByFlag("train.lr", "--lr")
 		}
 		if set["sparse-embeddings"] {
 			t.SparseEmbeddings = *sparse
@@ -75,6 +80,7 @@ func setupTrain(fs *flag.FlagSet) func(context.Context, []string) error {
 		}
 		if set["token-dropout"] {
 			s.Model.TokenDropout = *tokenDrop
+			s.SetByFlag("model.token_dropout", "--token-dropout")
 		}
 		if set["sharing"] {
 			if err := s.OverrideSharing(*sharing); err != nil {

@@ -46,3 +46,13 @@ func checkVocabTruncation(s *Spec, bad func(key, format string, a ...any)) {
 		bad("model.allow_vocab_truncation", "applies to the model.init checkpoint, and model.init is not set; remove it or set model.init")
 	}
 }
+
+// SetByFlag records that a command-line flag set key, so that a bad value
+// is reported as the flag's, not at the spec line it overrode (`--lr NaN`
+// was reported as `line 48: train.lr`).
+func (s *Spec) SetByFlag(key, flag string) {
+	if s.flags == nil {
+		s.flags = map[string]string{}
+	}
+	s.flags[key] = flag
+}

@@ -1,6 +1,7 @@
 package spec
 
 import (
+	"math"
 	"strings"
 	"testing"
 )
@@ -52,4 +53,19 @@ func TestVocabTruncationKey(t *testing.T) {
 		t.Fatal("model.allow_vocab_truncation: true not read")
 	}
 	wantErrors(t, minimal+"model:\n  allow_vocab_truncation: true\n", []string{"line 13: model.allow_vocab_truncation:", "model.init is not set"})
+}
+
+// TestFlagErrorsNameTheFlag: `train --lr NaN` was reported as the spec's
+// line of train.lr (issue 26).
+func TestFlagErrorsNameTheFlag(t *testing.T) {
+	s, err := Parse([]byte(minimal+"train:\n  lr: 0.001\n"), "/jobs")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Train.LR = math.NaN()
+	s.SetByFlag("train.lr", "--lr")
+	err = s.Validate()
+	if err == nil || !strings.HasPrefix(err.Error(), "--lr (overriding train.lr): ") || strings.Contains(err.Error(), "line 13") {
+		t.Fatalf("err = %v; want it to name --lr, not the spec line", err)
+	}
 }

@@ -27,23 +27,24 @@ import (
 
 // Spec is a whole job.
 type Spec struct {
-	Name       string         `yaml:"name"`
-	Output     string         `yaml:"output"` // base for data/, models/, runs/ unless set below
-	Tokenizer  Tokenizer      `yaml:"tokenizer"`
-	Tasks      []Task         `yaml:"tasks"`
-	Preprocess Preprocess     `yaml:"preprocess"`
-	Model      Model          `yaml:"model"`
-	Train      Train          `yaml:"train"`
-	Evaluate   Evaluate       `yaml:"evaluate"`
-	Registry   Registry       `yaml:"registry"`
-	Run        Run            `yaml:"run"`
-	Schedule   string         `yaml:"schedule"` // cron expression, for `taskweave schedule`
-	Runner     Runner         `yaml:"runner"`
-	Sweep      Sweep          `yaml:"sweep"` // for `taskweave sweep`
-	dir        string         // directory of the spec file: relative paths resolve against it
-	lines      map[string]int // dotted key path → line, for validation messages
-	written    map[string]any // dotted key path → value, for the keys the file writes
-	raw        []byte         // the YAML it was parsed from, for With
+	Name       string            `yaml:"name"`
+	Output     string            `yaml:"output"` // base for data/, models/, runs/ unless set below
+	Tokenizer  Tokenizer         `yaml:"tokenizer"`
+	Tasks      []Task            `yaml:"tasks"`
+	Preprocess Preprocess        `yaml:"preprocess"`
+	Model      Model             `yaml:"model"`
+	Train      Train             `yaml:"train"`
+	Evaluate   Evaluate          `yaml:"evaluate"`
+	Registry   Registry          `yaml:"registry"`
+	Run        Run               `yaml:"run"`
+	Schedule   string            `yaml:"schedule"` // cron expression, for `taskweave schedule`
+	Runner     Runner            `yaml:"runner"`
+	Sweep      Sweep             `yaml:"sweep"` // for `taskweave sweep`
+	dir        string            // directory of the spec file: relative paths resolve against it
+	lines      map[string]int    // dotted key path → line, for validation messages
+	written    map[string]any    // dotted key path → value, for the keys the file writes
+	raw        []byte            // the YAML it was parsed from, for With
+	flags      map[string]string // dotted key path → the command-line flag that set it (SetByFlag)
 }
 
 // Tokenizer configures WordPiece.
@@ -352,7 +353,9 @@ func (s *Spec) Written(key string) bool {
 func (s *Spec) reporter(errs *[]error) func(key, format string, a ...any) {
 	return func(key, format string, a ...any) {
 		msg := fmt.Sprintf(format, a...)
-		if line, ok := s.lines[key]; ok {
+		if flag, ok := s.flags[key]; ok {
+			msg = fmt.Sprintf("%s (overriding %s): %s", flag, key, msg)
+		} else if line, ok := s.lines[key]; ok {
 			msg = fmt.Sprintf("line %d: %s: %s", line, key, msg)
 		} else {
 			msg = key + ": " + msg
