@@ -10,22 +10,18 @@ import (
 // were the same file, and whose eval_every exceeded steps, without a word
 // (issue 26).
 func (s *Spec) Warnings() []string {
-	var out []string
-	warn := func(key, format string, a ...any) {
-		msg := fmt.Sprintf(format, a...)
-		if line, ok := s.lines[key]; ok {
-			msg = fmt.Sprintf("line %d: %s: %s", line, key, msg)
-		} else {
-			msg = key + ": " + msg
-		}
-		out = append(out, msg)
-	}
+	var found []error
+	warn := s.reporter(&found) // the same "line N: key: …" as errors
 	for i, t := range s.Tasks {
 		s.sharedSplitFiles(fmt.Sprintf("tasks[%d].paths", i), t, warn)
 	}
 	if tr := s.Train; tr.EvalEvery > tr.Steps {
 		warn("train.eval_every", "%d is more than train.steps (%d): no evaluation runs during training, so model selection and early stopping see only the final evaluation; lower it (e.g. %d)",
 			tr.EvalEvery, tr.Steps, max(1, tr.Steps/10))
+	}
+	out := make([]string, len(found))
+	for i, w := range found {
+		out[i] = w.Error()
 	}
 	return out
 }
