@@ -65,7 +65,7 @@ func TestFlagErrorsNameTheFlag(t *testing.T) {
 	s.Train.LR = math.NaN()
 	s.SetByFlag("train.lr", "--lr")
 	err = s.Validate()
-	if err == nil || !strings.HasPrefix(err.Error(), "--lr (overriding train.lr): ") || strings.Contains(err.Error(), "line 13") {
+	if err == nil || !strings.HasPrefix(err.Error(), "--lr sets train.lr: ") || strings.Contains(err.Error(), "line 13") {
 		t.Fatalf("err = %v; want it to name --lr, not the spec line", err)
 	}
 }

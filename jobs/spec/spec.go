@@ -354,7 +354,7 @@ func (s *Spec) reporter(errs *[]error) func(key, format string, a ...any) {
 	return func(key, format string, a ...any) {
 		msg := fmt.Sprintf(format, a...)
 		if flag, ok := s.flags[key]; ok {
-			msg = fmt.Sprintf("%s (overriding %s): %s", flag, key, msg)
+			msg = fmt.Sprintf("%s sets %s: %s", flag, key, msg)
 		} else if line, ok := s.lines[key]; ok {
 			msg = fmt.Sprintf("line %d: %s: %s", line, key, msg)
 		} else {
