@@ -42,12 +42,15 @@ type Config struct {
 
 	Tasks []TaskOptions // tasks to train, in order
 
-	Size         string // model size for a from-scratch run
-	Init         string // Hugging Face BERT checkpoint directory to start from
-	Dropout      float64
-	TokenDropout float64 // probability of replacing a word piece by [UNK] while training
-	ModelSeed    uint64
-	Sharing      model.Sharing // soft sharing of the whole model (each task's own in Tasks)
+	Size string // model size for a from-scratch run
+	Init string // Hugging Face BERT checkpoint directory to start from
+	// AllowVocabTruncation loads an Init whose vocab.txt is longer than its
+	// vocab_size (checkpoint.Options.AllowVocabTruncation).
+	AllowVocabTruncation bool
+	Dropout              float64
+	TokenDropout         float64 // probability of replacing a word piece by [UNK] while training
+	ModelSeed            uint64
+	Sharing              model.Sharing // soft sharing of the whole model (each task's own in Tasks)
 
 	Steps, BatchSize, BatchTokens, PadTo int
 	LR, Warmup, WeightDecay, Clip        float64

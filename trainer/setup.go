@@ -57,6 +57,9 @@ func (tr *Trainer) setup(ctx context.Context) error {
 	if tr.tasks, err = resolveTasks(cfg, man, manPath); err != nil {
 		return err
 	}
+	if err := checkShards(ctx, man, manPath, tr.tasks); err != nil {
+		return err
+	}
 	names := make([]string, len(tr.tasks))
 	for i, t := range tr.tasks {
 		names[i] = t.name
@@ -183,7 +186,7 @@ func (tr *Trainer) setupModel(ctx context.Context, statePath string, vocabSize i
 	} else {
 		start := checkpoint.Start{Size: cfg.Size, Vocab: vocabSize, Dropout: cfg.Dropout, Seed: cfg.ModelSeed, Heads: heads, Sharing: cfg.Sharing}
 		if cfg.Init != "" {
-			start.Init = storage.Dir(ctx, cfg.Init)
+			start.Init, start.AllowVocabTruncation, start.Warn = storage.Dir(ctx, cfg.Init), cfg.AllowVocabTruncation, cfg.Log
 		}
 		if tr.m, err = checkpoint.NewModel(start); err != nil {
 			return fmt.Errorf("model.init: %w", err)

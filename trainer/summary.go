@@ -2,6 +2,7 @@ package trainer
 
 import (
 	"encoding/json"
+	"fmt"
 	"math"
 )
 
@@ -60,4 +61,14 @@ func (s *Summary) UnmarshalJSON(b []byte) error {
 		s.BestScore = *j.BestScore
 	}
 	return nil
+}
+
+// BestText is the best selection score in words: "best mean 0.8123 at
+// step 400", or, for a run stopped before its first evaluation, what
+// best/ holds instead (it printed "best mean -Inf at step -1").
+func (s *Summary) BestText(metric string) string {
+	if s.BestStep < 0 || math.IsNaN(s.BestScore) || math.IsInf(s.BestScore, 0) {
+		return fmt.Sprintf("no evaluation finished, so best/ holds the model of step %d", s.Steps)
+	}
+	return fmt.Sprintf("best %s %.4f at step %d", metric, s.BestScore, s.BestStep)
 }

@@ -241,7 +241,7 @@ func (tr *Trainer) finish(ctx context.Context, stopped string, wall time.Duratio
 	if err := storage.WriteFile(ctx, storage.Join(cfg.Out, "summary.json"), append(b, '\n')); err != nil {
 		return nil, err
 	}
-	tr.logf("%s after %d steps: %.0f tokens/s (%.0f padded), best %s %.4f at step %d", stopped, tr.step, s.TokensPerSec, s.PaddedPerSec, cfg.SelectMetric, tr.best, tr.bestStep)
+	tr.logf("%s after %d steps: %.0f tokens/s (%.0f padded), %s", stopped, tr.step, s.TokensPerSec, s.PaddedPerSec, s.BestText(cfg.SelectMetric))
 	return s, nil
 }
 

@@ -38,6 +38,9 @@ func runExport(ctx context.Context, c exportConfig) error {
 	if c.model == "" || c.out == "" {
 		return fmt.Errorf("--model and --out are required: taskweave export --model DIR --task NAME --out HF_DIR")
 	}
+	if err := checkExportTarget(c.model, c.out); err != nil {
+		return err
+	}
 	m, meta, err := checkpoint.Load(storage.Dir(ctx, c.model))
 	if err != nil {
 		return err
@@ -46,7 +49,8 @@ func runExport(ctx context.Context, c exportConfig) error {
 	if err != nil {
 		return err
 	}
-	if err := checkpoint.ExportHF(storage.Dir(ctx, c.out), m, meta, head.Task); err != nil {
+	err = exportTo(ctx, c.out, func(fs checkpoint.FS) error { return checkpoint.ExportHF(fs, m, meta, head.Task) })
+	if err != nil {
 		return fmt.Errorf("%s: %w", c.model, err)
 	}
 	fmt.Fprintf(predictStderr, "exported task %s of %s to %s\n", head.Task, c.model, c.out)

@@ -38,6 +38,9 @@ func init() {
 			}
 			fmt.Printf("%s: ok — job %q, %d tasks, model %s, strategy %s, output %s\n", args[0], s.Name, len(s.Tasks),
 				cmp.Or(s.Model.Size, s.Model.Init), s.Train.Strategy.Name, s.Path(s.Output))
+			for _, w := range s.Warnings() {
+				fmt.Printf("warning: %s\n", w)
+			}
 			if s.Sweep.Active() {
 				fmt.Printf("sweep %s: %d trials over %s, %d at a time, ranked by %s on %s, into %s\n", s.Sweep.ID(), len(s.Trials()),
 					strings.Join(s.Sweep.Keys(), ", "), s.Sweep.Parallel, s.Sweep.Metric, s.Train.EvalSplit, stages.SweepDir(s))

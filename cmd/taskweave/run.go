@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"flag"
@@ -140,6 +141,9 @@ func printRun(s *spec.Spec, rec *runrecord.Record) {
 		}
 		fmt.Printf("  %-10s %7.1fs  %s\n", st.Name, st.Seconds, note)
 	}
+	if m := modelOf(rec); m != "" {
+		fmt.Printf("model: %s\n", m)
+	}
 	if rec.Report != "" {
 		fmt.Printf("report: %s\n", reportMarkdown(rec.Report))
 	}
@@ -148,4 +152,18 @@ func printRun(s *spec.Spec, rec *runrecord.Record) {
 
 func logStderr(format string, args ...any) {
 	fmt.Fprintf(os.Stderr, "taskweave: "+format+"\n", args...)
+}
+
+// modelOf is where a run's trained model is: the registry version when the
+// run registered one (immutable, what promotion points at), else the
+// train stage's best/ checkpoint; "" before training finished. A new user
+// could not find it from the summary (issue 26).
+func modelOf(rec *runrecord.Record) string {
+	where := map[string]string{}
+	for _, st := range rec.Stages {
+		if st.Error == "" {
+			where[st.Name] = st.Location
+		}
+	}
+	return cmp.Or(where["register"], where["train"])
 }

@@ -10,6 +10,7 @@ import (
 	"runtime/pprof"
 	"strings"
 
+	"github.com/taskweave/taskweave/io/storage"
 	"github.com/taskweave/taskweave/jobs/spec"
 	"github.com/taskweave/taskweave/jobs/stages"
 	"github.com/taskweave/taskweave/model/multitask"
@@ -34,6 +35,7 @@ func setupTrain(fs *flag.FlagSet) func(context.Context, []string) error {
 	timeLimit := fs.Duration("time-limit", 0, "stop (with a final evaluation) before this much wall time has passed, e.g. 30m")
 	tokenDrop := fs.Float64("token-dropout", 0, "probability of replacing a word piece by [UNK] while training (overrides model.token_dropout)")
 	lr := fs.Float64("lr", 0, "peak learning rate (overrides train.lr)")
+	truncVocab := fs.Bool("allow-vocab-truncation", false, "accept a model.init whose vocab.txt is longer than its vocab_size by keeping its first vocab_size entries (overrides model.allow_vocab_truncation)")
 	sparse := fs.Bool("sparse-embeddings", false, "lazy row-wise AdamW for the word embeddings (overrides train.sparse_embeddings)")
 	dumpBatches := fs.String("dump-batches", "", "write every training batch to this file as JSON lines (for the PyTorch anchor, tools/torchanchor)")
 	sharing := fs.String("sharing", "", "model.sharing keys as a YAML map, e.g. '{rank: 8, matrices: [query, value]}' (override the job's; tasks follow unless they set their own)")
@@ -52,24 +54,33 @@ func setupTrain(fs *flag.FlagSet) func(context.Context, []string) error {
 		t, set := &s.Train, given()
 		if set["steps"] {
 			t.Steps = *steps
+			s.SetByFlag("train.steps", "--steps")
 		}
 		if set["strategy"] {
 			t.Strategy.Name = *strategy
+			s.SetByFlag("train.strategy.name", "--strategy")
 		}
 		if set["step-mode"] {
 			t.StepMode = *stepMode
+			s.SetByFlag("train.step_mode", "--step-mode")
 		}
 		if set["eval-every"] {
 			t.EvalEvery = *evalEvery
+			s.SetByFlag("train.eval_every", "--eval-every")
 		}
 		if set["lr"] {
 			t.LR = *lr
+			s.SetByFlag("train.lr", "--lr")
 		}
 		if set["sparse-embeddings"] {
 			t.SparseEmbeddings = *sparse
 		}
+		if set["allow-vocab-truncation"] {
+			s.Model.AllowVocabTruncation = *truncVocab
+		}
 		if set["token-dropout"] {
 			s.Model.TokenDropout = *tokenDrop
+			s.SetByFlag("model.token_dropout", "--token-dropout")
 		}
 		if set["sharing"] {
 			if err := s.OverrideSharing(*sharing); err != nil {
@@ -128,8 +139,8 @@ func setupTrain(fs *flag.FlagSet) func(context.Context, []string) error {
 		if err != nil {
 			return err
 		}
-		fmt.Printf("%s: %d steps, %.0f tokens/s, best %s %.4f at step %d; checkpoints in %s\n",
-			sum.Stopped, sum.Steps, sum.TokensPerSec, t.SelectMetric, sum.BestScore, sum.BestStep, cfg.Out)
+		fmt.Printf("%s: %d steps, %.0f tokens/s, %s; checkpoints in %s (best model: %s)\n",
+			sum.Stopped, sum.Steps, sum.TokensPerSec, sum.BestText(t.SelectMetric), cfg.Out, storage.Join(cfg.Out, "best"))
 		return nil
 	}
 }

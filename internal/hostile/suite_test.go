@@ -51,6 +51,7 @@ func TestHostileInputs(t *testing.T) {
 	cases = append(cases, checkpointCases()...)
 	cases = append(cases, manifestCases()...)
 	cases = append(cases, specCases()...)
+	cases = append(cases, misplacedShardCases()...)
 	for _, c := range cases {
 		t.Run(c.kind+"/"+c.name, func(t *testing.T) {
 			p := c.build(t, t.TempDir())
@@ -266,7 +267,7 @@ func manifestCases() []hostileCase {
 		m("wrong types", `{"format_version": "one", "tasks": []}`),
 		m("deep nesting", `{"tasks":`+strings.Repeat(`{"a":`, 5000)+`1`+strings.Repeat(`}`, 5001)),
 		m("shard path escapes", `{"format_version": 1, "fingerprint": "sha256:00", "tokenizer": {"vocab_size": 8, "max_seq_len": 8},
-			"tasks": {"ner": {"type": "token_classification", "labels": ["O"], "splits": {"train": {"shards": ["../../etc/passwd"]}}}}}`),
+			"tasks": {"ner": {"type": "token_classification", "tag_scheme": "none", "labels": ["O"], "splits": {"train": {"shards": ["../../etc/passwd"]}}}}}`),
 	}
 }
 
@@ -297,8 +298,42 @@ func specCases() []hostileCase {
 		s("empty", ""),
 		s("binary", "\x00\x01\x02\xff\xfe"),
 		s("billion laughs", bomb.String()),
+		// Issue 26: the same anchors used as a value made validate grow to 4.6 GB.
+		s("billion laughs used as a value", strings.Replace(bomb.String(), "name: x\n", "name: x\nschedule: *a9\n", 1)),
 		s("deep nesting", "name: "+strings.Repeat("[", 5000)+strings.Repeat("]", 5000)+"\n"),
 		s("number past float64", "name: x\ntrain:\n  steps: 1e400\n"),
 		s("unknown key", "name: x\nnot_a_key: 1\n"),
+		// Issue 26: the job name became the default output directory.
+		s("job name is a parent path", "name: ../../../tmp/evil\n"),
+		s("job name with a newline", "name: \"a\\nb\"\n"),
+		s("list where a string goes", "name: x\nschedule: [1, 2]\n"),
+	}
+}
+
+// misplacedShardCases (issue 26): a shard whose rows belong to another
+// split or task than the manifest lists it under; train and evaluate run
+// manifest.CheckShards before reading. The error must name the shard.
+func misplacedShardCases() []hostileCase {
+	check := func(p string) error {
+		mp := filepath.Join(filepath.Dir(filepath.Dir(filepath.Dir(p))), manifest.FileName)
+		m, err := manifest.Read(context.Background(), mp)
+		if err != nil {
+			return err
+		}
+		return m.CheckShards(context.Background(), mp, []string{p})
+	}
+	placed := func(name, task, split string) hostileCase {
+		return hostileCase{kind: "shards vs manifest", name: name, read: check, build: func(t *testing.T, dir string) string {
+			rel := task + "/" + split + "/part-00000-of-00001.parquet"
+			p := write(t, filepath.Join(dir, filepath.FromSlash(rel)), aShard(t, dir)) // rows: task ner, split train
+			man := fmt.Sprintf(`{"format_version": 1, "fingerprint": "sha256:00", "tokenizer": {"vocab_size": 8, "max_seq_len": 8},
+				"tasks": {%q: {"type": "token_classification", "tag_scheme": "none", "labels": ["O"], "splits": {%q: {"examples": 40, "shards": [%q]}}}}}`, task, split, rel)
+			write(t, filepath.Join(dir, manifest.FileName), []byte(man))
+			return p
+		}}
+	}
+	return []hostileCase{
+		placed("train rows listed as validation", "ner", "validation"),
+		placed("ner rows listed as another task", "pos", "train"),
 	}
 }

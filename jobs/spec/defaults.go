@@ -68,6 +68,7 @@ var Defaults = []Default{
 	{Key: "preprocess.max_rejected_fraction", Value: 0.01},
 	{Key: "preprocess.max_record_bytes", Value: 8 << 20, Doc: "8 MiB"},
 	{Key: "model.size", Doc: "mini unless model.init is set", derive: func(s *Spec, _ *Task) (any, bool) { return "mini", s.Model.Init == "" }},
+	{Key: "model.allow_vocab_truncation", Value: false},
 	{Key: "model.dropout", Value: 0.1},
 	{Key: "model.token_dropout", Value: 0.0},
 	{Key: "model.seed", Value: uint64(0)},

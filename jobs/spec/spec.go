@@ -29,24 +29,25 @@ import (
 
 // Spec is a whole job.
 type Spec struct {
-	Name       string         `yaml:"name"`
-	Output     string         `yaml:"output"` // base for data/, models/, runs/ unless set below
-	Tokenizer  Tokenizer      `yaml:"tokenizer"`
-	Tasks      []Task         `yaml:"tasks"`
-	Preprocess Preprocess     `yaml:"preprocess"`
-	Model      Model          `yaml:"model"`
-	Train      Train          `yaml:"train"`
-	Evaluate   Evaluate       `yaml:"evaluate"`
-	Registry   Registry       `yaml:"registry"`
-	Run        Run            `yaml:"run"`
-	Schedule   string         `yaml:"schedule"` // cron expression, for `taskweave schedule`
-	Runner     Runner         `yaml:"runner"`
-	Sweep      Sweep          `yaml:"sweep"`    // for `taskweave sweep`
-	Pretrain   Pretrain       `yaml:"pretrain"` // for `taskweave pretrain` and the pretrain stage of run
-	dir        string         // directory of the spec file: relative paths resolve against it
-	lines      map[string]int // dotted key path → line, for validation messages
-	written    map[string]any // dotted key path → value, for the keys the file writes
-	raw        []byte         // the YAML it was parsed from, for With
+	Name       string            `yaml:"name"`
+	Output     string            `yaml:"output"` // base for data/, models/, runs/ unless set below
+	Tokenizer  Tokenizer         `yaml:"tokenizer"`
+	Tasks      []Task            `yaml:"tasks"`
+	Preprocess Preprocess        `yaml:"preprocess"`
+	Model      Model             `yaml:"model"`
+	Train      Train             `yaml:"train"`
+	Evaluate   Evaluate          `yaml:"evaluate"`
+	Registry   Registry          `yaml:"registry"`
+	Run        Run               `yaml:"run"`
+	Schedule   string            `yaml:"schedule"` // cron expression, for `taskweave schedule`
+	Runner     Runner            `yaml:"runner"`
+	Sweep      Sweep             `yaml:"sweep"`    // for `taskweave sweep`
+	Pretrain   Pretrain          `yaml:"pretrain"` // for `taskweave pretrain` and the pretrain stage of run
+	dir        string            // directory of the spec file: relative paths resolve against it
+	lines      map[string]int    // dotted key path → line, for validation messages
+	written    map[string]any    // dotted key path → value, for the keys the file writes
+	raw        []byte            // the YAML it was parsed from, for With
+	flags      map[string]string // dotted key path → the command-line flag that set it (SetByFlag)
 }
 
 // Tokenizer configures WordPiece.
@@ -156,9 +157,13 @@ type Preprocess struct {
 
 // Model chooses the encoder.
 type Model struct {
-	Size    string  `yaml:"size"` // tiny | mini | small | medium | base
-	Init    string  `yaml:"init"` // Hugging Face BERT checkpoint directory for initial weights
-	Dropout float64 `yaml:"dropout"`
+	Size string `yaml:"size"` // tiny | mini | small | medium | base
+	Init string `yaml:"init"` // Hugging Face BERT checkpoint directory for initial weights
+	// AllowVocabTruncation (with init) accepts an init checkpoint whose
+	// vocab.txt has more lines than its config.json vocab_size, keeping the
+	// first vocab_size (the tokens past them have no embedding row).
+	AllowVocabTruncation bool    `yaml:"allow_vocab_truncation"`
+	Dropout              float64 `yaml:"dropout"`
 	// TokenDropout replaces input word pieces by [UNK] with this
 	// probability while training (0 = off); a regulariser for models
 	// trained from scratch.
@@ -314,10 +319,13 @@ func parse(data []byte, dir string, lines map[string]int) (*Spec, error) {
 	if err := checkSize(data); err != nil {
 		return nil, err
 	}
+	if err := checkAliases(data); err != nil {
+		return nil, err
+	}
 	var s Spec
 	dec := yaml.NewDecoder(bytes.NewReader(data), yaml.DisallowUnknownField())
 	if err := dec.Decode(&s); err != nil {
-		return nil, fmt.Errorf("%s", strings.TrimSpace(yaml.FormatError(err, false, true)))
+		return nil, fmt.Errorf("%s", plainTypeError(strings.TrimSpace(yaml.FormatError(err, false, true)), data))
 	}
 	var tree any
 	if err := yaml.Unmarshal(data, &tree); err != nil {
@@ -353,7 +361,9 @@ func (s *Spec) Written(key string) bool {
 func (s *Spec) reporter(errs *[]error) func(key, format string, a ...any) {
 	return func(key, format string, a ...any) {
 		msg := fmt.Sprintf(format, a...)
-		if line, ok := s.lines[key]; ok {
+		if flag, ok := s.flags[key]; ok {
+			msg = fmt.Sprintf("%s sets %s: %s", flag, key, msg)
+		} else if line, ok := s.lines[key]; ok {
 			msg = fmt.Sprintf("line %d: %s: %s", line, key, msg)
 		} else {
 			msg = key + ": " + msg

@@ -21,6 +21,8 @@ func (s *Spec) Validate() error {
 		}
 	}
 	s.checkRanges(bad)
+	checkJobName(s.Name, bad)
+	checkVocabTruncation(s, bad)
 	if s.Output == "" {
 		bad("output", "empty; give the directory (local or gs://) for data/, train/, eval/ and registry/")
 	}
@@ -75,8 +77,8 @@ func (s *Spec) checkTask(i int, t Task, layers int, seen map[string]bool, bad fu
 		}
 	}
 	k := fmt.Sprintf("tasks[%d]", i)
-	if t.Name == "" || strings.ContainsAny(t.Name, "/\\ .") {
-		bad(k+".name", "%q is not a valid task name; use letters, digits, - and _", t.Name)
+	if why := nameProblem(t.Name, false); why != "" {
+		bad(k+".name", "%q is not a valid task name: it %s", t.Name, why)
 	}
 	if seen[t.Name] {
 		bad(k+".name", "task %q is defined twice", t.Name)

@@ -100,6 +100,7 @@ func TestTrainConfigFillsEveryField(t *testing.T) {
 model:
   size: mini
   init: hf
+  allow_vocab_truncation: true
   dropout: 0.2
   token_dropout: 0.1
   seed: 3

@@ -103,7 +103,7 @@ func TrainConfig(s *spec.Spec, data, out string) trainer.Config {
 	t, m := &s.Train, &s.Model
 	cfg := trainer.Config{
 		Data: data, Out: out, Vocab: s.Path(s.Tokenizer.Vocab),
-		Size: m.Size, Init: s.Path(m.Init), Dropout: m.Dropout, TokenDropout: m.TokenDropout, ModelSeed: m.Seed,
+		Size: m.Size, Init: s.Path(m.Init), AllowVocabTruncation: m.AllowVocabTruncation, Dropout: m.Dropout, TokenDropout: m.TokenDropout, ModelSeed: m.Seed,
 		Steps: t.Steps, BatchSize: t.BatchSize, BatchTokens: t.BatchTokens,
 		LR: t.LR, Warmup: t.Warmup, WeightDecay: t.WeightDecay, Clip: t.Clip, SparseEmbeddings: t.SparseEmbeddings, Accumulate: t.Accumulate, Seed: t.Seed,
 		StepMode:  t.StepMode,

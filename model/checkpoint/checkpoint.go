@@ -416,7 +416,7 @@ func vocabFor(b []byte, vocabSize int, where string, opt Options) ([]string, err
 			where, n, vocabSize, vocabSize, n-vocabSize, vocab[vocabSize])
 		return vocab[:vocabSize], nil
 	case n > vocabSize:
-		return nil, fmt.Errorf("checkpoint %s: vocab.txt has %d entries but config.json vocab_size is %d (rows of embeddings.word_embeddings.weight): ids %d..%d would index past the embedding matrix. Fix: use the vocab.txt the model was trained with, or accept keeping only its first %d entries with --allow-vocab-truncation (Options.AllowVocabTruncation)",
+		return nil, fmt.Errorf("checkpoint %s: vocab.txt has %d entries but config.json vocab_size is %d (rows of embeddings.word_embeddings.weight): ids %d..%d would index past the embedding matrix. Fix: use the vocab.txt the model was trained with, or accept keeping only its first %d entries with --allow-vocab-truncation (predict, train) or model.allow_vocab_truncation: true (job spec)",
 			where, n, vocabSize, vocabSize, n-1, vocabSize)
 	default:
 		return nil, fmt.Errorf("checkpoint %s: vocab.txt has %d entries but config.json vocab_size is %d (rows of embeddings.word_embeddings.weight): this vocab.txt does not belong to these weights. Fix: use the vocab.txt the model was trained with", where, n, vocabSize)

@@ -22,6 +22,21 @@ import (
 // have no place in BertFor…Classification, so a task that uses them is
 // refused with the reason.
 func ExportHF(fs FS, m *model.Model, meta Meta, task string) error {
+	head, err := exportedHead(m, task)
+	if err != nil {
+		return err
+	}
+	layers := m.Config().NumHiddenLayers
+	if head.Layer > 0 {
+		layers = head.Layer
+	}
+	info, _ := meta.Task(task)
+	tensors := hfTensors(m, head, layers)
+	return writeHF(fs, tensors, meta, exportConfig(m.Config(), head, info.Labels, layers))
+}
+
+// exportedHead finds task's head, or says why it cannot be exported.
+func exportedHead(m *model.Model, task string) (model.HeadSpec, error) {
 	var head *model.HeadSpec
 	var names []string
 	for _, h := range m.Heads() {
@@ -32,25 +47,25 @@ func ExportHF(fs FS, m *model.Model, meta Meta, task string) error {
 		}
 	}
 	if head == nil {
-		return fmt.Errorf("export: the model has no task %q; its tasks: %v", task, names)
+		return model.HeadSpec{}, fmt.Errorf("export: the model has no task %q; its tasks: %v", task, names)
 	}
 	ts, sh := head.Sharing, m.Sharing()
 	switch {
 	case head.Kind == model.MaskedLM:
-		return fmt.Errorf("export: task %q is a masked-LM head; Hugging Face export serves classification and regression heads", task)
+		return *head, fmt.Errorf("export: task %q is a masked-LM head; Hugging Face export serves classification and regression heads", task)
 	case ts.LayerAttention:
-		return fmt.Errorf("export: task %q reads a learned mix of every layer (layer_attention); BertFor…Classification reads only the top layer, so this task cannot be exported; serve it with taskweave predict", task)
+		return *head, fmt.Errorf("export: task %q reads a learned mix of every layer (layer_attention); BertFor…Classification reads only the top layer, so this task cannot be exported; serve it with taskweave predict", task)
 	case ts.Adapter > 0:
-		return fmt.Errorf("export: task %q has adapters in every layer; BertModel has no place for them, so this task cannot be exported; serve it with taskweave predict", task)
+		return *head, fmt.Errorf("export: task %q has adapters in every layer; BertModel has no place for them, so this task cannot be exported; serve it with taskweave predict", task)
 	case sh.Experts > 0:
-		return fmt.Errorf("export: the encoder's top %d layers are mixtures of %d experts; BertModel's layers have one FFN, so no task of this model can be exported; serve it with taskweave predict", sh.ExpertLayers, sh.Experts)
+		return *head, fmt.Errorf("export: the encoder's top %d layers are mixtures of %d experts; BertModel's layers have one FFN, so no task of this model can be exported; serve it with taskweave predict", sh.ExpertLayers, sh.Experts)
 	}
-	cfg := m.Config()
-	layers := cfg.NumHiddenLayers
-	if head.Layer > 0 {
-		layers = head.Layer
-	}
-	info, _ := meta.Task(task)
+	return *head, nil
+}
+
+// exportConfig is the exported config.json: BERT's keys for an encoder of
+// `layers` layers and the head's label maps.
+func exportConfig(cfg model.Config, head model.HeadSpec, labels []string, layers int) map[string]any {
 	arch := "BertForTokenClassification"
 	if head.Kind != model.TokenClassification {
 		arch = "BertForSequenceClassification"
@@ -59,14 +74,19 @@ func ExportHF(fs FS, m *model.Model, meta Meta, task string) error {
 	if head.Kind == model.SequenceRegression {
 		hc["problem_type"], hc["num_labels"] = "regression", 1
 		hc["id2label"], hc["label2id"] = map[string]string{"0": "LABEL_0"}, map[string]int{"LABEL_0": 0}
-	} else {
-		id2, l2id := map[string]string{}, map[string]int{}
-		for i, l := range info.Labels {
-			id2[fmt.Sprint(i)], l2id[l] = l, i
-		}
-		hc["id2label"], hc["label2id"] = id2, l2id
+		return hc
 	}
+	id2, l2id := map[string]string{}, map[string]int{}
+	for i, l := range labels {
+		id2[fmt.Sprint(i)], l2id[l] = l, i
+	}
+	hc["id2label"], hc["label2id"] = id2, l2id
+	return hc
+}
 
+// hfTensors is the exported weights: the encoder's first `layers` layers
+// under bert.… with the task's factors merged, and the head as classifier.….
+func hfTensors(m *model.Model, head model.HeadSpec, layers int) []*Tensor {
 	var tensors []*Tensor
 	add := func(name string, p *model.Param, data []float32) {
 		if data == nil {
@@ -81,14 +101,14 @@ func ExportHF(fs FS, m *model.Model, meta Meta, task string) error {
 		}
 		var merged []float32
 		if mi >= 0 {
-			merged = m.Merged(task, l, mi)
+			merged = m.Merged(head.Task, l, mi)
 		}
 		add("bert."+p.Name, p, merged)
 	}
-	for _, p := range m.HeadParams(task) {
-		add(p.Name[len("heads."+task+"."):], p, nil)
+	for _, p := range m.HeadParams(head.Task) {
+		add(p.Name[len("heads."+head.Task+"."):], p, nil)
 	}
-	return writeHF(fs, tensors, meta, hc)
+	return tensors
 }
 
 // bertConfig is a Hugging Face BERT config.json of cfg with layers layers.

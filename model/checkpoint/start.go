@@ -2,6 +2,7 @@ package checkpoint
 
 import (
 	"fmt"
+	"io"
 	"strings"
 
 	"github.com/taskweave/taskweave/model"
@@ -17,6 +18,9 @@ type Start struct {
 	Seed    uint64 // initialisation of everything not copied, and the dropout stream
 	Heads   []model.HeadSpec
 	Sharing model.Sharing // soft sharing (each head's own in Heads)
+	// AllowVocabTruncation and Warn are Init's loading options (Options).
+	AllowVocabTruncation bool
+	Warn                 io.Writer
 }
 
 // NewModel builds the model a training run starts from. With Init, the
@@ -32,13 +36,13 @@ func NewModel(s Start) (*model.Model, error) {
 		return model.NewWith(mc, s.Heads, s.Sharing, s.Seed)
 	}
 	where := dirName(s.Init)
-	src, _, err := LoadWith(s.Init, Options{IgnoreTensors: []string{"cls."}})
+	src, _, err := LoadWith(s.Init, Options{IgnoreTensors: []string{"cls."}, AllowVocabTruncation: s.AllowVocabTruncation, Warn: s.Warn})
 	if err != nil {
 		return nil, err
 	}
 	mc := src.Config()
 	if mc.VocabSize != s.Vocab {
-		return nil, fmt.Errorf("%s has vocab_size %d but the data was tokenized with %d entries; preprocess with this checkpoint's vocab.txt", where, mc.VocabSize, s.Vocab)
+		return nil, fmt.Errorf("%s has vocab_size %d but the data was tokenized with %d entries; preprocess with this checkpoint's vocab.txt (cut to its first %d lines if it is longer: head -n %d vocab.txt)", where, mc.VocabSize, s.Vocab, mc.VocabSize, mc.VocabSize)
 	}
 	mc.HiddenDropoutProb, mc.AttentionProbsDropoutProb = s.Dropout, s.Dropout
 	m, err := model.NewWith(mc, s.Heads, s.Sharing, s.Seed)

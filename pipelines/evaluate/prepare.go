@@ -251,6 +251,9 @@ func (pl *plan) readRanges(ctx context.Context, man *manifestFile, split string,
 		if err != nil {
 			return fmt.Errorf("evaluate: %w", err)
 		}
+		if err := man.CheckShards(ctx, man.path, files); err != nil {
+			return err // names the shard, the manifest and the fix
+		}
 		for _, f := range files {
 			refs, err := rowRanges(ctx, score.ShardRef{Task: name, Path: f, Part: path.Base(f)}, rangeRows)
 			if err != nil {
