@@ -178,6 +178,7 @@ func (m *Model) run(b *Batch, h *head, training, predict bool) (*Output, error) 
 		depth = m.cfg.NumHiddenLayers
 	}
 	m.resize(b.B, b.T, depth, dropout)
+	m.mix.newEpoch()
 	st := &m.st
 	st.valid, st.head = false, h
 	for i := range st.mask {

@@ -295,3 +295,41 @@ func conformDropout(t *testing.T, r *rand.Rand, n int) {
 		}
 	}
 }
+
+// ToBF16 must round exactly as bf16Round (to nearest, ties to even, NaN
+// kept) in every build: the bf16 operands of a product are these bits.
+func conformToBF16(t *testing.T, r *rand.Rand, n int) {
+	src := randVec(r, n, 1e4)
+	special := []float32{0, float32(math.Copysign(0, -1)), 1, -1, float32(math.Inf(1)), float32(math.Inf(-1)), float32(math.NaN()),
+		math.Float32frombits(0x3f808000), math.Float32frombits(0x3f818000), math.Float32frombits(0x7f7fffff), math.Float32frombits(0x00000001)}
+	copy(src, special)
+	dst := make([]uint16, n)
+	ToBF16(dst, src)
+	for i, f := range src {
+		if want := bf16Round(f); dst[i] != want {
+			t.Fatalf("n=%d: ToBF16(%g = %#08x) = %#04x, want %#04x", n, f, math.Float32bits(f), dst[i], want)
+		}
+	}
+}
+
+// bf16Round against hand-computed cases: ties go to the even neighbour, the
+// largest float rounds to infinity, NaN stays NaN.
+func TestBF16Round(t *testing.T) {
+	for _, tc := range []struct {
+		in   uint32
+		want uint16
+	}{
+		{0x3f800000, 0x3f80}, // 1
+		{0x3f808000, 0x3f80}, // 1 + 2^-8: a tie, down to the even 0x3f80
+		{0x3f818000, 0x3f82}, // 1 + 3·2^-8: a tie, up to the even 0x3f82
+		{0x3f808001, 0x3f81}, // just above the tie
+		{0x7f7fffff, 0x7f80}, // max float → +inf
+		{0x7fc00000, 0x7fc0}, // NaN
+		{0x7f800001, 0x7fc0}, // signalling NaN → quiet
+		{0x80000000, 0x8000}, // −0
+	} {
+		if got := bf16Round(math.Float32frombits(tc.in)); got != tc.want {
+			t.Errorf("bf16Round(%#08x) = %#04x, want %#04x", tc.in, got, tc.want)
+		}
+	}
+}
