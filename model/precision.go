@@ -52,6 +52,16 @@ var cpuFlags = kernels.CPUFlags
 // what is missing, unless this build and this CPU run bf16 products natively
 // (kernels.CheckBF16): an emulated bf16 is slower than fp32.
 func (m *Model) SetPrecision(p Precision) error {
+	if err := CheckPrecision(p); err != nil {
+		return err
+	}
+	m.mix.on = p == BF16
+	return nil
+}
+
+// CheckPrecision says why p cannot run in this build on this CPU, or nil:
+// what SetPrecision checks, for commands that check before loading a model.
+func CheckPrecision(p Precision) error {
 	switch p {
 	case FP32:
 	case BF16:
@@ -61,7 +71,6 @@ func (m *Model) SetPrecision(p Precision) error {
 	default:
 		return fmt.Errorf("model: precision %q; use %s or %s", p, FP32, BF16)
 	}
-	m.mix.on = p == BF16
 	return nil
 }
 
@@ -106,4 +115,13 @@ func cast(buf *[]uint16, src []float32) []uint16 {
 	*buf = (*buf)[:len(src)]
 	kernels.ToBF16(*buf, src)
 	return *buf
+}
+
+// DescribePrecision is the start-up log line's account of p: what runs the
+// products and, for bf16, what stays fp32.
+func DescribePrecision(p Precision) string {
+	if p == BF16 {
+		return fmt.Sprintf("bf16 mixed (products on bf16 operands by %s, fp32 accumulate; fp32 master weights, optimizer, norms, softmax, GELU and losses)", kernels.BF16Backend)
+	}
+	return fmt.Sprintf("fp32 (products by %s, %s kernels)", kernels.Backend(), kernels.BLASCore())
 }

@@ -35,6 +35,7 @@ func setupTrain(fs *flag.FlagSet) func(context.Context, []string) error {
 	tokenDrop := fs.Float64("token-dropout", 0, "probability of replacing a word piece by [UNK] while training (overrides model.token_dropout)")
 	lr := fs.Float64("lr", 0, "peak learning rate (overrides train.lr)")
 	sparse := fs.Bool("sparse-embeddings", false, "lazy row-wise AdamW for the word embeddings (overrides train.sparse_embeddings)")
+	precision := fs.String("precision", "", "fp32 | bf16: number format of the matrix products (overrides train.precision)")
 	dumpBatches := fs.String("dump-batches", "", "write every training batch to this file as JSON lines (for the PyTorch anchor, tools/torchanchor)")
 	sharing := fs.String("sharing", "", "model.sharing keys as a YAML map, e.g. '{rank: 8, matrices: [query, value]}' (override the job's; tasks follow unless they set their own)")
 	quiet := fs.Bool("quiet", false, "no progress bar")
@@ -67,6 +68,9 @@ func setupTrain(fs *flag.FlagSet) func(context.Context, []string) error {
 		}
 		if set["sparse-embeddings"] {
 			t.SparseEmbeddings = *sparse
+		}
+		if set["precision"] {
+			t.Precision = *precision
 		}
 		if set["token-dropout"] {
 			s.Model.TokenDropout = *tokenDrop

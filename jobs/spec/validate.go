@@ -100,6 +100,7 @@ func (s *Spec) Validate() error {
 	s.checkPhases(bad)
 	s.checkPrimary(bad)
 	oneOf("train.step_mode", tr.StepMode, StepModes)
+	oneOf("train.precision", tr.Precision, precisionNames())
 	oneOf("train.mixture.name", tr.Mixture.Name, mixture.Names)
 	oneOf("train.strategy.name", tr.Strategy.Name, multitask.Names)
 	if multitask.RequiresAllTasks(tr.Strategy.Name) && tr.StepMode != "all" {
@@ -183,4 +184,13 @@ func (s *Spec) checkMetric(key, m, split, splitKey string, bad func(key, format 
 		names = append(names, t.Name)
 	}
 	bad(key, "%q is not allowed; use one of %s", m, strings.Join(append(slices.Clone(Aggregates), names...), ", "))
+}
+
+// precisionNames are model.Precisions as strings.
+func precisionNames() []string {
+	var names []string
+	for _, p := range model.Precisions {
+		names = append(names, string(p))
+	}
+	return names
 }
