@@ -14,24 +14,17 @@ import (
 	"testing"
 
 	"github.com/taskweave/taskweave/internal/rng"
+	"github.com/taskweave/taskweave/model/kernels/kerneltest"
 )
 
 // conformanceLengths cover one element, each vector width (4, 8, 16) and the
 // lengths just around them, and a long run with a ragged tail.
 var conformanceLengths = []int{1, 3, 4, 5, 7, 8, 9, 15, 16, 17, 31, 33, 64, 257}
 
-func randVec(r *rand.Rand, n int, scale float64) []float32 {
-	v := make([]float32, n)
-	for i := range v {
-		v[i] = float32((r.Float64()*2 - 1) * scale)
-	}
-	return v
-}
-
-// closeTo reports whether got is within abs + rel·|want| of want.
-func closeTo(got float32, want, abs, rel float64) bool {
-	return math.Abs(float64(got)-want) <= abs+rel*math.Abs(want)
-}
+var (
+	randVec = kerneltest.RandVec
+	closeTo = kerneltest.CloseTo
+)
 
 func TestKernelConformance(t *testing.T) {
 	cases := []struct {
