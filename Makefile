@@ -1,6 +1,7 @@
 # The two commands of the README: `make demo` runs the demo job end to end, `make test` runs the tests.
 GO ?= go
-TAGS_FAST := openblas
+# The fast build: OpenBLAS for fp32 products, oneDNN for bf16 ones (model/kernels).
+TAGS_FAST := openblas,onednn
 
 .PHONY: setup build build-pure test demo bench
 setup:
@@ -15,7 +16,7 @@ build-pure:
 # The whole suite runs with the OpenBLAS build, the one `make build` ships. The pure-Go build
 # differs only in model/kernels (its BLAS backends and element-wise kernels, C or Go), so its
 # second pass is ./model/..., which runs kernels' one conformance suite against the Go side and
-# the model's tests on top of it.
+# the model's tests on top of it (bf16 emulated there; the fast pass runs it on oneDNN).
 test: setup
 	$(GO) vet ./...
 	$(GO) vet -tags $(TAGS_FAST) ./...

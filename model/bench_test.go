@@ -1,6 +1,7 @@
 package model
 
 import (
+	"flag"
 	"math/rand/v2"
 	"sync"
 	"testing"
@@ -22,6 +23,10 @@ import (
 
 const benchB, benchT, benchVocab = 32, 128, 28996
 
+// benchPrecision is the products' number format of the Train and Forward
+// benchmarks (-precision bf16; scripts/bench.sh runs both).
+var benchPrecision = flag.String("precision", "fp32", "fp32 | bf16: the Train/Forward benchmarks' precision")
+
 func benchModel(b *testing.B, size string) (*Model, *Batch, *Batch) {
 	b.Helper()
 	cfg, err := SizeConfig(size, benchVocab)
@@ -33,6 +38,9 @@ func benchModel(b *testing.B, size string) (*Model, *Batch, *Batch) {
 		{Task: "tok", Kind: TokenClassification, NumLabels: 9},
 	}, 1)
 	if err != nil {
+		b.Fatal(err)
+	}
+	if err := m.SetPrecision(Precision(*benchPrecision)); err != nil {
 		b.Fatal(err)
 	}
 	r := rand.New(rand.NewPCG(0, 1))

@@ -197,6 +197,7 @@ func (m *Model) run(b *Batch, h *head, training, predict bool) (*Output, error) 
 // heads to read.
 func (m *Model) encode(b *Batch, h *head, depth int, training, dropout bool) {
 	m.resize(b.B, b.T, depth, dropout)
+	m.mix.newEpoch()
 	st := &m.st
 	st.valid, st.head = false, h
 	m.grp.valid = false

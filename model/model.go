@@ -11,6 +11,7 @@ import (
 type linear struct {
 	w, b    *Param
 	in, out int
+	mp      *mixedPrecision // the model's, or nil: fp32 whatever the model's precision
 }
 
 // layerNorm normalises rows of width n, then scales by g and shifts by b.
@@ -61,6 +62,7 @@ type Model struct {
 	pooler         linear
 
 	training bool
+	mix      mixedPrecision
 	rng      RNGState
 	tokDrop  tokenDropout
 
@@ -183,7 +185,7 @@ func (m *Model) addParam(name string, w, g []float32, shape ...int) *Param {
 }
 
 func (m *Model) newLinear(prefix string, in, out int) linear {
-	return linear{w: m.newParam(prefix+".weight", out, in), b: m.newParam(prefix+".bias", out), in: in, out: out}
+	return linear{w: m.newParam(prefix+".weight", out, in), b: m.newParam(prefix+".bias", out), in: in, out: out, mp: &m.mix}
 }
 
 // newStackedLinears makes one linear per prefix, all [out,in], whose
@@ -201,11 +203,11 @@ func (m *Model) newStackedLinears(in, out int, prefixes ...string) ([]linear, li
 		ls[i] = linear{
 			w:  m.addParam(prefix+".weight", w[i*wv:(i+1)*wv:(i+1)*wv], g[i*wv:(i+1)*wv:(i+1)*wv], out, in),
 			b:  m.addParam(prefix+".bias", b[i*bv:(i+1)*bv:(i+1)*bv], bg[i*bv:(i+1)*bv:(i+1)*bv], out),
-			in: in, out: out,
+			in: in, out: out, mp: &m.mix,
 		}
 	}
 	all := linear{w: &Param{Name: "stacked", Shape: []int{k * out, in}, W: w, G: g},
-		b: &Param{Name: "stacked.bias", Shape: []int{k * out}, W: b, G: bg}, in: in, out: k * out}
+		b: &Param{Name: "stacked.bias", Shape: []int{k * out}, W: b, G: bg}, in: in, out: k * out, mp: &m.mix}
 	return ls, all
 }
 

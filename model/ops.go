@@ -27,11 +27,18 @@ func linearForward(l linear, x []float32, n int, y []float32) { linearForwardLd(
 // products can share one buffer (Q, K and V side by side, [n,3H]).
 func linearForwardLd(l linear, x []float32, n int, y []float32, ldy int) {
 	bias := l.b.W
-	kernels.GemmParts(runtime.GOMAXPROCS(0), false, true, n, l.out, l.in, 1, x, l.in, l.w.W, l.in, 1, y, ldy, func(i0, rows, j0, cols int) {
+	prep := func(i0, rows, j0, cols int) {
 		for r := i0; r < i0+rows; r++ {
 			copy(y[r*ldy+j0:r*ldy+j0+cols], bias[j0:j0+cols])
 		}
-	})
+	}
+	workers := runtime.GOMAXPROCS(0)
+	if mp := l.mp; mp != nil && mp.on && n > 0 {
+		xb := cast(&mp.x, x[:n*l.in])
+		kernels.GemmBF16Parts(workers, false, true, n, l.out, l.in, 1, xb, l.in, mp.weight(l.w), l.in, 1, y, ldy, prep)
+		return
+	}
+	kernels.GemmParts(workers, false, true, n, l.out, l.in, 1, x, l.in, l.w.W, l.in, 1, y, ldy, prep)
 }
 
 // linearBackward adds dW += dyᵀ·x and db += Σ dy, and sets dx = dy·W
@@ -51,10 +58,11 @@ func linearBackwardLd(l linear, x, dy []float32, ldy, n int, dx []float32, accum
 	if accumulate {
 		beta = 1
 	}
+	dW, dX := linearGradProducts(l, x, dy, ldy, n, dx, beta)
 	workers := runtime.GOMAXPROCS(0)
 	weights := func(parts int) {
 		if !l.w.Frozen {
-			kernels.GemmParts(parts, true, false, l.out, l.in, n, 1, dy, ldy, x, l.in, 1, l.w.G, l.in, nil)
+			dW(parts)
 		}
 		if !l.b.Frozen {
 			colSumAddLd(dy, n, l.out, ldy, l.b.G, parts)
@@ -62,7 +70,7 @@ func linearBackwardLd(l linear, x, dy []float32, ldy, n int, dx []float32, accum
 	}
 	input := func(parts int) {
 		if dx != nil {
-			kernels.GemmParts(parts, false, false, n, l.in, l.out, 1, dy, ldy, l.w.W, l.in, beta, dx, l.in, nil)
+			dX(parts)
 		}
 	}
 	if !kernels.SplitGEMM || workers < 2 || dx == nil || l.w.Frozen || !kernels.SplitWorth(n, l.in, l.out) {
@@ -77,6 +85,33 @@ func linearBackwardLd(l linear, x, dy []float32, ldy, n int, dx []float32, accum
 			weights(workers / 2)
 		}
 	})
+}
+
+// linearGradProducts returns the products of a linear's backward pass over
+// the given number of cores: dW += dyᵀ·x and dx = dy·W + beta·dx, in fp32 or,
+// under mixed precision, on bf16 casts of dy, x and W made here, before the
+// two run side by side.
+func linearGradProducts(l linear, x, dy []float32, ldy, n int, dx []float32, beta float32) (dW, dX func(parts int)) {
+	if mp := l.mp; mp != nil && mp.on && n > 0 {
+		dyb := cast(&mp.dy, dy[:(n-1)*ldy+l.out])
+		var xb, wb []uint16
+		if !l.w.Frozen {
+			xb = cast(&mp.x, x[:n*l.in])
+		}
+		if dx != nil {
+			wb = mp.weight(l.w)
+		}
+		return func(parts int) {
+				kernels.GemmBF16Parts(parts, true, false, l.out, l.in, n, 1, dyb, ldy, xb, l.in, 1, l.w.G, l.in, nil)
+			}, func(parts int) {
+				kernels.GemmBF16Parts(parts, false, false, n, l.in, l.out, 1, dyb, ldy, wb, l.in, beta, dx, l.in, nil)
+			}
+	}
+	return func(parts int) {
+			kernels.GemmParts(parts, true, false, l.out, l.in, n, 1, dy, ldy, x, l.in, 1, l.w.G, l.in, nil)
+		}, func(parts int) {
+			kernels.GemmParts(parts, false, false, n, l.in, l.out, 1, dy, ldy, l.w.W, l.in, beta, dx, l.in, nil)
+		}
 }
 
 // colSumAdd adds the column sums of a[n,w] into dst[w].

@@ -7,6 +7,8 @@
 # OPENBLAS_CORETYPE). Run it on a quiet machine: the table records the load.
 #
 #   BENCH_SIZES=tiny,mini,small,medium,base BENCH_ROUNDS=2 scripts/bench.sh
+# BENCH_PRECISIONS="fp32 bf16" (the default) runs each size in both, interleaved:
+# Go with -precision, PyTorch with --amp; one table per precision.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # Both sides get the widest kernels the CPU runs: a machine-wide
@@ -20,7 +22,7 @@ torch_bench=${TORCH_BENCH:-../shared/reference/torch_bench.py}
 py=/usr/bin/python3
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
-go test -c -tags openblas -o "$out/model.test" ./model/
+go test -c -tags openblas,onednn -o "$out/model.test" ./model/
 go build -o "$out/benchtable" ./tools/benchtable
 
 have_torch=0
@@ -39,20 +41,34 @@ core=$(go test -tags openblas -count=1 -run '^TestGEMM$' -v ./model/kernels/ 2>&
   fi
 } > "$out/header.txt"
 
+precisions=${BENCH_PRECISIONS:-fp32 bf16}
 for r in $(seq 1 "$rounds"); do
   for s in ${sizes//,/ }; do
     S=${s^}
     n=3; steps=5
     case $s in medium) n=1; steps=2 ;; base) n=1; steps=1 ;; esac
-    echo "round $r: $s (load $(cut -d' ' -f1 /proc/loadavg))" >&2
-    "$out/model.test" -test.run '^$' -test.bench "^Benchmark(Train|Forward)${S}\$" -test.benchtime ${n}x -test.timeout 30m \
-      | sed -n "s/^Benchmark/round=$r Benchmark/p" >> "$out/go.txt"
-    if [ $have_torch = 1 ]; then
-      OPENBLAS_CORETYPE=$core "$py" "$torch_bench" --threads 2 --configs "$s" --steps $steps --json \
-        | sed "s/^/round=$r /" >> "$out/torch.txt"
-    fi
+    for prec in $precisions; do
+      amp=(); [ "$prec" = fp32 ] || amp=(--amp "$prec")
+      echo "round $r: $s $prec (load $(cut -d' ' -f1 /proc/loadavg))" >&2
+      "$out/model.test" -test.run '^$' -test.bench "^Benchmark(Train|Forward)${S}\$" -test.benchtime ${n}x -test.timeout 30m -precision "$prec" \
+        | sed -n "s/^Benchmark/round=$r Benchmark/p" >> "$out/go.$prec.txt"
+      if [ $have_torch = 1 ]; then
+        OPENBLAS_CORETYPE=$core "$py" "$torch_bench" --threads 2 --configs "$s" --steps $steps --json "${amp[@]}" \
+          | sed "s/^/round=$r /" >> "$out/torch.$prec.txt"
+      fi
+    done
   done
 done
 echo "end: $(date -u +%FT%TZ), load average $(cut -d' ' -f1-3 /proc/loadavg)" >> "$out/header.txt"
-touch "$out/torch.txt"
-"$out/benchtable" -header "$out/header.txt" -go "$out/go.txt" -torch "$out/torch.txt"
+for prec in $precisions; do
+  touch "$out/torch.$prec.txt" "$out/go.$prec.txt"
+  echo
+  echo "## $prec (taskweave -precision $prec; PyTorch ${prec/fp32/plain}${prec/bf16/ --amp bf16})"
+  "$out/benchtable" -header "$out/header.txt" -go "$out/go.$prec.txt" -torch "$out/torch.$prec.txt"
+done
+# The kernels each side runs in bf16, from oneDNN's verbose log of one tiny pass (not timed).
+if [[ " $precisions " == *" bf16 "* ]]; then
+  echo
+  echo "bf16 kernels, taskweave: $(ONEDNN_VERBOSE=1 "$out/model.test" -test.run '^$' -test.bench '^BenchmarkForwardTiny$' -test.benchtime 1x -precision bf16 2>&1 | grep -E '^onednn_verbose,exec' | awk -F, '{ print $4 ":" $6 }' | sort | uniq -c | sort -rn | head -4 | paste -sd' ')"
+  [ $have_torch = 1 ] && echo "bf16 kernels, pytorch: $(OPENBLAS_CORETYPE=$core ONEDNN_VERBOSE=1 DNNL_VERBOSE=1 "$py" "$torch_bench" --threads 2 --configs tiny --steps 1 --amp bf16 2>&1 | grep -E '^(onednn|dnnl)_verbose,exec' | awk -F, '{ print $4 ":" $6 }' | sort | uniq -c | sort -rn | head -4 | paste -sd' ')"
+fi

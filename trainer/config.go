@@ -91,6 +91,10 @@ type Config struct {
 
 	Progress io.Writer // progress bar; nil = none
 	Log      io.Writer // human-readable log lines; nil = none
+
+	// Precision is the products' number format: fp32 (also when empty) or
+	// bf16 mixed precision (model.SetPrecision).
+	Precision model.Precision
 }
 
 // StepModes are the values of Config.StepMode.

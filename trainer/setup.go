@@ -81,6 +81,9 @@ func (tr *Trainer) setup(ctx context.Context) error {
 	if err := tr.setupModel(ctx, statePath, len(vocab), heads); err != nil {
 		return err
 	}
+	if err := tr.m.SetPrecision(cmp.Or(cfg.Precision, model.FP32)); err != nil {
+		return fmt.Errorf("train.precision: %w", err)
+	}
 	tr.m.SetTraining(true)
 	if cfg.TokenDropout > 0 {
 		unk, keep, err := wordpiece.Specials(vocab)
@@ -205,6 +208,7 @@ func (tr *Trainer) logStart(names []string) error {
 	tr.logf("mixture %s: effective rates %s", cfg.Mixture.Name, tr.sampler.Describe())
 	tr.logf("strategy %s, step mode %s, model %s (L%d/H%d/A%d, %s BLAS)", tr.strat.Name(), tr.stepMode,
 		cmp.Or(cfg.Init, cfg.Size), mc.NumHiddenLayers, mc.HiddenSize, mc.NumAttentionHeads, model.Backend())
+	tr.logf("precision %s", model.DescribePrecision(tr.m.Precision()))
 	if a := model.BLASAdvice(); a != "" {
 		tr.logf("%s", a)
 	}

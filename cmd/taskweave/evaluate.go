@@ -27,6 +27,7 @@ func init() {
 			fs.StringVar(&tasks, "tasks", "", "comma-separated tasks to score (default: every task of the split)")
 			fs.IntVar(&o.BatchSize, "batch", spec.DefaultValue[int]("evaluate.batch_size"), "examples per model batch (overrides evaluate.batch_size)")
 			fs.StringVar(&o.Compare, "compare", "", "second checkpoint to score on the same shards, reported side by side")
+			fs.StringVar(&o.Precision, "precision", "", "fp32 | bf16: number format of the matrix products (default: the job's train.precision, else fp32)")
 			return func(ctx context.Context, args []string) error {
 				if len(args) > 0 {
 					return fmt.Errorf("unexpected arguments %q; every input is a flag (see -h)", args)
@@ -46,6 +47,9 @@ func init() {
 					}
 					if set["batch"] {
 						o.BatchSize = flags.BatchSize
+					}
+					if set["precision"] {
+						o.Precision = flags.Precision
 					}
 				}
 				if o.Model == "" {

@@ -11,6 +11,7 @@ package main
 // every word is scored.
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"flag"
@@ -39,6 +40,7 @@ var predictStdout, predictStderr io.Writer = os.Stdout, os.Stderr
 type predictConfig struct {
 	model, task    string
 	json, truncVoc bool
+	precision      string // fp32 (also "") | bf16
 }
 
 func setupPredict(fs *flag.FlagSet) func(ctx context.Context, args []string) error {
@@ -46,6 +48,7 @@ func setupPredict(fs *flag.FlagSet) func(ctx context.Context, args []string) err
 	fs.StringVar(&c.model, "model", "", "checkpoint directory: taskweave's, or a Hugging Face BertModel/BertForSequenceClassification/BertForTokenClassification one; local path or gs://bucket/dir")
 	fs.StringVar(&c.task, "task", "", "task (head) to predict; optional when the checkpoint has one task. For a Hugging Face checkpoint it names the imported head")
 	fs.BoolVar(&c.json, "json", false, "print one JSON object per text instead of tab-separated lines")
+	fs.StringVar(&c.precision, "precision", "", "fp32 | bf16: number format of the matrix products (default fp32)")
 	fs.BoolVar(&c.truncVoc, "allow-vocab-truncation", false, "accept a vocab.txt longer than the embedding matrix by keeping its first vocab_size entries (warned)")
 	return func(ctx context.Context, args []string) error {
 		return runPredict(ctx, c, args, predictStdout, predictStderr)
@@ -81,9 +84,16 @@ func runPredict(ctx context.Context, c predictConfig, texts []string, stdout, st
 	if len(texts) == 0 {
 		return fmt.Errorf("no TEXT given: taskweave predict --model DIR [--task NAME] TEXT...")
 	}
+	prec := model.Precision(cmp.Or(c.precision, string(model.FP32)))
+	if err := model.CheckPrecision(prec); err != nil {
+		return err
+	}
 	m, meta, err := checkpoint.LoadWith(storage.Dir(ctx, c.model), checkpoint.Options{
 		TaskName: c.task, AllowVocabTruncation: c.truncVoc, Warn: stderr})
 	if err != nil {
+		return err
+	}
+	if err := m.SetPrecision(prec); err != nil {
 		return err
 	}
 	head, info, err := pickHead(m, meta, c.task, c.model)

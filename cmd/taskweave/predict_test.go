@@ -315,3 +315,37 @@ func TestPredictGCS(t *testing.T) {
 		t.Errorf("gs:// camphr output\n%s\nlocal\n%s", got, want)
 	}
 }
+
+// TestPredictBF16: --precision bf16 predicts what the model predicts in
+// bf16 in process (and not what it predicts in fp32: this checkpoint's
+// weights, spread ×20, make it sensitive enough that bf16's rounding moves
+// its logits far), where this build and CPU run bf16; elsewhere it refuses
+// at start-up, saying to use fp32.
+func TestPredictBF16(t *testing.T) {
+	dir := t.TempDir()
+	m := savedCheckpoint(t, checkpoint.LocalDir(dir))
+	ids := []int32{2, 5, 6, 8, 7, 11, 3} // The cats sat.
+	args := []string{"--model", dir, "--task", "sentiment", "--json", "The cats sat."}
+	out16, _, err := predictCLI(t, append([]string{"--precision", "bf16"}, args...)...)
+	if cerr := model.CheckPrecision(model.BF16); cerr != nil {
+		if err == nil || !strings.Contains(err.Error(), "use precision fp32") {
+			t.Fatalf("bf16 on a build or CPU without it (%v): err = %v", cerr, err)
+		}
+		t.Skipf("bf16 refused as it must here: %v", err)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	want32 := alone(t, m, "sentiment", ids)
+	if err := m.SetPrecision(model.BF16); err != nil {
+		t.Fatal(err)
+	}
+	got := decodeResults(t, out16)[0].Logits
+	sameLogits(t, "bf16", got, alone(t, m, "sentiment", ids))
+	if math.Abs(float64(got[0]-want32[0])) < 1e-3 {
+		t.Errorf("bf16 logits %v equal fp32's %v: --precision bf16 did not reach the model", got, want32)
+	}
+	if _, _, err := predictCLI(t, append([]string{"--precision", "fp16"}, args...)...); err == nil || !strings.Contains(err.Error(), "use fp32 or bf16") {
+		t.Errorf("--precision fp16: %v", err)
+	}
+}

@@ -37,6 +37,7 @@ func setupTrain(fs *flag.FlagSet) func(context.Context, []string) error {
 	lr := fs.Float64("lr", 0, "peak learning rate (overrides train.lr)")
 	truncVocab := fs.Bool("allow-vocab-truncation", false, "accept a model.init whose vocab.txt is longer than its vocab_size by keeping its first vocab_size entries (overrides model.allow_vocab_truncation)")
 	sparse := fs.Bool("sparse-embeddings", false, "lazy row-wise AdamW for the word embeddings (overrides train.sparse_embeddings)")
+	precision := fs.String("precision", "", "fp32 | bf16: number format of the matrix products (overrides train.precision)")
 	dumpBatches := fs.String("dump-batches", "", "write every training batch to this file as JSON lines (for the PyTorch anchor, tools/torchanchor)")
 	sharing := fs.String("sharing", "", "model.sharing keys as a YAML map, e.g. '{rank: 8, matrices: [query, value]}' (override the job's; tasks follow unless they set their own)")
 	quiet := fs.Bool("quiet", false, "no progress bar")
@@ -77,6 +78,10 @@ func setupTrain(fs *flag.FlagSet) func(context.Context, []string) error {
 		}
 		if set["allow-vocab-truncation"] {
 			s.Model.AllowVocabTruncation = *truncVocab
+		}
+		if set["precision"] {
+			t.Precision = *precision
+			s.SetByFlag("train.precision", "--precision")
 		}
 		if set["token-dropout"] {
 			s.Model.TokenDropout = *tokenDrop

@@ -97,6 +97,7 @@ var Defaults = []Default{
 	{Key: "train.weight_decay", Value: 0.01},
 	{Key: "train.clip", Value: 1.0},
 	{Key: "train.sparse_embeddings", Value: false},
+	{Key: "train.precision", Value: string(model.FP32)},
 	{Key: "train.accumulate", Value: 1},
 	{Key: "train.seed", Value: uint64(42)},
 	{Key: "train.step_mode", Value: "sampled"},

@@ -205,6 +205,11 @@ type Train struct {
 	// tasks (task-adaptive masked-LM pre-training, then multi-task). Empty:
 	// one phase with every task.
 	Phases []Phase `yaml:"phases"`
+
+	// Precision is the number format of the matrix products: fp32, or bf16
+	// mixed precision (model.Precision; needs the oneDNN build and a CPU with
+	// avx512_bf16). Evaluation and prediction take it as a flag.
+	Precision string `yaml:"precision"`
 }
 
 // Phase is one stage of a run: its tasks and its length, given either as

@@ -51,6 +51,7 @@ func (s *Spec) Validate() error {
 	s.checkPrimary(bad)
 	oneOf("train.step_mode", tr.StepMode, StepModes)
 	s.checkOwners(bad)
+	oneOf("train.precision", tr.Precision, precisionNames())
 	s.checkMetric("train.select_metric", s.Train.SelectMetric, s.Train.EvalSplit, "train.eval_split", bad)
 	s.checkMetric("registry.metric", s.Registry.Metric, s.Evaluate.Split, "evaluate.split", bad)
 	oneOf("evaluate.split", s.Evaluate.Split, Splits)
@@ -181,4 +182,13 @@ func (s *Spec) checkMetric(key, m, split, splitKey string, bad func(key, format 
 		names = append(names, t.Name)
 	}
 	bad(key, "%q is not allowed; use one of %s", m, strings.Join(append(slices.Clone(Aggregates), names...), ", "))
+}
+
+// precisionNames are model.Precisions as strings.
+func precisionNames() []string {
+	var names []string
+	for _, p := range model.Precisions {
+		names = append(names, string(p))
+	}
+	return names
 }

@@ -105,7 +105,7 @@ func TrainConfig(s *spec.Spec, data, out string) trainer.Config {
 		Data: data, Out: out, Vocab: s.Path(s.Tokenizer.Vocab),
 		Size: m.Size, Init: s.Path(m.Init), AllowVocabTruncation: m.AllowVocabTruncation, Dropout: m.Dropout, TokenDropout: m.TokenDropout, ModelSeed: m.Seed,
 		Steps: t.Steps, BatchSize: t.BatchSize, BatchTokens: t.BatchTokens,
-		LR: t.LR, Warmup: t.Warmup, WeightDecay: t.WeightDecay, Clip: t.Clip, SparseEmbeddings: t.SparseEmbeddings, Accumulate: t.Accumulate, Seed: t.Seed,
+		LR: t.LR, Warmup: t.Warmup, WeightDecay: t.WeightDecay, Clip: t.Clip, SparseEmbeddings: t.SparseEmbeddings, Precision: model.Precision(t.Precision), Accumulate: t.Accumulate, Seed: t.Seed,
 		StepMode:  t.StepMode,
 		Mixture:   s.MixtureConfig(), // the trainer sets the tasks and rates of each phase
 		Strategy:  s.StrategyConfig(),
@@ -140,7 +140,7 @@ func TrainConfig(s *spec.Spec, data, out string) trainer.Config {
 // EvaluateOptions maps a job spec onto the evaluate pipeline's options for
 // scoring ckpt (and incumbent, when not "") on the shards in data.
 func EvaluateOptions(s *spec.Spec, data, ckpt, incumbent, out string) evaluate.Options {
-	return evaluate.Options{Model: ckpt, Compare: incumbent, Data: data, Split: s.Evaluate.Split, Out: out, BatchSize: s.Evaluate.BatchSize}
+	return evaluate.Options{Model: ckpt, Compare: incumbent, Data: data, Split: s.Evaluate.Split, Out: out, BatchSize: s.Evaluate.BatchSize, Precision: s.Train.Precision}
 }
 
 // Phases turns train.phases into the trainer's phases of whole steps: a

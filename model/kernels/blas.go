@@ -40,14 +40,25 @@ func SplitWorth(m, n, k int) bool { return m*n*k >= 1<<19 }
 // Cooperlake kernels gave the same bits.
 func GemmParts(workers int, transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int,
 	prep func(i0, rows, j0, cols int)) {
+	splitParts(workers, SplitGEMM, transA, transB, m, n, k, lda, ldb, ldc, prep, func(rows, cols, ao, bo, co int) {
+		Gemm1(transA, transB, rows, cols, k, alpha, a[ao:], lda, b[bo:], ldb, beta, c[co:], ldc)
+	})
+}
+
+// splitParts is the split of GemmParts, shared by every product: it calls
+// run(rows, cols, ao, bo, co) once per block of C, with the offsets of the
+// block's first elements in A, B and C, and prep before it (see GemmParts).
+// split false keeps the whole product in one call.
+func splitParts(workers int, split, transA, transB bool, m, n, k, lda, ldb, ldc int,
+	prep func(i0, rows, j0, cols int), run func(rows, cols, ao, bo, co int)) {
 	if m == 0 || n == 0 {
 		return
 	}
-	if !SplitGEMM || workers < 2 || !SplitWorth(m, n, k) {
+	if !split || workers < 2 || !SplitWorth(m, n, k) {
 		if prep != nil {
 			prep(0, m, 0, n)
 		}
-		Gemm1(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+		run(m, n, 0, 0, 0)
 		return
 	}
 	if m >= n || m >= 128 {
@@ -63,7 +74,7 @@ func GemmParts(workers int, transA, transB bool, m, n, k int, alpha float32, a [
 			if prep != nil {
 				prep(i0, rows, 0, n)
 			}
-			Gemm1(transA, transB, rows, n, k, alpha, a[ao:], lda, b, ldb, beta, c[i0*ldc:], ldc)
+			run(rows, n, ao, 0, i0*ldc)
 		})
 		return
 	}
@@ -79,7 +90,7 @@ func GemmParts(workers int, transA, transB bool, m, n, k int, alpha float32, a [
 		if prep != nil {
 			prep(0, m, j0, cols)
 		}
-		Gemm1(transA, transB, m, cols, k, alpha, a, lda, b[bo:], ldb, beta, c[j0:], ldc)
+		run(m, cols, 0, bo, j0)
 	})
 }
 

@@ -9,62 +9,122 @@ import (
 	"testing"
 )
 
-// TestGEMM checks the active backend (gonum or OpenBLAS, by build tag)
-// against a float64 triple loop, for every transpose combination and with
-// leading dimensions wider than the matrices, as attention uses them.
+// gemmBackend is one implementation of C = alpha·op(A)·op(B) + beta·C on
+// fp32 buffers, with the relative error it is allowed per unit of
+// Σ|a_il·b_lj|: float rounding of the accumulation for fp32, and for bf16
+// also the rounding of both operands to 8 significant bits. Round to
+// nearest moves each operand by at most 2^-8 of itself (half an ulp of a
+// 7-bit stored mantissa is 2^-9; 2^-8 leaves room for either rounding), so
+// a product by at most 2·2^-8 + 2^-16 ≈ 2^-7 of |a·b|; fp32 accumulation
+// over k terms adds at most k·2^-24 of Σ|a·b| (ordinary float rounding).
+type gemmBackend struct {
+	name string
+	gemm func(ta, tb bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int)
+	rel  func(k int) float64
+}
+
+func fp32Rel(k int) float64 { return 2 * float64(k+2) * 0x1p-24 }
+
+func bf16Rel(k int) float64 { return 0x1p-7 + 0x1p-16 + fp32Rel(k) }
+
+// gemmBackends lists every product this build can run: the fp32 BLAS
+// backend, bf16 products (oneDNN, or emulated without it), and whatever
+// the build adds (extraGEMMBackends: oneDNN's fp32 under -tags onednn).
+func gemmBackends() []gemmBackend {
+	bs := []gemmBackend{
+		{"fp32 " + Backend(), Gemm, fp32Rel},
+		{"bf16 " + BF16Backend, gemmViaBF16, bf16Rel},
+	}
+	return append(bs, extraGEMMBackends...)
+}
+
+// gemmViaBF16 rounds the operands to bf16 and runs GemmBF16.
+func gemmViaBF16(ta, tb bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	ab, bb := make([]uint16, len(a)), make([]uint16, len(b))
+	ToBF16(ab, a)
+	ToBF16(bb, b)
+	GemmBF16(ta, tb, m, n, k, alpha, ab, lda, bb, ldb, beta, c, ldc)
+}
+
+// TestGEMM checks every backend against a float64 triple loop, for every
+// transpose combination, with leading dimensions wider than the matrices (as
+// attention uses them), alpha and beta, and products large enough to be
+// split over the cores; columns of C past n must not be touched.
 func TestGEMM(t *testing.T) {
-	t.Logf("backend: %s, kernels %s", Backend(), BLASCore())
-	r := rand.New(rand.NewPCG(1, 2))
-	for _, tc := range []struct {
-		ta, tb  bool
-		m, n, k int
-	}{{false, false, 7, 5, 3}, {false, true, 33, 17, 64}, {true, false, 16, 9, 40}, {true, true, 3, 70, 11}, {false, true, 128, 128, 64}} {
-		lda, ldb, ldc := tc.k+3, tc.n+2, tc.n+5
-		ar, br := tc.m, tc.k
-		if tc.ta {
-			ar, lda = tc.k, tc.m+3
-		}
-		if tc.tb {
-			br, ldb = tc.n, tc.k+2
-		}
-		a := make([]float32, ar*lda)
-		b := make([]float32, br*ldb)
-		c := make([]float32, tc.m*ldc)
-		for _, s := range [][]float32{a, b, c} {
-			for i := range s {
-				s[i] = float32(r.NormFloat64())
+	t.Logf("backend: %s, kernels %s; bf16: %s", Backend(), BLASCore(), BF16Backend)
+	for _, be := range gemmBackends() {
+		t.Run(be.name, func(t *testing.T) {
+			r := rand.New(rand.NewPCG(1, 2))
+			var worst float64
+			for _, tc := range []struct {
+				ta, tb      bool
+				m, n, k     int
+				alpha, beta float32
+			}{{false, false, 7, 5, 3, 0.5, 2}, {false, true, 33, 17, 64, 1, 0}, {true, false, 16, 9, 40, 1, 1}, {true, true, 3, 70, 11, 0.5, 2},
+				{false, true, 128, 128, 64, 1, 1}, {false, true, 580, 256, 256, 1, 1}, {true, false, 256, 256, 580, 1, 1}, {false, false, 40, 1024, 256, 1, 0}} {
+				worst = math.Max(worst, checkGEMM(t, be, r, tc.ta, tc.tb, tc.m, tc.n, tc.k, tc.alpha, tc.beta))
 			}
+			t.Logf("largest error %.3g of its bound", worst)
+		})
+	}
+}
+
+// checkGEMM runs one product through be and returns the largest error as a
+// share of its bound.
+func checkGEMM(t *testing.T, be gemmBackend, r *rand.Rand, ta, tb bool, m, n, k int, alpha, beta float32) float64 {
+	t.Helper()
+	lda, ldb, ldc := k+3, n+2, n+5
+	ar, br := m, k
+	if ta {
+		ar, lda = k, m+3
+	}
+	if tb {
+		br, ldb = n, k+2
+	}
+	a, b, c := make([]float32, ar*lda), make([]float32, br*ldb), make([]float32, m*ldc)
+	for _, s := range [][]float32{a, b, c} {
+		for i := range s {
+			s[i] = float32(r.NormFloat64())
 		}
-		c0 := append([]float32(nil), c...)
-		at := func(i, l int) float64 {
-			if tc.ta {
-				return float64(a[l*lda+i])
-			}
-			return float64(a[i*lda+l])
+	}
+	c0 := append([]float32(nil), c...)
+	at := func(i, l int) float64 {
+		if ta {
+			return float64(a[l*lda+i])
 		}
-		bt := func(l, j int) float64 {
-			if tc.tb {
-				return float64(b[j*ldb+l])
-			}
-			return float64(b[l*ldb+j])
+		return float64(a[i*lda+l])
+	}
+	bt := func(l, j int) float64 {
+		if tb {
+			return float64(b[j*ldb+l])
 		}
-		Gemm(tc.ta, tc.tb, tc.m, tc.n, tc.k, 0.5, a, lda, b, ldb, 2, c, ldc)
-		for i := 0; i < tc.m; i++ {
-			for j := 0; j < ldc; j++ {
-				want := float64(c0[i*ldc+j])
-				if j < tc.n {
-					var s float64
-					for l := 0; l < tc.k; l++ {
-						s += at(i, l) * bt(l, j)
-					}
-					want = 0.5*s + 2*want
+		return float64(b[l*ldb+j])
+	}
+	be.gemm(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+	worst := 0.0
+	for i := 0; i < m; i++ {
+		for j := 0; j < ldc; j++ {
+			want, mag := float64(c0[i*ldc+j]), 0.0
+			if j < n {
+				var s float64
+				for l := 0; l < k; l++ {
+					s += at(i, l) * bt(l, j)
+					mag += math.Abs(at(i, l) * bt(l, j))
 				}
-				if d := math.Abs(float64(c[i*ldc+j]) - want); d > 1e-4*math.Max(1, math.Abs(want)) {
-					t.Fatalf("%+v: C[%d,%d] = %g, want %g", tc, i, j, c[i*ldc+j], want)
-				}
+				want = float64(alpha)*s + float64(beta)*want
+				mag = float64(alpha)*mag + math.Abs(float64(beta)*float64(c0[i*ldc+j]))
+			}
+			bound := be.rel(k)*mag + 0x1p-23*math.Abs(want)
+			d := math.Abs(float64(c[i*ldc+j]) - want)
+			if (j >= n && d != 0) || d > bound {
+				t.Fatalf("ta=%v tb=%v %dx%dx%d: C[%d,%d] = %g, want %g (bound %.3g)", ta, tb, m, n, k, i, j, c[i*ldc+j], want, bound)
+			}
+			if bound > 0 {
+				worst = math.Max(worst, d/bound)
 			}
 		}
 	}
+	return worst
 }
 
 // cpuRank is coreRank of the best kernels /proc/cpuinfo's flags allow, 0

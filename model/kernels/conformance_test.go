@@ -14,24 +14,17 @@ import (
 	"testing"
 
 	"github.com/taskweave/taskweave/internal/rng"
+	"github.com/taskweave/taskweave/model/kernels/kerneltest"
 )
 
 // conformanceLengths cover one element, each vector width (4, 8, 16) and the
 // lengths just around them, and a long run with a ragged tail.
 var conformanceLengths = []int{1, 3, 4, 5, 7, 8, 9, 15, 16, 17, 31, 33, 64, 257}
 
-func randVec(r *rand.Rand, n int, scale float64) []float32 {
-	v := make([]float32, n)
-	for i := range v {
-		v[i] = float32((r.Float64()*2 - 1) * scale)
-	}
-	return v
-}
-
-// closeTo reports whether got is within abs + rel·|want| of want.
-func closeTo(got float32, want, abs, rel float64) bool {
-	return math.Abs(float64(got)-want) <= abs+rel*math.Abs(want)
-}
+var (
+	randVec = kerneltest.RandVec
+	closeTo = kerneltest.CloseTo
+)
 
 func TestKernelConformance(t *testing.T) {
 	cases := []struct {
@@ -292,6 +285,44 @@ func conformDropout(t *testing.T, r *rand.Rand, n int) {
 			if got != want {
 				t.Fatalf("n=%d p=%g element %d: %g, want %g", n, p, i, got, want)
 			}
+		}
+	}
+}
+
+// ToBF16 must round exactly as bf16Round (to nearest, ties to even, NaN
+// kept) in every build: the bf16 operands of a product are these bits.
+func conformToBF16(t *testing.T, r *rand.Rand, n int) {
+	src := randVec(r, n, 1e4)
+	special := []float32{0, float32(math.Copysign(0, -1)), 1, -1, float32(math.Inf(1)), float32(math.Inf(-1)), float32(math.NaN()),
+		math.Float32frombits(0x3f808000), math.Float32frombits(0x3f818000), math.Float32frombits(0x7f7fffff), math.Float32frombits(0x00000001)}
+	copy(src, special)
+	dst := make([]uint16, n)
+	ToBF16(dst, src)
+	for i, f := range src {
+		if want := bf16Round(f); dst[i] != want {
+			t.Fatalf("n=%d: ToBF16(%g = %#08x) = %#04x, want %#04x", n, f, math.Float32bits(f), dst[i], want)
+		}
+	}
+}
+
+// bf16Round against hand-computed cases: ties go to the even neighbour, the
+// largest float rounds to infinity, NaN stays NaN.
+func TestBF16Round(t *testing.T) {
+	for _, tc := range []struct {
+		in   uint32
+		want uint16
+	}{
+		{0x3f800000, 0x3f80}, // 1
+		{0x3f808000, 0x3f80}, // 1 + 2^-8: a tie, down to the even 0x3f80
+		{0x3f818000, 0x3f82}, // 1 + 3·2^-8: a tie, up to the even 0x3f82
+		{0x3f808001, 0x3f81}, // just above the tie
+		{0x7f7fffff, 0x7f80}, // max float → +inf
+		{0x7fc00000, 0x7fc0}, // NaN
+		{0x7f800001, 0x7fc0}, // signalling NaN → quiet
+		{0x80000000, 0x8000}, // −0
+	} {
+		if got := bf16Round(math.Float32frombits(tc.in)); got != tc.want {
+			t.Errorf("bf16Round(%#08x) = %#04x, want %#04x", tc.in, got, tc.want)
 		}
 	}
 }

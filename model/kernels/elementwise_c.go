@@ -7,6 +7,7 @@ package kernels
 #cgo LDFLAGS: -lm
 #include <stdint.h>
 #include <math.h>
+#include <string.h>
 
 // Reassociation lets GCC vectorise the sums; nothing here relies on NaN or errno.
 // errno needs the command line: GCC declares sqrtf once, from the command
@@ -177,6 +178,19 @@ TW_CLONES void tw_adamw_idle(float *w, float *m, float *v, int64_t n, int64_t st
 
 #pragma GCC pop_options
 
+// tw_to_bf16 rounds n floats to bfloat16, to nearest with ties to even (the
+// upper 16 bits after adding 0x7fff plus the lowest kept bit); NaN stays a
+// quiet NaN instead of rounding into infinity.
+TW_CLONES void tw_to_bf16(uint16_t *dst, const float *src, int64_t n) {
+	for (int64_t i = 0; i < n; i++) {
+		uint32_t u;
+		memcpy(&u, &src[i], 4);
+		uint16_t r = (uint16_t)((u + 0x7fffu + ((u >> 16) & 1u)) >> 16);
+		uint16_t q = (uint16_t)(u >> 16) | 0x40;
+		dst[i] = (u & 0x7fffffffu) > 0x7f800000u ? q : r;
+	}
+}
+
 // tw_sumsq is the sum of squares of n floats, accumulated in double.
 TW_CLONES double tw_sumsq(const float *g, int64_t n) {
 	double s = 0;
@@ -266,4 +280,11 @@ func AdamWIdle(w, m, v, decay, step, inv2 []float32, b1, b2, eps, theta2 float32
 	}
 	C.tw_adamw_idle(fp(w), fp(m), fp(v), C.int64_t(len(w)), C.int64_t(len(decay)), fp(decay), fp(step), fp(inv2),
 		C.float(b1), C.float(b2), C.float(eps), C.float(theta2))
+}
+
+func toBF16Range(dst []uint16, src []float32) {
+	if len(src) == 0 {
+		return
+	}
+	C.tw_to_bf16((*C.uint16_t)(unsafe.Pointer(&dst[0])), fp(src), C.int64_t(len(src)))
 }

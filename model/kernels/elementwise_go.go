@@ -167,3 +167,9 @@ func AdamWIdle(w, m, v, decay, step, inv2 []float32, b1, b2, eps, theta2 float32
 		}
 	}
 }
+
+func toBF16Range(dst []uint16, src []float32) {
+	for i, f := range src {
+		dst[i] = bf16Round(f)
+	}
+}

@@ -27,6 +27,7 @@
 package evaluate
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -43,6 +44,7 @@ import (
 
 	"github.com/taskweave/taskweave/internal/beamerr"
 	"github.com/taskweave/taskweave/io/storage"
+	"github.com/taskweave/taskweave/model"
 	"github.com/taskweave/taskweave/model/scoring"
 	"github.com/taskweave/taskweave/pipelines/launch"
 	"github.com/taskweave/taskweave/transforms/score"
@@ -57,6 +59,7 @@ type Options struct {
 	Out       string   // report directory
 	Tasks     []string // tasks to score; empty = every task of the split
 	BatchSize int      // examples per model batch, at least 1
+	Precision string   // the products' number format, fp32 (also "") or bf16 (model.Precision)
 	DryRun    bool     // print what would run; write and delete nothing (Beam's --dry_run sets it too)
 	Log       io.Writer
 }
@@ -116,6 +119,9 @@ func run(ctx context.Context, o Options, execute func(context.Context, *beam.Pip
 	if logw == nil {
 		logw = io.Discard
 	}
+	if err := model.CheckPrecision(model.Precision(cmp.Or(o.Precision, string(model.FP32)))); err != nil {
+		return nil, fmt.Errorf("evaluate: %w", err)
+	}
 	plan, err := prepare(ctx, o)
 	if err != nil {
 		return nil, err
@@ -126,6 +132,9 @@ func run(ctx context.Context, o Options, execute func(context.Context, *beam.Pip
 	// Each launch writes its figures under a directory of its own; they are
 	// folded into report.json and removed once the run has succeeded.
 	pending := storage.Join(o.Out, "_pending", launchID())
+	for i := range plan.models {
+		plan.models[i].Precision = o.Precision
+	}
 	p, s := beam.NewPipelineWithRoot()
 	build(s, plan.refs, plan.specs, plan.models, o.Out, pending, o.BatchSize)
 	if o.DryRun || launch.DryRun() {
@@ -264,7 +273,7 @@ func build(s beam.Scope, refs []score.ShardRef, specs []scoring.Task, models []M
 		}
 		preds = append(preds, beam.ParDo(s.Scope("score_"+m.Name),
 			&score.ScoreFn{Name: m.Name, Model: m.Path, Fingerprint: m.Fingerprint, BatchSize: batch, Tasks: mine, Ignore: ignore,
-				FlushDelay: scoreFlushDelay}, rows))
+				FlushDelay: scoreFlushDelay, Precision: m.Precision}, rows))
 	}
 	scored := preds[0]
 	if len(preds) > 1 {

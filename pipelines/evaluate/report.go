@@ -47,8 +47,9 @@ type ModelInfo struct {
 	Fingerprint string            `json:"fingerprint"` // sha256 over the per-file hashes
 	Files       map[string]string `json:"files"`
 	VocabSHA256 string            `json:"vocab_sha256"`
-	Tasks       []string          `json:"tasks"`  // the checkpoint's (non-auxiliary) heads
-	Scored      []string          `json:"scored"` // the tasks it scored here
+	Tasks       []string          `json:"tasks"`               // the checkpoint's (non-auxiliary) heads
+	Scored      []string          `json:"scored"`              // the tasks it scored here
+	Precision   string            `json:"precision,omitempty"` // the products' number format; "" = fp32
 }
 
 // TaskReport is one task's figures per checkpoint, with deltas

@@ -9,12 +9,15 @@ tokens per second over all steps, as taskweave's summary counts them.
 Needs Debian's python3-torch; run with /usr/bin/python3. scripts/realbench.sh
 runs it back to back with taskweave.
   /usr/bin/python3 real_data.py --batches batches.jsonl [--size mini] [--threads 2]
-      [--lr 1e-3] [--warmup 0.06] [--weight-decay 0.01] [--clip 1.0] [--json]
+      [--lr 1e-3] [--warmup 0.06] [--weight-decay 0.01] [--clip 1.0] [--amp bf16] [--json]
+--amp bf16 runs the forward pass under torch.cpu.amp.autocast(dtype=torch.bfloat16),
+as a CPU user of this processor would, and computes the losses in fp32 outside
+it; the backward pass follows autocast's casts, the optimizer stays fp32.
 The encoder is torch_bench.py's (nn.TransformerEncoder, post-LayerNorm, GELU,
 dropout 0.1); the sequence head is BERT's (pooler on [CLS], then a linear
 layer), the token head a linear layer, one per task of the batch file.
 """
-import argparse, json, time
+import argparse, contextlib, json, time
 import torch, torch.nn as nn
 
 SIZES = dict(tiny=(2, 128, 2), mini=(4, 256, 4), small=(4, 512, 8), medium=(8, 512, 8), base=(12, 768, 12))
@@ -52,6 +55,7 @@ def main():
     ap.add_argument("--warmup", type=float, default=0.06)
     ap.add_argument("--weight-decay", type=float, default=0.01)
     ap.add_argument("--clip", type=float, default=1.0)
+    ap.add_argument("--amp", choices=["bf16"], help="bf16 autocast around the forward pass (losses in fp32)")
     ap.add_argument("--json", action="store_true")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
@@ -82,7 +86,10 @@ def main():
         mask = torch.tensor(b["mask"]).view(B, T) if b.get("mask") else torch.ones(B, T, dtype=torch.long)
         types = torch.tensor(b["token_type_ids"]).view(B, T) if b.get("token_type_ids") else torch.zeros(B, T, dtype=torch.long)
         kind = tasks[b["task"]][0]
-        out = model(b["task"], kind, ids, types, mask)
+        amp = torch.cpu.amp.autocast(dtype=torch.bfloat16) if a.amp == "bf16" else contextlib.nullcontext()
+        with amp:
+            out = model(b["task"], kind, ids, types, mask)
+        out = out.float()
         if kind == "seq":
             loss = nn.functional.cross_entropy(out, torch.tensor(b["labels"]), ignore_index=-100)
         else:
@@ -97,8 +104,9 @@ def main():
         padded += B * T
     sec = time.perf_counter() - t0
     r = dict(size=a.size, steps=steps, real_tokens=real, padded_tokens=padded, seconds=sec,
-             tokens_per_s=real / sec, padded_tokens_per_s=padded / sec, threads=a.threads, torch=torch.__version__)
-    print(json.dumps(r) if a.json else f"{a.size}: {steps} steps, {real / sec:.0f} real tokens/s ({padded / sec:.0f} padded) in {sec:.1f} s", flush=True)
+             tokens_per_s=real / sec, padded_tokens_per_s=padded / sec, threads=a.threads, torch=torch.__version__,
+             precision=a.amp or "fp32")
+    print(json.dumps(r) if a.json else f"{a.size} {r['precision']}: {steps} steps, {real / sec:.0f} real tokens/s ({padded / sec:.0f} padded) in {sec:.1f} s", flush=True)
 
 
 if __name__ == "__main__":

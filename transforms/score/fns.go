@@ -125,6 +125,8 @@ type ScoreFn struct {
 	// stands in for a model slow enough that prism's progress checks see
 	// the bundle's input stall, which is what makes prism split a bundle.
 	FlushDelay time.Duration
+	// Precision is the products' number format (model.Precision; "" = fp32).
+	Precision string
 
 	m       *model.Model
 	specs   map[string]scoring.Task
@@ -137,7 +139,7 @@ type ScoreFn struct {
 // Teardown releases this instance's hold on the shared checkpoint.
 func (f *ScoreFn) Teardown() {
 	if f.loaded {
-		releaseModel(f.Fingerprint, f.Model)
+		releaseModel(modelKey(f.Fingerprint, f.Precision), f.Model)
 		f.loaded, f.m = false, nil
 	}
 }
@@ -147,7 +149,7 @@ func (f *ScoreFn) Setup(ctx context.Context) error {
 	if f.BatchSize <= 0 {
 		return fmt.Errorf("score: batch size %d; it must be positive", f.BatchSize)
 	}
-	m, vocab, err := acquireModel(ctx, f.Fingerprint, f.Model)
+	m, vocab, err := acquireModel(ctx, modelKey(f.Fingerprint, f.Precision), f.Model, model.Precision(f.Precision))
 	if err != nil {
 		return err
 	}

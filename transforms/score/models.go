@@ -1,6 +1,7 @@
 package score
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"sync"
@@ -30,7 +31,7 @@ type sharedModel struct {
 // acquireModel returns the process's copy of the checkpoint at dir, loading
 // it on first use. key identifies the checkpoint's bytes (its fingerprint);
 // "" falls back to dir. It also returns the checkpoint's vocabulary.
-func acquireModel(ctx context.Context, key, dir string) (*model.Model, []string, error) {
+func acquireModel(ctx context.Context, key, dir string, prec model.Precision) (*model.Model, []string, error) {
 	if key == "" {
 		key = dir
 	}
@@ -45,8 +46,20 @@ func acquireModel(ctx context.Context, key, dir string) (*model.Model, []string,
 		return nil, nil, fmt.Errorf("score: loading checkpoint %s: %w", dir, err)
 	}
 	m.SetTraining(false)
+	if err := m.SetPrecision(cmp.Or(prec, model.FP32)); err != nil {
+		return nil, nil, fmt.Errorf("score: %s: %w", dir, err)
+	}
 	models.byKey[key] = &sharedModel{m: m, vocab: meta.Vocab, refs: 1}
 	return m, meta.Vocab, nil
+}
+
+// modelKey keys a shared copy by checkpoint and precision: the same
+// checkpoint scored in fp32 and bf16 is two models.
+func modelKey(fingerprint, precision string) string {
+	if fingerprint == "" || precision == "" {
+		return fingerprint
+	}
+	return fingerprint + "@" + precision
 }
 
 // releaseModel drops one reference; the last one frees the model.

@@ -1,0 +1,6 @@
+//go:build !onednn
+
+package kernels
+
+// extraGEMMBackends: none without oneDNN.
+var extraGEMMBackends []gemmBackend
