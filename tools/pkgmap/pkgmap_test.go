@@ -77,10 +77,17 @@ func generated(path string, f *ast.File) bool {
 	return false
 }
 
+// longFunc is one function longer than maxLines.
+type longFunc struct {
+	at    string // file:line name
+	key   string // file name, as owedSplits keys it
+	lines int
+}
+
 // longFunctions lists every function (and method) outside tests and
-// generated tables longer than maxLines, as "file:line name (n lines)".
-func longFunctions(t *testing.T) []string {
-	var out []string
+// generated tables longer than maxLines.
+func longFunctions(t *testing.T) []longFunc {
+	var out []longFunc
 	fset := token.NewFileSet()
 	err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
 		if err != nil {
@@ -107,7 +114,8 @@ func longFunctions(t *testing.T) []string {
 			}
 			from, to := fset.Position(fn.Pos()).Line, fset.Position(fn.End()).Line
 			if n := to - from + 1; n > maxLines {
-				out = append(out, fmt.Sprintf("%s:%d %s (%d lines)", filepath.ToSlash(rel), from, fn.Name.Name, n))
+				out = append(out, longFunc{at: fmt.Sprintf("%s:%d %s", filepath.ToSlash(rel), from, fn.Name.Name),
+					key: filepath.ToSlash(rel) + " " + fn.Name.Name, lines: n})
 			}
 		}
 		return nil
@@ -115,14 +123,50 @@ func longFunctions(t *testing.T) []string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	slices.Sort(out)
+	slices.SortFunc(out, func(a, b longFunc) int { return strings.Compare(a.at, b.at) })
 	return out
 }
 
+// owedSplits are the functions still over maxLines when the rule came in
+// (issue 23), with their length then: each may only shrink, and leaves the
+// list once split. The list is debt, not an exemption: it must end empty.
+var owedSplits = map[string]int{
+	"cmd/taskweave/jobs.go init":                      108,
+	"cmd/taskweave/predict.go runPredict":             95,
+	"cmd/taskweave/train.go setupTrain":               128,
+	"jobs/runner/runner.go Run":                       163,
+	"model/checkpoint/checkpoint.go loadOwn":          90,
+	"model/checkpoint/hf.go importHF":                 157,
+	"model/checkpoint/picklescan.go scanPickle":       100,
+	"model/checkpoint/pytorch.go loadTorchLegacy":     85,
+	"model/checkpoint/pytorch.go gatherTensor":        83,
+	"model/checkpoint/safetensors.go ReadSafetensors": 103,
+	"pipelines/evaluate/evaluate.go run":              116,
+	"trainer/setup.go setup":                          84,
+}
+
 // No function outside tests and generated tables is longer than 80
-// lines, counted from `func` to the closing brace.
+// lines, counted from `func` to the closing brace, except the owed ones,
+// which may not grow.
 func TestNoLongFunctions(t *testing.T) {
-	if long := longFunctions(t); len(long) > 0 {
-		t.Fatalf("%d functions longer than %d lines; split them:\n  %s", len(long), maxLines, strings.Join(long, "\n  "))
+	var bad []string
+	over := map[string]bool{}
+	for _, f := range longFunctions(t) {
+		over[f.key] = true
+		switch owed, ok := owedSplits[f.key]; {
+		case !ok:
+			bad = append(bad, fmt.Sprintf("%s (%d lines): split it", f.at, f.lines))
+		case f.lines > owed:
+			bad = append(bad, fmt.Sprintf("%s (%d lines): owed a split at %d lines, and it grew", f.at, f.lines, owed))
+		}
+	}
+	for key := range owedSplits {
+		if !over[key] {
+			bad = append(bad, key+": no longer over the limit; remove it from owedSplits")
+		}
+	}
+	if len(bad) > 0 {
+		slices.Sort(bad)
+		t.Fatalf("%d functions break the %d-line rule:\n  %s", len(bad), maxLines, strings.Join(bad, "\n  "))
 	}
 }
