@@ -3,6 +3,7 @@ package spec
 import (
 	"fmt"
 	"slices"
+	"strings"
 
 	"github.com/taskweave/taskweave/internal/rules"
 	"github.com/taskweave/taskweave/model"
@@ -32,18 +33,8 @@ var ownRanges = []Range{
 	{Key: "evaluate.batch_size", Lo: 1, Hi: inf},
 	{Key: "registry.tolerance", Lo: 0, Hi: 1, Note: "0 = no task may drop at all"},
 	{Key: "run.lease_ttl_seconds", Lo: 1, Hi: 86400},
-	{Key: "pretrain.steps", Lo: 1, Hi: inf},
-	{Key: "pretrain.batch_size", Lo: 1, Hi: inf},
-	{Key: "pretrain.lr", Lo: 0, Hi: 1, LoOpen: true},
-	{Key: "pretrain.warmup", Lo: 0, Hi: 1, Note: "a fraction of steps"},
-	{Key: "pretrain.weight_decay", Lo: 0, Hi: 1},
-	{Key: "pretrain.clip", Lo: 0, Hi: inf, Note: "0 = no clipping"},
-	{Key: "pretrain.seed", Lo: 0, Hi: inf},
 	{Key: "pretrain.holdout", Lo: 0, Hi: 0.5, Note: "0 = no masked-LM evaluation"},
 	{Key: "pretrain.shards", Lo: 1, Hi: 99999},
-	{Key: "pretrain.eval_every", Lo: 1, Hi: inf},
-	{Key: "pretrain.save_every", Lo: 0, Hi: inf, Note: "0 = save last/ only at the end and at interruptions"},
-	{Key: "pretrain.log_every", Lo: 1, Hi: inf},
 	{Key: "pretrain.time_limit_seconds", Lo: 0, Hi: inf, Note: "0 = none"},
 	{Key: "sweep.trials", Lo: 1, Hi: maxTrials, Note: "random draws per grid point"},
 	{Key: "sweep.seed", Lo: 0, Hi: inf},
@@ -57,7 +48,25 @@ var ownRanges = []Range{
 // the same entries. Rules that depend on other keys (a layer within the
 // model's depth, batch_tokens at least max_seq_len, …) are in Validate,
 // which calls the owners' rule functions.
-var Ranges = slices.Concat(ownRanges, trainer.Ranges, multitask.Ranges, mixture.Ranges, model.SharingRanges)
+var Ranges = slices.Concat(ownRanges, pretrainRanges(), trainer.Ranges, multitask.Ranges, mixture.Ranges, model.SharingRanges)
+
+// pretrainTrainerKeys are the pretrain block's keys that stages.PretrainConfig
+// hands to the trainer as the train block's keys of the same name.
+var pretrainTrainerKeys = []string{"steps", "batch_size", "lr", "warmup", "weight_decay", "clip", "seed",
+	"eval_every", "save_every", "log_every"}
+
+// pretrainRanges are the trainer's ranges of pretrainTrainerKeys under the
+// pretrain block's names: the trainer owns them, so they are not restated.
+func pretrainRanges() []Range {
+	var out []Range
+	for _, r := range trainer.Ranges {
+		if k, ok := strings.CutPrefix(r.Key, "train."); ok && slices.Contains(pretrainTrainerKeys, k) {
+			r.Key = "pretrain." + k
+			out = append(out, r)
+		}
+	}
+	return out
+}
 
 func num(x float64) string { return rules.Num(x) }
 

@@ -52,6 +52,18 @@ var trainerKeys = map[string]setting{
 	"train.log_every":            {"train: {log_every: %v}", func(c *trainer.Config, v float64) { c.LogEvery = int(v) }},
 	"train.shuffle_buffer":       {"train: {shuffle_buffer: %v}", func(c *trainer.Config, v float64) { c.ShuffleBuffer = int(v) }},
 	"train.pool_batches":         {"train: {pool_batches: %v}", func(c *trainer.Config, v float64) { c.PoolBatches = int(v) }},
+	// The pretrain block's optimisation keys reach the same trainer fields
+	// (stages.PretrainConfig).
+	"pretrain.steps":        {"pretrain: {sources: [a], steps: %v}", func(c *trainer.Config, v float64) { c.Steps = int(v) }},
+	"pretrain.batch_size":   {"pretrain: {sources: [a], batch_size: %v}", func(c *trainer.Config, v float64) { c.BatchSize = int(v) }},
+	"pretrain.lr":           {"pretrain: {sources: [a], lr: %v}", func(c *trainer.Config, v float64) { c.LR = v }},
+	"pretrain.warmup":       {"pretrain: {sources: [a], warmup: %v}", func(c *trainer.Config, v float64) { c.Warmup = v }},
+	"pretrain.weight_decay": {"pretrain: {sources: [a], weight_decay: %v}", func(c *trainer.Config, v float64) { c.WeightDecay = v }},
+	"pretrain.clip":         {"pretrain: {sources: [a], clip: %v}", func(c *trainer.Config, v float64) { c.Clip = v }},
+	"pretrain.seed":         {"pretrain: {sources: [a], seed: %v}", func(c *trainer.Config, v float64) { c.Seed = uint64(v) }},
+	"pretrain.eval_every":   {"pretrain: {sources: [a], eval_every: %v}", func(c *trainer.Config, v float64) { c.EvalEvery = int(v) }},
+	"pretrain.save_every":   {"pretrain: {sources: [a], save_every: %v}", func(c *trainer.Config, v float64) { c.SaveEvery = int(v) }},
+	"pretrain.log_every":    {"pretrain: {sources: [a], log_every: %v}", func(c *trainer.Config, v float64) { c.LogEvery = int(v) }},
 }
 
 // specOnly are the numeric keys no stage config checks again: the stage
@@ -61,7 +73,8 @@ var specOnly = []string{"tokenizer.max_seq_len", "tasks[].columns.word", "tasks[
 	"model.sharing.rank", "model.sharing.adapter", "model.sharing.experts", "model.sharing.expert_layers",
 	"tasks[].sharing.rank", "tasks[].sharing.adapter",
 	"evaluate.batch_size", "registry.tolerance", "run.lease_ttl_seconds",
-	"sweep.trials", "sweep.seed", "sweep.parallel", "sweep.trial_seconds"}
+	"sweep.trials", "sweep.seed", "sweep.parallel", "sweep.trial_seconds",
+	"pretrain.holdout", "pretrain.shards", "pretrain.time_limit_seconds"}
 
 // probes are values at and around the edges of r: each bound, one step
 // outside it, and one inside; whole numbers for an integer key.
