@@ -407,27 +407,9 @@ func gatherTensor(name string, t *pytorch.Tensor) (*Tensor, error) {
 		return nil, fmt.Errorf("tensor %q: %d strides for %d dimensions", name, len(t.Stride), len(t.Size))
 	}
 	srcLen := len(src) + len(src64)
-	// The shape, strides and offset come from the pickle: check that the
-	// first and last elements lie inside the storage before allocating.
-	n, lo, hi := 1, t.StorageOffset, t.StorageOffset
-	for d, k := range t.Size {
-		if k < 0 || (k > 0 && n > math.MaxInt32/k) {
-			return nil, fmt.Errorf("tensor %q has shape %v: negative or over 2^31 elements", name, t.Size)
-		}
-		n *= k
-		if st := t.Stride[d]; k > 1 && (st > srcLen || st < -srcLen) {
-			return nil, fmt.Errorf("tensor %q has stride %v, past its storage of %d", name, t.Stride, srcLen)
-		}
-		if k > 0 {
-			if st := t.Stride[d]; st >= 0 {
-				hi += (k - 1) * st
-			} else {
-				lo += (k - 1) * st
-			}
-		}
-	}
-	if t.StorageOffset < 0 || t.StorageOffset > srcLen || (n > 0 && (lo < 0 || hi >= srcLen)) {
-		return nil, fmt.Errorf("tensor %q (shape %v, stride %v, offset %d) reaches storage offsets %d..%d, outside its storage of %d", name, t.Size, t.Stride, t.StorageOffset, lo, hi, srcLen)
+	n, err := storageExtent(name, t, srcLen)
+	if err != nil {
+		return nil, err
 	}
 	out.Data = make([]float32, n)
 	idx := make([]int, len(t.Size))
@@ -453,4 +435,31 @@ func gatherTensor(name string, t *pytorch.Tensor) (*Tensor, error) {
 		}
 	}
 	return out, nil
+}
+
+// storageExtent checks that every element of t lies inside its storage of
+// srcLen elements and returns the element count. The shape, strides and
+// offset come from the pickle: they are checked before anything is allocated.
+func storageExtent(name string, t *pytorch.Tensor, srcLen int) (int, error) {
+	n, lo, hi := 1, t.StorageOffset, t.StorageOffset
+	for d, k := range t.Size {
+		if k < 0 || (k > 0 && n > math.MaxInt32/k) {
+			return 0, fmt.Errorf("tensor %q has shape %v: negative or over 2^31 elements", name, t.Size)
+		}
+		n *= k
+		if st := t.Stride[d]; k > 1 && (st > srcLen || st < -srcLen) {
+			return 0, fmt.Errorf("tensor %q has stride %v, past its storage of %d", name, t.Stride, srcLen)
+		}
+		if k > 0 {
+			if st := t.Stride[d]; st >= 0 {
+				hi += (k - 1) * st
+			} else {
+				lo += (k - 1) * st
+			}
+		}
+	}
+	if t.StorageOffset < 0 || t.StorageOffset > srcLen || (n > 0 && (lo < 0 || hi >= srcLen)) {
+		return 0, fmt.Errorf("tensor %q (shape %v, stride %v, offset %d) reaches storage offsets %d..%d, outside its storage of %d", name, t.Size, t.Stride, t.StorageOffset, lo, hi, srcLen)
+	}
+	return n, nil
 }
