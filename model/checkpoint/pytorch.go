@@ -290,29 +290,39 @@ func loadTorchLegacy(f *os.File, size int64) (any, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := readLegacyStorages(cr, rawKeys, storages, size); err != nil {
+		return nil, err
+	}
+	return result, nil
+}
+
+// readLegacyStorages reads the storages' data, which follows the pickles in
+// the order of the key list rawKeys; each size is checked against what is
+// left of the file's size bytes before it is read.
+func readLegacyStorages(cr *countingReader, rawKeys any, storages map[string]pytorch.StorageInterface, size int64) error {
 	keys, ok := rawKeys.(*types.List)
 	if !ok {
-		return nil, fmt.Errorf("the storage key list is a %T", rawKeys)
+		return fmt.Errorf("the storage key list is a %T", rawKeys)
 	}
 	for _, k := range *keys {
 		key, _ := k.(string)
 		s, ok := storages[key]
 		if !ok {
-			return nil, fmt.Errorf("storage key %v names no storage of the state_dict", k)
+			return fmt.Errorf("storage key %v names no storage of the state_dict", k)
 		}
 		var nb [8]byte
 		if _, err := io.ReadFull(cr, nb[:]); err != nil {
-			return nil, fmt.Errorf("storage %q: reading its size: %w", key, err)
+			return fmt.Errorf("storage %q: reading its size: %w", key, err)
 		}
 		n := binary.LittleEndian.Uint64(nb[:])
 		if left := uint64(size - cr.n); n > left/uint64(storageElemBytes(s)) {
-			return nil, fmt.Errorf("storage %q claims %d elements but only %d bytes are left in the file", key, n, left)
+			return fmt.Errorf("storage %q claims %d elements but only %d bytes are left in the file", key, n, left)
 		}
 		if err := s.SetFromFileWithSize(cr, int(n)); err != nil {
-			return nil, fmt.Errorf("storage %q: %w", key, err)
+			return fmt.Errorf("storage %q: %w", key, err)
 		}
 	}
-	return result, nil
+	return nil
 }
 
 type countingReader struct {

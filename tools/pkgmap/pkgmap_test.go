@@ -138,7 +138,6 @@ var owedSplits = map[string]int{
 	"model/checkpoint/checkpoint.go loadOwn":          90,
 	"model/checkpoint/hf.go importHF":                 157,
 	"model/checkpoint/picklescan.go scanPickle":       100,
-	"model/checkpoint/pytorch.go loadTorchLegacy":     85,
 	"model/checkpoint/safetensors.go ReadSafetensors": 103,
 	"pipelines/evaluate/evaluate.go run":              116,
 	"trainer/setup.go setup":                          84,
