@@ -134,25 +134,20 @@ func (tr *Trainer) evaluate(ctx context.Context) (bool, error) {
 		if len(t.eval) == 0 {
 			continue
 		}
-		var score float64
-		if t.kind == model.MaskedLM {
-			r, err := tr.evalMaskedLM(ctx, t)
-			if err != nil {
-				return false, err
-			}
-			res[t.name], score = r.metrics(), r.accuracy()
-		} else {
-			r, ok := grouped[t.name]
-			if !ok {
-				if r, err = tr.evalTask(ctx, t); err != nil {
-					return false, err
-				}
-			}
-			res[t.name], score = metricMap(r), r.Score
+		r, ok := grouped[t.name] // a masked LM is in no group (groups.go)
+		switch {
+		case t.kind == model.MaskedLM:
+			r, err = tr.evalMaskedLM(ctx, t)
+		case !ok:
+			r, err = tr.evalTask(ctx, t)
 		}
+		if err != nil {
+			return false, err
+		}
+		res[t.name] = metricMap(r)
 		names = append(names, t.name)
 		if !t.auxiliary {
-			scores[t.name] = score
+			scores[t.name] = r.Score
 			selected = append(selected, t.name)
 		}
 	}

@@ -4,27 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 
 	"github.com/taskweave/taskweave/io/shards"
-	"github.com/taskweave/taskweave/model"
-	"github.com/taskweave/taskweave/model/masking"
-	"github.com/taskweave/taskweave/model/metrics"
 	"github.com/taskweave/taskweave/model/scoring"
 )
-
-// mlmResult is a masked LM's figures on the evaluation split: the share of
-// masked pieces predicted exactly and the perplexity exp(mean cross-entropy)
-// over them, counted as evaluate counts them (model/metrics).
-type mlmResult struct{ metrics.MaskedLM }
-
-// metrics names the figures as scoring and evaluate's report.json do.
-func (r mlmResult) metrics() map[string]float64 {
-	v := r.Result()
-	return map[string]float64{scoring.MaskedAccuracy: v.Accuracy, scoring.Perplexity: v.Perplexity, scoring.MaskedTokens: float64(v.Tokens)}
-}
-
-func (r mlmResult) accuracy() float64 { return r.Result().Accuracy }
 
 // evalMLMExamples bounds the examples a masked LM is evaluated on: its
 // decoder scores every masked piece against the whole vocabulary (29k
@@ -34,51 +17,35 @@ func (r mlmResult) accuracy() float64 { return r.Result().Accuracy }
 const evalMLMExamples = 1024
 
 // evalMaskedLM scores a masked LM on a fixed sample of its evaluation
-// shards, evalBatch examples per forward pass. Each row is masked with
-// masking.ExampleRNG, as `taskweave evaluate` masks it (scoring.ScoreMasked)
-// when it scores every row of the split.
-func (tr *Trainer) evalMaskedLM(ctx context.Context, t *taskData) (mlmResult, error) {
-	var res mlmResult
-	var pool []example
-	var rngs []*rand.Rand
-	flush := func() error {
-		if len(pool) == 0 {
-			return nil
-		}
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		b := pad(t, pool, batchConfig{})
-		b.TokenLabels = make([]int32, b.B*b.T)
-		for i := range b.TokenLabels {
-			b.TokenLabels[i] = model.IgnoreIndex
-		}
-		for r, e := range pool {
-			n := len(e.ids)
-			t.masker.Row(b.InputIDs[r*b.T:r*b.T+n], b.TokenLabels[r*b.T:r*b.T+n], rngs[r])
-		}
-		pool, rngs = pool[:0], rngs[:0]
-		out, err := tr.m.Forward(b)
-		if err != nil {
-			return fmt.Errorf("evaluating %s: %w", t.name, err)
-		}
-		if out.Scored == 0 {
-			return nil
-		}
-		var correct int64
-		row := 0
-		for _, y := range b.TokenLabels {
-			if y == model.IgnoreIndex {
-				continue
-			}
-			if scoring.Argmax(out.Logits[row*out.NumLabels:(row+1)*out.NumLabels]) == int(y) {
-				correct++
-			}
-			row++
-		}
-		res.Add(int64(out.Scored), correct, float64(out.Loss)*float64(out.Scored))
-		return nil
+// shards through scoring.ScoreMasked, the path `taskweave evaluate` scores
+// every row of the split by: the same mask per row (masking.ExampleRNG of
+// its task and id), batching and per-row cross-entropy, evalBatch examples
+// per forward pass.
+func (tr *Trainer) evalMaskedLM(ctx context.Context, t *taskData) (scoring.Result, error) {
+	task := scoringTask(t)
+	sample, err := tr.maskedLMSample(ctx, t)
+	if err != nil {
+		return scoring.Result{}, err
 	}
+	sc, err := scoring.NewScorer(task)
+	if err != nil {
+		return scoring.Result{}, err
+	}
+	if err := ctx.Err(); err != nil {
+		return scoring.Result{}, err
+	}
+	if err := scoring.ScoreMasked(tr.m, t.masker, task, sample, scoring.Options{BatchSize: evalBatch}, func(_ int, p scoring.Prediction) error {
+		return sc.Add(p)
+	}); err != nil {
+		return scoring.Result{}, fmt.Errorf("evaluating %s: %w", t.name, err)
+	}
+	return sc.Result()
+}
+
+// maskedLMSample reads the first evalMLMExamples/shards rows of each of t's
+// evaluation shards.
+func (tr *Trainer) maskedLMSample(ctx context.Context, t *taskData) ([]scoring.Example, error) {
+	var sample []scoring.Example
 	perShard := (evalMLMExamples + len(t.eval) - 1) / max(len(t.eval), 1)
 	for _, p := range t.eval {
 		taken := 0
@@ -86,17 +53,13 @@ func (tr *Trainer) evalMaskedLM(ctx context.Context, t *taskData) (mlmResult, er
 			if taken++; taken > perShard {
 				return errSampleFull
 			}
-			pool = append(pool, example{ids: append([]int32(nil), r.InputIDs...), types: append([]int32(nil), r.TokenTypeIDs...)})
-			rngs = append(rngs, masking.ExampleRNG(r.Task, r.ExampleID))
-			if len(pool) < evalBatch {
-				return nil
-			}
-			return flush()
+			sample = append(sample, scoring.Example(*r))
+			return nil
 		}); err != nil && !errors.Is(err, errSampleFull) {
-			return res, err
+			return nil, err
 		}
 	}
-	return res, flush()
+	return sample, nil
 }
 
 // errSampleFull ends reading a shard once its share of the sample is in.

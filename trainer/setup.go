@@ -262,31 +262,28 @@ func resolveTasks(cfg *Config, man *manifest.Manifest, manPath string) ([]*taskD
 }
 
 // sourcedTask is a masked LM over other tasks' text: their train shards
-// are its train data, their evaluation shards its evaluation data.
+// are its train data, their evaluation shards its evaluation data, as
+// io/manifest resolves them for evaluate too.
 func sourcedTask(cfg *Config, o TaskOptions, man *manifest.Manifest, manPath string) (*taskData, error) {
 	t := &taskData{name: o.Name, kind: model.MaskedLM, layer: o.Layer, auxiliary: o.Auxiliary, weight: o.Weight, rate: o.Rate,
 		sharing: o.Sharing, sources: o.Source}
-	for _, src := range o.Source {
-		mt, ok := man.Tasks[src]
-		if !ok {
-			return nil, fmt.Errorf("task %q reads the text of task %q, which is not in %s; preprocess it first", o.Name, src, manPath)
+	train, err := man.TextSources(manPath, o.Name, o.Source, "train")
+	if err != nil {
+		return nil, err
+	}
+	for _, src := range train {
+		if len(src.Shards) == 0 {
+			return nil, fmt.Errorf("task %q reads the text of task %q, which has no train shards in %s", o.Name, src.Task, manPath)
 		}
-		paths, err := man.ShardPaths(manPath, src, "train")
-		if err != nil {
-			return nil, err
-		}
-		if len(paths) == 0 {
-			return nil, fmt.Errorf("task %q reads the text of task %q, which has no train shards in %s", o.Name, src, manPath)
-		}
-		t.train = append(t.train, paths...)
-		t.trainN += mt.Splits["train"].Examples
-		if _, ok := mt.Splits[cfg.EvalSplit]; ok {
-			p, err := man.ShardPaths(manPath, src, cfg.EvalSplit)
-			if err != nil {
-				return nil, err
-			}
-			t.eval = append(t.eval, p...)
-		}
+		t.train = append(t.train, src.Shards...)
+		t.trainN += src.Examples
+	}
+	eval, err := man.TextSources(manPath, o.Name, o.Source, cfg.EvalSplit)
+	if err != nil {
+		return nil, err
+	}
+	for _, src := range eval {
+		t.eval = append(t.eval, src.Shards...)
 	}
 	return t, nil
 }

@@ -88,9 +88,10 @@ func phraseData(t *testing.T) string {
 // dev evaluation chose best/ on (summary.json), over the same rows (all of
 // them: fewer than its 1,024-row sample) masked the same way, for a masked
 // LM over another task's text (mlm, source cls) and one with shards of its
-// own (txt). The counts agree exactly; the perplexity to float rounding
-// (the trainer sums each batch's mean loss, evaluate each row's
-// cross-entropy).
+// own (txt). Both score through scoring.ScoreMasked, so the counts agree
+// exactly; the perplexity agrees to float32 rounding (about 1e-8 relative
+// here): the trainer batches 64 rows, evaluate 16 as its workers read them,
+// and a row's logits carry the rounding of the batch's matrix shapes.
 func TestTrainerDevEqualsEvaluateMaskedLM(t *testing.T) {
 	if testing.Short() {
 		t.Skip("trains two models")
@@ -138,7 +139,7 @@ func TestTrainerDevEqualsEvaluateMaskedLM(t *testing.T) {
 			t.Logf("%s (best step %d): evaluate masked_accuracy %.6f perplexity %.6f over %d masked pieces of %d rows; trainer %.6f, %.6f, %.0f",
 				c.head, sum.BestStep, got.Accuracy, got.Perplexity, got.Tokens, res.Examples, dev[scoring.MaskedAccuracy], dev[scoring.Perplexity], dev[scoring.MaskedTokens])
 			if float64(got.Tokens) != dev[scoring.MaskedTokens] || got.Accuracy != dev[scoring.MaskedAccuracy] ||
-				math.Abs(got.Perplexity-dev[scoring.Perplexity]) > 1e-5*dev[scoring.Perplexity] {
+				math.Abs(got.Perplexity-dev[scoring.Perplexity]) > 1e-6*dev[scoring.Perplexity] {
 				t.Errorf("evaluate: %+v; the trainer's dev evaluation: %v", got, dev)
 			}
 			if res.Examples != 64 || got.Accuracy < 0.2 {

@@ -18,6 +18,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/taskweave/taskweave/io/manifest"
 	"github.com/taskweave/taskweave/io/shards"
 	"github.com/taskweave/taskweave/io/storage"
 	"github.com/taskweave/taskweave/model"
@@ -138,19 +139,19 @@ func splitTasks(man *manifestFile, split string, heads map[string]checkpoint.Tas
 			textless[name] = fmt.Sprintf("a masked_lm head without shards of its own in %s, and the checkpoint's tasks.json (written before it recorded source) does not say whose text it was trained on; retrain it to score it", man.path)
 			continue
 		}
-		var missing []string
-		for _, src := range h.Source {
-			mt, ok := man.Tasks[src]
-			if !ok {
-				missing = append(missing, src)
-			} else if _, ok := mt.Splits[split]; ok {
-				sourced[name] = append(sourced[name], src)
+		srcs, err := man.TextSources(man.path, name, h.Source, split)
+		if err != nil {
+			textless[name] = err.Error()
+			var me *manifest.MissingSourcesError
+			if errors.As(err, &me) {
+				textless[name] = fmt.Sprintf("a masked_lm head trained on the text of %s, which %s does not have; evaluate it on the shards it was trained on", strings.Join(me.Missing, ", "), man.path)
 			}
-		}
-		if len(missing) > 0 {
-			delete(sourced, name)
-			textless[name] = fmt.Sprintf("a masked_lm head trained on the text of %s, which %s does not have; evaluate it on the shards it was trained on", strings.Join(missing, ", "), man.path)
 			continue
+		}
+		for _, src := range srcs {
+			if src.HasSplit {
+				sourced[name] = append(sourced[name], src.Task)
+			}
 		}
 		if len(sourced[name]) > 0 {
 			names = append(names, name)
