@@ -45,27 +45,45 @@ type taskData struct {
 	memberIdx []int
 }
 
-// setup reads the manifest, builds (or reloads) the model, the optimizer,
-// the sampler, the strategy, the streams and the stepper, and opens the
-// metrics log.
+// setup builds everything the loop needs, one named step each. The order
+// matters: the tasks decide the heads, the model (new or resumed) bounds
+// the batches, the first phase builds the sampler, strategy and stepper,
+// and a resumed state overwrites what the steps before it initialised.
 func (tr *Trainer) setup(ctx context.Context) error {
-	cfg := &tr.cfg
-	man, manPath, err := readManifest(ctx, cfg.Data)
+	man, manPath, err := readManifest(ctx, tr.cfg.Data)
 	if err != nil {
 		return err
 	}
-	if tr.tasks, err = resolveTasks(cfg, man, manPath); err != nil {
+	if err := tr.setupTasks(ctx, man, manPath); err != nil {
 		return err
 	}
-	if err := checkShards(ctx, man, manPath, tr.tasks); err != nil {
+	if err := tr.setupModel(ctx, man); err != nil {
 		return err
 	}
-	names := make([]string, len(tr.tasks))
-	for i, t := range tr.tasks {
-		names[i] = t.name
+	if err := tr.setupBatching(man); err != nil {
+		return err
 	}
+	if err := tr.setupOptimization(); err != nil {
+		return err
+	}
+	tr.openStreams(ctx)
+	return tr.startOrResume(ctx)
+}
 
-	// Model.
+// setupTasks joins the job's tasks with the manifest and checks their
+// shards against it.
+func (tr *Trainer) setupTasks(ctx context.Context, man *manifest.Manifest, manPath string) error {
+	var err error
+	if tr.tasks, err = resolveTasks(&tr.cfg, man, manPath); err != nil {
+		return err
+	}
+	return checkShards(ctx, man, manPath, tr.tasks)
+}
+
+// setupModel reads the vocabulary, declares the heads, and builds the
+// model or reloads it from last/ (--resume), set for training.
+func (tr *Trainer) setupModel(ctx context.Context, man *manifest.Manifest) error {
+	cfg := &tr.cfg
 	vocab, err := readVocab(ctx, cfg.Vocab, man.Tokenizer.VocabSize)
 	if err != nil {
 		return err
@@ -77,10 +95,16 @@ func (tr *Trainer) setup(ctx context.Context) error {
 	if tr.last, err = openLast(ctx, cfg.Out); err != nil {
 		return err
 	}
-	statePath := tr.last.dir()
-	if err := tr.setupModel(ctx, statePath, len(vocab), heads); err != nil {
+	if err := tr.loadOrBuildModel(ctx, tr.last.dir(), len(vocab), heads); err != nil {
 		return err
 	}
+	return tr.setTrainingMode(vocab)
+}
+
+// setTrainingMode sets the model's precision, training mode and token
+// dropout (which needs the vocabulary's [UNK] and the specials it spares).
+func (tr *Trainer) setTrainingMode(vocab []string) error {
+	cfg := &tr.cfg
 	if err := tr.m.SetPrecision(cmp.Or(cfg.Precision, model.FP32)); err != nil {
 		return fmt.Errorf("train.precision: %w", err)
 	}
@@ -92,20 +116,37 @@ func (tr *Trainer) setup(ctx context.Context) error {
 		}
 		tr.m.SetTokenDropout(cfg.TokenDropout, unk, keep...)
 	}
+	return nil
+}
+
+// setupBatching fixes how batches are formed, bounded by the model's
+// positions and vocabulary, and checks train.batch_tokens against the
+// shards' longest row.
+func (tr *Trainer) setupBatching(man *manifest.Manifest) error {
+	cfg := &tr.cfg
 	mc := tr.m.Config()
 	tr.bcfg = batchConfig{examples: cfg.BatchSize, tokens: cfg.BatchTokens, padTo: cfg.PadTo, pool: cfg.PoolBatches,
 		shuffle: cfg.ShuffleBuffer, maxLen: mc.MaxPositionEmbeddings, vocab: mc.VocabSize}
 	if err := CheckBatchTokens(cfg.BatchTokens, man.Tokenizer.MaxSeqLen); err != nil {
 		return fmt.Errorf("%s: %w", storage.Join(cfg.Data, manifest.FileName), err)
 	}
+	return nil
+}
 
-	// Optimizer, task sampler, multi-task strategy, data.
+// setupOptimization builds AdamW over the trainable weights and enters the
+// first phase, which builds its sampler, strategy, schedule and stepper.
+func (tr *Trainer) setupOptimization() error {
+	cfg := &tr.cfg
 	tr.opt = model.NewAdamW(tr.m.Trainable(), model.AdamWConfig{LR: cfg.LR, Beta1: 0.9, Beta2: 0.999, Eps: 1e-6, WeightDecay: cfg.WeightDecay,
 		LazyRows: cfg.SparseEmbeddings})
 	tr.phases = resolvePhases(cfg)
-	if err := tr.enterPhase(0); err != nil {
-		return err
-	}
+	return tr.enterPhase(0)
+}
+
+// openStreams opens each task's batch stream (and auto_lambda's held-out
+// streams of the primary tasks) and starts each task's loss average empty.
+func (tr *Trainer) openStreams(ctx context.Context) {
+	cfg := &tr.cfg
 	for _, t := range tr.tasks {
 		tr.streams = append(tr.streams, newStream(ctx, t, tr.bcfg, cfg.Seed))
 	}
@@ -122,15 +163,22 @@ func (tr *Trainer) setup(ctx context.Context) error {
 	for i := range tr.lossEMA {
 		tr.lossEMA[i] = math.NaN()
 	}
+}
+
+// startOrResume restores the trainer state of last/ (--resume), opens the
+// metrics log (truncated to the resumed step) and logs the start.
+func (tr *Trainer) startOrResume(ctx context.Context) error {
+	cfg := &tr.cfg
 	if cfg.Resume {
-		if err := tr.loadState(ctx, statePath); err != nil {
+		if err := tr.loadState(ctx, tr.last.dir()); err != nil {
 			return err
 		}
 	}
+	var err error
 	if tr.metrics, err = openMetricsLog(ctx, cfg.Out, cfg.Resume, tr.step); err != nil {
 		return err
 	}
-	return tr.logStart(names)
+	return tr.logStart()
 }
 
 // setupHeads declares a head per task and the checkpoint metadata that
@@ -158,10 +206,10 @@ func (tr *Trainer) setupHeads(vocab []string, man *manifest.Manifest) ([]model.H
 	return heads, nil
 }
 
-// setupModel reloads the model saved in statePath (--resume), checking it
-// has the job's heads and sharing, or builds a new one (from model.init
-// when set).
-func (tr *Trainer) setupModel(ctx context.Context, statePath string, vocabSize int, heads []model.HeadSpec) error {
+// loadOrBuildModel reloads the model saved in statePath (--resume),
+// checking it has the job's heads and sharing, or builds a new one (from
+// model.init when set).
+func (tr *Trainer) loadOrBuildModel(ctx context.Context, statePath string, vocabSize int, heads []model.HeadSpec) error {
 	cfg := &tr.cfg
 	var err error
 	if cfg.Resume {
@@ -200,8 +248,12 @@ func (tr *Trainer) setupModel(ctx context.Context, statePath string, vocabSize i
 
 // logStart logs what the run trains with and writes the metrics log's
 // start event.
-func (tr *Trainer) logStart(names []string) error {
+func (tr *Trainer) logStart() error {
 	cfg := &tr.cfg
+	names := make([]string, len(tr.tasks))
+	for i, t := range tr.tasks {
+		names[i] = t.name
+	}
 	mc := tr.m.Config()
 	tr.logf("tasks: %s", strings.Join(names, ", "))
 	tr.logf("sharing %s: %d of %d weights trainable", sharing(tr.tasks, cfg.Sharing), model.CountParams(tr.m.Trainable()), model.CountParams(tr.m.Params()))
