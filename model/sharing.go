@@ -5,6 +5,8 @@ import (
 	"math"
 	"slices"
 	"strings"
+
+	"github.com/taskweave/taskweave/internal/rules"
 )
 
 // Soft parameter sharing. With hard sharing every task runs the same encoder;
@@ -83,12 +85,12 @@ type TaskSharing struct {
 // matrixIndex maps a factor matrix name to its linear, -1 if there is none.
 func matrixIndex(name string) linearID { return linearID(slices.Index(FactorMatrices, name)) }
 
+// validate refuses a sharing setup the model cannot build. The rules a job
+// spec is also checked by are the owners' in sharingrules.go (ranges,
+// CheckExperts, CheckLayerAttention), called here, not restated.
 func (s Sharing) validate(cfg Config, heads []HeadSpec) error {
-	if s.Experts < 0 || s.Experts == 1 || s.Experts > MaxExperts {
-		return fmt.Errorf("model: sharing experts = %d; use 0 (no mixture of experts) or 2..%d", s.Experts, MaxExperts)
-	}
-	if s.Experts > 0 && (s.ExpertLayers < 1 || s.ExpertLayers > cfg.NumHiddenLayers) {
-		return fmt.Errorf("model: sharing expert_layers = %d; with experts it must be 1..%d (the encoder's layers)", s.ExpertLayers, cfg.NumHiddenLayers)
+	if err := s.checkExperts(cfg.NumHiddenLayers); err != nil {
+		return err
 	}
 	rank := 0
 	for _, h := range heads {
@@ -116,9 +118,28 @@ func (s Sharing) validate(cfg Config, heads []HeadSpec) error {
 				return fmt.Errorf("model: task %q factorizes %s but every layer's FFN is a mixture of experts; factorize attention matrices only", h.Task, name)
 			}
 		}
-		if t.LayerAttention && h.Layer != 0 {
-			return fmt.Errorf("model: task %q has layer attention and layer %d; layer attention reads every layer, so use layer 0", h.Task, h.Layer)
+		if err := CheckLayerAttention(h.Task, h.Layer, t.LayerAttention); err != nil {
+			return fmt.Errorf("model: %w", err)
 		}
+	}
+	return nil
+}
+
+// checkExperts applies the experts' ranges (SharingRanges) and
+// CheckExperts against the encoder's depth; expert_layers only matters
+// with experts.
+func (s Sharing) checkExperts(layers int) error {
+	if err := rules.Find(SharingRanges, "model.sharing.experts").Check("sharing.experts", float64(s.Experts)); err != nil {
+		return fmt.Errorf("model: %w", err)
+	}
+	if key, err := CheckExperts(s.Experts, s.ExpertLayers, layers); err != nil {
+		return fmt.Errorf("model: sharing.%s: %w", key, err)
+	}
+	if s.Experts == 0 {
+		return nil
+	}
+	if err := rules.Find(SharingRanges, "model.sharing.expert_layers").Check("sharing.expert_layers", float64(s.ExpertLayers)); err != nil {
+		return fmt.Errorf("model: %w", err)
 	}
 	return nil
 }

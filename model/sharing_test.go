@@ -193,12 +193,14 @@ func TestSharingValidate(t *testing.T) {
 		{Sharing{}, TaskSharing{Rank: 2, Matrices: []string{MatQuery}}, "basis"},
 		{Sharing{Basis: "per_task"}, TaskSharing{Rank: 2}, "names no matrices"},
 		{Sharing{Basis: "per_task"}, TaskSharing{Rank: 2, Matrices: []string{"qkv"}}, "unknown matrix"},
-		{Sharing{Experts: 1, ExpertLayers: 1}, TaskSharing{}, "experts = 1"},
-		{Sharing{Experts: 2, ExpertLayers: 3}, TaskSharing{}, "expert_layers = 3"},
+		{Sharing{Experts: 1, ExpertLayers: 1}, TaskSharing{}, "sharing.experts: 1 expert is the plain FFN"},
+		{Sharing{Experts: 2, ExpertLayers: 3}, TaskSharing{}, "sharing.expert_layers: 3 is more than the encoder's 2 layers"},
+		{Sharing{Experts: 2, ExpertLayers: 0}, TaskSharing{}, "sharing.expert_layers: 0 is out of range"},
+		{Sharing{Experts: -1}, TaskSharing{}, "sharing.experts: -1 is out of range"},
 		{Sharing{Experts: 2, ExpertLayers: 2, Basis: "shared"}, TaskSharing{Rank: 2, Matrices: []string{MatFFNIn}}, "mixture of experts"},
 		{Sharing{}, TaskSharing{Adapter: -1}, "0..hidden_size"},
 		{Sharing{Basis: "shared"}, TaskSharing{Rank: 129, Matrices: []string{MatQuery}}, "0..hidden_size"},
-		{Sharing{Experts: 65, ExpertLayers: 1}, TaskSharing{}, "2..64"},
+		{Sharing{Experts: 65, ExpertLayers: 1}, TaskSharing{}, "experts <= 64"},
 	}
 	for _, c := range cases {
 		_, err := NewWith(cfg, []HeadSpec{{Task: "a", Kind: SequenceClassification, NumLabels: 2, Sharing: c.ts}}, c.sh, 1)
@@ -214,7 +216,7 @@ func TestSharingValidate(t *testing.T) {
 		t.Errorf("two ranks on a shared basis: %v", err)
 	}
 	_, err = NewWith(cfg, []HeadSpec{{Task: "a", Kind: SequenceClassification, NumLabels: 2, Layer: 1, Sharing: TaskSharing{LayerAttention: true}}}, Sharing{}, 1)
-	if err == nil || !strings.Contains(err.Error(), "layer attention") {
+	if err == nil || !strings.Contains(err.Error(), "layer attention and reads layer 1") {
 		t.Errorf("layer attention with layer 1: %v", err)
 	}
 }
