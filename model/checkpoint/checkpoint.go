@@ -299,26 +299,52 @@ func LoadWith(fs FS, opt Options) (*model.Model, Meta, error) {
 	return loadOwn(fs, where, raw, opt)
 }
 
+// ownLoad is a taskweave checkpoint being loaded: where it is and what
+// its config.json records.
+type ownLoad struct {
+	fs    FS
+	where string
+	c     configJSON
+}
+
+// loadOwn loads a taskweave checkpoint: config.json, then the weights (the
+// model), then vocab.txt and tasks.json (the metadata), every file checked
+// against the sha256 config.json records for it.
 func loadOwn(fs FS, where string, raw []byte, opt Options) (*model.Model, Meta, error) {
-	var c configJSON
-	if err := json.Unmarshal(raw, &c); err != nil {
+	l := &ownLoad{fs: fs, where: where}
+	if err := json.Unmarshal(raw, &l.c); err != nil {
 		return nil, Meta{}, fmt.Errorf("checkpoint %s: %s: %w", where, ConfigFile, err)
 	}
-	sec := c.Taskweave
-	if sec.FormatVersion != FormatVersion {
-		return nil, Meta{}, fmt.Errorf("checkpoint %s: %s has taskweave format_version %d; this build reads version %d", where, ConfigFile, sec.FormatVersion, FormatVersion)
+	if v := l.c.Taskweave.FormatVersion; v != FormatVersion {
+		return nil, Meta{}, fmt.Errorf("checkpoint %s: %s has taskweave format_version %d; this build reads version %d", where, ConfigFile, v, FormatVersion)
 	}
-	// Every file is hashed as it is read and compared with config.json's record.
-	check := func(name string, h hash.Hash) error {
-		want, ok := sec.Files[name]
-		if !ok {
-			return fmt.Errorf("checkpoint %s: %s does not record %s's sha256", where, ConfigFile, name)
-		}
-		if got := "sha256:" + hex.EncodeToString(h.Sum(nil)); got != want {
-			return fmt.Errorf("checkpoint %s: %s has %s but %s recorded %s: the directory mixes files of different saves (an interrupted Save?); save it again", where, name, got, ConfigFile, want)
-		}
-		return nil
+	m, err := l.model()
+	if err != nil {
+		return nil, Meta{}, err
 	}
+	meta, err := l.meta(m, opt)
+	if err != nil {
+		return nil, Meta{}, err
+	}
+	return m, meta, nil
+}
+
+// check compares the sha256 of a file as it was read with config.json's
+// record of it.
+func (l *ownLoad) check(name string, h hash.Hash) error {
+	want, ok := l.c.Taskweave.Files[name]
+	if !ok {
+		return fmt.Errorf("checkpoint %s: %s does not record %s's sha256", l.where, ConfigFile, name)
+	}
+	if got := "sha256:" + hex.EncodeToString(h.Sum(nil)); got != want {
+		return fmt.Errorf("checkpoint %s: %s has %s but %s recorded %s: the directory mixes files of different saves (an interrupted Save?); save it again", l.where, name, got, ConfigFile, want)
+	}
+	return nil
+}
+
+// specs are the heads and sharing config.json declares.
+func (l *ownLoad) specs() ([]model.HeadSpec, model.Sharing) {
+	sec := l.c.Taskweave
 	var heads []model.HeadSpec
 	for _, h := range sec.Heads {
 		hs := model.HeadSpec{Task: h.Task, Kind: model.HeadKind(h.Kind), NumLabels: h.NumLabels, Layer: h.Layer}
@@ -331,63 +357,73 @@ func loadOwn(fs FS, where string, raw []byte, opt Options) (*model.Model, Meta, 
 	if sec.Sharing != nil {
 		sharing = *sec.Sharing
 	}
+	return heads, sharing
+}
 
-	// The weights are read before the model is built, so that config.json's
-	// sizes can be checked against them before model.New allocates.
+// model reads the weights, then builds the model and assigns them. The
+// weights are read first so that config.json's sizes can be checked
+// against them before model.New allocates.
+func (l *ownLoad) model() (*model.Model, error) {
+	heads, sharing := l.specs()
 	h := sha256.New()
-	r, err := fs.Open(WeightsFile)
+	r, err := l.fs.Open(WeightsFile)
 	if err != nil {
-		return nil, Meta{}, fmt.Errorf("checkpoint %s: %w", where, err)
+		return nil, fmt.Errorf("checkpoint %s: %w", l.where, err)
 	}
-	tensors, _, err := ReadSafetensors(io.TeeReader(r, h), where+"/"+WeightsFile)
+	file := l.where + "/" + WeightsFile
+	tensors, _, err := ReadSafetensors(io.TeeReader(r, h), file)
 	r.Close()
 	if err != nil {
-		return nil, Meta{}, err
+		return nil, err
 	}
-	if err := check(WeightsFile, h); err != nil {
-		return nil, Meta{}, err
+	if err := l.check(WeightsFile, h); err != nil {
+		return nil, err
 	}
-	if err := checkSizes(c.Config, sharing, tensors, where, where+"/"+WeightsFile); err != nil {
-		return nil, Meta{}, err
+	if err := checkSizes(l.c.Config, sharing, tensors, l.where, file); err != nil {
+		return nil, err
 	}
-	m, err := model.NewWith(c.Config, heads, sharing, 0)
+	m, err := model.NewWith(l.c.Config, heads, sharing, 0)
 	if err != nil {
-		return nil, Meta{}, fmt.Errorf("checkpoint %s: %s: %w", where, ConfigFile, err)
+		return nil, fmt.Errorf("checkpoint %s: %s: %w", l.where, ConfigFile, err)
 	}
 	named := map[string]*Tensor{}
 	for _, t := range tensors {
 		named[t.Name] = t
 	}
-	if err := assign(m, named, where+"/"+WeightsFile, nil, c.Config); err != nil {
-		return nil, Meta{}, err
-	}
+	return m, assign(m, named, file, nil, l.c.Config)
+}
 
+// meta reads vocab.txt and tasks.json, checking the tasks against m's heads.
+func (l *ownLoad) meta(m *model.Model, opt Options) (Meta, error) {
+	sec := l.c.Taskweave
 	meta := Meta{Lowercase: sec.Lowercase, MaxSeqLen: sec.MaxSeqLen, Extra: sec.Extra}
-	b, err := readAll(fs, VocabFile)
+	b, err := l.readChecked(VocabFile)
 	if err != nil {
-		return nil, Meta{}, fmt.Errorf("checkpoint %s: %w", where, err)
+		return Meta{}, err
 	}
-	if err := check(VocabFile, hashOf(b)); err != nil {
-		return nil, Meta{}, err
+	if meta.Vocab, err = vocabFor(b, l.c.VocabSize, l.where, opt); err != nil {
+		return Meta{}, err
 	}
-	if meta.Vocab, err = vocabFor(b, c.VocabSize, where, opt); err != nil {
-		return nil, Meta{}, err
-	}
-	b, err = readAll(fs, TasksFile)
-	if err != nil {
-		return nil, Meta{}, fmt.Errorf("checkpoint %s: %w", where, err)
-	}
-	if err := check(TasksFile, hashOf(b)); err != nil {
-		return nil, Meta{}, err
+	if b, err = l.readChecked(TasksFile); err != nil {
+		return Meta{}, err
 	}
 	var tj tasksJSON
 	if err := json.Unmarshal(b, &tj); err != nil {
-		return nil, Meta{}, fmt.Errorf("checkpoint %s: %s: %w", where, TasksFile, err)
+		return Meta{}, fmt.Errorf("checkpoint %s: %s: %w", l.where, TasksFile, err)
 	}
 	if meta.Tasks, err = taskInfos(m.Heads(), tj.Tasks); err != nil {
-		return nil, Meta{}, fmt.Errorf("checkpoint %s: %s disagrees with %s: %w", where, TasksFile, ConfigFile, err)
+		return Meta{}, fmt.Errorf("checkpoint %s: %s disagrees with %s: %w", l.where, TasksFile, ConfigFile, err)
 	}
-	return m, meta, nil
+	return meta, nil
+}
+
+// readChecked reads a small file of the checkpoint and checks its sha256.
+func (l *ownLoad) readChecked(name string) ([]byte, error) {
+	b, err := readAll(l.fs, name)
+	if err != nil {
+		return nil, fmt.Errorf("checkpoint %s: %w", l.where, err)
+	}
+	return b, l.check(name, hashOf(b))
 }
 
 func hashOf(b []byte) hash.Hash {

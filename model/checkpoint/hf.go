@@ -29,27 +29,75 @@ type hfConfig struct {
 // the model can only serve as initial weights), tokenizer_config.json
 // (optional; do_lower_case defaults to true as in BertTokenizer).
 func importHF(fs FS, where string, raw []byte, opt Options) (*model.Model, Meta, error) {
-	// BERT's defaults for keys old configs leave out.
-	cfg := model.Config{TypeVocabSize: 2, LayerNormEps: 1e-12, HiddenAct: "gelu", MaxPositionEmbeddings: 512}
-	var hc hfConfig
-	if err := json.Unmarshal(raw, &cfg); err != nil {
-		return nil, Meta{}, fmt.Errorf("checkpoint %s: %s: %w", where, ConfigFile, err)
+	im := &hfImport{fs: fs, where: where, opt: opt, task: cmp.Or(opt.TaskName, defaultTaskName(fs))}
+	if err := im.readConfig(raw); err != nil {
+		return nil, Meta{}, err
 	}
-	if err := json.Unmarshal(raw, &hc); err != nil {
-		return nil, Meta{}, fmt.Errorf("checkpoint %s: %s: %w", where, ConfigFile, err)
-	}
-	if hc.ModelType != "" && hc.ModelType != "bert" {
-		return nil, Meta{}, fmt.Errorf("checkpoint %s: %s has model_type %q; only BERT (\"bert\") checkpoints can be imported", where, ConfigFile, hc.ModelType)
-	}
-	if hc.PositionEmbeddingType != "" && hc.PositionEmbeddingType != "absolute" {
-		return nil, Meta{}, fmt.Errorf("checkpoint %s: %s has position_embedding_type %q; only \"absolute\" is supported", where, ConfigFile, hc.PositionEmbeddingType)
-	}
-
 	tensors, file, err := readHFWeights(fs, where)
 	if err != nil {
 		return nil, Meta{}, err
 	}
-	// Map file names to model names.
+	im.file = file
+	named, err := im.modelNames(tensors)
+	if err != nil {
+		return nil, Meta{}, err
+	}
+	heads, tasks, err := im.heads(named["heads."+im.task+".classifier.weight"])
+	if err != nil {
+		return nil, Meta{}, err
+	}
+	m, err := im.build(heads, tensors, named)
+	if err != nil {
+		return nil, Meta{}, err
+	}
+	meta, err := im.meta(tasks)
+	if err != nil {
+		return nil, Meta{}, err
+	}
+	if _, ok := named["pooler.dense.weight"]; !ok {
+		fmt.Fprintf(warnTo(opt), "note: checkpoint %s has no pooler (normal for %s); the pooler keeps its random initialisation\n", where, cmp.Or(im.arch, "BertModel"))
+	}
+	return m, meta, nil
+}
+
+// hfImport is a Hugging Face directory being imported.
+type hfImport struct {
+	fs    FS
+	where string
+	opt   Options
+	task  string // the name a classifier head is imported under
+	cfg   model.Config
+	hc    hfConfig
+	arch  string // config.json's first architecture ("" if none)
+	file  string // the weights file read
+}
+
+// readConfig parses config.json over BERT's defaults for the keys old
+// configs leave out, and refuses models other than absolute-position BERT.
+func (im *hfImport) readConfig(raw []byte) error {
+	im.cfg = model.Config{TypeVocabSize: 2, LayerNormEps: 1e-12, HiddenAct: "gelu", MaxPositionEmbeddings: 512}
+	if err := json.Unmarshal(raw, &im.cfg); err != nil {
+		return fmt.Errorf("checkpoint %s: %s: %w", im.where, ConfigFile, err)
+	}
+	if err := json.Unmarshal(raw, &im.hc); err != nil {
+		return fmt.Errorf("checkpoint %s: %s: %w", im.where, ConfigFile, err)
+	}
+	if mt := im.hc.ModelType; mt != "" && mt != "bert" {
+		return fmt.Errorf("checkpoint %s: %s has model_type %q; only BERT (\"bert\") checkpoints can be imported", im.where, ConfigFile, mt)
+	}
+	if pt := im.hc.PositionEmbeddingType; pt != "" && pt != "absolute" {
+		return fmt.Errorf("checkpoint %s: %s has position_embedding_type %q; only \"absolute\" is supported", im.where, ConfigFile, pt)
+	}
+	if len(im.hc.Architectures) > 0 {
+		im.arch = im.hc.Architectures[0]
+	}
+	return nil
+}
+
+// modelNames maps the file's tensor names to the model's: the bert.
+// prefix dropped, old LayerNorm gamma/beta renamed, a classifier put under
+// the task's head, buffers and ignored tensors left out.
+func (im *hfImport) modelNames(tensors []*Tensor) (map[string]*Tensor, error) {
 	prefixed := false
 	for _, t := range tensors {
 		if strings.HasPrefix(t.Name, "bert.") {
@@ -57,16 +105,13 @@ func importHF(fs FS, where string, raw []byte, opt Options) (*model.Model, Meta,
 			break
 		}
 	}
-	task := opt.TaskName
-	if task == "" {
-		task = defaultTaskName(fs)
-	}
+	ignore := im.opt.IgnoreTensors
 	named := map[string]*Tensor{}
 	for _, t := range tensors {
 		name := t.Name
 		if prefixed {
-			if !strings.HasPrefix(name, "bert.") && !strings.HasPrefix(name, "classifier.") && !ignored(name, opt.IgnoreTensors) {
-				return nil, Meta{}, fmt.Errorf("%s: tensor %s has no place in the model (expected bert.… or classifier.…); if it is expected, list it in Options.IgnoreTensors", file, name)
+			if !strings.HasPrefix(name, "bert.") && !strings.HasPrefix(name, "classifier.") && !ignored(name, ignore) {
+				return nil, fmt.Errorf("%s: tensor %s has no place in the model (expected bert.… or classifier.…); if it is expected, list it in Options.IgnoreTensors", im.file, name)
 			}
 			name = strings.TrimPrefix(name, "bert.")
 		}
@@ -77,66 +122,79 @@ func importHF(fs FS, where string, raw []byte, opt Options) (*model.Model, Meta,
 		switch {
 		case name == "embeddings.position_ids":
 			continue // a buffer (0..max_position-1), not a weight
-		case ignored(name, opt.IgnoreTensors):
+		case ignored(name, ignore):
 			continue
 		case name == "classifier.weight" || name == "classifier.bias":
-			name = "heads." + task + "." + name
+			name = "heads." + im.task + "." + name
 		}
 		if prev, dup := named[name]; dup {
-			return nil, Meta{}, fmt.Errorf("%s: tensors %s and %s are the same parameter %s", file, prev.Name, t.Name, name)
+			return nil, fmt.Errorf("%s: tensors %s and %s are the same parameter %s", im.file, prev.Name, t.Name, name)
 		}
 		named[name] = t
 	}
+	return named, nil
+}
 
-	arch := ""
-	if len(hc.Architectures) > 0 {
-		arch = hc.Architectures[0]
-	}
-	cls := named["heads."+task+".classifier.weight"]
-	var heads []model.HeadSpec
-	var tasks []TaskInfo
-	switch arch {
+// heads declares the head the architecture has (none for an encoder) from
+// its classifier cls.
+func (im *hfImport) heads(cls *Tensor) ([]model.HeadSpec, []TaskInfo, error) {
+	switch im.arch {
 	case "BertModel", "", "BertForMaskedLM", "BertForPreTraining":
 		// A pre-trained encoder: its pre-training heads (cls.…) are left
 		// out by the caller (Options.IgnoreTensors), as model.init does.
 		if cls != nil {
-			return nil, Meta{}, fmt.Errorf("checkpoint %s: %s names no architecture (or BertModel) but %s has a classifier; set architectures to BertForSequenceClassification or BertForTokenClassification", where, ConfigFile, file)
+			return nil, nil, fmt.Errorf("checkpoint %s: %s names no architecture (or BertModel) but %s has a classifier; set architectures to BertForSequenceClassification or BertForTokenClassification", im.where, ConfigFile, im.file)
 		}
+		return nil, nil, nil
 	case "BertForSequenceClassification", "BertForTokenClassification":
-		if cls == nil {
-			return nil, Meta{}, fmt.Errorf("%s: %s has no classifier.weight", file, arch)
-		}
-		if len(cls.Shape) != 2 || cls.Shape[1] != cfg.HiddenSize {
-			return nil, Meta{}, fmt.Errorf("%s: tensor %s has shape %v; a classifier over hidden_size %d needs [num_labels %d]", file, cls.Name, cls.Shape, cfg.HiddenSize, cfg.HiddenSize)
-		}
-		n := cls.Shape[0]
-		labels, err := hfLabels(hc.ID2Label, n, where)
+		h, info, err := im.classifierHead(cls)
 		if err != nil {
-			return nil, Meta{}, err
+			return nil, nil, err
 		}
-		info := TaskInfo{Name: task, Labels: labels}
-		kind := model.TokenClassification
-		if arch == "BertForSequenceClassification" {
-			kind = model.SequenceClassification
-			if hc.ProblemType == "regression" || (hc.ProblemType == "" && n == 1) {
-				// Hugging Face trains one-label sequence models with MSE.
-				kind, info.Labels = model.SequenceRegression, nil
-			}
-		} else {
-			info.TagScheme = guessTagScheme(labels)
-		}
-		info.Type = string(kind)
-		heads = append(heads, model.HeadSpec{Task: task, Kind: kind, NumLabels: n})
-		tasks = append(tasks, info)
-	default:
-		return nil, Meta{}, fmt.Errorf("checkpoint %s: %s architecture %q cannot be imported; use BertModel, BertForMaskedLM, BertForPreTraining (their cls.… heads ignored), BertForSequenceClassification or BertForTokenClassification (or list the extra tensors in Options.IgnoreTensors and set architectures to BertModel)", where, ConfigFile, arch)
+		return []model.HeadSpec{h}, []TaskInfo{info}, nil
 	}
-	if err := checkSizes(cfg, model.Sharing{}, tensors, where, file); err != nil {
-		return nil, Meta{}, err
+	return nil, nil, fmt.Errorf("checkpoint %s: %s architecture %q cannot be imported; use BertModel, BertForMaskedLM, BertForPreTraining (their cls.… heads ignored), BertForSequenceClassification or BertForTokenClassification (or list the extra tensors in Options.IgnoreTensors and set architectures to BertModel)", im.where, ConfigFile, im.arch)
+}
+
+// classifierHead is a sequence or token classifier's head, its labels from
+// id2label: a one-label sequence model is a regression (Hugging Face trains
+// it with MSE) unless problem_type says otherwise.
+func (im *hfImport) classifierHead(cls *Tensor) (model.HeadSpec, TaskInfo, error) {
+	if cls == nil {
+		return model.HeadSpec{}, TaskInfo{}, fmt.Errorf("%s: %s has no classifier.weight", im.file, im.arch)
 	}
-	m, err := model.New(cfg, heads, 0)
+	H := im.cfg.HiddenSize
+	if len(cls.Shape) != 2 || cls.Shape[1] != H {
+		return model.HeadSpec{}, TaskInfo{}, fmt.Errorf("%s: tensor %s has shape %v; a classifier over hidden_size %d needs [num_labels %d]", im.file, cls.Name, cls.Shape, H, H)
+	}
+	n := cls.Shape[0]
+	labels, err := hfLabels(im.hc.ID2Label, n, im.where)
 	if err != nil {
-		return nil, Meta{}, fmt.Errorf("checkpoint %s: %s: %w", where, ConfigFile, err)
+		return model.HeadSpec{}, TaskInfo{}, err
+	}
+	info := TaskInfo{Name: im.task, Labels: labels}
+	kind := model.TokenClassification
+	if im.arch == "BertForSequenceClassification" {
+		kind = model.SequenceClassification
+		if im.hc.ProblemType == "regression" || (im.hc.ProblemType == "" && n == 1) {
+			kind, info.Labels = model.SequenceRegression, nil
+		}
+	} else {
+		info.TagScheme = guessTagScheme(labels)
+	}
+	info.Type = string(kind)
+	return model.HeadSpec{Task: im.task, Kind: kind, NumLabels: n}, info, nil
+}
+
+// build checks config.json's sizes against the weights, builds the model
+// and assigns them.
+func (im *hfImport) build(heads []model.HeadSpec, tensors []*Tensor, named map[string]*Tensor) (*model.Model, error) {
+	if err := checkSizes(im.cfg, model.Sharing{}, tensors, im.where, im.file); err != nil {
+		return nil, err
+	}
+	m, err := model.New(im.cfg, heads, 0)
+	if err != nil {
+		return nil, fmt.Errorf("checkpoint %s: %s: %w", im.where, ConfigFile, err)
 	}
 	// BertForTokenClassification is built without a pooler
 	// (add_pooling_layer=False), so a token or bare model may lack one; a
@@ -145,45 +203,56 @@ func importHF(fs FS, where string, raw []byte, opt Options) (*model.Model, Meta,
 	if len(heads) == 0 || heads[0].Kind == model.TokenClassification {
 		optional["pooler.dense.weight"], optional["pooler.dense.bias"] = true, true
 	}
-	if err := assign(m, named, file, optional, cfg); err != nil {
-		return nil, Meta{}, err
-	}
+	return m, assign(m, named, im.file, optional, im.cfg)
+}
 
-	meta := Meta{Lowercase: true, MaxSeqLen: cfg.MaxPositionEmbeddings, Tasks: tasks,
-		Extra: map[string]any{"imported_from": "huggingface", "architecture": cmp.Or(arch, "BertModel"), "weights_file": path.Base(file)}}
-	if b, err := readAll(fs, TokenizerConfigFile); err == nil {
-		var tc struct {
-			DoLowerCase *bool `json:"do_lower_case"`
-			// float: transformers writes 1e30-ish "no limit" values here.
-			ModelMaxLength *float64 `json:"model_max_length"`
-		}
-		if err := json.Unmarshal(b, &tc); err != nil {
-			return nil, Meta{}, fmt.Errorf("checkpoint %s: %s: %w", where, TokenizerConfigFile, err)
-		}
-		if tc.DoLowerCase != nil {
-			meta.Lowercase = *tc.DoLowerCase
-		}
-		if tc.ModelMaxLength != nil && *tc.ModelMaxLength > 0 && *tc.ModelMaxLength < float64(meta.MaxSeqLen) {
-			meta.MaxSeqLen = int(*tc.ModelMaxLength)
-		}
-	} else if !isNotExist(err) {
-		return nil, Meta{}, fmt.Errorf("checkpoint %s: %w", where, err)
+// meta describes the import: casing and length from tokenizer_config.json
+// when there is one, the vocabulary when there is one.
+func (im *hfImport) meta(tasks []TaskInfo) (Meta, error) {
+	meta := Meta{Lowercase: true, MaxSeqLen: im.cfg.MaxPositionEmbeddings, Tasks: tasks,
+		Extra: map[string]any{"imported_from": "huggingface", "architecture": cmp.Or(im.arch, "BertModel"), "weights_file": path.Base(im.file)}}
+	if err := im.readTokenizerConfig(&meta); err != nil {
+		return Meta{}, err
 	}
-	b, err := readAll(fs, VocabFile)
+	b, err := readAll(im.fs, VocabFile)
 	switch {
 	case err == nil:
-		if meta.Vocab, err = vocabFor(b, cfg.VocabSize, where, opt); err != nil {
-			return nil, Meta{}, err
+		if meta.Vocab, err = vocabFor(b, im.cfg.VocabSize, im.where, im.opt); err != nil {
+			return Meta{}, err
 		}
 	case isNotExist(err):
 		// Weights only: usable as initial weights with the trainer's vocabulary.
 	default:
-		return nil, Meta{}, fmt.Errorf("checkpoint %s: %w", where, err)
+		return Meta{}, fmt.Errorf("checkpoint %s: %w", im.where, err)
 	}
-	if _, ok := named["pooler.dense.weight"]; !ok {
-		fmt.Fprintf(warnTo(opt), "note: checkpoint %s has no pooler (normal for %s); the pooler keeps its random initialisation\n", where, cmp.Or(arch, "BertModel"))
+	return meta, nil
+}
+
+// readTokenizerConfig applies tokenizer_config.json's do_lower_case and a
+// model_max_length below the position table, if the file exists.
+func (im *hfImport) readTokenizerConfig(meta *Meta) error {
+	b, err := readAll(im.fs, TokenizerConfigFile)
+	if isNotExist(err) {
+		return nil
 	}
-	return m, meta, nil
+	if err != nil {
+		return fmt.Errorf("checkpoint %s: %w", im.where, err)
+	}
+	var tc struct {
+		DoLowerCase *bool `json:"do_lower_case"`
+		// float: transformers writes 1e30-ish "no limit" values here.
+		ModelMaxLength *float64 `json:"model_max_length"`
+	}
+	if err := json.Unmarshal(b, &tc); err != nil {
+		return fmt.Errorf("checkpoint %s: %s: %w", im.where, TokenizerConfigFile, err)
+	}
+	if tc.DoLowerCase != nil {
+		meta.Lowercase = *tc.DoLowerCase
+	}
+	if tc.ModelMaxLength != nil && *tc.ModelMaxLength > 0 && *tc.ModelMaxLength < float64(meta.MaxSeqLen) {
+		meta.MaxSeqLen = int(*tc.ModelMaxLength)
+	}
+	return nil
 }
 
 // readHFWeights reads model.safetensors, or else pytorch_model.bin.

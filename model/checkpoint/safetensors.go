@@ -57,6 +57,40 @@ type headerEntry struct {
 // file order (by offset); metadata is the optional __metadata__ map.
 func ReadSafetensors(r io.Reader, name string) (tensors []*Tensor, metadata map[string]string, err error) {
 	br := bufio.NewReaderSize(r, 1<<20)
+	entries, metadata, err := readSafetensorsHeader(br, name)
+	if err != nil {
+		return nil, nil, err
+	}
+	var pos int64
+	buf := make([]byte, readChunk)
+	for _, e := range entries {
+		n, size, err := e.check(pos, name)
+		if err != nil {
+			return nil, nil, err
+		}
+		t, err := e.read(br, n, size, buf, name)
+		if err != nil {
+			return nil, nil, err
+		}
+		pos = e.DataOffsets[1]
+		tensors = append(tensors, t)
+	}
+	// Trailing bytes would mean the header does not describe the file.
+	if n, _ := io.Copy(io.Discard, br); n != 0 {
+		return nil, nil, fmt.Errorf("%s: %d bytes after the last tensor are not described by the header", name, n)
+	}
+	return tensors, metadata, nil
+}
+
+// placedEntry is a header entry with its tensor's name.
+type placedEntry struct {
+	headerEntry
+	name string
+}
+
+// readSafetensorsHeader reads the header length and the JSON header: the
+// tensors' entries in data-buffer order, and __metadata__.
+func readSafetensorsHeader(br io.Reader, name string) ([]placedEntry, map[string]string, error) {
 	var lenBuf [8]byte
 	if _, err := io.ReadFull(br, lenBuf[:]); err != nil {
 		return nil, nil, fmt.Errorf("%s: reading the safetensors header length: %w (is this a safetensors file?)", name, err)
@@ -73,11 +107,8 @@ func ReadSafetensors(r io.Reader, name string) (tensors []*Tensor, metadata map[
 	if err := json.Unmarshal(hdr, &raw); err != nil {
 		return nil, nil, fmt.Errorf("%s: safetensors header is not a JSON object: %w", name, err)
 	}
-	type placed struct {
-		headerEntry
-		name string
-	}
-	entries := make([]placed, 0, len(raw))
+	var metadata map[string]string
+	entries := make([]placedEntry, 0, len(raw))
 	for k, v := range raw {
 		if k == "__metadata__" {
 			if err := json.Unmarshal(v, &metadata); err != nil {
@@ -91,7 +122,7 @@ func ReadSafetensors(r io.Reader, name string) (tensors []*Tensor, metadata map[
 		if err := dec.Decode(&e); err != nil {
 			return nil, nil, fmt.Errorf("%s: header entry for tensor %q: %w", name, k, err)
 		}
-		entries = append(entries, placed{e, k})
+		entries = append(entries, placedEntry{e, k})
 	}
 	sort.Slice(entries, func(i, j int) bool {
 		if entries[i].DataOffsets[0] != entries[j].DataOffsets[0] {
@@ -99,64 +130,67 @@ func ReadSafetensors(r io.Reader, name string) (tensors []*Tensor, metadata map[
 		}
 		return entries[i].DataOffsets[1] < entries[j].DataOffsets[1]
 	})
-	var pos int64
-	buf := make([]byte, readChunk)
-	for _, e := range entries {
-		size, ok := dtypeSize[e.DType]
-		if !ok {
-			return nil, nil, fmt.Errorf("%s: tensor %q has unknown dtype %q", name, e.name, e.DType)
-		}
-		n := int64(1)
-		for _, d := range e.Shape {
-			if d < 0 || (d > 0 && n > math.MaxInt64/int64(size)/int64(d)) {
-				return nil, nil, fmt.Errorf("%s: tensor %q has shape %v: a negative dimension, or more bytes than a file can hold", name, e.name, e.Shape)
-			}
-			n *= int64(d)
-		}
-		start, end := e.DataOffsets[0], e.DataOffsets[1]
-		if start != pos {
-			// The format forbids holes and overlaps: the buffer is fully indexed.
-			return nil, nil, fmt.Errorf("%s: tensor %q starts at byte %d of the data buffer, expected %d (holes and overlaps are not allowed)", name, e.name, start, pos)
-		}
-		if end-start != n*int64(size) {
-			return nil, nil, fmt.Errorf("%s: tensor %q: data_offsets [%d, %d] hold %d bytes, but %s %v needs %d", name, e.name, start, end, end-start, e.DType, e.Shape, n*int64(size))
-		}
-		// The header's sizes are claims: read and decode in chunks, so memory
-		// grows with the bytes actually present and a header claiming 10^12
-		// elements over a small file fails as truncated instead of
-		// allocating terabytes.
-		t := &Tensor{Name: e.name, DType: e.DType, Shape: append([]int{}, e.Shape...)}
-		if t.Shape == nil {
-			t.Shape = []int{}
-		}
-		if isFloat(e.DType) {
-			t.Data = make([]float32, 0, min(n, readChunk/int64(size)))
-		}
-		for off := start; off < end; {
-			b := buf[:min(int64(len(buf)), end-off)]
-			if _, err := io.ReadFull(br, b); err != nil {
-				return nil, nil, fmt.Errorf("%s: reading tensor %q (bytes %d..%d of the data buffer): %w (file truncated?)", name, e.name, start, end, err)
-			}
-			if t.Data != nil {
-				// Grow by doubling (up to n) so that a large tensor is copied
-				// O(1) times on average.
-				if k := len(b) / size; cap(t.Data)-len(t.Data) < k {
-					grown := make([]float32, len(t.Data), min(n, max(2*int64(cap(t.Data)), int64(len(t.Data)+k))))
-					copy(grown, t.Data)
-					t.Data = grown
-				}
-				t.Data = appendFloats(t.Data, e.DType, b)
-			}
-			off += int64(len(b))
-		}
-		pos = end
-		tensors = append(tensors, t)
+	return entries, metadata, nil
+}
+
+// check returns the entry's element count and element size after checking
+// its dtype, its shape, and that its bytes start at pos (where the previous
+// tensor ended) and match its shape.
+func (e *placedEntry) check(pos int64, name string) (n int64, size int, err error) {
+	size, ok := dtypeSize[e.DType]
+	if !ok {
+		return 0, 0, fmt.Errorf("%s: tensor %q has unknown dtype %q", name, e.name, e.DType)
 	}
-	// Trailing bytes would mean the header does not describe the file.
-	if n, _ := io.Copy(io.Discard, br); n != 0 {
-		return nil, nil, fmt.Errorf("%s: %d bytes after the last tensor are not described by the header", name, n)
+	n = 1
+	for _, d := range e.Shape {
+		if d < 0 || (d > 0 && n > math.MaxInt64/int64(size)/int64(d)) {
+			return 0, 0, fmt.Errorf("%s: tensor %q has shape %v: a negative dimension, or more bytes than a file can hold", name, e.name, e.Shape)
+		}
+		n *= int64(d)
 	}
-	return tensors, metadata, nil
+	start, end := e.DataOffsets[0], e.DataOffsets[1]
+	if start != pos {
+		// The format forbids holes and overlaps: the buffer is fully indexed.
+		return 0, 0, fmt.Errorf("%s: tensor %q starts at byte %d of the data buffer, expected %d (holes and overlaps are not allowed)", name, e.name, start, pos)
+	}
+	if end-start != n*int64(size) {
+		return 0, 0, fmt.Errorf("%s: tensor %q: data_offsets [%d, %d] hold %d bytes, but %s %v needs %d", name, e.name, start, end, end-start, e.DType, e.Shape, n*int64(size))
+	}
+	return n, size, nil
+}
+
+// read reads the entry's n elements of size bytes through buf. The
+// header's sizes are claims: it reads and decodes in chunks, so memory
+// grows with the bytes actually present and a header claiming 10^12
+// elements over a small file fails as truncated instead of allocating
+// terabytes.
+func (e *placedEntry) read(br io.Reader, n int64, size int, buf []byte, name string) (*Tensor, error) {
+	start, end := e.DataOffsets[0], e.DataOffsets[1]
+	t := &Tensor{Name: e.name, DType: e.DType, Shape: append([]int{}, e.Shape...)}
+	if t.Shape == nil {
+		t.Shape = []int{}
+	}
+	if isFloat(e.DType) {
+		t.Data = make([]float32, 0, min(n, readChunk/int64(size)))
+	}
+	for off := start; off < end; {
+		b := buf[:min(int64(len(buf)), end-off)]
+		if _, err := io.ReadFull(br, b); err != nil {
+			return nil, fmt.Errorf("%s: reading tensor %q (bytes %d..%d of the data buffer): %w (file truncated?)", name, e.name, start, end, err)
+		}
+		if t.Data != nil {
+			// Grow by doubling (up to n) so that a large tensor is copied
+			// O(1) times on average.
+			if k := len(b) / size; cap(t.Data)-len(t.Data) < k {
+				grown := make([]float32, len(t.Data), min(n, max(2*int64(cap(t.Data)), int64(len(t.Data)+k))))
+				copy(grown, t.Data)
+				t.Data = grown
+			}
+			t.Data = appendFloats(t.Data, e.DType, b)
+		}
+		off += int64(len(b))
+	}
+	return t, nil
 }
 
 // readChunk is how many bytes of tensor data are read at a time.
