@@ -16,15 +16,29 @@ import (
 // mlmResult is a masked LM's figures on the evaluation split: the share of
 // masked pieces predicted exactly and the perplexity exp(mean cross-entropy)
 // over them, counted as evaluate counts them (model/metrics).
-type mlmResult struct{ metrics.MaskedLM }
+type mlmResult struct {
+	metrics.MaskedLM
+	rtd *electraEval // ELECTRA: the discriminator's figures (the MLM ones are the generator's)
+}
 
 // metrics names the figures as scoring and evaluate's report.json do.
 func (r mlmResult) metrics() map[string]float64 {
 	v := r.Result()
-	return map[string]float64{scoring.MaskedAccuracy: v.Accuracy, scoring.Perplexity: v.Perplexity, scoring.MaskedTokens: float64(v.Tokens)}
+	out := map[string]float64{scoring.MaskedAccuracy: v.Accuracy, scoring.Perplexity: v.Perplexity, scoring.MaskedTokens: float64(v.Tokens)}
+	if r.rtd != nil {
+		r.rtd.metrics(out)
+	}
+	return out
 }
 
-func (r mlmResult) accuracy() float64 { return r.Result().Accuracy }
+// accuracy is the selection score: the masked-LM accuracy, or with ELECTRA
+// the discriminator's (the encoder that is kept).
+func (r mlmResult) accuracy() float64 {
+	if r.rtd != nil {
+		return electraFigures(r.rtd.stats, 1)[electraRTDAccuracy]
+	}
+	return r.Result().Accuracy
+}
 
 // evalMLMExamples bounds the examples a masked LM is evaluated on: its
 // decoder scores every masked piece against the whole vocabulary (29k
@@ -41,6 +55,7 @@ func (tr *Trainer) evalMaskedLM(ctx context.Context, t *taskData) (mlmResult, er
 	var res mlmResult
 	var pool []example
 	var rngs []*rand.Rand
+	batches := 0
 	flush := func() error {
 		if len(pool) == 0 {
 			return nil
@@ -58,6 +73,9 @@ func (tr *Trainer) evalMaskedLM(ctx context.Context, t *taskData) (mlmResult, er
 			t.masker.Row(b.InputIDs[r*b.T:r*b.T+n], b.TokenLabels[r*b.T:r*b.T+n], rngs[r])
 		}
 		pool, rngs = pool[:0], rngs[:0]
+		if batches++; tr.el != nil {
+			return tr.evalElectra(b, batches, &res)
+		}
 		out, err := tr.m.Forward(b)
 		if err != nil {
 			return fmt.Errorf("evaluating %s: %w", t.name, err)

@@ -74,6 +74,9 @@ func (tr *Trainer) setup(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	if err := tr.electraHeads(heads); err != nil {
+		return err
+	}
 	if tr.last, err = openLast(ctx, cfg.Out); err != nil {
 		return err
 	}
@@ -85,6 +88,9 @@ func (tr *Trainer) setup(ctx context.Context) error {
 		return fmt.Errorf("train.precision: %w", err)
 	}
 	tr.m.SetTraining(true)
+	if err := tr.setupElectra(); err != nil {
+		return err
+	}
 	if cfg.TokenDropout > 0 {
 		unk, keep, err := wordpiece.Specials(vocab)
 		if err != nil {
@@ -100,7 +106,7 @@ func (tr *Trainer) setup(ctx context.Context) error {
 	}
 
 	// Optimizer, task sampler, multi-task strategy, data.
-	tr.opt = model.NewAdamW(tr.m.Trainable(), model.AdamWConfig{LR: cfg.LR, Beta1: 0.9, Beta2: 0.999, Eps: 1e-6, WeightDecay: cfg.WeightDecay,
+	tr.opt = model.NewAdamW(tr.trainable(), model.AdamWConfig{LR: cfg.LR, Beta1: 0.9, Beta2: 0.999, Eps: 1e-6, WeightDecay: cfg.WeightDecay,
 		LazyRows: cfg.SparseEmbeddings})
 	tr.phases = resolvePhases(cfg)
 	if err := tr.enterPhase(0); err != nil {

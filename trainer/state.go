@@ -56,6 +56,9 @@ type trainerState struct {
 	// are the same on resume).
 	Phase     int   `json:"phase"`
 	PhaseEnds []int `json:"phase_ends"`
+	// GeneratorRNG is ELECTRA's generator's dropout stream (its weights
+	// are in the state tensors, under their own names).
+	GeneratorRNG *model.RNGState `json:"generator_rng,omitempty"`
 }
 
 // saveLast writes out/last: the optimizer moments, the model checkpoint
@@ -77,6 +80,11 @@ func (tr *Trainer) saveLast(ctx context.Context) error {
 	for i, n := range os.Names {
 		ts = append(ts, &checkpoint.Tensor{Name: "adamw.m." + n, DType: "F32", Shape: []int{len(os.M[i])}, Data: os.M[i]},
 			&checkpoint.Tensor{Name: "adamw.v." + n, DType: "F32", Shape: []int{len(os.V[i])}, Data: os.V[i]})
+	}
+	if tr.el != nil {
+		for _, p := range tr.el.GeneratorParams() {
+			ts = append(ts, &checkpoint.Tensor{Name: p.Name, DType: "F32", Shape: p.Shape, Data: p.W})
+		}
 	}
 	// Sized up front: the moments are twice the model (86 MB for mini), and
 	// growing a buffer to that by doubling cost 0.7 s of a 150-step run's profile.
@@ -111,6 +119,10 @@ func (tr *Trainer) saveLast(ctx context.Context) error {
 	if tr.bestStep >= 0 {
 		b := tr.best
 		st.BestScore = &b
+	}
+	if tr.el != nil {
+		g := tr.el.Gen.RNGState()
+		st.GeneratorRNG = &g
 	}
 	for i, t := range tr.tasks {
 		st.Batches[t.name] = tr.streams[i].drawn
@@ -188,6 +200,12 @@ func (tr *Trainer) loadState(ctx context.Context, dir string) error {
 	}
 	tr.step = st.Step
 	tr.m.SetRNGState(st.ModelRNG)
+	if tr.el != nil {
+		if st.GeneratorRNG == nil {
+			return fmt.Errorf("--resume: %s has no generator_rng: it was not saved by an ELECTRA run", p)
+		}
+		tr.el.Gen.SetRNGState(*st.GeneratorRNG)
+	}
 	tr.sampler.SetState(st.Sampler)
 	if err := tr.strat.SetState(st.StrategyState); err != nil {
 		return fmt.Errorf("--resume: %w", err)
@@ -222,8 +240,11 @@ func (tr *Trainer) loadMoments(ctx context.Context, dir, p, sha string, step int
 	for _, t := range ts {
 		byName[t.Name] = t.Data
 	}
+	if err := tr.loadGenerator(byName); err != nil {
+		return err
+	}
 	os := model.AdamWState{Step: step}
-	for _, prm := range tr.m.Trainable() {
+	for _, prm := range tr.trainable() {
 		m, v := byName["adamw.m."+prm.Name], byName["adamw.v."+prm.Name]
 		if m == nil || v == nil {
 			return fmt.Errorf("--resume: %s has no optimizer moments for %s", stateTensors, prm.Name)
