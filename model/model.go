@@ -132,32 +132,9 @@ func NewWith(cfg Config, heads []HeadSpec, sh Sharing, seed uint64) (*Model, err
 		if _, dup := m.byTask[spec.Task]; dup {
 			return nil, fmt.Errorf("model: two heads for task %q; task names must be unique", spec.Task)
 		}
-		h := &head{spec: spec, layer: spec.Layer}
-		if h.layer == 0 {
-			h.layer = cfg.NumHiddenLayers
-		}
-		p := headPrefix(spec)
-		switch spec.Kind {
-		case SequenceRegression:
-			h.spec.NumLabels = 1
-			h.cls = m.newLinear(p+"classifier", H, 1)
-		case SequenceClassification, TokenClassification:
-			h.cls = m.newLinear(p+"classifier", H, spec.NumLabels)
-		case MaskedLM:
-			if m.byName[p+"predictions.bias"] != nil {
-				return nil, fmt.Errorf("model: a second masked_lm head (task %q); a model has one masked-LM head, under Hugging Face's cls.predictions names", spec.Task)
-			}
-			h.spec.NumLabels = cfg.VocabSize
-			h.dense = m.newLinear(p+"predictions.transform.dense", H, E)
-			h.ln = m.newLayerNorm(p+"predictions.transform.LayerNorm", E, eps)
-			h.bias = m.newParam(p+"predictions.bias", cfg.VocabSize)
-		case ReplacedTokenDetection:
-			if m.byName[p+"dense.weight"] != nil {
-				return nil, fmt.Errorf("model: a second replaced-token-detection head (task %q); a model has one", spec.Task)
-			}
-			h.spec.NumLabels = 1
-			h.dense = m.newLinear(p+"dense", H, H)
-			h.cls = m.newLinear(p+"dense_prediction", H, 1)
+		h, err := m.newHead(spec)
+		if err != nil {
+			return nil, err
 		}
 		m.heads = append(m.heads, h)
 		m.byTask[spec.Task] = h
@@ -166,6 +143,40 @@ func NewWith(cfg Config, heads []HeadSpec, sh Sharing, seed uint64) (*Model, err
 	m.init(seed)
 	m.Seed(seed)
 	return m, nil
+}
+
+// newHead builds the head of spec and registers its parameters.
+func (m *Model) newHead(spec HeadSpec) (*head, error) {
+	cfg := m.cfg
+	H, E, eps := cfg.HiddenSize, cfg.EmbeddingWidth(), float32(cfg.LayerNormEps)
+	h := &head{spec: spec, layer: spec.Layer}
+	if h.layer == 0 {
+		h.layer = cfg.NumHiddenLayers
+	}
+	p := headPrefix(spec)
+	switch spec.Kind {
+	case SequenceRegression:
+		h.spec.NumLabels = 1
+		h.cls = m.newLinear(p+"classifier", H, 1)
+	case SequenceClassification, TokenClassification:
+		h.cls = m.newLinear(p+"classifier", H, spec.NumLabels)
+	case MaskedLM:
+		if m.byName[p+"predictions.bias"] != nil {
+			return nil, fmt.Errorf("model: a second masked_lm head (task %q); a model has one masked-LM head, under Hugging Face's cls.predictions names", spec.Task)
+		}
+		h.spec.NumLabels = cfg.VocabSize
+		h.dense = m.newLinear(p+"predictions.transform.dense", H, E)
+		h.ln = m.newLayerNorm(p+"predictions.transform.LayerNorm", E, eps)
+		h.bias = m.newParam(p+"predictions.bias", cfg.VocabSize)
+	case ReplacedTokenDetection:
+		if m.byName[p+"dense.weight"] != nil {
+			return nil, fmt.Errorf("model: a second replaced-token-detection head (task %q); a model has one", spec.Task)
+		}
+		h.spec.NumLabels = 1
+		h.dense = m.newLinear(p+"dense", H, H)
+		h.cls = m.newLinear(p+"dense_prediction", H, 1)
+	}
+	return h, nil
 }
 
 // headPrefix is where a head's parameters are named: heads.<task>. for

@@ -1,6 +1,7 @@
 package trainer
 
 import (
+	"cmp"
 	"fmt"
 	"math"
 	"math/rand/v2"
@@ -88,8 +89,9 @@ func (tr *Trainer) setupElectra() error {
 	if tr.el, err = model.NewElectra(tr.m, o.GeneratorSize, o.RTDWeight, tr.cfg.ModelSeed^generatorSalt); err != nil {
 		return fmt.Errorf("pretrain: %w", err)
 	}
-	if err := tr.el.Gen.SetPrecision(tr.m.Precision()); err != nil {
-		return err
+	// The discriminator's precision is set after this, from the same key.
+	if err := tr.el.Gen.SetPrecision(cmp.Or(tr.cfg.Precision, model.FP32)); err != nil {
+		return fmt.Errorf("train.precision: %w", err)
 	}
 	tr.el.SetTraining(true)
 	gc := tr.el.Gen.Config()

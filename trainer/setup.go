@@ -74,9 +74,6 @@ func (tr *Trainer) setup(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := tr.electraHeads(heads); err != nil {
-		return err
-	}
 	if tr.last, err = openLast(ctx, cfg.Out); err != nil {
 		return err
 	}
@@ -88,9 +85,6 @@ func (tr *Trainer) setup(ctx context.Context) error {
 		return fmt.Errorf("train.precision: %w", err)
 	}
 	tr.m.SetTraining(true)
-	if err := tr.setupElectra(); err != nil {
-		return err
-	}
 	if cfg.TokenDropout > 0 {
 		unk, keep, err := wordpiece.Specials(vocab)
 		if err != nil {
@@ -161,12 +155,12 @@ func (tr *Trainer) setupHeads(vocab []string, man *manifest.Manifest) ([]model.H
 			TagScheme: t.scheme, Layer: t.layer, Auxiliary: t.auxiliary, Source: t.sources,
 			WholeWord: t.kind == model.MaskedLM && cfg.Tasks[i].WholeWord})
 	}
-	return heads, nil
+	return heads, tr.electraHeads(heads)
 }
 
 // setupModel reloads the model saved in statePath (--resume), checking it
 // has the job's heads and sharing, or builds a new one (from model.init
-// when set).
+// when set); with ELECTRA, the generator beside it.
 func (tr *Trainer) setupModel(ctx context.Context, statePath string, vocabSize int, heads []model.HeadSpec) error {
 	cfg := &tr.cfg
 	var err error
@@ -201,7 +195,7 @@ func (tr *Trainer) setupModel(ctx context.Context, statePath string, vocabSize i
 			return fmt.Errorf("model.init: %w", err)
 		}
 	}
-	return nil
+	return tr.setupElectra()
 }
 
 // logStart logs what the run trains with and writes the metrics log's
