@@ -180,6 +180,9 @@ func (tr *Trainer) evaluate(ctx context.Context) (bool, error) {
 	for _, n := range names {
 		if tr.task(n).kind == model.MaskedLM {
 			line += fmt.Sprintf(" %s %s=%.4f %s=%.1f", n, scoring.MaskedAccuracy, res[n][scoring.MaskedAccuracy], scoring.Perplexity, res[n][scoring.Perplexity])
+			if v, ok := res[n][electraRTDAccuracy]; ok { // ELECTRA: the figures above are the generator's
+				line += fmt.Sprintf(" %s=%.4f %s=%.4f", electraRTDAccuracy, v, electraRTDReplaced, res[n][electraRTDReplaced])
+			}
 			continue
 		}
 		pm := scoringTask(tr.task(n)).PrimaryMetric()
