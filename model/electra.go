@@ -5,6 +5,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"slices"
+	"strings"
 
 	"github.com/taskweave/taskweave/internal/rules"
 	"github.com/taskweave/taskweave/model/kernels"
@@ -71,7 +72,6 @@ func GeneratorConfig(disc Config, size float64) (Config, error) {
 type Electra struct {
 	Gen, Disc *Model
 	Weight    float32 // λ
-	task      string  // the discriminator's replaced-token-detection head
 	db        Batch   // the discriminator's batch of the last Forward
 }
 
@@ -120,12 +120,13 @@ func NewElectra(disc *Model, size, weight float64, seed uint64) (*Electra, error
 		return nil, err
 	}
 	gen.shareEmbeddings(disc)
-	return &Electra{Gen: gen, Disc: disc, Weight: float32(weight), task: hs[0].Task}, nil
+	return &Electra{Gen: gen, Disc: disc, Weight: float32(weight)}, nil
 }
 
 // shareEmbeddings makes m use d's embedding tables and LayerNorm (m's
 // embedding width is d's hidden size) and names m's own parameters
-// GeneratorPrefix+name.
+// GeneratorPrefix+name (so m.HeadParams, which looks for the cls. names,
+// finds none: GeneratorParams lists them).
 func (m *Model) shareEmbeddings(d *Model) {
 	shared := map[*Param]*Param{m.word: d.word, m.pos: d.pos, m.typ: d.typ, m.eln.g: d.eln.g, m.eln.b: d.eln.b}
 	m.word, m.pos, m.typ, m.eln.g, m.eln.b = d.word, d.pos, d.typ, d.eln.g, d.eln.b
@@ -150,7 +151,7 @@ func (e *Electra) Params() []*Param {
 func (e *Electra) GeneratorParams() []*Param {
 	var out []*Param
 	for _, p := range e.Gen.Params() {
-		if len(p.Name) > len(GeneratorPrefix) && p.Name[:len(GeneratorPrefix)] == GeneratorPrefix {
+		if strings.HasPrefix(p.Name, GeneratorPrefix) {
 			out = append(out, p)
 		}
 	}
@@ -238,7 +239,9 @@ func (e *Electra) corrupt(b *Batch, logits []float32, rng *rand.Rand, st *Electr
 		u[i] = rng.Float64()
 	}
 	sample, best := make([]int32, len(pos)), make([]int32, len(pos))
-	kernels.ParallelFor(len(pos), max(1, 64/max(1, V/1024)), func(lo, hi int) {
+	// A row costs a softmax over the vocabulary; a goroutine takes rows
+	// worth about 64k of them, and one vocabulary-sized scratch row.
+	kernels.ParallelFor(len(pos), max(1, 1<<16/max(1, V)), func(lo, hi int) {
 		p := make([]float32, V)
 		for r := lo; r < hi; r++ {
 			row := logits[r*V : (r+1)*V]
