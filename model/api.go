@@ -18,6 +18,12 @@ const (
 	MaskedLM               = taskkind.MaskedLM
 )
 
+// ReplacedTokenDetection is ELECTRA's discriminator head (rtd.go): one
+// logit per token, "was this token replaced?", trained with a sigmoid
+// cross-entropy. Pre-training builds it; it is not a kind of a job's task
+// (TaskKinds), and a model has at most one.
+const ReplacedTokenDetection HeadKind = "replaced_token_detection"
+
 // TaskKinds are the kinds a job's task can have; job specs, manifests and
 // the pipelines name task types with them.
 var TaskKinds = taskkind.All
@@ -92,7 +98,7 @@ func (h HeadSpec) validate(cfg Config) error {
 		if h.NumLabels != 1 && h.NumLabels != 0 {
 			return fmt.Errorf("model: regression head %q has num_labels %d; it must be 1", h.Task, h.NumLabels)
 		}
-	case MaskedLM:
+	case MaskedLM, ReplacedTokenDetection:
 	default:
 		return fmt.Errorf("model: head %q has unknown kind %q; use sequence_classification, token_classification, sequence_regression or masked_lm", h.Task, h.Kind)
 	}

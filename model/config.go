@@ -19,6 +19,21 @@ type Config struct {
 	HiddenDropoutProb         float64 `json:"hidden_dropout_prob"`
 	AttentionProbsDropoutProb float64 `json:"attention_probs_dropout_prob"`
 	HiddenAct                 string  `json:"hidden_act"`
+	// EmbeddingSize is the width of the embeddings when it differs from
+	// hidden_size (0 = hidden_size): they are then projected to
+	// hidden_size ("embeddings_project", as Hugging Face's ElectraModel),
+	// and the masked-LM head maps back to it for the tied decoder. ELECTRA's
+	// generator uses it to share the discriminator's wider embeddings.
+	EmbeddingSize int `json:"embedding_size,omitempty"`
+}
+
+// EmbeddingWidth is the width of the embedding tables: EmbeddingSize, or
+// HiddenSize when it is 0.
+func (c Config) EmbeddingWidth() int {
+	if c.EmbeddingSize > 0 {
+		return c.EmbeddingSize
+	}
+	return c.HiddenSize
 }
 
 // sizes are the compact BERT sizes of Turc et al. (2019): layers, hidden, heads.
@@ -67,6 +82,9 @@ func (c Config) Validate() error {
 		if p.v <= 0 {
 			return fmt.Errorf("model: config %s = %d; it must be positive", p.name, p.v)
 		}
+	}
+	if c.EmbeddingSize < 0 {
+		return fmt.Errorf("model: config embedding_size = %d; it must be positive, or 0 for hidden_size", c.EmbeddingSize)
 	}
 	if c.HiddenSize%c.NumAttentionHeads != 0 {
 		return fmt.Errorf("model: config hidden_size %d is not a multiple of num_attention_heads %d", c.HiddenSize, c.NumAttentionHeads)

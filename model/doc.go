@@ -2,7 +2,10 @@
 // a BERT encoder whose layers are written as explicit forward/backward pairs,
 // the task heads (sequence classification, sequence regression, token
 // classification, masked language model), their losses, and the AdamW
-// optimizer with its learning-rate schedule.
+// optimizer with its learning-rate schedule. For pre-training it also has
+// ELECTRA's parts (electra.go, rtd.go): a replaced-token-detection head,
+// embeddings of their own width with a projection (Config.EmbeddingSize),
+// and a generator that shares the discriminator's embeddings.
 //
 // Parameters carry Hugging Face BertModel names ("embeddings.word_embeddings.weight",
 // "encoder.layer.0.attention.self.query.weight" in torch Linear layout [out,in], …,

@@ -112,13 +112,22 @@ func checkFD(t *testing.T, m *Model, b *Batch, reach func(name string) bool) {
 	if err := m.Backward(1); err != nil {
 		t.Fatal(err)
 	}
+	checkGradients(t, b.Task, m.Params(), loss, reach)
+}
+
+// checkGradients compares the gradients in params (left by a backward pass
+// of loss) with central differences of loss along two directions per
+// tensor; reach says which parameters the loss depends on (the others must
+// have exactly zero gradient).
+func checkGradients(t *testing.T, what string, params []*Param, loss func() float64, reach func(name string) bool) {
+	t.Helper()
 	r := rand.New(rand.NewPCG(9, 9))
 	checked, worst := 0, 0.0
-	for _, p := range m.Params() {
+	for _, p := range params {
 		g := append([]float32(nil), p.G...)
 		if !reach(p.Name) {
 			if n := l2(g); n != 0 {
-				t.Errorf("%s: the %s batch cannot reach it, yet its gradient norm is %g", p.Name, b.Task, n)
+				t.Errorf("%s: the %s loss cannot reach it, yet its gradient norm is %g", p.Name, what, n)
 			}
 			continue
 		}
@@ -186,5 +195,5 @@ func checkFD(t *testing.T, m *Model, b *Batch, reach func(name string) bool) {
 		}
 		checked++
 	}
-	t.Logf("%s: %d parameter tensors checked, worst |diff|/tol %.2f", b.Task, checked, worst)
+	t.Logf("%s: %d parameter tensors checked, worst |diff|/tol %.2f", what, checked, worst)
 }

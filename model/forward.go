@@ -32,6 +32,8 @@ type state struct {
 
 	mask  []int32
 	xhat0 []float32
+	emb   []float32 // [N,E] the embeddings before embeddings_project (nil without one)
+	demb  []float32 // backward: their gradient
 	rstd0 []float32
 	drop0 []float32
 	hs    [][]float32 // hs[0] embeddings output, hs[l] output of layer l
@@ -67,8 +69,12 @@ func (m *Model) resize(B, T, depth int, dropout bool) {
 		st.mask = make([]int32, N)
 	}
 	st.mask = st.mask[:N]
-	grow(&st.xhat0, N*H)
+	E := m.cfg.EmbeddingWidth()
+	grow(&st.xhat0, N*E)
 	grow(&st.rstd0, N)
+	if m.proj != nil {
+		grow(&st.emb, N*E)
+	}
 	for len(st.hs) <= depth {
 		st.hs = append(st.hs, nil)
 	}
@@ -96,7 +102,7 @@ func (m *Model) resize(B, T, depth int, dropout bool) {
 		}
 	}
 	if dropout {
-		grow(&st.drop0, N*H)
+		grow(&st.drop0, N*E)
 	}
 	grow(&st.tmpH, N*H)
 }
@@ -253,13 +259,16 @@ func (m *Model) Backward(scale float32) error {
 	return nil
 }
 
+// embeddingsForward sums the word, position and type embeddings of b,
+// normalises them (LayerNorm, hidden dropout) and, with an
+// embeddings_project, projects them from embedding_size to hidden_size.
 func (m *Model) embeddingsForward(b *Batch) {
 	st := &m.st
-	H, T := m.cfg.HiddenSize, b.T
+	E, T := m.cfg.EmbeddingWidth(), b.T
 	x := st.xhat0
 	m.word.rows.prepare(st.ids[:st.N])
 	word, pos, typ := m.word.W, m.pos.W, m.typ.W
-	kernels.ParallelFor(st.N, rowsPer(H), func(lo, hi int) {
+	kernels.ParallelFor(st.N, rowsPer(E), func(lo, hi int) {
 		for r := lo; r < hi; r++ {
 			id := int(st.ids[r])
 			tt := 0
@@ -267,17 +276,24 @@ func (m *Model) embeddingsForward(b *Batch) {
 				tt = int(b.TokenTypeIDs[r])
 			}
 			t := r % T
-			xr := x[r*H : (r+1)*H]
-			wr, pr, tr := word[id*H:(id+1)*H], pos[t*H:(t+1)*H], typ[tt*H:(tt+1)*H]
+			xr := x[r*E : (r+1)*E]
+			wr, pr, tr := word[id*E:(id+1)*E], pos[t*E:(t+1)*E], typ[tt*E:(tt+1)*E]
 			for j := range xr {
 				xr[j] = wr[j] + pr[j] + tr[j]
 			}
 		}
 	})
-	layerNormForward(m.eln, x, st.N, st.xhat0, st.hs[0], st.rstd0)
+	out := st.hs[0]
+	if m.proj != nil {
+		out = st.emb
+	}
+	layerNormForward(m.eln, x, st.N, st.xhat0, out, st.rstd0)
 	if st.dropoutOn && m.cfg.HiddenDropoutProb > 0 {
 		m.dropoutMask(st.drop0, m.cfg.HiddenDropoutProb)
-		mulInto(st.hs[0], st.hs[0], st.drop0)
+		mulInto(out, out, st.drop0)
+	}
+	if m.proj != nil {
+		linearForward(*m.proj, st.emb, st.N, st.hs[0])
 	}
 	st.types = st.types[:0]
 	if b.TokenTypeIDs != nil {
@@ -287,8 +303,12 @@ func (m *Model) embeddingsForward(b *Batch) {
 
 func (m *Model) embeddingsBackward() {
 	st := &m.st
-	H, T := m.cfg.HiddenSize, st.T
+	E, T := m.cfg.EmbeddingWidth(), st.T
 	d := st.dh
+	if m.proj != nil {
+		d = grow(&st.demb, st.N*E)
+		linearBackward(*m.proj, st.emb, st.dh, st.N, d, false)
+	}
 	if st.dropoutOn && m.cfg.HiddenDropoutProb > 0 {
 		mulInto(d, d, st.drop0)
 	}
@@ -301,14 +321,14 @@ func (m *Model) embeddingsBackward() {
 		m.word.rows.add(id)
 	}
 	// Split columns so that repeated ids never race.
-	kernels.ParallelFor(H, 16, func(lo, hi int) {
+	kernels.ParallelFor(E, 16, func(lo, hi int) {
 		for r := 0; r < st.N; r++ {
 			id, t, tt := int(st.ids[r]), r%T, 0
 			if len(st.types) > 0 {
 				tt = int(st.types[r])
 			}
-			dr := d[r*H+lo : r*H+hi]
-			w, p, ty := wg[id*H+lo:id*H+hi], pg[t*H+lo:t*H+hi], tg[tt*H+lo:tt*H+hi]
+			dr := d[r*E+lo : r*E+hi]
+			w, p, ty := wg[id*E+lo:id*E+hi], pg[t*E+lo:t*E+hi], tg[tt*E+lo:tt*E+hi]
 			for j, v := range dr {
 				w[j] += v
 				p[j] += v

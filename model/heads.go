@@ -13,6 +13,7 @@ const (
 	lossNone lossKind = iota
 	lossCE
 	lossMSE
+	lossBCE // sigmoid cross-entropy of one logit per row (rtd.go)
 )
 
 // headAct holds what a head keeps for its backward pass.
@@ -49,6 +50,8 @@ func (m *Model) headForward(b *Batch, h *head, predict bool) (*Output, error) {
 		err = m.tokenHeadForward(b, h, src, predict)
 	case MaskedLM:
 		err = m.maskedLMHeadForward(b, h, src, predict)
+	case ReplacedTokenDetection:
+		err = m.rtdHeadForward(b, h, src, predict)
 	}
 	if err != nil {
 		return nil, err
@@ -64,6 +67,8 @@ func (m *Model) headForward(b *Batch, h *head, predict bool) (*Output, error) {
 			s += d * d
 		}
 		out.Loss = float32(s / float64(hd.rows))
+	case lossBCE:
+		out.Loss = binaryCrossEntropy(hd.logits, hd.labels, hd.count)
 	}
 	return out, nil
 }
@@ -138,9 +143,10 @@ func (m *Model) maskedLMHeadForward(b *Batch, h *head, src []float32, predict bo
 			hd.pos = append(hd.pos, i)
 		}
 	}
-	S, V := len(hd.pos), m.cfg.VocabSize
-	for _, buf := range []*[]float32{&hd.x, &hd.u, &hd.g, &hd.xhat, &hd.t} {
-		grow(buf, S*H)
+	S, V, E := len(hd.pos), m.cfg.VocabSize, m.cfg.EmbeddingWidth()
+	grow(&hd.x, S*H)
+	for _, buf := range []*[]float32{&hd.u, &hd.g, &hd.xhat, &hd.t} {
+		grow(buf, S*E)
 	}
 	grow(&hd.rstd, S)
 	for i, r := range hd.pos {
@@ -158,7 +164,7 @@ func (m *Model) maskedLMHeadForward(b *Batch, h *head, src []float32, predict bo
 		}
 	})
 	m.word.rows.prepare(nil) // the tied decoder reads every row
-	kernels.Gemm(false, true, S, V, H, 1, hd.t, H, m.word.W, H, 1, hd.logits, V)
+	kernels.Gemm(false, true, S, V, E, 1, hd.t, E, m.word.W, E, 1, hd.logits, V)
 	if !predict && b.TokenLabels != nil {
 		return hd.setCE(b.TokenLabels, hd.pos, b.Task)
 	}
@@ -213,6 +219,8 @@ func (hd *headAct) lossGrad(scale float32) {
 		for i := 0; i < rows; i++ {
 			d[i] = scale * 2 * (hd.logits[i] - hd.targets[i]) / float32(rows)
 		}
+	case lossBCE:
+		bceGrad(d, hd.logits, hd.labels, scale/float32(max(hd.count, 1)))
 	case lossCE:
 		c := scale / float32(max(hd.count, 1))
 		kernels.ParallelFor(rows, rowsPer(nl), func(lo, hi int) {
@@ -269,15 +277,17 @@ func (m *Model) headBackward(scale float32) {
 		if drop {
 			mulInto(st.dh, st.dh, hd.tdrop)
 		}
+	case ReplacedTokenDetection:
+		m.rtdHeadBackward(h)
 	case MaskedLM:
-		S, V := hd.rows, hd.nl
+		S, V, E := hd.rows, hd.nl, m.cfg.EmbeddingWidth()
 		colSumAdd(hd.dlogits, S, V, h.bias.G)
 		if !m.word.Frozen {
-			kernels.Gemm(true, false, V, H, S, 1, hd.dlogits, V, hd.t, H, 1, m.word.G, H)
+			kernels.Gemm(true, false, V, E, S, 1, hd.dlogits, V, hd.t, E, 1, m.word.G, E)
 			m.word.rows.addAll() // the tied decoder's gradient reaches every row
 		}
-		dt := grow(&hd.dx2, S*H)
-		kernels.Gemm(false, false, S, H, V, 1, hd.dlogits, V, m.word.W, H, 0, dt, H)
+		dt := grow(&hd.dx2, S*E)
+		kernels.Gemm(false, false, S, E, V, 1, hd.dlogits, V, m.word.W, E, 0, dt, E)
 		layerNormBackward(h.ln, dt, hd.xhat, hd.rstd, S, dt)
 		geluBackward(hd.u, dt)
 		clear(st.dh)

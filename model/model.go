@@ -58,6 +58,7 @@ type Model struct {
 
 	word, pos, typ *Param
 	eln            layerNorm
+	proj           *linear // embeddings_project, when embedding_size ≠ hidden_size
 	layers         []*encLayer
 	pooler         linear
 
@@ -93,13 +94,17 @@ func NewWith(cfg Config, heads []HeadSpec, sh Sharing, seed uint64) (*Model, err
 		return nil, err
 	}
 	m := &Model{cfg: cfg, sharing: sh, byTask: map[string]*head{}, byName: map[string]*Param{}}
-	H, I := cfg.HiddenSize, cfg.IntermediateSize
+	H, I, E := cfg.HiddenSize, cfg.IntermediateSize, cfg.EmbeddingWidth()
 	eps := float32(cfg.LayerNormEps)
-	m.word = m.newParam("embeddings.word_embeddings.weight", cfg.VocabSize, H)
-	m.word.rows = newRowSet(cfg.VocabSize, H)
-	m.pos = m.newParam("embeddings.position_embeddings.weight", cfg.MaxPositionEmbeddings, H)
-	m.typ = m.newParam("embeddings.token_type_embeddings.weight", cfg.TypeVocabSize, H)
-	m.eln = m.newLayerNorm("embeddings.LayerNorm", H, eps)
+	m.word = m.newParam("embeddings.word_embeddings.weight", cfg.VocabSize, E)
+	m.word.rows = newRowSet(cfg.VocabSize, E)
+	m.pos = m.newParam("embeddings.position_embeddings.weight", cfg.MaxPositionEmbeddings, E)
+	m.typ = m.newParam("embeddings.token_type_embeddings.weight", cfg.TypeVocabSize, E)
+	m.eln = m.newLayerNorm("embeddings.LayerNorm", E, eps)
+	if E != H {
+		p := m.newLinear("embeddings_project", E, H)
+		m.proj = &p
+	}
 	for i := 0; i < cfg.NumHiddenLayers; i++ {
 		start := len(m.params)
 		p := fmt.Sprintf("encoder.layer.%d.", i)
@@ -127,25 +132,9 @@ func NewWith(cfg Config, heads []HeadSpec, sh Sharing, seed uint64) (*Model, err
 		if _, dup := m.byTask[spec.Task]; dup {
 			return nil, fmt.Errorf("model: two heads for task %q; task names must be unique", spec.Task)
 		}
-		h := &head{spec: spec, layer: spec.Layer}
-		if h.layer == 0 {
-			h.layer = cfg.NumHiddenLayers
-		}
-		p := headPrefix(spec)
-		switch spec.Kind {
-		case SequenceRegression:
-			h.spec.NumLabels = 1
-			h.cls = m.newLinear(p+"classifier", H, 1)
-		case SequenceClassification, TokenClassification:
-			h.cls = m.newLinear(p+"classifier", H, spec.NumLabels)
-		case MaskedLM:
-			if m.byName[p+"predictions.bias"] != nil {
-				return nil, fmt.Errorf("model: a second masked_lm head (task %q); a model has one masked-LM head, under Hugging Face's cls.predictions names", spec.Task)
-			}
-			h.spec.NumLabels = cfg.VocabSize
-			h.dense = m.newLinear(p+"predictions.transform.dense", H, H)
-			h.ln = m.newLayerNorm(p+"predictions.transform.LayerNorm", H, eps)
-			h.bias = m.newParam(p+"predictions.bias", cfg.VocabSize)
+		h, err := m.newHead(spec)
+		if err != nil {
+			return nil, err
 		}
 		m.heads = append(m.heads, h)
 		m.byTask[spec.Task] = h
@@ -156,13 +145,52 @@ func NewWith(cfg Config, heads []HeadSpec, sh Sharing, seed uint64) (*Model, err
 	return m, nil
 }
 
+// newHead builds the head of spec and registers its parameters.
+func (m *Model) newHead(spec HeadSpec) (*head, error) {
+	cfg := m.cfg
+	H, E, eps := cfg.HiddenSize, cfg.EmbeddingWidth(), float32(cfg.LayerNormEps)
+	h := &head{spec: spec, layer: spec.Layer}
+	if h.layer == 0 {
+		h.layer = cfg.NumHiddenLayers
+	}
+	p := headPrefix(spec)
+	switch spec.Kind {
+	case SequenceRegression:
+		h.spec.NumLabels = 1
+		h.cls = m.newLinear(p+"classifier", H, 1)
+	case SequenceClassification, TokenClassification:
+		h.cls = m.newLinear(p+"classifier", H, spec.NumLabels)
+	case MaskedLM:
+		if m.byName[p+"predictions.bias"] != nil {
+			return nil, fmt.Errorf("model: a second masked_lm head (task %q); a model has one masked-LM head, under Hugging Face's cls.predictions names", spec.Task)
+		}
+		h.spec.NumLabels = cfg.VocabSize
+		h.dense = m.newLinear(p+"predictions.transform.dense", H, E)
+		h.ln = m.newLayerNorm(p+"predictions.transform.LayerNorm", E, eps)
+		h.bias = m.newParam(p+"predictions.bias", cfg.VocabSize)
+	case ReplacedTokenDetection:
+		if m.byName[p+"dense.weight"] != nil {
+			return nil, fmt.Errorf("model: a second replaced-token-detection head (task %q); a model has one", spec.Task)
+		}
+		h.spec.NumLabels = 1
+		h.dense = m.newLinear(p+"dense", H, H)
+		h.cls = m.newLinear(p+"dense_prediction", H, 1)
+	}
+	return h, nil
+}
+
 // headPrefix is where a head's parameters are named: heads.<task>. for
 // task heads, and Hugging Face BertForMaskedLM's cls. for the masked-LM
 // head (cls.predictions.transform.dense.weight, cls.predictions.bias, …),
-// so that an encoder with its MLM head loads there as it is.
+// so that an encoder with its MLM head loads there as it is; ELECTRA's
+// replaced-token-detection head takes ElectraForPreTraining's
+// discriminator_predictions. names.
 func headPrefix(h HeadSpec) string {
-	if h.Kind == MaskedLM {
+	switch h.Kind {
+	case MaskedLM:
 		return "cls."
+	case ReplacedTokenDetection: // Hugging Face ElectraForPreTraining's names
+		return "discriminator_predictions."
 	}
 	return "heads." + h.Task + "."
 }

@@ -95,6 +95,10 @@ type Config struct {
 	// Precision is the products' number format: fp32 (also when empty) or
 	// bf16 mixed precision (model.SetPrecision).
 	Precision model.Precision
+
+	// Electra, when set, pre-trains with ELECTRA's objective (electra.go);
+	// nil (left out of the run's fingerprint) trains the tasks' own heads.
+	Electra *ElectraOptions `json:",omitempty"`
 }
 
 // StepModes are the values of Config.StepMode.
@@ -123,6 +127,7 @@ func (c *Config) Validate() error {
 	c.validateTasks(bad)
 	errs = append(errs, c.checkRanges()...)
 	errs = append(errs, c.checkOwners()...)
+	errs = append(errs, c.checkElectra()...)
 	if !slices.Contains(StepModes, c.StepMode) {
 		bad("train.step_mode", "%q is not allowed; use one of %s", c.StepMode, strings.Join(StepModes, ", "))
 	} else if err := CheckStepMode(c.Strategy.Name, c.StepMode); err != nil {

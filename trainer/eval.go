@@ -134,20 +134,25 @@ func (tr *Trainer) evaluate(ctx context.Context) (bool, error) {
 		if len(t.eval) == 0 {
 			continue
 		}
-		r, ok := grouped[t.name] // a masked LM is in no group (groups.go)
-		switch {
-		case t.kind == model.MaskedLM:
-			r, err = tr.evalMaskedLM(ctx, t)
-		case !ok:
-			r, err = tr.evalTask(ctx, t)
+		var score float64
+		if t.kind == model.MaskedLM && tr.el != nil {
+			res[t.name], score, err = tr.evalElectraLM(ctx, t)
+		} else {
+			r, ok := grouped[t.name] // a masked LM is in no group (groups.go)
+			switch {
+			case t.kind == model.MaskedLM:
+				r, err = tr.evalMaskedLM(ctx, t)
+			case !ok:
+				r, err = tr.evalTask(ctx, t)
+			}
+			res[t.name], score = metricMap(r), r.Score
 		}
 		if err != nil {
 			return false, err
 		}
-		res[t.name] = metricMap(r)
 		names = append(names, t.name)
 		if !t.auxiliary {
-			scores[t.name] = r.Score
+			scores[t.name] = score
 			selected = append(selected, t.name)
 		}
 	}
@@ -175,6 +180,9 @@ func (tr *Trainer) evaluate(ctx context.Context) (bool, error) {
 	for _, n := range names {
 		if tr.task(n).kind == model.MaskedLM {
 			line += fmt.Sprintf(" %s %s=%.4f %s=%.1f", n, scoring.MaskedAccuracy, res[n][scoring.MaskedAccuracy], scoring.Perplexity, res[n][scoring.Perplexity])
+			if v, ok := res[n][electraRTDAccuracy]; ok { // ELECTRA: the figures above are the generator's
+				line += fmt.Sprintf(" %s=%.4f %s=%.4f", electraRTDAccuracy, v, electraRTDReplaced, res[n][electraRTDReplaced])
+			}
 			continue
 		}
 		pm := scoringTask(tr.task(n)).PrimaryMetric()

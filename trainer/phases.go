@@ -116,9 +116,12 @@ func (tr *Trainer) enterPhase(p int) error {
 		return fmt.Errorf("phase %s: %w", ph.Name, err)
 	}
 	tr.sched = model.Schedule{Peak: cfg.LR, Warmup: int(math.Round(cfg.Warmup * float64(ph.Steps))), Total: ph.Steps}
-	if tr.stepMode == "all" {
+	switch {
+	case tr.el != nil:
+		tr.stepper = electraStepper{tr}
+	case tr.stepMode == "all":
 		tr.stepper = newAllTasksStepper(tr)
-	} else {
+	default:
 		tr.stepper = sampledStepper{tr}
 	}
 	return nil

@@ -133,11 +133,12 @@ func (tr *Trainer) setupBatching(man *manifest.Manifest) error {
 	return nil
 }
 
-// setupOptimization builds AdamW over the trainable weights and enters the
-// first phase, which builds its sampler, strategy, schedule and stepper.
+// setupOptimization builds AdamW over the trainable weights (with ELECTRA,
+// the generator's too) and enters the first phase, which builds its
+// sampler, strategy, schedule and stepper.
 func (tr *Trainer) setupOptimization() error {
 	cfg := &tr.cfg
-	tr.opt = model.NewAdamW(tr.m.Trainable(), model.AdamWConfig{LR: cfg.LR, Beta1: 0.9, Beta2: 0.999, Eps: 1e-6, WeightDecay: cfg.WeightDecay,
+	tr.opt = model.NewAdamW(tr.trainable(), model.AdamWConfig{LR: cfg.LR, Beta1: 0.9, Beta2: 0.999, Eps: 1e-6, WeightDecay: cfg.WeightDecay,
 		LazyRows: cfg.SparseEmbeddings})
 	tr.phases = resolvePhases(cfg)
 	return tr.enterPhase(0)
@@ -203,12 +204,12 @@ func (tr *Trainer) setupHeads(vocab []string, man *manifest.Manifest) ([]model.H
 			TagScheme: t.scheme, Layer: t.layer, Auxiliary: t.auxiliary, Source: t.sources,
 			WholeWord: t.kind == model.MaskedLM && cfg.Tasks[i].WholeWord})
 	}
-	return heads, nil
+	return heads, tr.electraHeads(heads)
 }
 
 // loadOrBuildModel reloads the model saved in statePath (--resume),
 // checking it has the job's heads and sharing, or builds a new one (from
-// model.init when set).
+// model.init when set); with ELECTRA, the generator beside it.
 func (tr *Trainer) loadOrBuildModel(ctx context.Context, statePath string, vocabSize int, heads []model.HeadSpec) error {
 	cfg := &tr.cfg
 	var err error
@@ -243,7 +244,7 @@ func (tr *Trainer) loadOrBuildModel(ctx context.Context, statePath string, vocab
 			return fmt.Errorf("model.init: %w", err)
 		}
 	}
-	return nil
+	return tr.setupElectra()
 }
 
 // logStart logs what the run trains with and writes the metrics log's

@@ -56,6 +56,9 @@ type trainerState struct {
 	// are the same on resume).
 	Phase     int   `json:"phase"`
 	PhaseEnds []int `json:"phase_ends"`
+	// GeneratorRNG is ELECTRA's generator's dropout stream (its weights
+	// are in the state tensors, under their own names).
+	GeneratorRNG *model.RNGState `json:"generator_rng,omitempty"`
 }
 
 // saveLast writes out/last: the optimizer moments, the model checkpoint
@@ -73,11 +76,7 @@ func (tr *Trainer) saveLast(ctx context.Context) error {
 	}
 	fs := storage.Dir(ctx, dir)
 	os := tr.opt.State()
-	var ts []*checkpoint.Tensor
-	for i, n := range os.Names {
-		ts = append(ts, &checkpoint.Tensor{Name: "adamw.m." + n, DType: "F32", Shape: []int{len(os.M[i])}, Data: os.M[i]},
-			&checkpoint.Tensor{Name: "adamw.v." + n, DType: "F32", Shape: []int{len(os.V[i])}, Data: os.V[i]})
-	}
+	ts := tr.stateTensors(os)
 	// Sized up front: the moments are twice the model (86 MB for mini), and
 	// growing a buffer to that by doubling cost 0.7 s of a 150-step run's profile.
 	var buf bytes.Buffer
@@ -112,6 +111,10 @@ func (tr *Trainer) saveLast(ctx context.Context) error {
 		b := tr.best
 		st.BestScore = &b
 	}
+	if tr.el != nil {
+		g := tr.el.Gen.RNGState()
+		st.GeneratorRNG = &g
+	}
 	for i, t := range tr.tasks {
 		st.Batches[t.name] = tr.streams[i].drawn
 		if h, ok := tr.heldout[i]; ok {
@@ -135,6 +138,22 @@ func (tr *Trainer) saveLast(ctx context.Context) error {
 	}
 	tr.logf("saved %s at step %d", tr.last.dir(), tr.step)
 	return nil
+}
+
+// stateTensors are what trainer_state.safetensors holds: the optimizer's
+// moments and, with ELECTRA, the generator's own weights.
+func (tr *Trainer) stateTensors(os model.AdamWState) []*checkpoint.Tensor {
+	var ts []*checkpoint.Tensor
+	for i, n := range os.Names {
+		ts = append(ts, &checkpoint.Tensor{Name: "adamw.m." + n, DType: "F32", Shape: []int{len(os.M[i])}, Data: os.M[i]},
+			&checkpoint.Tensor{Name: "adamw.v." + n, DType: "F32", Shape: []int{len(os.V[i])}, Data: os.V[i]})
+	}
+	if tr.el != nil {
+		for _, p := range tr.el.GeneratorParams() {
+			ts = append(ts, &checkpoint.Tensor{Name: p.Name, DType: "F32", Shape: p.Shape, Data: p.W})
+		}
+	}
+	return ts
 }
 
 // loadState restores a run from out/last (the model itself was loaded in
@@ -188,6 +207,12 @@ func (tr *Trainer) loadState(ctx context.Context, dir string) error {
 	}
 	tr.step = st.Step
 	tr.m.SetRNGState(st.ModelRNG)
+	if tr.el != nil {
+		if st.GeneratorRNG == nil {
+			return fmt.Errorf("--resume: %s has no generator_rng: it was not saved by an ELECTRA run", p)
+		}
+		tr.el.Gen.SetRNGState(*st.GeneratorRNG)
+	}
 	tr.sampler.SetState(st.Sampler)
 	if err := tr.strat.SetState(st.StrategyState); err != nil {
 		return fmt.Errorf("--resume: %w", err)
@@ -222,8 +247,11 @@ func (tr *Trainer) loadMoments(ctx context.Context, dir, p, sha string, step int
 	for _, t := range ts {
 		byName[t.Name] = t.Data
 	}
+	if err := tr.loadGenerator(byName); err != nil {
+		return err
+	}
 	os := model.AdamWState{Step: step}
-	for _, prm := range tr.m.Trainable() {
+	for _, prm := range tr.trainable() {
 		m, v := byName["adamw.m."+prm.Name], byName["adamw.v."+prm.Name]
 		if m == nil || v == nil {
 			return fmt.Errorf("--resume: %s has no optimizer moments for %s", stateTensors, prm.Name)

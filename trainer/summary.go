@@ -30,6 +30,9 @@ type Summary struct {
 	LayerWeights map[string]LayerWeights         `json:"layer_weights,omitempty"`
 	Gates        map[string]map[string][]float64 `json:"gates,omitempty"`
 	Charts       []string                        `json:"charts,omitempty"`
+	// Electra holds ELECTRA pre-training's figures over the steps of the
+	// last log (generator and RTD losses, accuracies).
+	Electra map[string]float64 `json:"electra,omitempty"`
 }
 
 // summaryJSON is Summary with a best score JSON can hold.

@@ -46,6 +46,7 @@ type Trainer struct {
 	cfg     Config
 	tasks   []*taskData
 	m       *model.Model
+	el      *model.Electra // ELECTRA pre-training: tr.m is its discriminator (electra.go)
 	opt     *model.AdamW
 	sched   model.Schedule
 	sampler *mixture.Sampler
@@ -78,6 +79,10 @@ type Trainer struct {
 	tokens, padded int64
 	trainSec       float64
 	lossEMA        []float64
+	// ELECTRA's figures since the last log, and the last log's.
+	elWindow  model.ElectraStats
+	elBatches int
+	elLast    map[string]float64
 }
 
 // Train runs cfg to the end (or to early stopping, StopAt, or ctx's
@@ -181,7 +186,7 @@ func (tr *Trainer) trainStep() (stepStats, error) {
 	}
 	st.lr = tr.sched.LR(tr.step - tr.phases[tr.phase].start)
 	st.gradNorm = tr.opt.StepClipped(st.lr, tr.cfg.Clip)
-	tr.m.ZeroGrad()
+	tr.zeroGrad()
 	return st, nil
 }
 
@@ -193,10 +198,15 @@ func (tr *Trainer) logStep(st stepStats) error {
 		return nil
 	}
 	tokPerSec := tr.log.rate()
-	tr.log.describe(fmt.Sprintf("%s %.0f tok/s", tr.lossString(), tokPerSec))
+	desc := tr.lossString()
+	ev := map[string]any{"event": "train", "step": tr.step, "lr": st.lr, "grad_norm": st.gradNorm,
+		"loss": tr.lossMap(), "weights": st.weights, "padded_tokens_per_sec": tokPerSec, "tokens": tr.tokens}
+	if tr.el != nil {
+		desc, ev["electra"] = tr.electraLog()
+	}
+	tr.log.describe(fmt.Sprintf("%s %.0f tok/s", desc, tokPerSec))
 	tr.log.set(tr.step)
-	return tr.metrics.write(map[string]any{"event": "train", "step": tr.step, "lr": st.lr, "grad_norm": st.gradNorm,
-		"loss": tr.lossMap(), "weights": st.weights, "padded_tokens_per_sec": tokPerSec, "tokens": tr.tokens})
+	return tr.metrics.write(ev)
 }
 
 // finish saves last/ (even when ctx was cancelled: Ctrl-C saves), makes sure
@@ -213,7 +223,7 @@ func (tr *Trainer) finish(ctx context.Context, stopped string, wall time.Duratio
 	}
 	s := &Summary{Steps: tr.step, Stopped: stopped, BestStep: tr.bestStep, BestScore: tr.best, Best: tr.bestEval,
 		Last: tr.lastEval, Tokens: tr.tokens, PaddedTokens: tr.padded, TrainSeconds: tr.trainSec,
-		WallSeconds: wall.Seconds(), Strategy: tr.strat.Name(), StepMode: cfg.StepMode}
+		WallSeconds: wall.Seconds(), Strategy: tr.strat.Name(), StepMode: cfg.StepMode, Electra: tr.elLast}
 	if tr.bestStep < 0 {
 		s.BestScore = math.NaN()
 	}

@@ -13,7 +13,7 @@ import (
 )
 
 func init() {
-	register("pretrain", "pre-train the encoder on the job's pretrain.sources (packed train text, masked LM); resumable, Ctrl-C saves", setupPretrain)
+	register("pretrain", "pre-train the encoder on the job's pretrain.sources (packed train text; masked LM or ELECTRA); resumable, Ctrl-C saves", setupPretrain)
 }
 
 func setupPretrain(fs *flag.FlagSet) func(context.Context, []string) error {

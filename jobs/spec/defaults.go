@@ -128,6 +128,8 @@ var Defaults = []Default{
 	{Key: "run.lease_ttl_seconds", Value: 120.0},
 	{Key: "runner.name", Value: "prism"},
 	{Key: "pretrain.objective", Value: "mlm"},
+	{Key: "pretrain.generator_size", Value: 0.25},
+	{Key: "pretrain.rtd_weight", Value: 50.0},
 	{Key: "pretrain.output", Doc: "<output>/pretrain", derive: under("pretrain")},
 	{Key: "pretrain.steps", Value: 100000},
 	{Key: "pretrain.batch_size", Value: 64},

@@ -12,12 +12,17 @@ import (
 // the train stage starts from it. A job without sources does not pre-train.
 type Pretrain struct {
 	Sources   []string `yaml:"sources"`   // tasks whose train text is pre-trained on (their train split only)
-	Objective string   `yaml:"objective"` // mlm: BERT's masked LM, 15% of the pieces, 80/10/10
-	Output    string   `yaml:"output"`    // default <output>/pretrain
-	Steps     int      `yaml:"steps"`
-	BatchSize int      `yaml:"batch_size"` // packed sequences per step
-	LR        float64  `yaml:"lr"`
-	Warmup    float64  `yaml:"warmup"` // fraction of steps
+	Objective string   `yaml:"objective"` // mlm: BERT's masked LM, 15% of the pieces, 80/10/10; electra: replaced-token detection
+	// GeneratorSize and RTDWeight are ELECTRA's (objective electra): the
+	// generator's width as a fraction of the encoder's, and λ, the weight
+	// of the replaced-token-detection loss. Ranges: model.ElectraRanges.
+	GeneratorSize float64 `yaml:"generator_size"`
+	RTDWeight     float64 `yaml:"rtd_weight"`
+	Output        string  `yaml:"output"` // default <output>/pretrain
+	Steps         int     `yaml:"steps"`
+	BatchSize     int     `yaml:"batch_size"` // packed sequences per step
+	LR            float64 `yaml:"lr"`
+	Warmup        float64 `yaml:"warmup"` // fraction of steps
 	// WeightDecay and Clip are AdamW's and the gradient clipping's, as in train.
 	WeightDecay float64 `yaml:"weight_decay"`
 	Clip        float64 `yaml:"clip"`
@@ -35,7 +40,7 @@ type Pretrain struct {
 }
 
 // Objectives are the values of pretrain.objective.
-var Objectives = []string{"mlm"}
+var Objectives = []string{"mlm", "electra"}
 
 // Pretrains reports whether the job pre-trains its own encoder.
 func (s *Spec) Pretrains() bool { return len(s.Pretrain.Sources) > 0 }

@@ -24,6 +24,10 @@ func TestPretrainKeyRules(t *testing.T) {
 			[]string{"line 14", "pretrain.steps", "steps >= 1"}},
 		{"holdout out of range", minimal + "pretrain:\n  sources: [sst2]\n  holdout: 0.7\n",
 			[]string{"line 14", "pretrain.holdout", "0 <= holdout <= 0.5"}},
+		{"generator_size out of range", minimal + "pretrain:\n  sources: [sst2]\n  objective: electra\n  generator_size: 1.5\n",
+			[]string{"line 15", "pretrain.generator_size", "generator_size <= 1"}},
+		{"rtd_weight out of range", minimal + "pretrain:\n  sources: [sst2]\n  objective: electra\n  rtd_weight: 0\n",
+			[]string{"line 15", "pretrain.rtd_weight", "rtd_weight"}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) { wantErrors(t, c.yaml, c.want) })
@@ -45,7 +49,8 @@ func TestPretrainDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	p := s.Pretrain
-	if !s.Pretrains() || p.Objective != "mlm" || p.Steps != 100000 || p.Output != s.Output+"/pretrain" || p.Holdout != 0.01 {
+	if !s.Pretrains() || p.Objective != "mlm" || p.Steps != 100000 || p.Output != s.Output+"/pretrain" || p.Holdout != 0.01 ||
+		p.GeneratorSize != 0.25 || p.RTDWeight != 50 {
 		t.Fatalf("pretrain block after defaults: %+v", p)
 	}
 }

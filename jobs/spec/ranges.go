@@ -48,7 +48,7 @@ var ownRanges = []Range{
 // the same entries. Rules that depend on other keys (a layer within the
 // model's depth, batch_tokens at least max_seq_len, …) are in Validate,
 // which calls the owners' rule functions.
-var Ranges = slices.Concat(ownRanges, pretrainRanges(), trainer.Ranges, multitask.Ranges, mixture.Ranges, model.SharingRanges)
+var Ranges = slices.Concat(ownRanges, pretrainRanges(), trainer.Ranges, multitask.Ranges, mixture.Ranges, model.SharingRanges, model.ElectraRanges)
 
 // pretrainTrainerKeys are the pretrain block's keys that stages.PretrainConfig
 // hands to the trainer as the train block's keys of the same name.

@@ -64,6 +64,15 @@ var trainerKeys = map[string]setting{
 	"pretrain.eval_every":   {"pretrain: {sources: [a], eval_every: %v}", func(c *trainer.Config, v float64) { c.EvalEvery = int(v) }},
 	"pretrain.save_every":   {"pretrain: {sources: [a], save_every: %v}", func(c *trainer.Config, v float64) { c.SaveEvery = int(v) }},
 	"pretrain.log_every":    {"pretrain: {sources: [a], log_every: %v}", func(c *trainer.Config, v float64) { c.LogEvery = int(v) }},
+	// ELECTRA's keys reach the trainer's ELECTRA options (model.ElectraRanges
+	// owns their ranges); as in stages.PretrainConfig the run starts from
+	// scratch.
+	"pretrain.generator_size": {"pretrain: {sources: [a], objective: electra, generator_size: %v}", func(c *trainer.Config, v float64) {
+		c.Init, c.Electra = "", &trainer.ElectraOptions{GeneratorSize: v, RTDWeight: 50}
+	}},
+	"pretrain.rtd_weight": {"pretrain: {sources: [a], objective: electra, rtd_weight: %v}", func(c *trainer.Config, v float64) {
+		c.Init, c.Electra = "", &trainer.ElectraOptions{GeneratorSize: 0.25, RTDWeight: v}
+	}},
 }
 
 // specOnly are the numeric keys no stage config checks again: the stage

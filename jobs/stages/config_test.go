@@ -168,7 +168,9 @@ train:
 		// group runs one encoder path); TestGroupEndToEnd trains a group.
 		"Tasks[0].InputFrom": true, "Tasks[1].InputFrom": true, "Tasks[2].InputFrom": true,
 		"Phases[1].Tasks":  true, // every task
-		"Strategy.Primary": true} // auto_lambda only
+		"Strategy.Primary": true, // auto_lambda only
+		// The pretrain stage's (stages.PretrainConfig, objective electra), not the train stage's.
+		"Electra": true}
 	var missing []string
 	for _, u := range unset {
 		if !allowed[u] {

@@ -132,7 +132,9 @@ func Pretrain(ctx context.Context, s *spec.Spec, data string, o PretrainOptions)
 
 // PretrainConfig maps the pretrain block onto the trainer: one masked-LM
 // task over the packed shards, from scratch at model.size, with the
-// block's optimisation settings and train's data-loading ones.
+// block's optimisation settings and train's data-loading ones; with
+// objective electra, the trainer's ELECTRA options (the encoder is then
+// the discriminator).
 func PretrainConfig(s *spec.Spec, packed, out string, m *manifest.Manifest) trainer.Config {
 	p := &s.Pretrain
 	cfg := TrainConfig(s, packed, out)
@@ -148,6 +150,9 @@ func PretrainConfig(s *spec.Spec, packed, out string, m *manifest.Manifest) trai
 	}
 	cfg.SaveEvery, cfg.LogEvery = p.SaveEvery, p.LogEvery
 	cfg.TimeLimit = time.Duration(p.TimeLimitSeconds * float64(time.Second))
+	if p.Objective == "electra" {
+		cfg.Electra = &trainer.ElectraOptions{GeneratorSize: p.GeneratorSize, RTDWeight: p.RTDWeight}
+	}
 	return cfg
 }
 

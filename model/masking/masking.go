@@ -54,7 +54,14 @@ type Masker struct {
 	cont      []bool // "##" continuation piece
 	random    []int32
 	wholeWord bool
+	allMask   bool // ReplaceAll
 }
+
+// ReplaceAll makes every chosen piece [MASK]: no random or kept pieces.
+// ELECTRA's generator input is built so (Clark et al. 2020, section 2:
+// the masked-out positions are replaced by [MASK]); the discriminator then
+// learns from the generator's samples, not from 10% random pieces.
+func (m *Masker) ReplaceAll() { m.allMask = true }
 
 // New prepares a Masker for vocab (in id order). It needs a [MASK] entry.
 func New(vocab []string, wholeWord bool) (*Masker, error) {
@@ -123,6 +130,10 @@ func (m *Masker) Force(ids, labels []int32, rng *rand.Rand) bool {
 
 func (m *Masker) corrupt(ids, labels []int32, i int, rng *rand.Rand) {
 	labels[i] = ids[i]
+	if m.allMask {
+		ids[i] = m.maskID
+		return
+	}
 	switch u := rng.Float64(); {
 	case u < MaskShare:
 		ids[i] = m.maskID

@@ -188,3 +188,33 @@ func TestBatchDeterministicForcedAndPadding(t *testing.T) {
 		t.Fatal("a vocabulary without [MASK] was accepted")
 	}
 }
+
+// With ReplaceAll (ELECTRA's generator input) every chosen piece is
+// [MASK] and still about 15% are chosen; unchosen pieces are untouched.
+func TestReplaceAll(t *testing.T) {
+	m, err := New(vocab(), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.ReplaceAll()
+	data, rng := rand.New(rand.NewPCG(1, 2)), rand.New(rand.NewPCG(3, 4))
+	var eligible, chosen int
+	for eligible < 50_000 {
+		ids := sentence(data, 5+data.IntN(60))
+		orig := slices.Clone(ids)
+		labels := make([]int32, len(ids))
+		chosen += m.Row(ids, labels, rng)
+		eligible += len(ids) - 2
+		for i := range ids {
+			switch {
+			case labels[i] == model.IgnoreIndex && ids[i] != orig[i]:
+				t.Fatalf("position %d changed without a label", i)
+			case labels[i] != model.IgnoreIndex && (ids[i] != 5 || labels[i] != orig[i]):
+				t.Fatalf("chosen position %d holds %d (label %d, original %d); want [MASK] labelled with the original", i, ids[i], labels[i], orig[i])
+			}
+		}
+	}
+	if share := float64(chosen) / float64(eligible); math.Abs(share-Prob) > 0.01 {
+		t.Errorf("chose %.4f of the pieces, want %.2f", share, Prob)
+	}
+}

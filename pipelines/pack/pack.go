@@ -2,10 +2,13 @@
 // train text of a job's pre-training sources into packed masked-LM shards
 // for `taskweave pretrain`:
 //
-//	source train shards ─Reshuffle─ ReadFn ─ (document, sentence)
-//	  ─ GroupByKey(document) ─ PackFn ─ (shard key, packed row)
-//	─ GroupByKey(shard) ─ SpillFn ─ sorted run files ─ writeshards.Merge ─ part-i-of-N.parquet
+//	source train shards ─Reshuffle─ ReadFn ─ sorted runs of sentences, by document bucket
+//	  ─ GroupByKey(bucket) ─ PackFn ─ sorted runs of packed rows, by shard
+//	  ─ writeshards.Merge ─ part-i-of-N.parquet
 //	launcher: counts rows and tokens, writes manifest.json
+//
+// Only run file paths pass between the stages (transforms/pack): memory
+// is flat in the corpus size, as preprocess's.
 //
 // Only train splits are read, and a source whose train files include a
 // validation or test file of any task of the job is refused, naming the
@@ -127,10 +130,10 @@ func Run(ctx context.Context, cfg Config, runner string) (*Result, error) {
 // go under tmp.
 func Build(s beam.Scope, paths []string, fn *tpack.PackFn, out, tmp string) {
 	s = s.Scope("Pack")
+	fn.Tmp = tmp
 	files := beam.Reshuffle(s, beam.CreateList(s, paths))
-	sents := beam.ParDo(s, &tpack.ReadFn{CLS: fn.CLS, SEP: fn.SEP}, files)
-	rows := beam.ParDo(s, fn, beam.GroupByKey(s, sents))
-	runs := beam.ParDo(s, &tpack.SpillFn{Tmp: tmp}, beam.GroupByKey(s, rows))
+	docs := beam.ParDo(s, &tpack.ReadFn{CLS: fn.CLS, SEP: fn.SEP, Tmp: tmp, Buckets: fn.Shards}, files)
+	runs := beam.ParDo(s, fn, beam.GroupByKey(s, beam.ParDo(s, tpack.BucketOf, docs)))
 	var keys []string
 	for _, split := range []string{tpack.Train, tpack.Validation} {
 		for i := range fn.Shards {

@@ -2,8 +2,12 @@ package pack
 
 import (
 	"context"
+	"fmt"
+	"math/rand/v2"
+	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -13,6 +17,8 @@ import (
 	"github.com/taskweave/taskweave/io/manifest"
 	"github.com/taskweave/taskweave/io/shards"
 	"github.com/taskweave/taskweave/pipelines/preprocess"
+	tpack "github.com/taskweave/taskweave/transforms/pack"
+	"github.com/taskweave/taskweave/transforms/writeshards"
 )
 
 const vocab = "../../testdata/vocab/bert-base-cased-vocab.txt"
@@ -159,3 +165,111 @@ func TestPackRefusesEvaluatedText(t *testing.T) {
 }
 
 func TestMain(m *testing.M) { ptest.Main(m) }
+
+// writeText writes n lines of random words from a small list to dir/name.
+func writeText(t *testing.T, dir, name string, n int, r *rand.Rand) string {
+	t.Helper()
+	words := strings.Fields("the cat sat on a mat while two dogs ran far away from home and never came back to town")
+	var b strings.Builder
+	for range n {
+		for j := range 3 + r.IntN(12) {
+			if j > 0 {
+				b.WriteByte(' ')
+			}
+			b.WriteString(words[r.IntN(len(words))])
+		}
+		b.WriteByte('\n')
+	}
+	p := filepath.Join(dir, name)
+	if err := os.WriteFile(p, []byte(b.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// reference packs rows as the documented algorithm does, all in memory:
+// group by DocKey, sort each document by NaturalCompare of the ids, strip
+// [CLS]/[SEP], Pack, hold a document out by Held, file each row under
+// writeshards.Shard of its id, and order each shard by NaturalCompare.
+func reference(rows []shards.Row, maxLen, n int, holdout float64) map[string][]shards.Row {
+	docs := map[string][]tpack.Sentence{}
+	for _, r := range rows {
+		k := tpack.DocKey(r.Task, r.ExampleID)
+		docs[k] = append(docs[k], tpack.Sentence{ID: r.ExampleID, Pieces: r.InputIDs[1 : len(r.InputIDs)-1]})
+	}
+	out := map[string][]shards.Row{}
+	for k, sents := range docs {
+		slices.SortFunc(sents, func(a, b tpack.Sentence) int { return writeshards.NaturalCompare(a.ID, b.ID) })
+		split := tpack.Train
+		if tpack.Held(k, holdout) {
+			split = tpack.Validation
+		}
+		for i, ids := range tpack.Pack(sents, maxLen, 101, 102) {
+			id := k + "#" + strconv.Itoa(i)
+			rel := shards.RelPath(Task, split, writeshards.Shard(id, n), n)
+			out[rel] = append(out[rel], shards.Row{ExampleID: id, InputIDs: ids})
+		}
+	}
+	for _, rs := range out {
+		slices.SortFunc(rs, func(a, b shards.Row) int { return writeshards.NaturalCompare(a.ExampleID, b.ExampleID) })
+	}
+	return out
+}
+
+// The flat pipeline (spilled sentences merged by document, packed rows
+// spilled by shard) writes exactly the shards of the in-memory algorithm,
+// row for row and in order, over documents spread across the source's
+// shards, files cut into several ChunkRecords documents, and file names
+// whose digit runs are equal as numbers (x1, x01) or prefixes (x1, x12),
+// which must not interleave in the merge.
+func TestPackMatchesInMemoryPacking(t *testing.T) {
+	dir := t.TempDir()
+	r := rand.New(rand.NewPCG(7, 8))
+	files := []string{writeText(t, dir, "x1.txt", 300, r), writeText(t, dir, "x01.txt", 20, r),
+		writeText(t, dir, "x12.txt", 5, r), writeText(t, dir, "y.txt", 600, r)}
+	data := preprocessed(t, dir, files...)
+	src := append(readSplit(t, data, "story", "train"), readSplit(t, data, "sst2", "train")...)
+	docs := map[string]bool{}
+	for _, r := range src {
+		docs[tpack.DocKey(r.Task, r.ExampleID)] = true
+	}
+	if len(docs) < 8 {
+		t.Fatalf("only %d documents: the check needs several per bucket", len(docs))
+	}
+	// One shard: every document in one bucket's merge; three: buckets and
+	// shards of their own.
+	for _, n := range []int{1, 3} {
+		cfg := Config{Data: data, Vocab: vocab, Sources: []string{"story", "sst2"}, Out: filepath.Join(dir, fmt.Sprint("packed", n)), Holdout: 0.3, Shards: n}
+		rows := checkAgainstReference(t, cfg, reference(src, 32, n, cfg.Holdout))
+		t.Logf("%d shards: %d packed rows from %d source rows in %d documents", n, rows, len(src), len(docs))
+	}
+}
+
+// checkAgainstReference packs cfg and compares every shard with want,
+// returning the rows compared.
+func checkAgainstReference(t *testing.T, cfg Config, want map[string][]shards.Row) int {
+	t.Helper()
+	res, err := Run(context.Background(), cfg, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows := 0
+	for _, split := range []string{tpack.Train, tpack.Validation} {
+		for _, rel := range res.Manifest.Tasks[Task].Splits[split].Shards {
+			got, err := shards.ReadAll(context.Background(), filepath.Join(cfg.Out, rel))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(got) != len(want[rel]) {
+				t.Fatalf("%s: %d rows, want %d", rel, len(got), len(want[rel]))
+			}
+			for i := range got {
+				if got[i].ExampleID != want[rel][i].ExampleID || !slices.Equal(got[i].InputIDs, want[rel][i].InputIDs) {
+					t.Fatalf("%s row %d: %s %v, want %s %v", rel, i, got[i].ExampleID, got[i].InputIDs, want[rel][i].ExampleID, want[rel][i].InputIDs)
+				}
+			}
+			rows += len(got)
+		}
+	}
+	return rows
+}

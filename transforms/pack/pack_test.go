@@ -1,8 +1,13 @@
 package pack
 
 import (
+	"fmt"
 	"reflect"
+	"slices"
+	"strings"
 	"testing"
+
+	"github.com/taskweave/taskweave/transforms/writeshards"
 )
 
 func TestPack(t *testing.T) {
@@ -42,5 +47,41 @@ func TestDocKey(t *testing.T) {
 		if got := DocKey(c.task, c.id); got != c.want {
 			t.Errorf("DocKey(%q, %q) = %q, want %q", c.task, c.id, got, c.want)
 		}
+	}
+}
+
+// A spilled sentence id carries the document's hash, key and the
+// sentence's id, and reads back into them; ids of one document sort by the
+// sentence's id (file order), and no two documents' ids interleave even
+// when their names are equal as numbers (x1, x01).
+func TestSentenceID(t *testing.T) {
+	h, k, id, err := parseSentenceID(sentenceID("story/x1.txt/0", "x1.txt:7#w1"))
+	if err != nil || k != "story/x1.txt/0" || id != "x1.txt:7#w1" || len(h) != 20 {
+		t.Fatalf("parse: %q %q %q %v", h, k, id, err)
+	}
+	if _, _, _, err := parseSentenceID("no separators"); err == nil {
+		t.Fatal("a malformed id parsed")
+	}
+	var ids []string
+	for _, doc := range []string{"story/x1.txt/0", "story/x01.txt/0", "story/x12.txt/0"} {
+		for _, n := range []int{10, 2, 9, 1} {
+			ids = append(ids, sentenceID(doc, fmt.Sprintf("%s:%d", strings.Split(doc, "/")[1], n)))
+		}
+	}
+	slices.SortFunc(ids, writeshards.NaturalCompare)
+	seen, last := map[string]bool{}, ""
+	prev := ""
+	for _, s := range ids {
+		_, k, id, _ := parseSentenceID(s)
+		if k != last {
+			if seen[k] {
+				t.Fatalf("document %s comes back after another: %q", k, ids)
+			}
+			seen[k], last, prev = true, k, ""
+		}
+		if prev != "" && writeshards.NaturalCompare(prev, id) >= 0 {
+			t.Fatalf("in %s, %s sorts after %s", k, prev, id)
+		}
+		prev = id
 	}
 }

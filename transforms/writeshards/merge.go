@@ -54,22 +54,53 @@ func (f *MergeFn) ProcessElement(ctx context.Context, key string, runs func(*str
 	var m int
 	for marks(&m) {
 	}
-	slices.Sort(paths) // the order runs are opened in does not change the output; this keeps errors repeatable
-	h := &runHeap{}
+	h, err := openRuns(ctx, paths)
 	defer h.close()
-	for _, p := range paths {
-		r, err := openRun(ctx, p)
-		if err != nil {
-			return err
-		}
-		h.all = append(h.all, r)
-		if err := h.push(r); err != nil {
-			return err
-		}
+	if err != nil {
+		return err
 	}
 	path := shards.ShardPath(f.Out, task, split, shard, n)
 	if err := writeMerged(ctx, path, h); err != nil {
 		return fmt.Errorf("%s/%s: %w", task, split, err)
+	}
+	return nil
+}
+
+// openRuns opens the runs at paths into a heap ordered by example id; the
+// heap must be closed, also after an error.
+func openRuns(ctx context.Context, paths []string) (*runHeap, error) {
+	paths = slices.Sorted(slices.Values(paths)) // the order runs are opened in does not change the output; this keeps errors repeatable
+	h := &runHeap{}
+	for _, p := range paths {
+		r, err := openRun(ctx, p)
+		if err != nil {
+			return h, err
+		}
+		h.all = append(h.all, r)
+		if err := h.push(r); err != nil {
+			return h, err
+		}
+	}
+	return h, nil
+}
+
+// MergeRuns streams the rows of the sorted runs at paths to yield in
+// example-id order (NaturalCompare), holding one chunk per run: the merge
+// of MergeFn, for a consumer other than a shard file.
+func MergeRuns(ctx context.Context, paths []string, yield func(shards.Row) error) error {
+	h, err := openRuns(ctx, paths)
+	defer h.close()
+	if err != nil {
+		return err
+	}
+	for h.Len() > 0 {
+		row, err := h.pop()
+		if err != nil {
+			return err
+		}
+		if err := yield(row); err != nil {
+			return err
+		}
 	}
 	return nil
 }
