@@ -93,16 +93,19 @@ func linearBackwardLd(l linear, x, dy []float32, ldy, n int, dx []float32, accum
 // two run side by side.
 func linearGradProducts(l linear, x, dy []float32, ldy, n int, dx []float32, beta float32) (dW, dX func(parts int)) {
 	if mp := l.mp; mp != nil && mp.on && n > 0 {
-		dyb := cast(&mp.dy, dy[:(n-1)*ldy+l.out])
-		var xb, wb []uint16
+		// dW takes dy transposed, cast in that layout (kernels.ToBF16T says
+		// why); dx takes it as it is.
+		var dyT, dyb, xb, wb []uint16
 		if !l.w.Frozen {
+			dyT = castT(&mp.dyT, dy, n, l.out, ldy)
 			xb = cast(&mp.x, x[:n*l.in])
 		}
 		if dx != nil {
+			dyb = cast(&mp.dy, dy[:(n-1)*ldy+l.out])
 			wb = mp.weight(l.w)
 		}
 		return func(parts int) {
-				kernels.GemmBF16Parts(parts, true, false, l.out, l.in, n, 1, dyb, ldy, xb, l.in, 1, l.w.G, l.in, nil)
+				kernels.GemmBF16Parts(parts, false, false, l.out, l.in, n, 1, dyT, n, xb, l.in, 1, l.w.G, l.in, nil)
 			}, func(parts int) {
 				kernels.GemmBF16Parts(parts, false, false, n, l.in, l.out, 1, dyb, ldy, wb, l.in, beta, dx, l.in, nil)
 			}

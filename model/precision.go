@@ -36,6 +36,7 @@ type mixedPrecision struct {
 	on      bool
 	epoch   uint64
 	x, dy   []uint16 // activation and gradient casts, reused product to product
+	dyT     []uint16 // the gradient's cast, transposed, for the weight gradient
 	mirrors map[*Param]*bf16Mirror
 }
 
@@ -114,6 +115,17 @@ func cast(buf *[]uint16, src []float32) []uint16 {
 	}
 	*buf = (*buf)[:len(src)]
 	kernels.ToBF16(*buf, src)
+	return *buf
+}
+
+// castT rounds the rows×cols matrix src (rows ld apart) into *buf
+// transposed and returns it.
+func castT(buf *[]uint16, src []float32, rows, cols, ld int) []uint16 {
+	if cap(*buf) < rows*cols {
+		*buf = make([]uint16, rows*cols)
+	}
+	*buf = (*buf)[:rows*cols]
+	kernels.ToBF16T(*buf, src, rows, cols, ld)
 	return *buf
 }
 

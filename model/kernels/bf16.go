@@ -19,6 +19,23 @@ func ToBF16(dst []uint16, src []float32) {
 	ParallelFor(len(src), 1<<16, func(lo, hi int) { toBF16Range(dst[lo:hi], src[lo:hi]) })
 }
 
+// ToBF16T rounds the rows×cols matrix src, its rows ld apart, into dst
+// transposed (cols×rows, dense): dst[j*rows+i] = bf16(src[i*ld+j]).
+//
+// The weight gradient dW = dyᵀ·x is a product whose first operand is
+// transposed. oneDNN 2.6's bf16 matmul ran that layout 1.2-1.9x slower than
+// the plain one at the trainer's mini shapes (one core, best of 8, on a
+// loaded machine; BenchmarkBF16WeightGradLayout times both with their
+// casts), so the cast that must happen anyway writes dy transposed.
+func ToBF16T(dst []uint16, src []float32, rows, cols, ld int) {
+	dst = dst[:rows*cols]
+	if rows == 0 {
+		return
+	}
+	src = src[:(rows-1)*ld+cols]
+	ParallelFor(cols, max(32, (1<<16)/rows), func(lo, hi int) { toBF16TRange(dst, src, rows, ld, lo, hi) })
+}
+
 // FromBF16 widens src into dst (exact).
 func FromBF16(dst []float32, src []uint16) {
 	for i, v := range src[:len(dst)] {

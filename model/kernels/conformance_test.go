@@ -40,6 +40,8 @@ func TestKernelConformance(t *testing.T) {
 		{"SumSquares", conformSumSquares},
 		{"Scale", conformScale},
 		{"DropoutMask", conformDropout},
+		{"ToBF16", conformToBF16},
+		{"ToBF16T", conformToBF16T},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -301,6 +303,30 @@ func conformToBF16(t *testing.T, r *rand.Rand, n int) {
 	for i, f := range src {
 		if want := bf16Round(f); dst[i] != want {
 			t.Fatalf("n=%d: ToBF16(%g = %#08x) = %#04x, want %#04x", n, f, math.Float32bits(f), dst[i], want)
+		}
+	}
+}
+
+// ToBF16T is ToBF16 written transposed: the same bits at (j, i) as at
+// (i, j), for every tile remainder and a row stride longer than a row.
+func conformToBF16T(t *testing.T, r *rand.Rand, n int) {
+	shapes := [][2]int{{max(1, n), 1}, {max(1, n/7), 7}, {max(1, n/33), 33}, {max(1, n/100), 100}}
+	if n == conformanceLengths[len(conformanceLengths)-1] {
+		shapes = append(shapes, [2]int{600, 300}) // long enough to split over the cores
+	}
+	for _, sh := range shapes {
+		rows, cols := sh[0], sh[1]
+		ld := cols + 3
+		src := randVec(r, (rows-1)*ld+cols, 1e4)
+		src[0] = float32(math.NaN())
+		dst := make([]uint16, rows*cols)
+		ToBF16T(dst, src, rows, cols, ld)
+		for i := 0; i < rows; i++ {
+			for j := 0; j < cols; j++ {
+				if want := bf16Round(src[i*ld+j]); dst[j*rows+i] != want {
+					t.Fatalf("%dx%d ld %d: (%d,%d) = %#04x, want %#04x", rows, cols, ld, i, j, dst[j*rows+i], want)
+				}
+			}
 		}
 	}
 }

@@ -191,6 +191,25 @@ TW_CLONES void tw_to_bf16(uint16_t *dst, const float *src, int64_t n) {
 	}
 }
 
+// tw_to_bf16_t rounds columns j0..j1 of the rows×? matrix src (rows ld
+// apart) into dst transposed, dst[j*rows+i], as tw_to_bf16 rounds. 32×32
+// tiles keep both sides' lines in L1.
+TW_CLONES void tw_to_bf16_t(uint16_t *dst, const float *src, int64_t rows, int64_t ld, int64_t j0, int64_t j1) {
+	for (int64_t i0 = 0; i0 < rows; i0 += 32) {
+		int64_t i1 = i0 + 32 < rows ? i0 + 32 : rows;
+		for (int64_t j = j0; j < j1; j++) {
+			uint16_t *out = dst + j * rows;
+			for (int64_t i = i0; i < i1; i++) {
+				uint32_t u;
+				memcpy(&u, &src[i * ld + j], 4);
+				uint16_t r = (uint16_t)((u + 0x7fffu + ((u >> 16) & 1u)) >> 16);
+				uint16_t q = (uint16_t)(u >> 16) | 0x40;
+				out[i] = (u & 0x7fffffffu) > 0x7f800000u ? q : r;
+			}
+		}
+	}
+}
+
 // tw_sumsq is the sum of squares of n floats, accumulated in double.
 TW_CLONES double tw_sumsq(const float *g, int64_t n) {
 	double s = 0;
@@ -287,4 +306,11 @@ func toBF16Range(dst []uint16, src []float32) {
 		return
 	}
 	C.tw_to_bf16((*C.uint16_t)(unsafe.Pointer(&dst[0])), fp(src), C.int64_t(len(src)))
+}
+
+func toBF16TRange(dst []uint16, src []float32, rows, ld, j0, j1 int) {
+	if rows == 0 || j0 == j1 {
+		return
+	}
+	C.tw_to_bf16_t((*C.uint16_t)(unsafe.Pointer(&dst[0])), fp(src), C.int64_t(rows), C.int64_t(ld), C.int64_t(j0), C.int64_t(j1))
 }

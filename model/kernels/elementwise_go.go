@@ -173,3 +173,15 @@ func toBF16Range(dst []uint16, src []float32) {
 		dst[i] = bf16Round(f)
 	}
 }
+
+func toBF16TRange(dst []uint16, src []float32, rows, ld, j0, j1 int) {
+	for i0 := 0; i0 < rows; i0 += 32 {
+		i1 := min(i0+32, rows)
+		for j := j0; j < j1; j++ {
+			out := dst[j*rows:]
+			for i := i0; i < i1; i++ {
+				out[i] = bf16Round(src[i*ld+j])
+			}
+		}
+	}
+}

@@ -64,3 +64,45 @@ func BenchmarkGEMMBackends(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkBF16WeightGradLayout times the bf16 weight gradient dW = dyᵀ·x
+// at the real-data recipe's shapes both ways, each with its cast of the
+// fp32 dy: cast as stored and let oneDNN read it transposed (TN), or cast
+// it transposed (ToBF16T) and run the plain product (NN), as the model does.
+func BenchmarkBF16WeightGradLayout(b *testing.B) {
+	const N, H = 580, 256
+	for _, out := range []int{256, 768, 1024} {
+		dy, x := make([]float32, N*out), make([]float32, N*H)
+		for i := range dy {
+			dy[i] = float32(i%7) * 0.1
+		}
+		for i := range x {
+			x[i] = float32(i%5) * 0.1
+		}
+		dyb, xb, c := make([]uint16, len(dy)), make([]uint16, len(x)), make([]float32, out*H)
+		ToBF16(xb, x)
+		runs := []struct {
+			name string
+			run  func()
+		}{
+			{"TN", func() {
+				ToBF16(dyb, dy)
+				GemmBF16(true, false, out, H, N, 1, dyb, out, xb, H, 1, c, H)
+			}},
+			{"castT_NN", func() {
+				ToBF16T(dyb, dy, N, out, out)
+				GemmBF16(false, false, out, H, N, 1, dyb, N, xb, H, 1, c, H)
+			}},
+		}
+		for _, r := range runs {
+			b.Run(fmt.Sprintf("%dx%dx%d/%s", out, H, N, r.name), func(b *testing.B) {
+				r.run()
+				b.ResetTimer()
+				for i := 0; i < b.N; i++ {
+					r.run()
+				}
+				b.ReportMetric(2*float64(out*H*N)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+			})
+		}
+	}
+}
