@@ -36,8 +36,11 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
@@ -230,7 +233,33 @@ func removeLeftovers(ctx context.Context, out string) error {
 			}
 		}
 	}
+	if !storage.IsRemote(out) {
+		// Removing the files leaves their directories; an object store has
+		// none. Only empty ones go, so a concurrent launch keeps its own.
+		errs = append(errs, removeEmptyDirs(filepath.Join(out, "_pending")), removeEmptyDirs(filepath.Join(out, "_metrics")))
+	}
 	return errors.Join(errs...)
+}
+
+// removeEmptyDirs removes root and the directories below it that are empty
+// once their empty children are gone, deepest first.
+func removeEmptyDirs(root string) error {
+	var dirs []string
+	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err == nil && d.IsDir() {
+			dirs = append(dirs, p)
+		}
+		return err
+	})
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	for i := len(dirs) - 1; i >= 0; i-- {
+		if e := os.Remove(dirs[i]); e != nil && !errors.Is(e, fs.ErrNotExist) && !errors.Is(e, syscall.ENOTEMPTY) && !errors.Is(e, syscall.EEXIST) {
+			err = errors.Join(err, e)
+		}
+	}
+	return err
 }
 
 // describe says what a run of the plan would do, for --dry_run.
