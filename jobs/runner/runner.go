@@ -101,6 +101,10 @@ func Run(ctx context.Context, s *spec.Spec, st Stages, opt Options) (*runrecord.
 	if err != nil {
 		return nil, err
 	}
+	if old := l.TookOver(); old != nil {
+		logf("took over the job lock from run %s: its pid %d on this host (same boot) is no longer running, so its lease (to %s) did not have to expire",
+			old.Owner, old.PID, old.Expires.Format(time.RFC3339))
+	}
 	defer l.Release(context.WithoutCancel(ctx))
 	rec.Started = time.Now().UTC() // a waiting run starts when it holds the lock
 	outer := ctx
@@ -254,11 +258,13 @@ func Records(ctx context.Context, s *spec.Spec) ([]runrecord.Record, error) {
 	}
 	for i := range recs {
 		r := &recs[i]
-		if r.Outcome != runrecord.Running || (held && lease.Owner == r.ID && lease.Live(time.Now())) {
+		if r.Outcome != runrecord.Running || (held && lease.Owner == r.ID && lease.Live(time.Now()) && !lease.HolderGone()) {
 			continue
 		}
 		r.Outcome = runrecord.Crashed
 		switch {
+		case held && lease.Owner == r.ID && lease.Live(time.Now()):
+			r.Reason = fmt.Sprintf("the run stopped without finishing its record; its process (pid %d on this host) is gone", lease.PID)
 		case held && lease.Owner == r.ID:
 			r.Reason = fmt.Sprintf("the run stopped without finishing its record; its lease expired at %s", lease.Expires.Format(time.RFC3339))
 		default:
