@@ -30,6 +30,7 @@ import (
 	"github.com/taskweave/taskweave/model/scoring"
 	"github.com/taskweave/taskweave/text/align"
 	"github.com/taskweave/taskweave/text/wordpiece"
+	"github.com/taskweave/taskweave/trainer"
 )
 
 func init() {
@@ -143,7 +144,11 @@ func loadPredictor(ctx context.Context, c predictConfig, stderr io.Writer) (*pre
 	if err := model.CheckPrecision(prec); err != nil {
 		return nil, err
 	}
-	m, meta, err := checkpoint.LoadWith(storage.Dir(ctx, c.model), checkpoint.Options{
+	dir, err := trainer.FollowLast(ctx, c.model) // <out>/last on gs:// is a pointer
+	if err != nil {
+		return nil, err
+	}
+	m, meta, err := checkpoint.LoadWith(storage.Dir(ctx, dir), checkpoint.Options{
 		TaskName: c.task, AllowVocabTruncation: c.truncVoc, Warn: stderr})
 	if err != nil {
 		return nil, err

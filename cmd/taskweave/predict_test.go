@@ -338,6 +338,15 @@ func TestPredictGCS(t *testing.T) {
 	if got != want || !strings.Contains(got, "cats\t") {
 		t.Errorf("gs:// output\n%s\nlocal output\n%s", got, want)
 	}
+	// A run's last/ on gs:// is last.json naming a prefix: --model <out>/last follows it.
+	out := "gs://" + bucket + "/runs/out"
+	savedCheckpoint(t, storage.Dir(ctx, out+"/last.d/00000004-0a1b2c3d"))
+	if err := storage.WriteFile(ctx, out+"/last.json", []byte(`{"dir": "last.d/00000004-0a1b2c3d", "step": 4}`+"\n")); err != nil {
+		t.Fatal(err)
+	}
+	if got, _, err = predictCLI(t, "--model", out+"/last", "--task", "pos", "The cats sat ."); err != nil || got != want {
+		t.Errorf("--model <out>/last on gs:// (%v):\n%s\nwant\n%s", err, got, want)
+	}
 
 	hfDir := "gs://" + bucket + "/hf/camphr"
 	for _, f := range []string{"config.json", "pytorch_model.bin", "vocab.txt", "tokenizer_config.json"} {
