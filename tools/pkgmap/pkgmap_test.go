@@ -137,7 +137,6 @@ var owedSplits = map[string]int{
 	"model/checkpoint/hf.go importHF":                 157,
 	"model/checkpoint/picklescan.go scanPickle":       100,
 	"model/checkpoint/safetensors.go ReadSafetensors": 103,
-	"pipelines/evaluate/evaluate.go run":              116,
 	"trainer/setup.go setup":                          84,
 }
 
