@@ -125,6 +125,7 @@ func (tr *Trainer) evaluate(ctx context.Context) (bool, error) {
 	tr.m.ResetGateStats() // the summary's gate distributions are the last evaluation's
 	res := map[string]map[string]float64{}
 	scores := map[string]float64{}
+	base := map[string]scoring.Baseline{} // each primary figure's trivial baseline, for the log
 	var names, selected []string
 	grouped, err := tr.evalGroups(ctx) // a group's tasks from one pass per batch (evalgroup.go)
 	if err != nil {
@@ -146,6 +147,9 @@ func (tr *Trainer) evaluate(ctx context.Context) (bool, error) {
 				r, err = tr.evalTask(ctx, t)
 			}
 			res[t.name], score = metricMap(r), r.Score
+			if b, ok := r.Baseline(r.Primary); ok {
+				base[t.name] = b
+			}
 		}
 		if err != nil {
 			return false, err
@@ -187,6 +191,9 @@ func (tr *Trainer) evaluate(ctx context.Context) (bool, error) {
 		}
 		pm := scoringTask(tr.task(n)).PrimaryMetric()
 		line += fmt.Sprintf(" %s %s=%.4f", n, pm, res[n][pm])
+		if b, ok := base[n]; ok {
+			line += fmt.Sprintf(" (%s %.4f)", b.Name, b.Value)
+		}
 	}
 	tr.logf("%s  %s=%.4f (best %.4f at %d)", line, tr.cfg.SelectMetric, score, tr.best, tr.bestStep)
 	return improved, nil

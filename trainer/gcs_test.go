@@ -63,6 +63,15 @@ func TestTrainOnGCS(t *testing.T) {
 			t.Errorf("%s not written on gs:// (%v)", f, err)
 		}
 	}
+	// evaluate/predict --model <out>/last follow last.json; other paths stay.
+	if got, err := FollowLast(ctx, storage.Join(cfg.Out, lastDir)); err != nil || got != savedLast(t, cfg.Out) {
+		t.Errorf("FollowLast(<out>/last) = %q, %v; want %q", got, err, savedLast(t, cfg.Out))
+	}
+	for _, p := range []string{storage.Join(cfg.Out, "best"), filepath.Join(t.TempDir(), "last")} {
+		if got, err := FollowLast(ctx, p); err != nil || got != p {
+			t.Errorf("FollowLast(%q) = %q, %v; want it unchanged", p, got, err)
+		}
+	}
 	if savedStep(t, cfg.Out) != 4 {
 		t.Errorf("last.json names the save of step %d, want 4", savedStep(t, cfg.Out))
 	}

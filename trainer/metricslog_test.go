@@ -7,8 +7,11 @@ import (
 	"encoding/json"
 	"math"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"testing"
 
+	"github.com/taskweave/taskweave/io/shards"
 	"github.com/taskweave/taskweave/io/storage"
 )
 
@@ -56,5 +59,35 @@ func TestEndEventWithoutEvaluation(t *testing.T) {
 	}
 	if !math.IsNaN(s.BestScore) || s.BestStep != -1 || s.Steps != 2 {
 		t.Fatalf("summary.json read back as best %v at %d after %d steps", s.BestScore, s.BestStep, s.Steps)
+	}
+}
+
+// TestEvalLogShowsBaselines (issue 26): the log's dev line puts each
+// primary figure beside its trivial baseline, named: for sent the share
+// of the majority class among the validation shard's gold labels
+// (counted here from the shard), for ner the 0 of predicting no entity.
+func TestEvalLogShowsBaselines(t *testing.T) {
+	data := synthData(t, 64)
+	rows, err := shards.ReadAll(context.Background(), filepath.Join(data, "sent/validation/part-00000-of-00001.parquet"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var pos int
+	for _, r := range rows {
+		pos += int(r.Label)
+	}
+	share := float64(max(pos, len(rows)-pos)) / float64(len(rows))
+	var log bytes.Buffer
+	cfg := baseConfig(data, filepath.Join(t.TempDir(), "run"))
+	cfg.EvalEvery, cfg.Steps, cfg.Log = 2, 2, &log
+	if _, err := Train(context.Background(), cfg); err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile(`step 2 eval: ner entity_f1=[0-9.]+ \(no entity 0\.0000\) sent accuracy=[0-9.]+ \(majority class ([0-9.]+)\)`).FindStringSubmatch(log.String())
+	if m == nil {
+		t.Fatalf("no eval line with baselines in the log:\n%s", log.String())
+	}
+	if got, _ := strconv.ParseFloat(m[1], 64); math.Abs(got-share) > 5e-5 || share == 0.5 {
+		t.Errorf("majority class baseline %s; the shard's gold labels give %.4f (%d of %d positive)", m[1], share, pos, len(rows))
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/taskweave/taskweave/jobs/spec"
 	"github.com/taskweave/taskweave/jobs/stages"
 	"github.com/taskweave/taskweave/pipelines/evaluate"
+	"github.com/taskweave/taskweave/trainer"
 )
 
 func init() {
@@ -61,6 +62,12 @@ func init() {
 					}
 				}
 				o.Log = os.Stderr
+				var err error
+				for _, m := range []*string{&o.Model, &o.Compare} {
+					if *m, err = trainer.FollowLast(ctx, *m); err != nil { // <out>/last on gs:// is a pointer
+						return err
+					}
+				}
 				rep, err := evaluate.Run(ctx, o)
 				if err != nil || rep.DryRun {
 					return err

@@ -9,6 +9,8 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -91,16 +93,38 @@ func TestPredictCamphr(t *testing.T) {
 		if tok.Label != wantLabels[w] {
 			t.Errorf("%s: label %s, want %s (argmax of the reference logits)", tok.Word, tok.Label, wantLabels[w])
 		}
+		if p := slices.Max(handSoftmax(g.Logits[0][w+1])); math.Abs(float64(tok.Score)-p) > 1e-4 {
+			t.Errorf("%s: score %g, want %g (softmax of the reference logits)", tok.Word, tok.Score, p)
+		}
 	}
-	// The text format: a header line per text, then word, label, logits.
+	// The text format: a header line per text, then word, label, probability.
 	out, _, err = predictCLI(t, "--model", camphrDir, "--allow-vocab-truncation", "--task", "ner", "This is a test")
 	if err != nil {
 		t.Fatal(err)
 	}
 	lines := strings.Split(strings.TrimSpace(out), "\n")
-	if len(lines) != 5 || lines[0] != "# This is a test" || !strings.HasPrefix(lines[3], "a\tB-ORG\t[-0.0781 -0.0219 ") {
-		t.Errorf("text output:\n%s", out)
+	if len(lines) != 5 || lines[0] != "# This is a test" || !strings.HasPrefix(lines[3], "a\tB-ORG\t") {
+		t.Fatalf("text output:\n%s", out)
 	}
+	f := strings.Split(lines[3], "\t")
+	if p, err := strconv.ParseFloat(f[len(f)-1], 64); err != nil || len(f) != 3 || math.Abs(p-slices.Max(handSoftmax(g.Logits[0][3]))) > 1e-4 {
+		t.Errorf("text line %q: want word, label and the label's probability %.4f", lines[3], slices.Max(handSoftmax(g.Logits[0][3])))
+	}
+}
+
+// handSoftmax is the softmax in float64, written out, to check predict's.
+func handSoftmax[F float32 | float64](x []F) []float64 {
+	top := float64(slices.Max(x))
+	out := make([]float64, len(x))
+	var sum float64
+	for i, v := range x {
+		out[i] = math.Exp(float64(v) - top)
+		sum += out[i]
+	}
+	for i := range out {
+		out[i] /= sum
+	}
+	return out
 }
 
 // savedCheckpoint saves a small multi-task model with a hand-made vocabulary.
@@ -186,6 +210,25 @@ func TestPredictSavedCheckpoint(t *testing.T) {
 		if wl := []string{"negative", "positive"}[scoring.Argmax(want)]; rs[i].Label != wl {
 			t.Errorf("%s: label %s, want %s", rs[i].Text, rs[i].Label, wl)
 		}
+		// Issue 26: labels beside their probabilities, as pipeline() gives them.
+		probs := handSoftmax(want)
+		if math.Abs(float64(rs[i].Score)-slices.Max(probs)) > 1e-4 || len(rs[i].Scores) != 2 {
+			t.Fatalf("%s: score %g, scores %+v; want %g and both labels' %v", rs[i].Text, rs[i].Score, rs[i].Scores, slices.Max(probs), probs)
+		}
+		for k, sc := range rs[i].Scores {
+			if sc.Label != []string{"negative", "positive"}[k] || math.Abs(float64(sc.Score)-probs[k]) > 1e-4 {
+				t.Errorf("%s: scores[%d] = %+v, want %.4f", rs[i].Text, k, sc, probs[k])
+			}
+		}
+	}
+	// The text format: label, its probability, every label's, the text.
+	text, _, err := predictCLI(t, "--model", dir, "--task", "sentiment", "The cats sat.")
+	p := handSoftmax(alone(t, m, "sentiment", catsIDs))
+	var label string
+	var top, neg, pos float64
+	if _, serr := fmt.Sscanf(text, "%s\t%g\tnegative=%g positive=%g\tThe cats sat.\n", &label, &top, &neg, &pos); err != nil || serr != nil ||
+		label != rs[0].Label || math.Abs(top-slices.Max(p)) > 1e-4 || math.Abs(neg-p[0]) > 1e-4 || math.Abs(pos-p[1]) > 1e-4 {
+		t.Errorf("text output %q (%v, %v); want label, probability, negative=%.4f positive=%.4f, the text", text, err, serr, p[0], p[1])
 	}
 
 	out, _, err = predictCLI(t, "--model", dir, "--task", "pos", "--json", "The cats sat .", "mat")
@@ -197,6 +240,9 @@ func TestPredictSavedCheckpoint(t *testing.T) {
 	// Words start at positions 1 (the), 2 (cat of cats), 4 (sat), 5 (.).
 	for w, pos := range []int{1, 2, 4, 5} {
 		sameLogits(t, rs[0].Tokens[w].Word, rs[0].Tokens[w].Logits, want[pos*3:pos*3+3])
+	}
+	if p := slices.Max(handSoftmax(want[2*3 : 3*3])); math.Abs(float64(rs[0].Tokens[1].Score)-p) > 1e-4 {
+		t.Errorf("cats: score %g, want %g", rs[0].Tokens[1].Score, p)
 	}
 	if rs[0].Tokens[1].Word != "cats" || len(rs[1].Tokens) != 1 {
 		t.Errorf("tokens %+v", rs)
@@ -291,6 +337,15 @@ func TestPredictGCS(t *testing.T) {
 	}
 	if got != want || !strings.Contains(got, "cats\t") {
 		t.Errorf("gs:// output\n%s\nlocal output\n%s", got, want)
+	}
+	// A run's last/ on gs:// is last.json naming a prefix: --model <out>/last follows it.
+	out := "gs://" + bucket + "/runs/out"
+	savedCheckpoint(t, storage.Dir(ctx, out+"/last.d/00000004-0a1b2c3d"))
+	if err := storage.WriteFile(ctx, out+"/last.json", []byte(`{"dir": "last.d/00000004-0a1b2c3d", "step": 4}`+"\n")); err != nil {
+		t.Fatal(err)
+	}
+	if got, _, err = predictCLI(t, "--model", out+"/last", "--task", "pos", "The cats sat ."); err != nil || got != want {
+		t.Errorf("--model <out>/last on gs:// (%v):\n%s\nwant\n%s", err, got, want)
 	}
 
 	hfDir := "gs://" + bucket + "/hf/camphr"

@@ -8,6 +8,9 @@ import (
 	"os"
 
 	"github.com/taskweave/taskweave/io/storage"
+	"github.com/taskweave/taskweave/jobs/runner"
+	"github.com/taskweave/taskweave/jobs/runrecord"
+	"github.com/taskweave/taskweave/jobs/spec"
 	"github.com/taskweave/taskweave/jobs/stages"
 	"github.com/taskweave/taskweave/pipelines/sweep"
 )
@@ -19,19 +22,21 @@ func init() {
 			if len(args) != 1 {
 				return errors.New("usage: taskweave sweep [--force] job.yaml")
 			}
-			s, _, err := loadJob(args[0])
+			s, data, err := loadJob(args[0])
 			if err != nil {
 				return err
 			}
 			if !s.Sweep.Active() {
 				return fmt.Errorf("%s has no sweep: block; add one (see README, \"Sweeps\")", args[0])
 			}
-			st := jobStages()
-			pre, err := st.Preprocess(ctx, s, *force)
-			if err != nil {
-				return err
+			var res *stages.SweepResult
+			// Under the job's lock, with a run record, as `run` is: a sweep
+			// trains, registers and may promote, so it must not overlap a run.
+			rec, err := runner.Guard(ctx, s, runner.Options{Force: *force, LockTTL: s.Run.LeaseTTL(), SpecData: data, Log: logStderr},
+				func(ss *runner.Session) error { return sweepSession(ss, s, *force, &res) })
+			if rec != nil {
+				fmt.Fprintf(os.Stderr, "run record: %s\n", storage.Join(runner.RunsDir(s), rec.ID+".json"))
 			}
-			res, err := stages.RunSweep(ctx, s, st, pre.Dir, os.Stderr)
 			if res == nil {
 				return err
 			}
@@ -55,4 +60,37 @@ func init() {
 			return err
 		}
 	})
+}
+
+// sweepSession is the sweep's run: preprocess, then the trials and the
+// judgment of the best as one stage, the record's outcome the gate's.
+func sweepSession(ss *runner.Session, s *spec.Spec, force bool, res **stages.SweepResult) error {
+	st := jobStages()
+	pre, err := ss.Preprocess(st, force)
+	if err != nil {
+		return err
+	}
+	err = ss.Stage("sweep", func() (runrecord.Stage, error) {
+		r, err := stages.RunSweep(ss.Ctx, s, st, pre.Dir, os.Stderr)
+		*res = r
+		if r == nil {
+			return runrecord.Stage{Note: "dry run: nothing trained"}, err
+		}
+		sr := runrecord.Stage{Location: r.Dir}
+		if r.Best != nil {
+			sr.Note = fmt.Sprintf("best trial %s (%s %.4f)", r.Best.Trial, s.Sweep.Metric, r.Best.Metric)
+		}
+		return sr, err
+	})
+	if err != nil || *res == nil || (*res).Best == nil {
+		return err
+	}
+	j := (*res).Judgment
+	ss.Record.Version, ss.Record.Metrics, ss.Record.Report, ss.Record.Decision = j.Version.ID, j.Eval.Scores, j.Eval.Report, j.Decision.Code
+	if j.Existed {
+		ss.Finish(false, "version "+j.Version.ID+" was registered by an earlier run of this sweep")
+		return nil
+	}
+	ss.Finish(j.Decision.Promote, j.Decision.Reason)
+	return nil
 }

@@ -307,6 +307,8 @@ func specCases() []hostileCase {
 		s("job name is a parent path", "name: ../../../tmp/evil\n"),
 		s("job name with a newline", "name: \"a\\nb\"\n"),
 		s("list where a string goes", "name: x\nschedule: [1, 2]\n"),
+		// Issue 26: the tab error's snippet split the next line in two.
+		s("tab indentation", "name: x\ntasks:\n\t- name: sst2\n    kind: classification\n"),
 	}
 }
 

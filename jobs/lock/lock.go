@@ -31,6 +31,7 @@ type Lease struct {
 	Owner    string    `json:"owner"` // run id
 	Host     string    `json:"host"`
 	PID      int       `json:"pid"`
+	BootID   string    `json:"boot_id,omitempty"` // the host's boot, so a pid is only tested in the boot that wrote it
 	Acquired time.Time `json:"acquired"`
 	Expires  time.Time `json:"expires"`
 	Released bool      `json:"released,omitempty"`
@@ -66,6 +67,8 @@ type Lock struct {
 	lost  error
 	// lostCh is closed when lost is set, so a run can cancel its stage.
 	lostCh chan struct{}
+	// tookOver is the live lease of a dead holder this lock replaced.
+	tookOver *Lease
 }
 
 // now is replaceable in tests so expiry can be exercised without sleeping.
@@ -90,13 +93,16 @@ func Read(ctx context.Context, path string) (lease Lease, ok bool, err error) {
 }
 
 // TryAcquire takes the lease at path for owner, or returns *HeldError when a
-// live lease is held by someone else. ttl is the lease length; the lease is
-// renewed every ttl/3 while held.
+// live lease is held by someone else. A live lease whose holder is gone
+// (Lease.HolderGone: a dead pid of this host and boot) is taken over at
+// once; TookOver reports it. ttl is the lease length; the lease is renewed
+// every ttl/3 while held.
 func TryAcquire(ctx context.Context, path, owner string, ttl time.Duration) (*Lock, error) {
 	if ttl <= 0 {
 		return nil, fmt.Errorf("lock %s: lease length %s; it must be positive", path, ttl)
 	}
 	data, gen, err := storage.ReadGen(ctx, path)
+	var stale *Lease
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
 		gen = 0
@@ -107,13 +113,17 @@ func TryAcquire(ctx context.Context, path, owner string, ttl time.Duration) (*Lo
 		if err := json.Unmarshal(data, &cur); err != nil {
 			return nil, fmt.Errorf("lock %s holds no valid lease (%v); remove the file if no run is active", path, err)
 		}
-		if cur.Live(now()) {
+		if cur.Live(now()) && !cur.HolderGone() {
 			return nil, &HeldError{Path: path, Lease: cur}
+		}
+		if cur.Live(now()) {
+			stale = &cur
 		}
 	}
 	host, _ := os.Hostname()
 	t := now()
-	l := &Lock{path: path, ttl: ttl, lease: Lease{Owner: owner, Host: host, PID: os.Getpid(), Acquired: t, Expires: t.Add(ttl)}}
+	l := &Lock{path: path, ttl: ttl, tookOver: stale,
+		lease: Lease{Owner: owner, Host: host, PID: os.Getpid(), BootID: bootID(), Acquired: t, Expires: t.Add(ttl)}}
 	newGen, err := storage.WriteGen(ctx, path, l.encode(), gen)
 	if errors.Is(err, storage.ErrPrecondition) {
 		// Someone else took it between our read and write: report them.
@@ -143,6 +153,10 @@ func Acquire(ctx context.Context, path, owner string, ttl, poll time.Duration) (
 		}
 	}
 }
+
+// TookOver returns the lease this lock replaced before it expired because
+// its holder was gone (Lease.HolderGone), or nil.
+func (l *Lock) TookOver() *Lease { return l.tookOver }
 
 func (l *Lock) encode() []byte {
 	b, _ := json.MarshalIndent(l.lease, "", "  ")

@@ -7,11 +7,7 @@ package runner
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
-	"errors"
 	"fmt"
-	"os"
 	"time"
 
 	"github.com/taskweave/taskweave/io/storage"
@@ -76,167 +72,83 @@ func LockPath(s *spec.Spec) string { return storage.Join(s.Path(s.Output), "job.
 // context is cancelled (the trainer saves and stops) and the error wraps
 // lock.ErrLost: another run may be active, so this one must not go on.
 func Run(ctx context.Context, s *spec.Spec, st Stages, opt Options) (*runrecord.Record, error) {
-	if opt.LockTTL <= 0 {
-		return nil, fmt.Errorf("runner: lease length %s; it must be positive", opt.LockTTL)
-	}
-	logf := opt.Log
-	if logf == nil {
-		logf = func(string, ...any) {}
-	}
-	host, _ := os.Hostname()
-	sum := sha256.Sum256(opt.SpecData)
-	rec := &runrecord.Record{ID: runrecord.NewID(time.Now()), Job: s.Name, SpecHash: "sha256:" + hex.EncodeToString(sum[:]),
-		Host: host, Started: time.Now().UTC(), Outcome: runrecord.Running}
-
-	var l *lock.Lock
-	var err error
-	if opt.Wait {
-		logf("waiting for the job lock %s", LockPath(s))
-		// Poll a few times per lease length: a crashed holder's lease is
-		// noticed soon after it expires, without hammering storage.
-		l, err = lock.Acquire(ctx, LockPath(s), rec.ID, opt.LockTTL, max(opt.LockTTL/4, 100*time.Millisecond))
-	} else {
-		l, err = lock.TryAcquire(ctx, LockPath(s), rec.ID, opt.LockTTL)
-	}
-	if err != nil {
-		return nil, err
-	}
-	defer l.Release(context.WithoutCancel(ctx))
-	rec.Started = time.Now().UTC() // a waiting run starts when it holds the lock
-	outer := ctx
-	ctx, cancel := context.WithCancelCause(ctx)
-	defer cancel(nil)
-	go func() {
-		select {
-		case <-l.Done():
-			logf("%v; stopping the run", l.Lost())
-			cancel(l.Lost())
-		case <-ctx.Done():
-		}
-	}()
-
-	save := func() {
-		if err := runrecord.Save(context.WithoutCancel(ctx), RunsDir(s), rec); err != nil {
-			logf("warning: could not save run record: %v", err)
-		}
-	}
-	save()
-	fail := func(stage string, err error) (*runrecord.Record, error) {
-		if lost := l.Lost(); lost != nil {
-			// Whatever the stage said, the cause is the lost lease.
-			err = fmt.Errorf("%w (the stage was cancelled: %v)", lost, err)
-		}
-		rec.Outcome, rec.Reason, rec.Finished = runrecord.Failed, fmt.Sprintf("%s: %v", stage, err), time.Now().UTC()
-		rec.Interrupted = errors.Is(err, context.Canceled) || ctx.Err() != nil
-		save()
-		return rec, fmt.Errorf("run %s: %s stage: %w", rec.ID, stage, err)
-	}
-	stage := func(name string, f func() (runrecord.Stage, error)) error {
-		if err := l.Lost(); err != nil {
+	return Guard(ctx, s, opt, func(ss *Session) error {
+		pre, err := ss.Preprocess(st, opt.Force)
+		if err != nil {
 			return err
 		}
-		if outer.Err() != nil {
-			return outer.Err()
+		if s.Pretrains() && st.Pretrain != nil {
+			if err := ss.Stage("pretrain", func() (runrecord.Stage, error) {
+				loc, up, err := st.Pretrain(ss.Ctx, s, pre.Dir)
+				return runrecord.Stage{Skipped: up, Location: loc, Note: map[bool]string{true: "up to date: the encoder was pre-trained with these settings"}[up]}, err
+			}); err != nil {
+				return err
+			}
 		}
-		logf("== %s", name)
-		t0 := time.Now()
-		sr, err := f()
-		sr.Name, sr.Seconds = name, time.Since(t0).Seconds()
-		if err != nil {
-			sr.Error = err.Error()
-		}
-		rec.Stages = append(rec.Stages, sr)
-		save()
-		return err
-	}
-
-	var pre PreprocessResult
-	if err := stage("preprocess", func() (runrecord.Stage, error) {
-		var err error
-		pre, err = st.Preprocess(ctx, s, opt.Force)
-		note := ""
-		if pre.UpToDate {
-			note = "up to date: inputs and config unchanged, nothing written"
-		}
-		return runrecord.Stage{Skipped: pre.UpToDate, Note: note, Location: pre.Dir}, err
-	}); err != nil {
-		return fail("preprocess", err)
-	}
-	rec.Inputs = pre.Fingerprint
-
-	if s.Pretrains() && st.Pretrain != nil {
-		if err := stage("pretrain", func() (runrecord.Stage, error) {
-			loc, up, err := st.Pretrain(ctx, s, pre.Dir)
-			return runrecord.Stage{Skipped: up, Location: loc, Note: map[bool]string{true: "up to date: the encoder was pre-trained with these settings"}[up]}, err
+		var ckpt string
+		if err := ss.Stage("train", func() (runrecord.Stage, error) {
+			var err error
+			ckpt, err = st.Train(ss.Ctx, s, pre.Dir, ss.Record.ID)
+			return runrecord.Stage{Location: ckpt}, err
 		}); err != nil {
-			return fail("pretrain", err)
+			return err
 		}
-	}
+		return ss.judge(st, pre, ckpt)
+	})
+}
 
-	var ckpt string
-	if err := stage("train", func() (runrecord.Stage, error) {
-		var err error
-		ckpt, err = st.Train(ctx, s, pre.Dir, rec.ID)
-		return runrecord.Stage{Location: ckpt}, err
-	}); err != nil {
-		return fail("train", err)
-	}
-
+// judge evaluates the trained checkpoint against production, registers it
+// and promotes it if the gate agrees: the end of Run.
+func (ss *Session) judge(st Stages, pre PreprocessResult, ckpt string) error {
+	s, rec := ss.spec, ss.Record
 	reg := registry.Open(s.Path(s.Registry.Path))
-	prod, _, hasProd, err := reg.Production(ctx)
+	prod, _, hasProd, err := reg.Production(ss.Ctx)
 	if err != nil {
-		return fail("registry", err)
+		return ss.failed("registry", err)
 	}
 	incumbent := ""
 	if hasProd {
 		incumbent = reg.ModelDir(prod.Version)
 	}
 	var ev EvalResult
-	if err := stage("evaluate", func() (runrecord.Stage, error) {
+	if err := ss.Stage("evaluate", func() (runrecord.Stage, error) {
 		var err error
-		ev, err = st.Evaluate(ctx, s, pre.Dir, ckpt, incumbent, rec.ID)
+		ev, err = st.Evaluate(ss.Ctx, s, pre.Dir, ckpt, incumbent, rec.ID)
 		note := ""
 		if incumbent != "" {
 			note = "compared with production version " + prod.Version
 		}
 		return runrecord.Stage{Location: ev.Report, Note: note}, err
 	}); err != nil {
-		return fail("evaluate", err)
+		return err
 	}
 	rec.Metrics, rec.Report = ev.Scores, ev.Report
-
 	policy, auxList := Policy(s)
-	inc, err := incumbentEvaluation(ctx, reg, prod, hasProd, ev)
+	inc, err := incumbentEvaluation(ss.Ctx, reg, prod, hasProd, ev)
 	if err != nil {
-		return fail("promote", err)
+		return ss.failed("promote", err)
 	}
-	if err := stage("register", func() (runrecord.Stage, error) {
-		v, err := reg.Register(ctx, ckpt, ev.Report, registry.Version{ID: rec.ID, RunID: rec.ID, SpecHash: rec.SpecHash,
+	if err := ss.Stage("register", func() (runrecord.Stage, error) {
+		v, err := reg.Register(ss.Ctx, ckpt, ev.Report, registry.Version{ID: rec.ID, RunID: rec.ID, SpecHash: rec.SpecHash,
 			Scores: ev.Scores, Examples: ev.Examples, Auxiliary: auxList, DataHash: pre.Fingerprint})
 		rec.Version = v.ID
 		return runrecord.Stage{Location: reg.ModelDir(v.ID)}, err
 	}); err != nil {
-		return fail("register", err)
+		return err
 	}
 	decision := registry.Gate(registry.Evaluation{Scores: ev.Scores, Examples: ev.Examples}, inc, policy)
 	rec.Decision = decision.Code
-	if err := stage("promote", func() (runrecord.Stage, error) {
+	if err := ss.Stage("promote", func() (runrecord.Stage, error) {
 		if !decision.Promote {
 			return runrecord.Stage{Skipped: true, Note: decision.Reason}, nil
 		}
-		_, err := reg.Promote(ctx, rec.ID, decision.Reason)
+		_, err := reg.Promote(ss.Ctx, rec.ID, decision.Reason)
 		return runrecord.Stage{Note: decision.Reason}, err
 	}); err != nil {
-		return fail("promote", err)
+		return err
 	}
-	rec.Reason = decision.Reason
-	rec.Outcome = runrecord.NotPromoted
-	if decision.Promote {
-		rec.Outcome = runrecord.Promoted
-	}
-	rec.Finished = time.Now().UTC()
-	save()
-	return rec, nil
+	ss.Finish(decision.Promote, decision.Reason)
+	return nil
 }
 
 // Records lists the job's run records, newest first. A record still marked
@@ -254,11 +166,13 @@ func Records(ctx context.Context, s *spec.Spec) ([]runrecord.Record, error) {
 	}
 	for i := range recs {
 		r := &recs[i]
-		if r.Outcome != runrecord.Running || (held && lease.Owner == r.ID && lease.Live(time.Now())) {
+		if r.Outcome != runrecord.Running || (held && lease.Owner == r.ID && lease.Live(time.Now()) && !lease.HolderGone()) {
 			continue
 		}
 		r.Outcome = runrecord.Crashed
 		switch {
+		case held && lease.Owner == r.ID && lease.Live(time.Now()):
+			r.Reason = fmt.Sprintf("the run stopped without finishing its record; its process (pid %d on this host) is gone", lease.PID)
 		case held && lease.Owner == r.ID:
 			r.Reason = fmt.Sprintf("the run stopped without finishing its record; its lease expired at %s", lease.Expires.Format(time.RFC3339))
 		default:

@@ -330,7 +330,7 @@ func parse(data []byte, dir string, lines map[string]int) (*Spec, error) {
 	var s Spec
 	dec := yaml.NewDecoder(bytes.NewReader(data), yaml.DisallowUnknownField())
 	if err := dec.Decode(&s); err != nil {
-		return nil, fmt.Errorf("%s", plainTypeError(strings.TrimSpace(yaml.FormatError(err, false, true)), data))
+		return nil, fmt.Errorf("%s", plainTabError(plainTypeError(strings.TrimSpace(yaml.FormatError(err, false, true)), data), data))
 	}
 	var tree any
 	if err := yaml.Unmarshal(data, &tree); err != nil {

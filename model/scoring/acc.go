@@ -23,6 +23,9 @@ type Acc struct {
 	Unlabeled int64 // examples without a gold label (counted, not scored)
 	Tokens    int64
 	Words     int64
+	// GoldTags counts a token task's gold tags, for the majority-tag
+	// baseline (Baseline).
+	GoldTags map[string]int64 `json:",omitempty"`
 
 	Class *metrics.Confusion     `json:",omitempty"`
 	Reg   *metrics.Regression    `json:",omitempty"`
@@ -87,6 +90,7 @@ func (a *Acc) Add(p Prediction) error {
 			a.Unlabeled++
 			return nil
 		}
+		a.countTags(p.GoldTags)
 		return a.Ent.Add(p.GoldTags, p.PredTags)
 	case a.Tok != nil:
 		a.Words += int64(len(p.Words))
@@ -94,6 +98,7 @@ func (a *Acc) Add(p Prediction) error {
 			a.Unlabeled++
 			return nil
 		}
+		a.countTags(p.GoldTags)
 		return a.Tok.Add(p.GoldTags, p.PredTags)
 	case a.MLM != nil:
 		a.MLM.Add(p.Masked, p.Correct, p.NLL)
@@ -119,6 +124,9 @@ func (a *Acc) Merge(o Acc) error {
 	a.Unlabeled += o.Unlabeled
 	a.Tokens += o.Tokens
 	a.Words += o.Words
+	for tag, n := range o.GoldTags {
+		a.countTag(tag, n)
+	}
 	switch {
 	case a.Class != nil:
 		return a.Class.Merge(o.Class)
@@ -132,6 +140,19 @@ func (a *Acc) Merge(o Acc) error {
 		a.MLM.Merge(o.MLM)
 	}
 	return nil
+}
+
+func (a *Acc) countTags(tags []string) {
+	for _, t := range tags {
+		a.countTag(t, 1)
+	}
+}
+
+func (a *Acc) countTag(tag string, n int64) {
+	if a.GoldTags == nil {
+		a.GoldTags = map[string]int64{}
+	}
+	a.GoldTags[tag] += n
 }
 
 // Result is one task's finished figures, as report.json records them.
@@ -152,6 +173,7 @@ type Result struct {
 	Entities      *metrics.EntityResult         `json:"entities,omitempty"`
 	TokenAccuracy *float64                      `json:"token_accuracy,omitempty"`
 	MaskedLM      *metrics.MaskedLMResult       `json:"masked_lm,omitempty"`
+	Baselines     []Baseline                    `json:"baselines,omitempty"` // trivial predictors' figures on this split
 }
 
 // Result turns the counts into figures.
@@ -177,6 +199,7 @@ func (a Acc) Result() Result {
 		r.MaskedLM = &v
 	}
 	r.Score, _ = r.Metric(r.Primary)
+	r.Baselines = a.baselines()
 	return r
 }
 

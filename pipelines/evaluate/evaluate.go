@@ -36,8 +36,11 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
@@ -153,68 +156,91 @@ func run(ctx context.Context, o Options, execute func(context.Context, *beam.Pip
 
 	rep := plan.report
 	for _, t := range plan.specs {
-		tr := TaskReport{Task: t.Name, Kind: t.Kind, TagScheme: t.TagScheme, Source: t.Source, Results: map[string]score.TaskMetrics{}}
-		for _, rt := range rowTasks(t) {
-			sp := plan.manifest.Tasks[rt].Splits[o.Split]
-			tr.ManifestExamples += sp.Examples
-			tr.RejectedUpstream += sp.Rejected
-			if rt == t.Name {
-				tr.LooseIOB2 = sp.LooseIOB2
-			}
+		tr, err := plan.taskReport(ctx, &o, t, pending, runner)
+		if err != nil {
+			return nil, err
 		}
-		for _, m := range plan.models {
-			if !slices.Contains(m.Scored, t.Name) {
-				continue
-			}
-			mp := score.MetricsPath(pending, m.Name, t.Name)
-			b, err := storage.ReadFile(ctx, mp)
-			if errors.Is(err, fs.ErrNotExist) {
-				if tr.ManifestExamples > 0 {
-					return nil, fmt.Errorf("evaluate: the pipeline succeeded on %s but the figures of task %s (%s) are not at %s, where its workers write them: "+
-						"the workers and this launcher do not see the same --out %s (on a cluster, use a location both reach, e.g. gs://)",
-						runner, t.Name, m.Name, mp, o.Out)
-				}
-				// No example reached the combiner: an empty split.
-				tr.Results[m.Name] = score.TaskMetrics{Model: m.Name, Result: scoring.Result{Task: t.Name, Kind: t.Kind, Primary: t.PrimaryMetric()}}
-				continue
-			}
-			if err != nil {
-				return nil, err
-			}
-			var tm score.TaskMetrics
-			if err := json.Unmarshal(b, &tm); err != nil {
-				return nil, fmt.Errorf("evaluate: %s: %w", mp, err)
-			}
-			tr.Results[m.Name] = tm
+		for _, tm := range tr.Results {
 			rep.Throughput.Tokens += tm.Tokens
 			rep.Throughput.Examples += tm.Examples
 		}
-		if tr.ManifestExamples > 0 && tr.Results["model"].Examples != tr.ManifestExamples {
-			return nil, fmt.Errorf("evaluate: task %s: the manifest counts %d %s examples but %d were scored; the shards and manifest.json disagree, re-run preprocess",
-				t.Name, tr.ManifestExamples, o.Split, tr.Results["model"].Examples)
-		}
-		if _, ok := tr.Results["compare"]; ok {
-			tr.Deltas = deltas(tr.Results["model"], tr.Results["compare"])
-		}
 		rep.Tasks = append(rep.Tasks, tr)
 	}
+	if err := finishReport(ctx, o.Out, rep, pending, elapsed, logw); err != nil {
+		return nil, err
+	}
+	return rep, nil
+}
+
+// finishReport adds the workers and the throughput to rep, writes it, and
+// removes the per-launch files it was assembled from.
+func finishReport(ctx context.Context, out string, rep *Report, pending string, elapsed time.Duration, logw io.Writer) error {
+	var err error
 	if rep.Workers, err = readWorkers(ctx, pending); err != nil {
-		return nil, fmt.Errorf("evaluate: %w", err)
+		return fmt.Errorf("evaluate: %w", err)
 	}
 	rep.Throughput.Seconds = elapsed.Seconds()
 	if elapsed > 0 {
 		rep.Throughput.TokensPerSecond = float64(rep.Throughput.Tokens) / elapsed.Seconds()
 	}
-	if err := writeReport(ctx, o.Out, rep); err != nil {
-		return nil, err
+	if err := writeReport(ctx, out, rep); err != nil {
+		return err
 	}
-	fmt.Fprintf(logw, "evaluate: wrote %s\n", storage.Join(o.Out, "report.json"))
+	fmt.Fprintf(logw, "evaluate: wrote %s\n", storage.Join(out, "report.json"))
 	// The figures are in report.json now; this launch's and any earlier
 	// launch's leftovers (and the pre-_pending _metrics layout) can go.
-	if err := removeLeftovers(ctx, o.Out); err != nil {
+	if err := removeLeftovers(ctx, out); err != nil {
 		fmt.Fprintf(logw, "evaluate: warning: %v\n", err)
 	}
-	return rep, nil
+	return nil
+}
+
+// taskReport reads one task's figures, per checkpoint, from the files the
+// pipeline wrote under pending, and checks the model's count against the
+// manifest's.
+func (pl *plan) taskReport(ctx context.Context, o *Options, t scoring.Task, pending, runner string) (TaskReport, error) {
+	tr := TaskReport{Task: t.Name, Kind: t.Kind, TagScheme: t.TagScheme, Source: t.Source, Results: map[string]score.TaskMetrics{}}
+	for _, rt := range rowTasks(t) {
+		sp := pl.manifest.Tasks[rt].Splits[o.Split]
+		tr.ManifestExamples += sp.Examples
+		tr.RejectedUpstream += sp.Rejected
+		if rt == t.Name {
+			tr.LooseIOB2 = sp.LooseIOB2
+		}
+	}
+	for _, m := range pl.models {
+		if !slices.Contains(m.Scored, t.Name) {
+			continue
+		}
+		mp := score.MetricsPath(pending, m.Name, t.Name)
+		b, err := storage.ReadFile(ctx, mp)
+		if errors.Is(err, fs.ErrNotExist) {
+			if tr.ManifestExamples > 0 {
+				return tr, fmt.Errorf("evaluate: the pipeline succeeded on %s but the figures of task %s (%s) are not at %s, where its workers write them: "+
+					"the workers and this launcher do not see the same --out %s (on a cluster, use a location both reach, e.g. gs://)",
+					runner, t.Name, m.Name, mp, o.Out)
+			}
+			// No example reached the combiner: an empty split.
+			tr.Results[m.Name] = score.TaskMetrics{Model: m.Name, Result: scoring.Result{Task: t.Name, Kind: t.Kind, Primary: t.PrimaryMetric()}}
+			continue
+		}
+		if err != nil {
+			return tr, err
+		}
+		var tm score.TaskMetrics
+		if err := json.Unmarshal(b, &tm); err != nil {
+			return tr, fmt.Errorf("evaluate: %s: %w", mp, err)
+		}
+		tr.Results[m.Name] = tm
+	}
+	if tr.ManifestExamples > 0 && tr.Results["model"].Examples != tr.ManifestExamples {
+		return tr, fmt.Errorf("evaluate: task %s: the manifest counts %d %s examples but %d were scored; the shards and manifest.json disagree, re-run preprocess",
+			t.Name, tr.ManifestExamples, o.Split, tr.Results["model"].Examples)
+	}
+	if _, ok := tr.Results["compare"]; ok {
+		tr.Deltas = deltas(tr.Results["model"], tr.Results["compare"])
+	}
+	return tr, nil
 }
 
 func removeLeftovers(ctx context.Context, out string) error {
@@ -230,7 +256,33 @@ func removeLeftovers(ctx context.Context, out string) error {
 			}
 		}
 	}
+	if !storage.IsRemote(out) {
+		// Removing the files leaves their directories; an object store has
+		// none. Only empty ones go, so a concurrent launch keeps its own.
+		errs = append(errs, removeEmptyDirs(filepath.Join(out, "_pending")), removeEmptyDirs(filepath.Join(out, "_metrics")))
+	}
 	return errors.Join(errs...)
+}
+
+// removeEmptyDirs removes root and the directories below it that are empty
+// once their empty children are gone, deepest first.
+func removeEmptyDirs(root string) error {
+	var dirs []string
+	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err == nil && d.IsDir() {
+			dirs = append(dirs, p)
+		}
+		return err
+	})
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	for i := len(dirs) - 1; i >= 0; i-- {
+		if e := os.Remove(dirs[i]); e != nil && !errors.Is(e, fs.ErrNotExist) && !errors.Is(e, syscall.ENOTEMPTY) && !errors.Is(e, syscall.EEXIST) {
+			err = errors.Join(err, e)
+		}
+	}
+	return err
 }
 
 // describe says what a run of the plan would do, for --dry_run.

@@ -3,9 +3,11 @@ package evaluate
 import (
 	"bytes"
 	"context"
+	"errors"
 	"github.com/taskweave/taskweave/internal/beampaths"
 	"github.com/taskweave/taskweave/internal/flagtest"
 	"github.com/taskweave/taskweave/model"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -148,5 +150,10 @@ func TestReportNamesWorkerBLAS(t *testing.T) {
 	if more, _ := filepath.Glob(filepath.Join(out, "_pending", "*", "workers.json")); len(left)+len(more) != 0 {
 		left = append(left, more...)
 		t.Errorf("left behind: %v", left)
+	}
+	// Issue 26: the files went but _pending/<id>/_metrics/model stayed.
+	if _, err := os.Stat(filepath.Join(out, "_pending")); !errors.Is(err, fs.ErrNotExist) {
+		dirs, _ := filepath.Glob(filepath.Join(out, "_pending", "*", "*", "*"))
+		t.Errorf("_pending left behind (%v): %v", err, dirs)
 	}
 }

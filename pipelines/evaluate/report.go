@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 
@@ -12,6 +13,7 @@ import (
 	"github.com/taskweave/taskweave/io/storage"
 	"github.com/taskweave/taskweave/model"
 	"github.com/taskweave/taskweave/model/metrics"
+	"github.com/taskweave/taskweave/model/scoring"
 	"github.com/taskweave/taskweave/transforms/score"
 	"github.com/taskweave/taskweave/transforms/writeshards"
 )
@@ -194,18 +196,19 @@ func taskSection(b *bytes.Buffer, rep *Report, t TaskReport) {
 	}
 	b.WriteString("\n\n")
 	if len(t.Deltas) > 0 {
-		tb := mdtable.New(mdtable.L("metric"), mdtable.R("model"), mdtable.R("compare"), mdtable.R("Δ"))
+		tb := mdtable.New(mdtable.L("metric"), mdtable.R("model"), mdtable.R("compare"), mdtable.R("Δ"), mdtable.R("baseline"))
 		for _, d := range t.Deltas {
-			tb.Rowf("%s %.4f %.4f %+.4f", d.Metric, d.Model, d.Compare, d.Delta)
+			tb.Row(d.Metric, fmt.Sprintf("%.4f", d.Model), fmt.Sprintf("%.4f", d.Compare), fmt.Sprintf("%+.4f", d.Delta), baselineCell(m.Result, d.Metric))
 		}
 		b.WriteString(tb.String())
 	} else {
-		tb := mdtable.New(mdtable.L("metric"), mdtable.R("value"))
+		tb := mdtable.New(mdtable.L("metric"), mdtable.R("value"), mdtable.R("baseline"))
 		for _, n := range m.Metrics() {
-			tb.Rowf("%s %.4f", n.Name, n.Value)
+			tb.Row(n.Name, fmt.Sprintf("%.4f", n.Value), baselineCell(m.Result, n.Name))
 		}
 		b.WriteString(tb.String())
 	}
+	baselineNote(b, m.Result)
 	switch {
 	case m.Class != nil:
 		classTables(b, m)
@@ -220,6 +223,29 @@ func taskSection(b *bytes.Buffer, rep *Report, t TaskReport) {
 			"predictions/%s/ holds each row's masked, correct and summed NLL.\n", t.Task)
 	case m.Entities != nil:
 		entityTable(b, t, m.Entities)
+	}
+}
+
+// baselineCell is a metric's baseline with the trivial predictor's name
+// ("0.5092 (majority class)"), or empty when the metric has none.
+func baselineCell(r scoring.Result, metric string) string {
+	if b, ok := r.Baseline(metric); ok {
+		return fmt.Sprintf("%.4f (%s)", b.Value, b.Name)
+	}
+	return ""
+}
+
+// baselineNote says what each trivial predictor of the table predicts.
+func baselineNote(b *bytes.Buffer, r scoring.Result) {
+	var rules []string
+	for _, bl := range r.Baselines {
+		rule := bl.Name + ": " + bl.Rule
+		if !slices.Contains(rules, rule) {
+			rules = append(rules, rule)
+		}
+	}
+	if len(rules) > 0 {
+		fmt.Fprintf(b, "\nBaselines (from this split's gold labels) — %s.\n", strings.Join(rules, "; "))
 	}
 }
 
