@@ -202,6 +202,7 @@ func (m *Model) run(b *Batch, h *head, training, predict bool) (*Output, error) 
 // h's path (its factors, adapters and gates), leaving hs[0..depth] for the
 // heads to read.
 func (m *Model) encode(b *Batch, h *head, depth int, training, dropout bool) {
+	m.encodes.Add(1)
 	m.resize(b.B, b.T, depth, dropout)
 	m.mix.newEpoch()
 	st := &m.st

@@ -5,6 +5,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"strings"
+	"sync/atomic"
 )
 
 // linear is a torch-style Linear: y = x·Wᵀ + b with W stored [out, in].
@@ -69,7 +70,16 @@ type Model struct {
 
 	st  state
 	grp groupState // the last ForwardGroup (group.go)
+
+	// encodes counts encoder passes (EncoderPasses): what shows that a
+	// group's heads, or every head of an evaluation batch, read one pass.
+	encodes atomic.Uint64
 }
+
+// EncoderPasses returns the number of encoder forward passes the model has
+// run (Forward, ForwardGroup, Predict, PredictGroup: one each). Tests and
+// benchmarks read it to count passes per batch.
+func (m *Model) EncoderPasses() uint64 { return m.encodes.Load() }
 
 // New builds a model with BERT's initialisation (normal(0, 0.02) weights and
 // embeddings, zero biases, unit LayerNorm scales) drawn from seed, which also

@@ -6,6 +6,8 @@ import (
 	"hash/fnv"
 	"math"
 	"strings"
+
+	"github.com/taskweave/taskweave/model"
 )
 
 // Auto-λ (strategy auto_lambda) needs, after every step, the primary
@@ -103,17 +105,7 @@ func (s *allTasksStepper) hypergradient(w []float64, alpha float64, primary []in
 	eps := 0.01 / nv
 	loss := func(sign float64) ([]float64, error) {
 		s.shared.setWeights(theta, v, float32(sign*eps))
-		out := make([]float64, len(s.tasks))
-		for k, bs := range s.batches {
-			for _, b := range bs {
-				o, err := m.Forward(b)
-				if err != nil {
-					return nil, err
-				}
-				out[k] += float64(o.Loss) / float64(len(bs))
-			}
-		}
-		return out, nil
+		return s.stepLosses()
 	}
 	plus, err := loss(1)
 	if err != nil {
@@ -129,6 +121,48 @@ func (s *allTasksStepper) hypergradient(w []float64, alpha float64, primary []in
 	s.shared.setWeights(theta, nil, 0)
 	m.ZeroGrad()
 	return hyper, nil
+}
+
+// stepLosses is each task's mean loss on the step's own batches, at the
+// model's current weights: one forward pass per batch, a group's batches
+// (the same input, one per task of it) through one encoder pass.
+func (s *allTasksStepper) stepLosses() ([]float64, error) {
+	tr, m := s.tr, s.tr.m
+	out := make([]float64, len(s.tasks))
+	for k, bs := range s.batches {
+		t := tr.tasks[s.idx[k]]
+		if t.leader != nil {
+			continue // with its group's first task
+		}
+		pos := []int{k}
+		if len(t.members) > 0 {
+			pos = tr.groupOf(s.idx[k])
+		}
+		for j := range bs {
+			group := make([]*model.Batch, len(pos))
+			for i, a := range pos {
+				group[i] = s.batches[a][j]
+			}
+			outs, err := forwardAll(m, group)
+			if err != nil {
+				return nil, err
+			}
+			for i, a := range pos {
+				out[a] += float64(outs[i].Loss) / float64(len(bs))
+			}
+		}
+	}
+	return out, nil
+}
+
+// forwardAll runs Forward on a single batch (a task alone, as it always
+// has) and ForwardGroup on a group's.
+func forwardAll(m *model.Model, bs []*model.Batch) ([]*model.Output, error) {
+	if len(bs) > 1 {
+		return m.ForwardGroup(bs)
+	}
+	o, err := m.Forward(bs[0])
+	return []*model.Output{o}, err
 }
 
 // scratch returns the stepper's i-th buffer of the shared size.

@@ -2,22 +2,18 @@ package trainer
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"slices"
 
 	"github.com/taskweave/taskweave/io/shards"
-	"github.com/taskweave/taskweave/model"
 	"github.com/taskweave/taskweave/model/scoring"
 )
 
 // Dev evaluation of a group scores every task of it from one encoder pass
 // per batch: the group's evaluation shards are read in step (as training
-// reads them), the first task's rows are scored through groupPredictor,
-// which runs model.PredictGroup and keeps the other tasks' logits, and
-// each other task is then scored on its own rows (the same rows, ordered
-// and batched the same way by scoring.Score) from those kept logits.
+// reads them), and each pool of rows is scored by scoring.ScoreGroup, the
+// scoring evaluate's pipeline runs for a group too.
 
 // evalGroups scores every group with evaluation shards; the results are
 // keyed by task name.
@@ -95,64 +91,15 @@ func (tr *Trainer) evalGroup(ctx context.Context, group []*taskData) ([]scoring.
 	return out, nil
 }
 
-// scoreGroup scores one pool of each task of a group.
+// scoreGroup scores one pool of each task of a group: scoring.ScoreGroup,
+// one encoder pass per batch for every task, the batches Score forms.
 func (tr *Trainer) scoreGroup(tasks []scoring.Task, pools [][]scoring.Example, scs []*scoring.Scorer) error {
-	gp := &groupPredictor{m: tr.m, tasks: tasks, kept: make([][]keptLogits, len(tasks))}
-	opt := scoring.Options{BatchSize: evalBatch}
-	for i, t := range tasks {
-		var p scoring.Predictor = gp
-		if i > 0 {
-			p = &keptPredictor{queue: gp.kept[i]}
+	return scoring.ScoreGroup(tr.m, tasks, pools, scoring.Options{BatchSize: evalBatch}, func(i, _ int, p scoring.Prediction) error {
+		if err := scs[i].Add(p); err != nil {
+			return fmt.Errorf("evaluating %s: %w", tasks[i].Name, err)
 		}
-		if err := scoring.Score(p, t, pools[i], opt, func(_ int, pr scoring.Prediction) error { return scs[i].Add(pr) }); err != nil {
-			return fmt.Errorf("evaluating %s: %w", t.Name, err)
-		}
-	}
-	return nil
-}
-
-// keptLogits are one task's logits of one batch, with the batch's input.
-type keptLogits struct {
-	ids    []int32
-	logits []float32
-}
-
-// groupPredictor predicts the group's first task and keeps the others'
-// logits of the same batch.
-type groupPredictor struct {
-	m     *model.Model
-	tasks []scoring.Task
-	kept  [][]keptLogits
-}
-
-func (g *groupPredictor) Predict(b *model.Batch) ([]float32, error) {
-	bs := []*model.Batch{b}
-	for _, t := range g.tasks[1:] {
-		o := *b
-		o.Task = t.Name
-		bs = append(bs, &o)
-	}
-	logits, err := g.m.PredictGroup(bs)
-	if err != nil {
-		return nil, err
-	}
-	for i := 1; i < len(bs); i++ {
-		g.kept[i] = append(g.kept[i], keptLogits{ids: b.InputIDs, logits: logits[i]})
-	}
-	return logits[0], nil
-}
-
-// keptPredictor hands out a task's kept logits batch by batch, checking
-// that each batch is the one they were computed for.
-type keptPredictor struct{ queue []keptLogits }
-
-func (k *keptPredictor) Predict(b *model.Batch) ([]float32, error) {
-	if len(k.queue) == 0 || !slices.Equal(k.queue[0].ids, b.InputIDs) {
-		return nil, errors.New("a group task's evaluation batch is not its first task's (the group's evaluation rows differ); preprocess the job again")
-	}
-	l := k.queue[0].logits
-	k.queue = k.queue[1:]
-	return l, nil
+		return nil
+	})
 }
 
 // readGroupShard reads shard p of every task of a group in step and calls

@@ -99,6 +99,10 @@ type Task struct {
 	TagScheme string           `json:"tag_scheme,omitempty"` // token tasks: iob1, iob2 or none
 	Labels    []string         `json:"labels"`
 	Splits    map[string]Split `json:"splits"`
+	// InputFrom names the task whose rows this task's shards hold too, in
+	// the same shards and order, with this task's labels (a group,
+	// input_from): evaluation scores the group from one encoder pass.
+	InputFrom string `json:"input_from,omitempty"`
 }
 
 // Split holds the counts and files of one task's split.

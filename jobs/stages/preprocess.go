@@ -43,7 +43,7 @@ func preprocessTask(st spec.Task, maxRecordBytes int, path func(string) string) 
 		return preprocess.Task{}, err
 	}
 	t := preprocess.Task{Name: st.Name, Type: st.Type, TagScheme: st.TagScheme, Labels: st.Labels, Read: opt,
-		Paths: map[string][]string{}}
+		Paths: map[string][]string{}, InputFrom: st.InputFrom}
 	for split, files := range st.Paths {
 		for _, f := range files {
 			t.Paths[split] = append(t.Paths[split], path(f))

@@ -106,17 +106,7 @@ func Score(m Predictor, t Task, exs []Example, o Options, emit func(i int, p Pre
 // length and then example id (so a batch pads little and does not depend on
 // arrival order), and emits each prediction with its example's index in exs.
 func inBatches(exs []Example, size int, predict func(batch []Example) ([]Prediction, error), emit func(i int, p Prediction) error) error {
-	order := make([]int, len(exs))
-	for i := range order {
-		order[i] = i
-	}
-	sort.SliceStable(order, func(i, j int) bool {
-		a, b := &exs[order[i]], &exs[order[j]]
-		if len(a.InputIDs) != len(b.InputIDs) {
-			return len(a.InputIDs) < len(b.InputIDs)
-		}
-		return a.ExampleID < b.ExampleID
-	})
+	order := batchOrder(exs)
 	batch := make([]Example, 0, size)
 	for start := 0; start < len(order); start += size {
 		idx := order[start:min(start+size, len(order))]
@@ -135,6 +125,22 @@ func inBatches(exs []Example, size int, predict func(batch []Example) ([]Predict
 		}
 	}
 	return nil
+}
+
+// batchOrder is the order Score predicts exs in: by length, then by example id.
+func batchOrder(exs []Example) []int {
+	order := make([]int, len(exs))
+	for i := range order {
+		order[i] = i
+	}
+	sort.SliceStable(order, func(i, j int) bool {
+		a, b := &exs[order[i]], &exs[order[j]]
+		if len(a.InputIDs) != len(b.InputIDs) {
+			return len(a.InputIDs) < len(b.InputIDs)
+		}
+		return a.ExampleID < b.ExampleID
+	})
+	return order
 }
 
 // ScoreMasked scores a masked LM on exs, in batches as Score forms them:
@@ -250,6 +256,12 @@ func PredictBatch(m Predictor, t Task, exs []Example, keepLogits bool) ([]Predic
 	if err != nil {
 		return nil, fmt.Errorf("scoring: task %s: %w", t.Name, err)
 	}
+	return decodeBatch(t, exs, b, logits, keepLogits)
+}
+
+// decodeBatch decodes the logits of batch b, made of exs.
+func decodeBatch(t Task, exs []Example, b *model.Batch, logits []float32, keepLogits bool) ([]Prediction, error) {
+	var err error
 	L := t.Outputs()
 	per := L
 	if t.Kind == model.TokenClassification {

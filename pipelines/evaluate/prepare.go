@@ -245,25 +245,62 @@ func (pl *plan) addTask(name string, man *manifestFile, paths []modelPath, headO
 }
 
 // readRanges splits the shards of the tasks in read into the row ranges
-// the pipeline reads.
+// the pipeline reads. A task that labels another read task's rows (a
+// group, input_from in the manifest) is read with it: each range of the
+// input task's shard carries the same part of its members' shards.
 func (pl *plan) readRanges(ctx context.Context, man *manifestFile, split string, read map[string]bool) error {
+	members := map[string][]string{}
 	for _, name := range slices.Sorted(maps.Keys(read)) {
-		files, err := man.ShardPaths(man.path, name, split)
+		if in := man.Tasks[name].InputFrom; in != "" && read[in] {
+			members[in] = append(members[in], name)
+		}
+	}
+	for _, name := range slices.Sorted(maps.Keys(read)) {
+		if in := man.Tasks[name].InputFrom; in != "" && read[in] {
+			continue // read with its input task
+		}
+		files, err := pl.shardFiles(ctx, man, name, split)
 		if err != nil {
-			return fmt.Errorf("evaluate: %w", err)
+			return err
 		}
-		if err := man.CheckShards(ctx, man.path, files); err != nil {
-			return err // names the shard, the manifest and the fix
+		refs := make([]score.ShardRef, len(files))
+		for j, f := range files {
+			refs[j] = score.ShardRef{Task: name, Path: f, Part: path.Base(f)}
 		}
-		for _, f := range files {
-			refs, err := rowRanges(ctx, score.ShardRef{Task: name, Path: f, Part: path.Base(f)}, rangeRows)
+		for _, m := range members[name] {
+			mfiles, err := pl.shardFiles(ctx, man, m, split)
+			if err != nil {
+				return err
+			}
+			for j := range refs {
+				if len(mfiles) != len(files) || path.Base(mfiles[j]) != refs[j].Part {
+					return fmt.Errorf("evaluate: task %s labels the rows of task %s (input_from in %s), but their %s shards do not pair up (%d and %d files); re-run preprocess",
+						m, name, man.path, split, len(mfiles), len(files))
+				}
+				refs[j].Members = append(refs[j].Members, score.Member{Task: m, Path: mfiles[j]})
+			}
+		}
+		for _, ref := range refs {
+			parts, err := rowRanges(ctx, ref, rangeRows)
 			if err != nil {
 				return err // names the shard and the fix
 			}
-			pl.refs = append(pl.refs, refs...)
+			pl.refs = append(pl.refs, parts...)
 		}
 	}
 	return nil
+}
+
+// shardFiles lists and checks one task's shards of split.
+func (pl *plan) shardFiles(ctx context.Context, man *manifestFile, name, split string) ([]string, error) {
+	files, err := man.ShardPaths(man.path, name, split)
+	if err != nil {
+		return nil, fmt.Errorf("evaluate: %w", err)
+	}
+	if err := man.CheckShards(ctx, man.path, files); err != nil {
+		return nil, err // names the shard, the manifest and the fix
+	}
+	return files, nil
 }
 
 func headNames(m map[string]checkpoint.TaskInfo) string {

@@ -34,6 +34,11 @@ type Task struct {
 	Paths     map[string][]string // split → files
 	Read      corpus.Options      // format and columns
 	Key       string              // where the job spec defines it, e.g. "tasks[1]"; "" for a quick run
+	// InputFrom names the task whose records this task labels too (a
+	// group: the same files, another label column); its files are read
+	// with that task's, once for the group. Empty for a task alone (and
+	// then left out of the fingerprint, which stays what it was).
+	InputFrom string `json:",omitempty"`
 }
 
 // quickFlags name the CLI flag behind a setting of a quick run.
@@ -113,7 +118,53 @@ func (c Config) Validate() error {
 			errs = append(errs, fmt.Errorf("%s: %w", t.where(), err))
 		}
 	}
+	errs = append(errs, c.checkGroups()...)
 	return errors.Join(errs...)
+}
+
+// checkGroups checks every input_from: it names a task of the run that
+// reads its own corpus, from the same files in the same format.
+func (c Config) checkGroups() []error {
+	var errs []error
+	for _, t := range c.Tasks {
+		if t.InputFrom == "" {
+			continue
+		}
+		in, ok := c.task(t.InputFrom)
+		switch {
+		case !ok || in.InputFrom != "" || in.Name == t.Name:
+			errs = append(errs, fmt.Errorf("%s: input_from %q names no task of this run with a corpus of its own; name the task whose files this task labels", t.where(), t.InputFrom))
+		case t.Read.Format != in.Read.Format || !samePaths(t.Paths, in.Paths):
+			errs = append(errs, fmt.Errorf("%s: task %s labels the records of task %s (input_from) but reads other files or another format; leave its format and paths to %s", t.where(), t.Name, in.Name, in.Name))
+		case (t.Type == manifest.TokenClassification) != (in.Type == manifest.TokenClassification):
+			errs = append(errs, fmt.Errorf("%s: task %s (%s) cannot label the records of task %s (%s): a group's tasks label the same words or the same sentences", t.where(), t.Name, t.Type, in.Name, in.Type))
+		}
+	}
+	return errs
+}
+
+func samePaths(a, b map[string][]string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k, v := range a {
+		if !slices.Equal(v, b[k]) {
+			return false
+		}
+	}
+	return true
+}
+
+// members lists, for each task with a corpus of its own, the tasks that
+// label its records (input_from), in the config's order.
+func (c Config) members() map[string][]string {
+	out := map[string][]string{}
+	for _, t := range c.Tasks {
+		if t.InputFrom != "" {
+			out[t.InputFrom] = append(out[t.InputFrom], t.Name)
+		}
+	}
+	return out
 }
 
 func (c Config) task(name string) (Task, bool) {

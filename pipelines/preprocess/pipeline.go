@@ -8,6 +8,15 @@
 //	shard keys (from the counts) ─────────────────────────────────────── CoGroupByKey ─ MergeFn ─┘
 //	                                                                      part-i-of-N.parquet
 //
+// A group (tasks with input_from: CoNLL-2003's NER, POS and chunk columns)
+// is one source per file: the scan and the encoder each read it once for
+// all of its tasks (readcorpus.StreamGroup), the encoder tokenizes each
+// record once (align.AlignGroup) and files each task's rows into that
+// task's spill. Each task keeps its own shards, manifest entry and
+// rejected file, as a task alone has: the trainer and evaluation read a
+// group's shards in step, shard j of each holding the same rows in the same
+// order (placed and sorted by example id), which one pass guarantees.
+//
 // Memory does not grow with the corpus (docs/architecture.md, "preprocess:
 // memory"): the scan keeps label sets and counts, not examples; the encoder
 // writes its rows to run files in bounded batches, so only run paths, one
@@ -67,6 +76,7 @@ type graphInputs struct {
 
 func inputsOf(cfg Config) graphInputs {
 	in := graphInputs{read: map[string]readcorpus.Task{}, enc: map[string]encode.Task{}, collect: map[string]bool{}}
+	members := cfg.members()
 	for _, t := range cfg.Tasks {
 		rt := readcorpus.Task{Options: t.Read, MaxRejectedFraction: cfg.MaxRejectedFraction, Where: t.where(),
 			LimitSetting: t.Setting("max_rejected_fraction")}
@@ -77,7 +87,9 @@ func inputsOf(cfg Config) graphInputs {
 		}
 		for _, split := range t.splits() {
 			for _, p := range t.Paths[split] {
-				in.sources = append(in.sources, readcorpus.Source{Task: t.Name, Split: split, Path: p})
+				if t.InputFrom == "" { // a group's files are read with its input task's
+					in.sources = append(in.sources, readcorpus.Source{Task: t.Name, Split: split, Path: p, Members: members[t.Name]})
+				}
 			}
 			in.splits = append(in.splits, writeshards.Split{Task: t.Name, Split: split})
 		}

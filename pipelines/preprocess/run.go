@@ -321,7 +321,7 @@ func buildManifest(cfg Config, fp string, tok *wordpiece.Tokenizer, sum splitsta
 		Tasks: map[string]manifest.Task{},
 	}
 	for _, t := range cfg.Tasks {
-		mt := manifest.Task{Type: t.Type, Labels: t.Labels, Splits: map[string]manifest.Split{}}
+		mt := manifest.Task{Type: t.Type, Labels: t.Labels, Splits: map[string]manifest.Split{}, InputFrom: t.InputFrom}
 		if t.Type == manifest.TokenClassification {
 			mt.TagScheme = t.TagScheme
 		}

@@ -27,6 +27,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -134,28 +135,61 @@ func recordError(t Task, rec corpus.Record, unknown bool, format string, args ..
 // sentence. Records without a label (test data) get label -1 and token
 // labels -100.
 func Align(tok *wordpiece.Tokenizer, t Task, rec corpus.Record) ([]shards.Row, Stats, error) {
-	if err := t.Validate(); err != nil {
-		return nil, Stats{}, err
-	}
-	if t.Type == TokenClassification {
-		return alignTokens(tok, t, rec)
-	}
-	row, truncated, err := alignSentence(tok, t, rec)
+	rows, st, err := AlignGroup(tok, []Task{t}, []corpus.Record{rec})
 	if err != nil {
 		return nil, Stats{}, err
 	}
-	st := Stats{Rows: 1, Tokens: len(row.InputIDs)}
+	return rows[0], st, nil
+}
+
+// AlignGroup aligns one record for each task of a group (input_from: the
+// same record read with each task's label column): the text is tokenized,
+// truncated or cut into windows once, and each task's rows carry that same
+// input with its own labels, rows[i] for ts[i]. The first task whose label
+// does not align makes the error; Stats count one task's rows.
+func AlignGroup(tok *wordpiece.Tokenizer, ts []Task, recs []corpus.Record) ([][]shards.Row, Stats, error) {
+	if len(ts) == 0 || len(recs) != len(ts) {
+		return nil, Stats{}, fmt.Errorf("align: %d records for %d tasks", len(recs), len(ts))
+	}
+	for _, t := range ts {
+		if err := t.Validate(); err != nil {
+			return nil, Stats{}, err
+		}
+		if (t.Type == TokenClassification) != (ts[0].Type == TokenClassification) {
+			return nil, Stats{}, fmt.Errorf("align: tasks %s and %s are aligned as one group, but one labels words and the other sentences", ts[0].Name, t.Name)
+		}
+	}
+	if ts[0].Type == TokenClassification {
+		return alignTokens(tok, ts, recs)
+	}
+	rows := make([][]shards.Row, len(ts))
+	for i, t := range ts {
+		row, err := sentenceLabel(t, recs[i])
+		if err != nil {
+			return nil, Stats{}, err
+		}
+		rows[i] = []shards.Row{row}
+	}
+	ids, types, text, truncated := sentenceInput(tok, recs[0], ts[0].MaxSeqLen)
+	for i := range rows {
+		rows[i][0].InputIDs, rows[i][0].TokenTypeIDs, rows[i][0].Text = ids, types, text
+		if i > 0 { // rows are written on their own; no two share a slice
+			rows[i][0].InputIDs, rows[i][0].TokenTypeIDs = slices.Clone(ids), slices.Clone(types)
+		}
+	}
+	st := Stats{Rows: 1, Tokens: len(ids)}
 	if truncated {
 		st.Truncated = 1
 	}
-	return []shards.Row{row}, st, nil
+	return rows, st, nil
 }
 
-func alignSentence(tok *wordpiece.Tokenizer, t Task, rec corpus.Record) (shards.Row, bool, error) {
+// sentenceLabel is a sentence row of task t with rec's label and no input yet.
+func sentenceLabel(t Task, rec corpus.Record) (shards.Row, error) {
 	row := shards.Row{Task: t.Name, Split: t.Split, ExampleID: rec.ID, Label: -1, Text: rec.Text}
 	switch {
 	case t.Type == MaskedLM && rec.Label != "":
-		return row, false, recordError(t, rec, false, "a masked_lm record has label %q; its text is the target, read it as format text", rec.Label)
+		return row, recordError(t, rec, false, "a masked_lm record has label %q; its text is the target, read it as format text", rec.Label)
 	case rec.Label == "":
 		if t.Type == SequenceRegression {
 			row.Target = float32(math.NaN()) // no target: test data
@@ -163,34 +197,39 @@ func alignSentence(tok *wordpiece.Tokenizer, t Task, rec corpus.Record) (shards.
 	case t.Type == SequenceRegression:
 		v, err := strconv.ParseFloat(strings.TrimSpace(rec.Label), 64)
 		if err != nil || math.IsNaN(v) || math.IsInf(v, 0) || math.Abs(v) > math.MaxFloat32 {
-			return row, false, recordError(t, rec, false, "regression target %q is not a finite number; fix the label column", rec.Label)
+			return row, recordError(t, rec, false, "regression target %q is not a finite number; fix the label column", rec.Label)
 		}
 		row.Target = float32(v)
 	default:
 		id, ok := t.LabelIDs[rec.Label]
 		if !ok {
-			return row, false, recordError(t, rec, true, "label %q is not one of the task's %d labels; fix the record or add the label to the task's labels in the job spec", rec.Label, len(t.LabelIDs))
+			return row, recordError(t, rec, true, "label %q is not one of the task's %d labels; fix the record or add the label to the task's labels in the job spec", rec.Label, len(t.LabelIDs))
 		}
 		row.Label = id
 	}
+	return row, nil
+}
 
+// sentenceInput encodes rec's text (a pair as "a [SEP] b") within maxSeqLen ids.
+func sentenceInput(tok *wordpiece.Tokenizer, rec corpus.Record, maxSeqLen int) (ids, types []int32, text string, truncated bool) {
+	text = rec.Text
 	a := tok.Encode(rec.Text)
 	var b []int32
 	pair := rec.TextB != ""
 	if pair {
 		b = tok.Encode(rec.TextB)
-		row.Text = rec.Text + " [SEP] " + rec.TextB
+		text = rec.Text + " [SEP] " + rec.TextB
 	}
-	na, nb, truncated := truncateLengths(len(a), len(b), pair, t.MaxSeqLen)
+	na, nb, truncated := truncateLengths(len(a), len(b), pair, maxSeqLen)
 	n := na + 2
 	if pair {
 		n += nb + 1
 	}
-	ids := make([]int32, 0, n)
+	ids = make([]int32, 0, n)
 	ids = append(ids, tok.CLS())
 	ids = append(ids, a[:na]...)
 	ids = append(ids, tok.SEP())
-	types := make([]int32, n)
+	types = make([]int32, n)
 	if pair {
 		ids = append(ids, b[:nb]...)
 		ids = append(ids, tok.SEP())
@@ -198,8 +237,7 @@ func alignSentence(tok *wordpiece.Tokenizer, t Task, rec corpus.Record) (shards.
 			types[i] = 1
 		}
 	}
-	row.InputIDs, row.TokenTypeIDs = ids, types
-	return row, truncated, nil
+	return ids, types, text, truncated
 }
 
 // truncateLengths is Hugging Face tokenizers' longest-first truncation as
@@ -239,25 +277,70 @@ func truncateLengths(na, nb int, pair bool, maxSeqLen int) (int, int, bool) {
 	return min(na, n1), min(nb, n2), true
 }
 
-func alignTokens(tok *wordpiece.Tokenizer, t Task, rec corpus.Record) ([]shards.Row, Stats, error) {
-	labels, err := wordLabels(t, rec)
-	if err != nil {
-		return nil, Stats{}, err
+// alignTokens aligns a token sentence for each task of a group: one
+// tokenization and one set of windows, each task's labels on them.
+func alignTokens(tok *wordpiece.Tokenizer, ts []Task, recs []corpus.Record) ([][]shards.Row, Stats, error) {
+	labels := make([][]int32, len(ts))
+	for i, t := range ts {
+		var err error
+		if labels[i], err = wordLabels(t, recs[i]); err != nil {
+			return nil, Stats{}, err
+		}
 	}
-	pieces := wordPieces(tok, rec.Words)
-	room := t.MaxSeqLen - 2
-	var rows []shards.Row
-	st := Stats{}
+	rec := recs[0]
+	wins := windows(tok, wordPieces(tok, rec.Words), len(rec.Words), ts[0].MaxSeqLen)
+	st := Stats{Rows: len(wins), Windows: len(wins) - 1}
+	for _, w := range wins {
+		st.Tokens += len(w.ids)
+	}
+	out := make([][]shards.Row, len(ts))
+	for i, t := range ts {
+		for k, w := range wins {
+			id := rec.ID
+			if len(wins) > 1 {
+				id = scoring.WindowID(rec.ID, k)
+			}
+			tl := make([]int32, len(w.labelOf))
+			for j, word := range w.labelOf {
+				tl[j] = Ignore
+				if word >= 0 {
+					tl[j] = labels[i][word]
+				}
+			}
+			ids, wordIDs := w.ids, w.wordIDs
+			if i > 0 { // rows are written on their own; no two share a slice
+				ids, wordIDs = slices.Clone(ids), slices.Clone(wordIDs)
+			}
+			out[i] = append(out[i], shards.Row{
+				Task: t.Name, Split: t.Split, ExampleID: id, Label: -1,
+				InputIDs: ids, TokenTypeIDs: make([]int32, len(ids)), TokenLabels: tl, WordIDs: wordIDs,
+				Words: rec.Words[w.first:w.last:w.last],
+			})
+		}
+	}
+	return out, st, nil
+}
+
+// window is one row's input of a token sentence: its ids, the source word
+// of each (relative to its first word), the word whose label each
+// position carries (-1: none), and the words it holds, [first, last).
+type window struct {
+	ids, wordIDs []int32
+	labelOf      []int
+	first, last  int
+}
+
+// windows places the words' pieces in rows of at most maxSeqLen ids.
+func windows(tok *wordpiece.Tokenizer, pieces [][]int32, nWords, maxSeqLen int) []window {
+	room := maxSeqLen - 2
+	var out []window
 	// w is the next word to place; off the next piece of it (non-zero only
 	// while a word too long for one window is being spread over several).
-	for w, off := 0, 0; w < len(rec.Words) || len(rows) == 0; {
-		first := w
-		ids := []int32{tok.CLS()}
-		wordIDs := []int32{-1}
-		tl := []int32{Ignore}
-		for w < len(rec.Words) {
+	for w, off := 0, 0; w < nWords || len(out) == 0; {
+		win := window{ids: []int32{tok.CLS()}, wordIDs: []int32{-1}, labelOf: []int{-1}, first: w}
+		for w < nWords {
 			p := pieces[w][off:]
-			used := len(ids) - 1
+			used := len(win.ids) - 1
 			if used+len(p) > room {
 				if used > 0 {
 					break // the word starts the next window
@@ -265,12 +348,12 @@ func alignTokens(tok *wordpiece.Tokenizer, t Task, rec corpus.Record) ([]shards.
 				p = p[:room] // a word alone too long for a window: spread it
 			}
 			for j, id := range p {
-				ids = append(ids, id)
-				wordIDs = append(wordIDs, int32(w-first))
+				win.ids = append(win.ids, id)
+				win.wordIDs = append(win.wordIDs, int32(w-win.first))
 				if off == 0 && j == 0 {
-					tl = append(tl, labels[w])
+					win.labelOf = append(win.labelOf, w)
 				} else {
-					tl = append(tl, Ignore)
+					win.labelOf = append(win.labelOf, -1)
 				}
 			}
 			if off+len(p) < len(pieces[w]) {
@@ -281,28 +364,16 @@ func alignTokens(tok *wordpiece.Tokenizer, t Task, rec corpus.Record) ([]shards.
 		}
 		// The words of this window: a word spread over windows appears in
 		// each of them.
-		last := w
+		win.last = w
 		if off > 0 {
-			last = w + 1
+			win.last = w + 1
 		}
-		ids = append(ids, tok.SEP())
-		wordIDs = append(wordIDs, -1)
-		tl = append(tl, Ignore)
-		rows = append(rows, shards.Row{
-			Task: t.Name, Split: t.Split, ExampleID: rec.ID, Label: -1,
-			InputIDs: ids, TokenTypeIDs: make([]int32, len(ids)), TokenLabels: tl, WordIDs: wordIDs,
-			Words: rec.Words[first:last:last],
-		})
-		st.Tokens += len(ids)
+		win.ids = append(win.ids, tok.SEP())
+		win.wordIDs = append(win.wordIDs, -1)
+		win.labelOf = append(win.labelOf, -1)
+		out = append(out, win)
 	}
-	if len(rows) > 1 {
-		for k := range rows {
-			rows[k].ExampleID = scoring.WindowID(rec.ID, k)
-		}
-	}
-	st.Rows = len(rows)
-	st.Windows = len(rows) - 1
-	return rows, st, nil
+	return out
 }
 
 // wordLabels maps each word's tag to its label id (Ignore for an unlabeled

@@ -103,58 +103,85 @@ func (f *EncodeFn) index(sc scan.Result) {
 }
 
 // ProcessElement encodes one file into run files and emits them, the file's
-// counts and its rejections.
+// counts and its rejections. A group's file (src.Members) is read and
+// tokenized once, each task's rows going to its own spill: the same rows,
+// so the same shard and place in it, with each task's labels.
 func (f *EncodeFn) ProcessElement(ctx context.Context, src readcorpus.Source, sc scan.Result, emitRun func(writeshards.Run), stats func(splitstats.Stats), reject func(readcorpus.Rejected)) error {
 	if f.tasks == nil {
 		f.index(sc)
 	}
-	t, ok := f.tasks[src.Task]
-	if !ok {
-		return fmt.Errorf("encode: no settings for task %q (pipeline construction bug)", src.Task)
-	}
-	t.Split = src.Split
+	names := src.Tasks()
 	limit := f.SpillSize
 	if limit <= 0 {
 		limit = writeshards.SpillBytes
 	}
-	sp := writeshards.NewSpill(f.Tmp, src.Task, src.Split, writeshards.Count(f.Shards, sc.Records(src.Task, src.Split)), limit)
-	st, err := f.encodeFile(ctx, src, t, sp, reject)
+	limit /= int64(len(names)) // a group's spills share one budget
+	ts := make([]align.Task, len(names))
+	sps := make([]*writeshards.Spill, len(names))
+	for i, name := range names {
+		t, ok := f.tasks[name]
+		if !ok {
+			return fmt.Errorf("encode: no settings for task %q (pipeline construction bug)", name)
+		}
+		t.Split = src.Split
+		ts[i] = t
+		sps[i] = writeshards.NewSpill(f.Tmp, name, src.Split, writeshards.Count(f.Shards, sc.Records(name, src.Split)), limit)
+	}
+	st, err := f.encodeFile(ctx, src, ts, sps, reject)
 	if err != nil {
 		return err
 	}
-	runs, err := sp.Close(ctx)
-	if err != nil {
-		return err
+	for _, sp := range sps {
+		runs, err := sp.Close(ctx)
+		if err != nil {
+			return err
+		}
+		for _, r := range runs {
+			emitRun(r)
+		}
 	}
-	for _, r := range runs {
-		emitRun(r)
+	for _, s := range st {
+		stats(s)
 	}
-	stats(st)
 	return nil
 }
 
-// encode aligns one record and files its rows; a bad record becomes a
-// rejection (train) or the run's error (other splits).
-func (f *EncodeFn) encode(ctx context.Context, t align.Task, rec recordIn, sp *writeshards.Spill, out *batchOut) error {
-	rows, st, err := align.Align(f.tok, t, rec.Record)
+// encode aligns one record (one per task of a group) and files its rows; a
+// bad record becomes a rejection (train) or the run's error (other
+// splits). In a group, a record one task cannot align is rejected for
+// every task, so that their shards keep the same rows.
+func (f *EncodeFn) encode(ctx context.Context, ts []align.Task, rec recordIn, sps []*writeshards.Spill, out *batchOut) error {
+	rows, st, err := align.AlignGroup(f.tok, ts, rec.Records)
 	if err != nil {
 		var re *align.RecordError
 		if !errors.As(err, &re) {
 			return err
 		}
-		if t.Split == f.Split {
-			out.rejected = append(out.rejected, readcorpus.Rejected{Task: t.Name, Split: t.Split, Rejection: re.Rejection()})
-			return nil
+		if ts[0].Split != f.Split {
+			return f.stop(re.Task, re)
 		}
-		return f.stop(t.Name, re)
+		for _, t := range ts {
+			j := re.Rejection()
+			if t.Name != re.Task {
+				j.Reason = readcorpus.GroupReason(re.Task, j.Reason)
+			}
+			out.rejected = append(out.rejected, readcorpus.Rejected{Task: t.Name, Split: t.Split, Rejection: j})
+		}
+		return nil
 	}
-	out.stats.Examples++
-	out.stats.Rows += int64(st.Rows)
-	out.stats.Tokens += int64(st.Tokens)
-	out.stats.Truncated += int64(st.Truncated)
-	out.stats.Windows += int64(st.Windows)
-	out.stats.LooseIOB2 += int64(rec.Record.LooseIOB2)
-	return sp.Add(ctx, rec.Record.ID, rows)
+	for i := range ts {
+		s := &out.stats[i]
+		s.Examples++
+		s.Rows += int64(st.Rows)
+		s.Tokens += int64(st.Tokens)
+		s.Truncated += int64(st.Truncated)
+		s.Windows += int64(st.Windows)
+		s.LooseIOB2 += int64(rec.Records[i].LooseIOB2)
+		if err := sps[i].Add(ctx, rec.Records[i].ID, rows[i]); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // stop turns a bad record outside the train split into the run's error,

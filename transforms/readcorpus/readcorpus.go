@@ -30,9 +30,12 @@ func init() {
 	beam.RegisterType(reflect.TypeFor[Task]())
 }
 
-// Source is one input file of one task and split.
+// Source is one input file of one task and split. Members are the other
+// tasks of the task's group (input_from), which label the same records:
+// one read of the file serves them all (StreamGroup).
 type Source struct {
 	Task, Split, Path string
+	Members           []string
 }
 
 // Rejected is a record that failed validation, tagged with its task and split.
@@ -81,7 +84,16 @@ var (
 // maxListed bounds how many rejections an over-the-limit error quotes.
 const maxListed = 3
 
+// opened counts the files opened for reading in this process: what shows
+// that a group's file is read once per pass, not once per task.
+var opened atomic.Int64
+
+// FilesOpened returns the number of corpus files opened so far in this
+// process (on prism, the workers run in it).
+func FilesOpened() int64 { return opened.Load() }
+
 func open(ctx context.Context, src Source, t Task) (io.ReadCloser, error) {
+	opened.Add(1)
 	r, err := storage.Open(ctx, src.Path)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
@@ -166,13 +178,18 @@ func checkFile(ctx context.Context, src Source, t Task, rd *corpus.Reader, first
 		recordsCounter.Inc(ctx, int64(st.Records))
 		rejectedCounter.Inc(ctx, int64(st.Rejected))
 	}
-	if total := st.Records + st.Rejected; st.Rejected > 0 && float64(st.Rejected) > t.MaxRejectedFraction*float64(total) {
+	return checkShare(src, t, st.Rejected, st.Records+st.Rejected, first)
+}
+
+// checkShare fails a file whose rejected records are over the task's limit.
+func checkShare(src Source, t Task, rejected, total int, first []corpus.Rejection) error {
+	if rejected > 0 && float64(rejected) > t.MaxRejectedFraction*float64(total) {
 		var list []string
 		for _, j := range first {
 			list = append(list, j.String())
 		}
 		return fmt.Errorf("%s: %d of %d records rejected (%.2f%%), over the limit of %.2f%% (task %s, split %s); first: %s; fix those lines, check the format and columns (%s), or raise %s",
-			src.Path, st.Rejected, total, 100*float64(st.Rejected)/float64(total), 100*t.MaxRejectedFraction,
+			src.Path, rejected, total, 100*float64(rejected)/float64(total), 100*t.MaxRejectedFraction,
 			src.Task, src.Split, strings.Join(list, "; "), t.Where, t.LimitSetting)
 	}
 	return nil

@@ -102,6 +102,9 @@ type ScanFn struct {
 // ProcessElement reads the file; its whole-file checks (not empty, rejected
 // share) fail the run here, before anything is encoded.
 func (f *ScanFn) ProcessElement(ctx context.Context, src readcorpus.Source, emit func(Result)) error {
+	if len(src.Members) > 0 {
+		return f.scanGroup(ctx, src, emit)
+	}
 	res := Result{}
 	collect := f.Collect[src.Task] && src.Split == f.Split
 	n := int64(0)
@@ -111,12 +114,7 @@ func (f *ScanFn) ProcessElement(ctx context.Context, src readcorpus.Source, emit
 			if !collect {
 				return nil
 			}
-			if r.Label != "" {
-				res.addLabel(src.Task, r.Label)
-			}
-			for _, tag := range r.Tags {
-				res.addLabel(src.Task, tag)
-			}
+			res.addRecordLabels(src.Task, r)
 			return nil
 		},
 		Reject: func(corpus.Rejection) error { return nil },
@@ -127,6 +125,50 @@ func (f *ScanFn) ProcessElement(ctx context.Context, src readcorpus.Source, emit
 	res.addCount(Count{Task: src.Task, Split: src.Split, Records: n})
 	emit(res)
 	return nil
+}
+
+// scanGroup reads a group's file once for all of its tasks: each task
+// collects the labels of its own column, and every task counts the
+// group's records (those no task of it rejects), so they get the same
+// shard count.
+func (f *ScanFn) scanGroup(ctx context.Context, src readcorpus.Source, emit func(Result)) error {
+	res := Result{}
+	names := src.Tasks()
+	read := make([]readcorpus.Task, len(names))
+	for i, name := range names {
+		read[i] = f.Read[name]
+	}
+	n := int64(0)
+	err := readcorpus.StreamGroup(ctx, src, read, readcorpus.GroupVisitor{
+		Records: func(recs []corpus.Record) error {
+			n++
+			for i, r := range recs {
+				if f.Collect[names[i]] && src.Split == f.Split {
+					res.addRecordLabels(names[i], r)
+				}
+			}
+			return nil
+		},
+		Reject: func([]corpus.Rejection) error { return nil },
+	})
+	if err != nil {
+		return err
+	}
+	for _, name := range names {
+		res.addCount(Count{Task: name, Split: src.Split, Records: n})
+	}
+	emit(res)
+	return nil
+}
+
+// addRecordLabels collects a record's label and tags for task.
+func (r *Result) addRecordLabels(task string, rec corpus.Record) {
+	if rec.Label != "" {
+		r.addLabel(task, rec.Label)
+	}
+	for _, tag := range rec.Tags {
+		r.addLabel(task, tag)
+	}
 }
 
 // MergeFn unions Results. Its accumulator is kept sorted, so merging does

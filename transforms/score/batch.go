@@ -2,6 +2,7 @@ package score
 
 import (
 	"sync"
+	"sync/atomic"
 
 	"github.com/taskweave/taskweave/model"
 	"github.com/taskweave/taskweave/model/masking"
@@ -22,7 +23,41 @@ type serialPredictor struct{ m scoring.Predictor }
 func (s serialPredictor) Predict(b *model.Batch) ([]float32, error) {
 	predictMu.Lock()
 	defer predictMu.Unlock()
+	defer countPasses(s.m, 1)()
 	return s.m.Predict(b)
+}
+
+// passes counts, in this process, the batches scored (one Predict or
+// PredictGroup call), the heads they served and the encoder passes they
+// ran: what shows that a group's batch costs one pass for all of its tasks.
+var passes struct{ batches, heads, encoder atomic.Int64 }
+
+// PassCount is what Passes reports.
+type PassCount struct {
+	Batches int64 // Predict and PredictGroup calls
+	Heads   int64 // heads scored by them (a group's batch: one per task)
+	Encoder int64 // encoder passes they ran
+}
+
+// Passes returns the counts so far in this process (on prism, the workers
+// run in it).
+func Passes() PassCount {
+	return PassCount{passes.batches.Load(), passes.heads.Load(), passes.encoder.Load()}
+}
+
+// countPasses counts one batch for heads heads and, when it returns, the
+// encoder passes m ran meanwhile (called under predictMu).
+func countPasses(m any, heads int) func() {
+	c, ok := m.(interface{ EncoderPasses() uint64 })
+	if !ok {
+		return func() {}
+	}
+	before := c.EncoderPasses()
+	return func() {
+		passes.batches.Add(1)
+		passes.heads.Add(int64(heads))
+		passes.encoder.Add(int64(c.EncoderPasses() - before))
+	}
 }
 
 // pending holds the rows of one task waiting to be scored, with the shard
@@ -48,6 +83,35 @@ func scoreRows(m scoring.Predictor, t scoring.Task, modelName string, rows *pend
 // process's shared model.
 func scoreMasked(m scoring.Forwarder, mk *masking.Masker, t scoring.Task, modelName string, rows *pending, batchSize int, emit func(Prediction)) error {
 	return scoring.ScoreMasked(m, mk, t, rows.exs, scoring.Options{BatchSize: batchSize, Serial: &predictMu}, func(i int, p scoring.Prediction) error {
+		emit(Prediction{Model: modelName, Part: rows.parts[i], Prediction: p})
+		return nil
+	})
+}
+
+// serialGroup runs one group's forward pass at a time per process, under
+// the lock every forward pass of the process takes.
+type serialGroup struct{ m scoring.GroupPredictor }
+
+func (s serialGroup) PredictGroup(bs []*model.Batch) ([][]float32, error) {
+	predictMu.Lock()
+	defer predictMu.Unlock()
+	defer countPasses(s.m, len(bs))()
+	return s.m.PredictGroup(bs)
+}
+
+// pendingGroup holds the rows of a group's tasks waiting to be scored:
+// exs[i] are tasks[i]'s, the same examples in the same order.
+type pendingGroup struct {
+	tasks []scoring.Task
+	parts []string
+	exs   [][]scoring.Example
+}
+
+// scoreGroupRows scores a group's buffered rows with scoring.ScoreGroup
+// (one encoder pass per batch for all of its tasks) and emits one
+// Prediction per row and task.
+func scoreGroupRows(m scoring.GroupPredictor, modelName string, rows *pendingGroup, batchSize int, emit func(Prediction)) error {
+	return scoring.ScoreGroup(serialGroup{m}, rows.tasks, rows.exs, scoring.Options{BatchSize: batchSize}, func(_, i int, p scoring.Prediction) error {
 		emit(Prediction{Model: modelName, Part: rows.parts[i], Prediction: p})
 		return nil
 	})

@@ -25,6 +25,8 @@ import (
 func init() {
 	beam.RegisterType(reflect.TypeOf((*shards.Row)(nil)).Elem())
 	beam.RegisterType(reflect.TypeOf((*ShardRef)(nil)).Elem())
+	beam.RegisterType(reflect.TypeOf((*Member)(nil)).Elem())
+	beam.RegisterType(reflect.TypeOf((*RowGroup)(nil)).Elem())
 	beam.RegisterType(reflect.TypeOf((*scoring.Task)(nil)).Elem())
 	beam.RegisterType(reflect.TypeOf((*Prediction)(nil)).Elem())
 	// The accumulator holds maps and pointers; JSON keeps it exact and
@@ -33,8 +35,8 @@ func init() {
 	// Predictions are the bulk of what crosses the runner; see coder.go.
 	beam.RegisterCoder(reflect.TypeOf((*Prediction)(nil)).Elem(), encodePrediction, decodePrediction)
 
-	register.DoFn3x1[context.Context, ShardRef, func(string, shards.Row), error](&ReadShardFn{})
-	register.DoFn4x1[context.Context, string, shards.Row, func(Prediction), error](&ScoreFn{})
+	register.DoFn3x1[context.Context, ShardRef, func(string, RowGroup), error](&ReadShardFn{})
+	register.DoFn4x1[context.Context, string, RowGroup, func(Prediction), error](&ScoreFn{})
 	register.Combiner2[scoring.Acc, Prediction](&MetricsFn{})
 	register.DoFn3x1[context.Context, string, func(*Prediction) bool, error](&WritePredictionsFn{})
 	register.DoFn3x1[context.Context, string, scoring.Acc, error](&WriteMetricsFn{})
@@ -43,7 +45,7 @@ func init() {
 	register.Emitter2[string, Prediction]()
 	register.Function1x2(KeyByPart)
 	register.Function1x2(KeyByTask)
-	register.Emitter2[string, shards.Row]()
+	register.Emitter2[string, RowGroup]()
 	register.Emitter1[Prediction]()
 	register.Iter1[Prediction]()
 }
@@ -66,39 +68,106 @@ var (
 
 // ReadShardFn streams the rows [ref.Start, ref.End) of one shard file (local
 // or gs://), keyed by the shard's file name so predictions can be written
-// per shard. Row ranges let several workers read one shard.
+// per shard. Row ranges let several workers read one shard. A group's
+// shards (ref.Members) are read in step: each element carries a row and
+// its members' rows, checked to be the same example and word pieces.
 type ReadShardFn struct{}
 
 // ProcessElement reads ref's rows and checks each belongs to ref's task.
-func (f *ReadShardFn) ProcessElement(ctx context.Context, ref ShardRef, emit func(string, shards.Row)) error {
-	r, err := shards.Open(ctx, ref.Path)
-	if err != nil {
-		return err
+func (f *ReadShardFn) ProcessElement(ctx context.Context, ref ShardRef, emit func(string, RowGroup)) error {
+	rds := make([]*shards.Reader, 0, 1+len(ref.Members))
+	defer func() {
+		for _, r := range rds {
+			r.Close()
+		}
+	}()
+	for _, m := range append([]Member{{ref.Task, ref.Path}}, ref.Members...) {
+		r, err := openRange(ctx, m, ref)
+		if err != nil {
+			return err
+		}
+		rds = append(rds, r)
 	}
-	defer r.Close()
+	bufs := make([][]shards.Row, len(rds))
+	for i := range bufs {
+		bufs[i] = make([]shards.Row, 256)
+	}
+	for left := ref.End - ref.Start; left > 0; {
+		want := min(int64(len(bufs[0])), left)
+		n, err := readRows(rds, bufs, want, ref)
+		if err != nil {
+			return err
+		}
+		for k := range n {
+			g := RowGroup{Rows: make([]shards.Row, len(rds))}
+			for i := range rds {
+				g.Rows[i] = bufs[i][k]
+			}
+			if err := checkRowGroup(ref, g); err != nil {
+				return err
+			}
+			emit(ref.Part, g)
+		}
+		left -= int64(n)
+	}
+	return nil
+}
+
+// openRange opens one shard of ref's group at ref.Start; every shard of a
+// group must have the leader's rows.
+func openRange(ctx context.Context, m Member, ref ShardRef) (*shards.Reader, error) {
+	r, err := shards.Open(ctx, m.Path)
+	if err != nil {
+		return nil, err
+	}
 	if ref.End > r.NumRows() || ref.Start > ref.End {
-		return fmt.Errorf("score: %s has %d rows, not the range %d..%d the launcher planned; the shard changed since, re-run evaluate",
-			ref.Path, r.NumRows(), ref.Start, ref.End)
+		r.Close()
+		return nil, fmt.Errorf("score: %s has %d rows, not the range %d..%d the launcher planned; the shard changed since, re-run evaluate",
+			m.Path, r.NumRows(), ref.Start, ref.End)
 	}
 	if err := r.SeekToRow(ref.Start); err != nil {
-		return fmt.Errorf("score: %s: %w", ref.Path, err)
+		r.Close()
+		return nil, fmt.Errorf("score: %s: %w", m.Path, err)
 	}
-	buf := make([]shards.Row, 256)
-	for left := ref.End - ref.Start; left > 0; {
-		n, err := r.Read(buf[:min(int64(len(buf)), left)])
-		left -= int64(n)
-		for _, row := range buf[:n] {
-			if row.Task != ref.Task {
-				return fmt.Errorf("score: %s holds a row of task %q (example %s) but the manifest lists it under task %q; re-run preprocess",
-					ref.Path, row.Task, row.ExampleID, ref.Task)
+	return r, nil
+}
+
+// readRows reads the next want rows of every reader into bufs (a reader
+// may give fewer per call, at a row group's end: it is called again).
+func readRows(rds []*shards.Reader, bufs [][]shards.Row, want int64, ref ShardRef) (int, error) {
+	for i, r := range rds {
+		path := ref.Path
+		if i > 0 {
+			path = ref.Members[i-1].Path
+		}
+		for got := int64(0); got < want; {
+			n, err := r.Read(bufs[i][got:want])
+			got += int64(n)
+			if errors.Is(err, io.EOF) && got < want {
+				return 0, fmt.Errorf("score: %s ended before row %d", path, ref.End)
 			}
-			emit(ref.Part, row)
+			if err != nil && !errors.Is(err, io.EOF) {
+				return 0, fmt.Errorf("score: reading %s: %w", path, err)
+			}
 		}
-		if errors.Is(err, io.EOF) && left > 0 {
-			return fmt.Errorf("score: %s ended %d rows before row %d", ref.Path, left, ref.End)
+	}
+	return int(want), nil
+}
+
+// checkRowGroup checks each row's task and that a group's rows are one example.
+func checkRowGroup(ref ShardRef, g RowGroup) error {
+	for i, row := range g.Rows {
+		task, path := ref.Task, ref.Path
+		if i > 0 {
+			task, path = ref.Members[i-1].Task, ref.Members[i-1].Path
 		}
-		if err != nil && !errors.Is(err, io.EOF) {
-			return fmt.Errorf("score: reading %s: %w", ref.Path, err)
+		if row.Task != task {
+			return fmt.Errorf("score: %s holds a row of task %q (example %s) but the manifest lists it under task %q; re-run preprocess",
+				path, row.Task, row.ExampleID, task)
+		}
+		if i > 0 && (row.ExampleID != g.Rows[0].ExampleID || !slices.Equal(row.InputIDs, g.Rows[0].InputIDs)) {
+			return fmt.Errorf("score: %s has example %s where %s (task %s, whose rows it labels) has %s, or other word pieces: the group's shards were not written from the same rows; re-run preprocess",
+				path, row.ExampleID, ref.Path, ref.Task, g.Rows[0].ExampleID)
 		}
 	}
 	return nil
@@ -133,6 +202,7 @@ type ScoreFn struct {
 	routes  map[string][]string // row task → the tasks that score its rows
 	maskers map[string]*masking.Masker
 	buf     map[string]*pending
+	groups  map[string]*pendingGroup // by the group's task names, joined by +
 	loaded  bool
 }
 
@@ -187,6 +257,7 @@ func (f *ScoreFn) Setup(ctx context.Context) error {
 	}
 	f.m = m
 	f.buf = map[string]*pending{}
+	f.groups = map[string]*pendingGroup{}
 	if f.FlushRows == 0 {
 		f.FlushRows = f.BatchSize * 16
 	}
@@ -194,36 +265,100 @@ func (f *ScoreFn) Setup(ctx context.Context) error {
 }
 
 // ProcessElement buffers one row for each task that scores it; a full
-// buffer is scored at once.
-func (f *ScoreFn) ProcessElement(ctx context.Context, part string, row shards.Row, emit func(Prediction)) error {
-	tasks := f.routes[row.Task]
-	if len(tasks) == 0 {
-		if slices.Contains(f.Ignore, row.Task) {
-			return nil
+// buffer is scored at once. A group's rows (one per task of it) go to the
+// group's buffer, scored from one encoder pass per batch.
+func (f *ScoreFn) ProcessElement(ctx context.Context, part string, g RowGroup, emit func(Prediction)) error {
+	var own []shards.Row // the rows whose own task this checkpoint scores
+	for _, row := range g.Rows {
+		tasks := f.routes[row.Task]
+		if len(tasks) == 0 && !slices.Contains(f.Ignore, row.Task) {
+			return fmt.Errorf("score: example %s is of task %q, which this evaluation does not score", row.ExampleID, row.Task)
 		}
-		return fmt.Errorf("score: example %s is of task %q, which this evaluation does not score", row.ExampleID, row.Task)
-	}
-	for _, task := range tasks {
-		b := f.buf[task]
-		if b == nil {
-			b = &pending{}
-			f.buf[task] = b
-		}
-		p := part
-		if task != row.Task {
-			// A masked LM's predictions of another task's shard: the
-			// source task names the file, as shard names repeat across tasks.
-			p = row.Task + "/" + part
-		}
-		b.parts = append(b.parts, p)
-		b.exs = append(b.exs, scoring.Example(row))
-		if len(b.exs) >= f.FlushRows {
-			if err := f.flush(ctx, task, emit); err != nil {
+		for _, task := range tasks {
+			if task == row.Task && len(g.Rows) > 1 {
+				own = append(own, row)
+				continue
+			}
+			if err := f.add(ctx, task, part, row, emit); err != nil {
 				return err
 			}
 		}
 	}
+	switch len(own) {
+	case 0:
+		return nil
+	case 1:
+		return f.add(ctx, own[0].Task, part, own[0], emit)
+	}
+	return f.addGroup(ctx, part, own, emit)
+}
+
+// add buffers row for task.
+func (f *ScoreFn) add(ctx context.Context, task, part string, row shards.Row, emit func(Prediction)) error {
+	b := f.buf[task]
+	if b == nil {
+		b = &pending{}
+		f.buf[task] = b
+	}
+	if task != row.Task {
+		// A masked LM's predictions of another task's shard: the
+		// source task names the file, as shard names repeat across tasks.
+		part = row.Task + "/" + part
+	}
+	b.parts = append(b.parts, part)
+	b.exs = append(b.exs, scoring.Example(row))
+	if len(b.exs) >= f.FlushRows {
+		return f.flush(ctx, task, emit)
+	}
 	return nil
+}
+
+// addGroup buffers the rows of a group's tasks, keyed by their names.
+func (f *ScoreFn) addGroup(ctx context.Context, part string, rows []shards.Row, emit func(Prediction)) error {
+	names := make([]string, len(rows))
+	for i, r := range rows {
+		names[i] = r.Task
+	}
+	key := strings.Join(names, "+")
+	b := f.groups[key]
+	if b == nil {
+		b = &pendingGroup{tasks: make([]scoring.Task, len(rows)), exs: make([][]scoring.Example, len(rows))}
+		for i, name := range names {
+			b.tasks[i] = f.specs[name]
+		}
+		f.groups[key] = b
+	}
+	b.parts = append(b.parts, part)
+	for i, r := range rows {
+		b.exs[i] = append(b.exs[i], scoring.Example(r))
+	}
+	if len(b.parts) >= f.FlushRows {
+		return f.flushGroup(ctx, key, emit)
+	}
+	return nil
+}
+
+// flushGroup scores a group's buffer.
+func (f *ScoreFn) flushGroup(ctx context.Context, key string, emit func(Prediction)) error {
+	b := f.groups[key]
+	if b == nil || len(b.parts) == 0 {
+		return nil
+	}
+	var toks int64
+	err := scoreGroupRows(f.m, f.Name, b, f.BatchSize, func(p Prediction) {
+		toks += p.Tokens
+		emit(p)
+	})
+	examplesScored.Inc(ctx, int64(len(b.parts)*len(b.tasks)))
+	tokensScored.Inc(ctx, toks)
+	b.parts = b.parts[:0]
+	for i := range b.exs {
+		b.exs[i] = b.exs[i][:0]
+	}
+	if f.FlushDelay > 0 {
+		time.Sleep(f.FlushDelay)
+	}
+	return err
 }
 
 // FinishBundle scores whatever is still buffered.
@@ -234,12 +369,24 @@ func (f *ScoreFn) FinishBundle(ctx context.Context, emit func(Prediction)) error
 			tasks = append(tasks, t)
 		}
 	}
-	if len(tasks) > 0 {
+	var groups []string
+	for k, b := range f.groups {
+		if len(b.parts) > 0 {
+			groups = append(groups, k)
+		}
+	}
+	if len(tasks)+len(groups) > 0 {
 		bundlesScored.Inc(ctx, 1)
 	}
 	sort.Strings(tasks)
 	for _, t := range tasks {
 		if err := f.flush(ctx, t, emit); err != nil {
+			return err
+		}
+	}
+	sort.Strings(groups)
+	for _, k := range groups {
+		if err := f.flushGroup(ctx, k, emit); err != nil {
 			return err
 		}
 	}

@@ -1,6 +1,7 @@
 package score
 
 import (
+	"github.com/taskweave/taskweave/io/shards"
 	"github.com/taskweave/taskweave/model/scoring"
 )
 
@@ -11,7 +12,20 @@ type ShardRef struct {
 	Path       string
 	Part       string
 	Start, End int64 // the rows [Start, End) to read
+	// Members are the same part's shards of the tasks that label this
+	// task's rows (a group, input_from), read in step with it: each
+	// RowGroup carries a row and the rows beside it, so that one encoder
+	// pass scores every task of the group.
+	Members []Member
 }
+
+// Member is the shard of one other task of a group.
+type Member struct{ Task, Path string }
+
+// RowGroup is one shard row and, for a group, the rows of its other tasks
+// that stand beside it (the same example and word pieces, their own
+// labels), in ShardRef.Members order.
+type RowGroup struct{ Rows []shards.Row }
 
 // Prediction is one scored example as it crosses the runner: model/scoring's
 // prediction plus where it goes.
