@@ -38,7 +38,29 @@ if [ -n "${STEPS:-}" ]; then
   awk -v s="$STEPS" 'BEGIN{FS=OFS="\t"} /^#/ || NF < 2 {print; next} {$2 = s; print}' "$RUNS" >"$OUT/runs.tsv"
   RUNS=$OUT/runs.tsv
 fi
-RUNS=$RUNS OUT=$OUT JOB=$JOB NO_PAGE=1 scripts/results.sh
+# Finished runs are kept in the repository (summary.json and load
+# averages: what the page reads), so the rows can span sessions on machines
+# that keep nothing else: a kept run is put back and not repeated.
+KEPT=scripts/results/aux-runs
+mkdir -p "$OUT/runs"
+for f in "$KEPT"/*.summary.json; do
+  [ -e "$f" ] || continue
+  l=$(basename "$f" .summary.json)
+  [ -f "$OUT/runs/$l/summary.json" ] && continue
+  mkdir -p "$OUT/runs/$l" && cp "$f" "$OUT/runs/$l/summary.json"
+  [ -f "$KEPT/$l.load" ] && cp "$KEPT/$l.load" "$OUT/runs/$l.load"
+done
+status=0
+RUNS=$RUNS OUT=$OUT JOB=$JOB NO_PAGE=1 scripts/results.sh || status=$?
+if [ -z "${STEPS:-}" ]; then # smoke runs are not results
+  for d in "$OUT"/runs/*/; do
+    l=$(basename "$d")
+    [ -f "$d/summary.json" ] && ! grep -q '"stopped": *"interrupted"' "$d/summary.json" || continue
+    cp "$d/summary.json" "$KEPT/$l.summary.json"
+    [ -f "$OUT/runs/$l.load" ] && cp "$OUT/runs/$l.load" "$KEPT/$l.load"
+  done
+fi
+[ "$status" = 0 ] || exit "$status"
 
 TW=$OUT/taskweave
 rows=()
