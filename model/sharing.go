@@ -92,28 +92,27 @@ func (s Sharing) validate(cfg Config, heads []HeadSpec) error {
 	if err := s.checkExperts(cfg.NumHiddenLayers); err != nil {
 		return err
 	}
-	rank := 0
+	rank, rankTask := 0, ""
 	for _, h := range heads {
 		t := h.Sharing
 		if t.Rank < 0 || t.Rank > cfg.HiddenSize || t.Adapter < 0 || t.Adapter > cfg.HiddenSize {
 			return fmt.Errorf("model: task %q: sharing rank %d, adapter %d; both must be in 0..hidden_size %d", h.Task, t.Rank, t.Adapter, cfg.HiddenSize)
 		}
+		if _, err := CheckFactorMatrices(t.Rank, t.Matrices); err != nil {
+			return fmt.Errorf("model: task %q: %w", h.Task, err)
+		}
 		if t.Rank > 0 {
-			if len(t.Matrices) == 0 {
-				return fmt.Errorf("model: task %q factorizes with rank %d but names no matrices; use some of %s", h.Task, t.Rank, strings.Join(FactorMatrices, ", "))
-			}
 			if !slices.Contains(FactorBases, s.Basis) {
 				return fmt.Errorf("model: task %q factorizes but the sharing basis is %q; use one of %s", h.Task, s.Basis, strings.Join(FactorBases, ", "))
 			}
-			if s.Basis == "shared" && rank != 0 && rank != t.Rank {
-				return fmt.Errorf("model: task %q has rank %d but another task %d; a shared basis needs one rank for all tasks", h.Task, t.Rank, rank)
+			if err := CheckSharedRank(s.Basis, h.Task, t.Rank, rankTask, rank); err != nil {
+				return fmt.Errorf("model: %w", err)
 			}
-			rank = t.Rank
+			if rank == 0 {
+				rank, rankTask = t.Rank, h.Task
+			}
 		}
 		for _, name := range t.Matrices {
-			if matrixIndex(name) < 0 {
-				return fmt.Errorf("model: task %q: unknown matrix %q; use %s", h.Task, name, strings.Join(FactorMatrices, ", "))
-			}
 			if t.Rank > 0 && s.Experts > 0 && (name == MatFFNIn || name == MatFFNOut) && s.ExpertLayers == cfg.NumHiddenLayers {
 				return fmt.Errorf("model: task %q factorizes %s but every layer's FFN is a mixture of experts; factorize attention matrices only", h.Task, name)
 			}

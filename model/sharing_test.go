@@ -191,8 +191,8 @@ func TestSharingValidate(t *testing.T) {
 		want string
 	}{
 		{Sharing{}, TaskSharing{Rank: 2, Matrices: []string{MatQuery}}, "basis"},
-		{Sharing{Basis: "per_task"}, TaskSharing{Rank: 2}, "names no matrices"},
-		{Sharing{Basis: "per_task"}, TaskSharing{Rank: 2, Matrices: []string{"qkv"}}, "unknown matrix"},
+		{Sharing{Basis: "per_task"}, TaskSharing{Rank: 2}, "no matrices are named"},
+		{Sharing{Basis: "per_task"}, TaskSharing{Rank: 2, Matrices: []string{"qkv"}}, "is not allowed"},
 		{Sharing{Experts: 1, ExpertLayers: 1}, TaskSharing{}, "sharing.experts: 1 expert is the plain FFN"},
 		{Sharing{Experts: 2, ExpertLayers: 3}, TaskSharing{}, "sharing.expert_layers: 3 is more than the encoder's 2 layers"},
 		{Sharing{Experts: 2, ExpertLayers: 0}, TaskSharing{}, "sharing.expert_layers: 0 is out of range"},

@@ -2,6 +2,7 @@ package model
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/taskweave/taskweave/internal/rules"
 )
@@ -44,4 +45,29 @@ func CheckExperts(experts, expertLayers, layers int) (key string, err error) {
 		return "expert_layers", fmt.Errorf("%d is more than the encoder's %d layers; use 1..%d", expertLayers, layers, layers)
 	}
 	return "", nil
+}
+
+// CheckFactorMatrices is the rule of one factor block: every matrix it
+// names is one of FactorMatrices, and a rank names at least one. bad is the
+// index of the offending name, or -1 when the list as a whole is at fault.
+func CheckFactorMatrices(rank int, matrices []string) (bad int, err error) {
+	for j, m := range matrices {
+		if matrixIndex(m) < 0 {
+			return j, fmt.Errorf("%q is not allowed; use one of %s", m, strings.Join(FactorMatrices, ", "))
+		}
+	}
+	if rank > 0 && len(matrices) == 0 {
+		return -1, fmt.Errorf("rank is %d but no matrices are named; name the matrices to factorize (%s)", rank, strings.Join(FactorMatrices, ", "))
+	}
+	return -1, nil
+}
+
+// CheckSharedRank is the rule of basis shared: one basis serves every task,
+// so every task that factorizes has the same rank. first is the first such
+// task seen and firstRank its rank (0: none yet).
+func CheckSharedRank(basis, task string, rank int, first string, firstRank int) error {
+	if basis == "shared" && rank > 0 && firstRank > 0 && rank != firstRank {
+		return fmt.Errorf("task %s has rank %d but task %s rank %d; basis: shared needs one rank for every task (or basis: per_task)", task, rank, first, firstRank)
+	}
+	return nil
 }

@@ -26,13 +26,11 @@ func (s *Spec) checkSharing(layers int, bad func(key, format string, a ...any)) 
 		bad("model.sharing.freeze_shared", "freezes the shared encoder, but model.init is not set, so it would stay random; set model.init to a Hugging Face BERT directory or freeze_shared: false")
 	}
 	matrices := func(key string, ms []string, rank int) {
-		for j, m := range ms {
-			if !slices.Contains(Matrices, m) {
-				bad(fmt.Sprintf("%s[%d]", key, j), "%q is not allowed; use one of %s", m, strings.Join(Matrices, ", "))
+		if j, err := model.CheckFactorMatrices(rank, ms); err != nil {
+			if j >= 0 {
+				key = fmt.Sprintf("%s[%d]", key, j)
 			}
-		}
-		if rank > 0 && len(ms) == 0 {
-			bad(key, "empty, but rank is %d; name the matrices to factorize (%s)", rank, strings.Join(Matrices, ", "))
+			bad(key, "%v", err)
 		}
 	}
 	matrices("model.sharing.matrices", sh.Matrices, sh.Rank)
@@ -44,11 +42,11 @@ func (s *Spec) checkSharing(layers int, bad func(key, format string, a ...any)) 
 		if err := model.CheckLayerAttention(t.Name, t.Layer, t.Sharing.LayerAttention); err != nil {
 			bad(k+".layer_attention", "%v", err)
 		}
-		if r := t.Sharing.Rank; r > 0 && sh.Basis == "shared" {
-			if rank > 0 && r != rank {
-				bad(k+".rank", "%d, but task %s has rank %d; basis: shared needs one rank for every task (or basis: per_task)", r, rankTask, rank)
-			}
-			rank, rankTask = r, t.Name
+		if err := model.CheckSharedRank(sh.Basis, t.Name, t.Sharing.Rank, rankTask, rank); err != nil {
+			bad(k+".rank", "%v", err)
+		}
+		if rank == 0 && t.Sharing.Rank > 0 {
+			rank, rankTask = t.Sharing.Rank, t.Name
 		}
 		trainable = trainable || t.Sharing.Rank > 0 || t.Sharing.Adapter > 0 || t.Sharing.LayerAttention
 	}
