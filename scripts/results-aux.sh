@@ -66,7 +66,8 @@ TW=$OUT/taskweave
 rows=()
 while IFS=$'\t' read -r label _; do
   case $label in ''|'#'*) continue ;; esac
-  if [ -f "$OUT/runs/$label/summary.json" ]; then rows+=("$label=$OUT/runs/$label"); else echo "!! $label has no summary.json: left out"; fi
+  s=$OUT/runs/$label/summary.json
+  if [ -f "$s" ] && ! grep -q '"stopped": *"interrupted"' "$s"; then rows+=("$label=$OUT/runs/$label"); else echo "!! $label has no finished run: left out"; fi
 done <"$RUNS"
 table=$("$TW" results --columns conll:entity_f1,pos:token_accuracy,chunk:entity_f1,sst2:accuracy,brown:token_accuracy "${rows[@]}")
 
