@@ -3,7 +3,6 @@ package trainer
 import (
 	"bytes"
 	"context"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -35,23 +34,8 @@ func TestElectraResumesExactly(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	half := full
-	half.Out = filepath.Join(t.TempDir(), "half")
-	half.StopAt = full.Steps / 2
-	if _, err := Train(ctx, half); err != nil {
-		t.Fatal(err)
-	}
-	half.StopAt, half.Resume = 0, true
-	sh, err := Train(ctx, half)
-	if err != nil {
-		t.Fatal(err)
-	}
-	sameBits(t, "last", loadWeights(t, filepath.Join(full.Out, "last")), loadWeights(t, filepath.Join(half.Out, "last")))
-	a, _ := os.ReadFile(filepath.Join(full.Out, "last", stateTensors))
-	b, _ := os.ReadFile(filepath.Join(half.Out, "last", stateTensors))
-	if !bytes.Equal(a, b) {
-		t.Fatal("the state tensors (moments, generator weights) differ after resume")
-	}
+	sh, halfOut := resumedInHalves(t, ctx, full)
+	a := sameState(t, full.Out, halfOut)
 	if !bytes.Contains(a, []byte(model.GeneratorPrefix+"encoder.layer.0.attention.self.query.weight")) {
 		t.Fatal("the state tensors hold no generator weights")
 	}

@@ -103,17 +103,8 @@ func TestGroupResumeIsExact(t *testing.T) {
 			if _, err := Train(ctx, full); err != nil {
 				t.Fatal(err)
 			}
-			half := full
-			half.Out = filepath.Join(t.TempDir(), "half")
-			half.StopAt = full.Steps / 2
-			if _, err := Train(ctx, half); err != nil {
-				t.Fatal(err)
-			}
-			half.StopAt, half.Resume = 0, true
-			if _, err := Train(ctx, half); err != nil {
-				t.Fatal(err)
-			}
-			sameBits(t, "last", loadWeights(t, filepath.Join(full.Out, "last")), loadWeights(t, filepath.Join(half.Out, "last")))
+			_, halfOut := resumedInHalves(t, ctx, full)
+			sameBits(t, "last", loadWeights(t, filepath.Join(full.Out, "last")), loadWeights(t, filepath.Join(halfOut, "last")))
 		})
 	}
 }

@@ -172,6 +172,39 @@ func sameBits(t *testing.T, what string, a, b []*model.Param) {
 	}
 }
 
+// resumedInHalves trains full's steps again in a new directory as two
+// sessions, the second resuming the first's last/ (--resume), and returns
+// the resumed session's summary and the directory.
+func resumedInHalves(t *testing.T, ctx context.Context, full Config) (*Summary, string) {
+	t.Helper()
+	half := full
+	half.Out = filepath.Join(t.TempDir(), "half")
+	half.StopAt = full.Steps / 2
+	if _, err := Train(ctx, half); err != nil {
+		t.Fatal(err)
+	}
+	half.StopAt, half.Resume = 0, true
+	s, err := Train(ctx, half)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s, half.Out
+}
+
+// sameState fails unless the two runs' last/ hold the same weights, bit for
+// bit, and the same trainer state tensors (optimizer moments and, with
+// ELECTRA, the generator's weights); it returns full's state tensors.
+func sameState(t *testing.T, fullOut, halfOut string) []byte {
+	t.Helper()
+	sameBits(t, "last", loadWeights(t, filepath.Join(fullOut, "last")), loadWeights(t, filepath.Join(halfOut, "last")))
+	a, _ := os.ReadFile(filepath.Join(fullOut, "last", stateTensors))
+	b, _ := os.ReadFile(filepath.Join(halfOut, "last", stateTensors))
+	if !bytes.Equal(a, b) {
+		t.Fatal("the trainer state tensors (optimizer moments, generator weights) differ after resume")
+	}
+	return a
+}
+
 // Training 2N steps equals training N, stopping, and resuming N more, bit
 // for bit: weights, optimizer moments (through the weights of later steps),
 // sampler, streams, dropout RNG and strategy state.
